@@ -1,0 +1,18 @@
+//! The deployment files and the README agree with the code: every variable
+//! docker compose sets is one the service accepts, every required one is set,
+//! ports and healthchecks line up, and the README documents every setting.
+
+mod compose;
+mod readme;
+
+use std::path::PathBuf;
+
+/// The repository root (two levels above this crate).
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn read(path: &str) -> String {
+    let full = repo_root().join(path);
+    std::fs::read_to_string(&full).unwrap_or_else(|error| panic!("reading {}: {error}", full.display()))
+}

@@ -1,0 +1,389 @@
+//! Typed configuration shared by every service.
+//!
+//! Every setting is a command-line flag with an environment variable of the
+//! same meaning. Services flatten the groups they need into their own clap
+//! `Parser` and call [`parse_or_exit`], which turns any problem into one line
+//! naming the setting and exits non-zero before anything starts.
+
+use std::time::Duration;
+
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::Parser;
+use secrecy::{ExposeSecret, SecretString};
+
+/// Exit status for a configuration error (`EX_USAGE` from sysexits.h).
+pub const EXIT_CONFIG_ERROR: i32 = 64;
+
+/// PostgreSQL settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DatabaseConfig {
+    /// PostgreSQL connection URL of this service's own database.
+    #[arg(long, env = "DATABASE_URL", value_parser = parse_postgres_url)]
+    pub database_url: SecretString,
+
+    /// Largest number of pooled PostgreSQL connections.
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub database_max_connections: u32,
+
+    /// Seconds to wait for a pooled connection before failing the request.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub database_acquire_timeout_seconds: u64,
+}
+
+impl DatabaseConfig {
+    /// A configuration for tests and tools that already hold a URL.
+    pub fn from_url(database_url: &str) -> Self {
+        Self {
+            database_url: SecretString::from(database_url),
+            database_max_connections: 10,
+            database_acquire_timeout_seconds: 10,
+        }
+    }
+}
+
+/// Which RabbitMQ queue type the service declares.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueType {
+    /// Replicated, durable, with a delivery limit (RabbitMQ 3.10+). The default.
+    #[default]
+    Quorum,
+    /// Classic mirrored-or-not queues, for single-node brokers that prefer them.
+    Classic,
+}
+
+/// RabbitMQ settings.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AmqpConfig {
+    /// AMQP 0-9-1 URL of the broker, including the virtual host
+    /// (`amqp://user:password@host:5672/%2f`).
+    #[arg(long, env = "AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", value_parser = parse_amqp_url)]
+    pub amqp_url: SecretString,
+
+    /// Prefix of every exchange and queue name (`<namespace>.events`,
+    /// `<namespace>.dlx`, `<namespace>.<service>`); lets several deployments
+    /// or tests share one virtual host.
+    #[arg(long, env = "AMQP_NAMESPACE", default_value = "candor", value_parser = parse_amqp_namespace)]
+    pub amqp_namespace: String,
+
+    /// Type of the queues this service declares.
+    #[arg(long, env = "AMQP_QUEUE_TYPE", value_enum, default_value_t = QueueType::Quorum)]
+    pub amqp_queue_type: QueueType,
+
+    /// Unacknowledged messages the broker may push to each consumer.
+    #[arg(long, env = "AMQP_PREFETCH", default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..=10000))]
+    pub amqp_prefetch: u16,
+
+    /// Deliveries of one message after which a quorum queue dead-letters it
+    /// (guards against a message that crashes the process every time).
+    #[arg(long, env = "AMQP_DELIVERY_LIMIT", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub amqp_delivery_limit: u32,
+
+    /// Attempts a handler gets for one delivery when it fails transiently,
+    /// before the message is dead-lettered.
+    #[arg(long, env = "AMQP_HANDLER_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub amqp_handler_attempts: u32,
+}
+
+impl AmqpConfig {
+    /// A configuration for tests and tools that already hold a URL and namespace.
+    pub fn new(amqp_url: &str, namespace: &str) -> Self {
+        Self {
+            amqp_url: SecretString::from(amqp_url),
+            amqp_namespace: namespace.to_owned(),
+            amqp_queue_type: QueueType::Quorum,
+            amqp_prefetch: 256,
+            amqp_delivery_limit: 20,
+            amqp_handler_attempts: 5,
+        }
+    }
+}
+
+/// Log output format.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Logging and tracing settings.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct TelemetryConfig {
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter in `tracing` EnvFilter syntax (`info`, `candor_account=debug,info`).
+    #[arg(long = "log-filter", env = "RUST_LOG", default_value = "info")]
+    pub log_filter: String,
+
+    /// OTLP/gRPC endpoint traces are exported to (`http://jaeger:4317`);
+    /// no export when unset.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = parse_http_url)]
+    pub otel_exporter_otlp_endpoint: Option<String>,
+}
+
+/// Bearer credentials for operator and service-to-service calls.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AuthConfig {
+    /// Bearer token operators present for admin RPCs (at least 16 characters).
+    #[arg(long, env = "OPERATOR_TOKEN", value_parser = parse_token)]
+    pub operator_token: SecretString,
+
+    /// Bearer token Candor services present to each other (at least 16 characters).
+    #[arg(long, env = "SERVICE_TOKEN", value_parser = parse_token)]
+    pub service_token: SecretString,
+}
+
+impl AuthConfig {
+    pub fn new(operator_token: &str, service_token: &str) -> Self {
+        Self {
+            operator_token: SecretString::from(operator_token),
+            service_token: SecretString::from(service_token),
+        }
+    }
+}
+
+/// gRPC server lifecycle settings (the listen address is per service,
+/// because each has its own default port).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ServerConfig {
+    /// Seconds in-flight requests and messages get to finish after SIGTERM.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
+    pub shutdown_grace_seconds: u64,
+}
+
+impl ServerConfig {
+    pub fn shutdown_grace(&self) -> Duration {
+        Duration::from_secs(self.shutdown_grace_seconds)
+    }
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// Parses `C` from the command line and environment. Help and version go to
+/// stdout with status 0; any other problem prints one line naming the setting
+/// and exits with [`EXIT_CONFIG_ERROR`].
+pub fn parse_or_exit<C: Parser>(program: &str) -> C {
+    match try_parse_from::<C, _, _>(std::env::args_os()) {
+        Ok(config) => config,
+        Err(ConfigError::Display(text)) => {
+            // Help and version are the user's request, not an error.
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
+            std::process::exit(0)
+        }
+        Err(ConfigError::Invalid(line)) => {
+            eprintln!("{program}: configuration error: {line}");
+            std::process::exit(EXIT_CONFIG_ERROR)
+        }
+    }
+}
+
+/// Why a configuration could not be parsed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--help` or `--version` was asked for; the text to print.
+    #[error("{0}")]
+    Display(String),
+    /// A setting is missing or invalid; one line naming it.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Like [`parse_or_exit`] but returns the problem, for tests.
+pub fn try_parse_from<C, I, T>(args: I) -> Result<C, ConfigError>
+where
+    C: Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let command = C::command();
+    let result = command
+        .clone()
+        .try_get_matches_from(args)
+        .and_then(|mut matches| C::from_arg_matches_mut(&mut matches));
+    result.map_err(|error| match error.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            ConfigError::Display(error.render().to_string())
+        }
+        _ => ConfigError::Invalid(one_line(&command, &error)),
+    })
+}
+
+/// Renders a clap error as one line: the setting (flag and environment
+/// variable) and the problem.
+fn one_line(command: &clap::Command, error: &clap::Error) -> String {
+    let setting = |arg_text: &str| describe_setting(command, arg_text);
+    let invalid_args: Vec<String> = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => vec![arg.clone()],
+        Some(ContextValue::Strings(args)) => args.clone(),
+        _ => Vec::new(),
+    };
+    match error.kind() {
+        ErrorKind::MissingRequiredArgument => {
+            let names: Vec<String> = invalid_args.iter().map(|arg| setting(arg)).collect();
+            format!("{} is required but not set", names.join(", "))
+        }
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let name = invalid_args
+                .first()
+                .map(|arg| setting(arg))
+                .unwrap_or_else(|| "a setting".to_owned());
+            let value = match error.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(value)) if !looks_secret(&name) => {
+                    format!(" {value:?}")
+                }
+                _ => String::new(),
+            };
+            let reason = error_source_line(error);
+            format!("{name} has an invalid value{value}: {reason}")
+        }
+        _ => {
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            first.trim_start_matches("error: ").to_owned()
+        }
+    }
+}
+
+fn error_source_line(error: &clap::Error) -> String {
+    if let Some(source) = std::error::Error::source(error) {
+        return source.to_string();
+    }
+    if let Some(ContextValue::Strings(valid)) = error.get(ContextKind::ValidValue) {
+        return format!("expected one of {}", valid.join(", "));
+    }
+    let rendered = error.render().to_string();
+    rendered
+        .lines()
+        .next()
+        .unwrap_or("invalid value")
+        .trim_start_matches("error: ")
+        .to_owned()
+}
+
+fn looks_secret(name: &str) -> bool {
+    ["TOKEN", "KEY", "URL", "PASSWORD", "SECRET"]
+        .iter()
+        .any(|marker| name.contains(marker))
+}
+
+/// `--database-url <DATABASE_URL>` becomes `DATABASE_URL (--database-url)`.
+fn describe_setting(command: &clap::Command, arg_text: &str) -> String {
+    let long = arg_text
+        .split_whitespace()
+        .next()
+        .unwrap_or(arg_text)
+        .trim_start_matches("--");
+    let found = command
+        .get_arguments()
+        .find(|arg| arg.get_long() == Some(long));
+    match found.and_then(|arg| arg.get_env()) {
+        Some(env) => format!("{} (--{long})", env.to_string_lossy()),
+        None => format!("--{long}"),
+    }
+}
+
+fn parse_secret(value: &str) -> SecretString {
+    SecretString::from(value.to_owned())
+}
+
+fn parse_postgres_url(value: &str) -> Result<SecretString, String> {
+    if value.starts_with("postgres://") || value.starts_with("postgresql://") {
+        Ok(parse_secret(value))
+    } else {
+        Err("must start with postgres:// or postgresql://".to_owned())
+    }
+}
+
+fn parse_amqp_url(value: &str) -> Result<SecretString, String> {
+    if value.starts_with("amqp://") || value.starts_with("amqps://") {
+        Ok(parse_secret(value))
+    } else {
+        Err("must start with amqp:// or amqps://".to_owned())
+    }
+}
+
+/// Parses an `http://` or `https://` URL setting.
+pub fn parse_http_url(value: &str) -> Result<String, String> {
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() => Ok(value.trim_end_matches('/').to_owned()),
+        _ => Err("must be an http:// or https:// URL with a host".to_owned()),
+    }
+}
+
+fn parse_amqp_namespace(value: &str) -> Result<String, String> {
+    let valid = !value.is_empty()
+        && value.len() <= 100
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("must be 1..=100 characters of a-z, A-Z, 0-9, '-', '_' or '.'".to_owned())
+    }
+}
+
+/// Parses a bearer-token setting: at least 16 visible ASCII characters.
+pub fn parse_token(value: &str) -> Result<SecretString, String> {
+    if value.len() < 16 {
+        return Err("must be at least 16 characters".to_owned());
+    }
+    if !value.chars().all(|c| c.is_ascii_graphic()) {
+        return Err("must be visible ASCII characters without spaces".to_owned());
+    }
+    Ok(parse_secret(value))
+}
+
+/// Exposes a secret for the one place that needs the raw value.
+pub fn expose(secret: &SecretString) -> &str {
+    secret.expose_secret()
+}
+
+/// The settings every service has, flattened into each service's config.
+#[derive(clap::Args, Debug, Clone)]
+pub struct CommonConfig {
+    #[command(flatten)]
+    pub database: DatabaseConfig,
+    #[command(flatten)]
+    pub amqp: AmqpConfig,
+    #[command(flatten)]
+    pub auth: AuthConfig,
+    #[command(flatten)]
+    pub server: ServerConfig,
+    #[command(flatten)]
+    pub telemetry: TelemetryConfig,
+}
+
+/// Parses a server-side secret key: at least 32 characters.
+pub fn parse_secret_key(value: &str) -> Result<SecretString, String> {
+    if value.chars().count() < 32 {
+        return Err("must be at least 32 characters".to_owned());
+    }
+    Ok(parse_secret(value))
+}
+
+/// Parses an `smtp://` or `smtps://` URL (credentials may be included).
+pub fn parse_smtp_url(value: &str) -> Result<SecretString, String> {
+    let rest = value
+        .strip_prefix("smtp://")
+        .or_else(|| value.strip_prefix("smtps://"));
+    match rest {
+        Some(host) if !host.is_empty() => Ok(parse_secret(value)),
+        _ => Err("must be an smtp:// or smtps:// URL with a host".to_owned()),
+    }
+}

@@ -1,0 +1,158 @@
+//! One way to serve a Candor service over gRPC: the standard health service,
+//! server reflection (v1 and v1alpha, so `grpcurl` and older clients work), a
+//! tracing layer that joins the caller's trace, and graceful shutdown (health
+//! goes NOT_SERVING first, in-flight calls finish under a grace timeout).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+use tokio_util::sync::CancellationToken;
+use tonic::server::NamedService;
+use tonic::service::RoutesBuilder;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The health service's name for "the server as a whole".
+const WHOLE_SERVER: &str = "";
+
+/// Binds the listen address; `127.0.0.1:0` picks a free port (tests).
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on GRPC_ADDR {addr}"))
+}
+
+/// A gRPC server under construction: add the service's own gRPC services,
+/// then [`GrpcServer::serve`].
+pub struct GrpcServer {
+    routes: RoutesBuilder,
+    health_reporter: HealthReporter,
+    service_names: Vec<&'static str>,
+}
+
+impl GrpcServer {
+    /// A server with health and reflection over every Candor contract.
+    pub fn new() -> anyhow::Result<Self> {
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        let reflection_v1 = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(candor_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("building the gRPC reflection service (v1)")?;
+        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(candor_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+            .build_v1alpha()
+            .context("building the gRPC reflection service (v1alpha)")?;
+        let mut routes = RoutesBuilder::default();
+        routes
+            .add_service(health_service)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
+        Ok(Self {
+            routes,
+            health_reporter,
+            service_names: Vec::new(),
+        })
+    }
+
+    /// Adds a gRPC service; health reports it SERVING while the server runs.
+    pub fn add_service<S>(mut self, service: S) -> Self
+    where
+        S: tower::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<tonic::body::Body>,
+                Error = Infallible,
+            > + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.routes.add_service(service);
+        self.service_names.push(S::NAME);
+        self
+    }
+
+    /// The health reporter, for a service that wants to report its own
+    /// dependencies (for example NOT_SERVING while the database is down).
+    pub fn health_reporter(&self) -> HealthReporter {
+        self.health_reporter.clone()
+    }
+
+    /// Serves on `listener` until `shutdown` resolves. Then health turns
+    /// NOT_SERVING, the listener closes, and in-flight calls get `grace` to
+    /// finish before they are cut.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+        grace: Duration,
+    ) -> anyhow::Result<()> {
+        let local_addr = listener.local_addr().ok();
+        let reporter = self.health_reporter.clone();
+        let names = self.service_names.clone();
+        set_status(&reporter, &names, ServingStatus::Serving).await;
+
+        let stop_accepting = CancellationToken::new();
+        let stop_signal = stop_accepting.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            // Load balancers and `grpc_health_probe` see NOT_SERVING before
+            // the listener goes away.
+            set_status(&reporter, &names, ServingStatus::NotServing).await;
+            stop_signal.cancel();
+        });
+
+        let server = tonic::transport::Server::builder()
+            .layer(tower_http::trace::TraceLayer::new_for_grpc().make_span_with(request_span))
+            .add_routes(self.routes.routes())
+            .serve_with_incoming_shutdown(
+                TcpListenerStream::new(listener),
+                stop_accepting.clone().cancelled_owned(),
+            );
+        tracing::info!(addr = ?local_addr, "grpc server listening");
+
+        let grace_expired = async {
+            stop_accepting.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.context("grpc server failed")?,
+            () = grace_expired => {
+                tracing::warn!(grace_seconds = grace.as_secs(), "in-flight grpc calls did not finish in time, cutting them");
+            }
+        }
+        tracing::info!("grpc server stopped");
+        Ok(())
+    }
+}
+
+async fn set_status(reporter: &HealthReporter, names: &[&'static str], status: ServingStatus) {
+    reporter.set_service_status(WHOLE_SERVER, status).await;
+    for name in names {
+        reporter.set_service_status(*name, status).await;
+    }
+}
+
+/// The server span of one call, a child of the caller's span when the call
+/// carries a W3C `traceparent`.
+fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
+    let span = tracing::info_span!(
+        "grpc.request",
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.method = %request.uri().path(),
+    );
+    let parent = crate::telemetry::extract_from_http_headers(request.headers());
+    if let Err(error) = span.set_parent(parent) {
+        tracing::debug!(%error, "cannot attach caller trace context");
+    }
+    span
+}

@@ -1,0 +1,22 @@
+//! What every Candor service shares and nothing more: configuration,
+//! telemetry, gRPC serving, PostgreSQL, RabbitMQ and the transactional outbox.
+//!
+//! A service's `main.rs` reads like this:
+//!
+//! ```text
+//! let config = candor_platform::config::parse_or_exit::<Config>("candor-account");
+//! let telemetry = candor_platform::telemetry::init("candor-account", &config.telemetry)?;
+//! let app = candor_account::App::build(config).await?;
+//! app.run_until(candor_platform::shutdown::signal()).await?;
+//! telemetry.shutdown();
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod grpc;
+pub mod messaging;
+pub mod outbox;
+pub mod service;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,385 @@
+//! The consumer loop: bounded concurrency, ack after the handler committed,
+//! retries with backoff, dead-lettering with a reason, reconnection.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use futures::{FutureExt, StreamExt};
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    BasicRejectOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::{Channel, Consumer};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use super::backoff::Backoff;
+use super::connection::Broker;
+use super::message::{
+    HEADER_ATTEMPTS, HEADER_ERROR, HEADER_ORIGINAL_ROUTING_KEY, HandlerError, IncomingMessage,
+};
+use super::publisher::Publisher;
+use super::topology::{Topology, short};
+use super::trace_context;
+
+/// Longest `x-candor-error` kept; a reason is for a human, not a core dump.
+const MAX_REASON_BYTES: usize = 4_096;
+
+/// Processes one message. Return `Ok` only after the work is committed: the
+/// consumer acks right after. Must be idempotent, because a message can be
+/// delivered again (after a crash or a lost connection).
+pub trait MessageHandler: Send + Sync + 'static {
+    fn handle(
+        &self,
+        message: &IncomingMessage,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send;
+}
+
+/// How a consumer runs; the defaults suit services, tests shorten the backoff.
+#[derive(Debug, Clone)]
+pub struct ConsumerOptions {
+    /// Messages handled at the same time, so one slow message does not hold
+    /// up the others. Default 16.
+    pub concurrency: usize,
+    /// Attempts per delivery for transient failures; `None` takes
+    /// `AMQP_HANDLER_ATTEMPTS`.
+    pub handler_attempts: Option<u32>,
+    /// Unacked messages the broker may push; `None` takes `AMQP_PREFETCH`.
+    pub prefetch: Option<u16>,
+    /// First delay between attempts; doubles (jittered) up to `max_retry_backoff`.
+    pub retry_backoff: Duration,
+    pub max_retry_backoff: Duration,
+}
+
+impl Default for ConsumerOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 16,
+            handler_attempts: None,
+            prefetch: None,
+            retry_backoff: Duration::from_millis(500),
+            max_retry_backoff: Duration::from_secs(30),
+        }
+    }
+}
+
+impl ConsumerOptions {
+    pub fn with_concurrency(mut self, concurrency: usize) -> Self {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    pub fn with_handler_attempts(mut self, attempts: u32) -> Self {
+        self.handler_attempts = Some(attempts.max(1));
+        self
+    }
+
+    pub fn with_retry_backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.retry_backoff = initial;
+        self.max_retry_backoff = max;
+        self
+    }
+}
+
+/// Consumes `queue` (the full name, e.g. `candor.account`) until `shutdown`
+/// is cancelled, then stops taking messages, lets in-flight handlers finish,
+/// closes the channel (prefetched, unhandled messages return to the queue)
+/// and returns `Ok`. A lost connection or channel is logged and the consumer
+/// resumes by itself once the broker is back. The queue must have been
+/// declared ([`super::Topology`]).
+pub async fn run_consumer<H: MessageHandler>(
+    broker: &Broker,
+    queue: &str,
+    handler: Arc<H>,
+    options: ConsumerOptions,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let config = broker.config();
+    let topology = Topology::new(&config.amqp_namespace);
+    let shared = Arc::new(Shared {
+        handler,
+        queue: queue.to_owned(),
+        dead_letters: Publisher::for_exchange(broker.clone(), topology.dead_letter_exchange()),
+        attempts: options.handler_attempts.unwrap_or(config.amqp_handler_attempts).max(1),
+        retry_backoff: options.retry_backoff,
+        max_retry_backoff: options.max_retry_backoff,
+    });
+    let prefetch = options.prefetch.unwrap_or(config.amqp_prefetch);
+    let mut resume_backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+    loop {
+        let Some(channel) = broker.channel_with_retry(&shutdown).await else {
+            return Ok(());
+        };
+        match consume(&channel, &shared, prefetch, options.concurrency, &shutdown, &mut resume_backoff).await {
+            Ok(SessionEnd::Shutdown) => {
+                tracing::info!(queue, "consumer stopped");
+                return Ok(());
+            }
+            Ok(SessionEnd::Lost(reason)) => {
+                tracing::warn!(queue, reason = %reason, "consumer lost its channel, resuming");
+            }
+            Err(error) => {
+                tracing::warn!(queue, error = %format!("{error:#}"), "cannot start consuming, retrying");
+            }
+        }
+        let delay = resume_backoff.next_delay();
+        tokio::select! {
+            () = shutdown.cancelled() => return Ok(()),
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+struct Shared<H> {
+    handler: Arc<H>,
+    queue: String,
+    dead_letters: Publisher,
+    attempts: u32,
+    retry_backoff: Duration,
+    max_retry_backoff: Duration,
+}
+
+enum SessionEnd {
+    Shutdown,
+    Lost(String),
+}
+
+/// One channel's worth of consuming; ends on shutdown or when the channel dies.
+async fn consume<H: MessageHandler>(
+    channel: &Channel,
+    shared: &Arc<Shared<H>>,
+    prefetch: u16,
+    concurrency: usize,
+    shutdown: &CancellationToken,
+    resume_backoff: &mut Backoff,
+) -> anyhow::Result<SessionEnd> {
+    channel
+        .basic_qos(prefetch, BasicQosOptions::default())
+        .await
+        .context("basic.qos")?;
+    let tag = format!("candor-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let mut consumer: Consumer = channel
+        .basic_consume(
+            short(&shared.queue)?,
+            short(&tag)?,
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .with_context(|| format!("basic.consume on {}", shared.queue))?;
+    resume_backoff.reset();
+    tracing::info!(queue = %shared.queue, prefetch, concurrency, "consuming");
+
+    // Cancelled when this session ends for any reason: handlers waiting to
+    // retry give up and leave their message to be redelivered.
+    let session = shutdown.child_token();
+    let semaphore = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    let end = loop {
+        while let Some(finished) = tasks.try_join_next() {
+            log_task_failure(finished);
+        }
+        let permit = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break SessionEnd::Shutdown,
+            permit = semaphore.clone().acquire_owned() => permit.context("handler semaphore closed")?,
+        };
+        let next = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => break SessionEnd::Shutdown,
+            next = consumer.next() => next,
+        };
+        match next {
+            Some(Ok(delivery)) => {
+                tasks.spawn(handle_delivery(shared.clone(), delivery, permit, session.clone()));
+            }
+            Some(Err(error)) => break SessionEnd::Lost(error.to_string()),
+            None => break SessionEnd::Lost("the broker ended the consumer".to_owned()),
+        }
+    };
+
+    if let SessionEnd::Shutdown = end
+        && let Err(error) = channel.basic_cancel(short(&tag)?, BasicCancelOptions::default()).await
+    {
+        tracing::debug!(error = %error, "basic.cancel");
+    }
+    session.cancel();
+    while let Some(finished) = tasks.join_next().await {
+        log_task_failure(finished);
+    }
+    if channel.status().connected()
+        && let Err(error) = channel.close(200, "consumer stopped".into()).await
+    {
+        tracing::debug!(error = %error, "closing the consumer channel");
+    }
+    Ok(end)
+}
+
+fn log_task_failure(finished: Result<(), tokio::task::JoinError>) {
+    if let Err(error) = finished {
+        tracing::error!(error = %error, "message handler task failed");
+    }
+}
+
+enum Outcome {
+    Handled,
+    DeadLetter { reason: String, attempts: u32 },
+    /// The session ended while waiting to retry: leave the message to be
+    /// redelivered.
+    Abandoned,
+}
+
+async fn handle_delivery<H: MessageHandler>(
+    shared: Arc<Shared<H>>,
+    delivery: Delivery,
+    permit: OwnedSemaphorePermit,
+    session: CancellationToken,
+) {
+    let message = IncomingMessage::from_delivery(&delivery);
+    let span = tracing::info_span!(
+        "amqp consume",
+        otel.kind = "consumer",
+        queue = %shared.queue,
+        routing_key = %message.routing_key,
+        message_id = message.message_id.as_deref().unwrap_or_default(),
+        redelivered = message.redelivered,
+    );
+    // Without an OpenTelemetry layer there is no parent to set; that is fine.
+    let _ = span.set_parent(trace_context::extract(&message.headers));
+    async move {
+        match process(&shared, &message, &session).await {
+            Outcome::Handled => ack(&delivery).await,
+            Outcome::DeadLetter { reason, attempts } => {
+                dead_letter(&shared, &delivery, &message, &reason, attempts).await;
+            }
+            Outcome::Abandoned => {
+                let requeue = BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                };
+                // Fails when the channel is gone, which requeues it as well.
+                let _ = delivery.acker.nack(requeue).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await;
+    drop(permit);
+}
+
+async fn process<H: MessageHandler>(
+    shared: &Shared<H>,
+    message: &IncomingMessage,
+    session: &CancellationToken,
+) -> Outcome {
+    let mut backoff = Backoff::new(shared.retry_backoff, shared.max_retry_backoff);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = AssertUnwindSafe(shared.handler.handle(message))
+            .catch_unwind()
+            .await;
+        let error = match result {
+            Ok(Ok(())) => return Outcome::Handled,
+            Ok(Err(HandlerError::Invalid(reason))) => {
+                return Outcome::DeadLetter {
+                    reason: format!("invalid message: {reason}"),
+                    attempts: attempt,
+                };
+            }
+            Ok(Err(HandlerError::Transient(error))) => format!("{error:#}"),
+            Err(panic) => format!("handler panicked: {}", panic_text(panic.as_ref())),
+        };
+        if attempt >= shared.attempts {
+            return Outcome::DeadLetter {
+                reason: format!("failed after {attempt} attempts: {error}"),
+                attempts: attempt,
+            };
+        }
+        let delay = backoff.next_delay();
+        tracing::warn!(attempt, error = %error, retry_in_ms = delay.as_millis(), "handler failed, retrying");
+        tokio::select! {
+            () = session.cancelled() => return Outcome::Abandoned,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+async fn ack(delivery: &Delivery) {
+    if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
+        tracing::warn!(error = %error, "ack failed, the message will be redelivered");
+    }
+}
+
+/// Publishes the message with its reason to the dead-letter exchange (routed
+/// to this queue's dead-letter queue), waits for the confirm, then acks the
+/// original. If that publish fails, the message is rejected instead, so the
+/// broker dead-letters it itself (without the reason) rather than loop.
+async fn dead_letter<H: MessageHandler>(
+    shared: &Shared<H>,
+    delivery: &Delivery,
+    message: &IncomingMessage,
+    reason: &str,
+    attempts: u32,
+) {
+    let reason = truncate(reason, MAX_REASON_BYTES);
+    tracing::warn!(
+        queue = %shared.queue,
+        routing_key = %message.routing_key,
+        message_id = message.message_id.as_deref().unwrap_or_default(),
+        attempts,
+        reason = %reason,
+        "message dead-lettered"
+    );
+    let mut headers = message.headers.clone();
+    headers.insert(HEADER_ERROR.into(), AMQPValue::LongString(LongString::from(reason)));
+    headers.insert(
+        HEADER_ORIGINAL_ROUTING_KEY.into(),
+        AMQPValue::LongString(LongString::from(message.routing_key.as_str())),
+    );
+    headers.insert(HEADER_ATTEMPTS.into(), AMQPValue::LongLongInt(i64::from(attempts)));
+    let properties = message.properties.clone().with_headers(headers);
+    match shared
+        .dead_letters
+        .publish_raw(&shared.queue, &message.body, properties)
+        .await
+    {
+        Ok(()) => ack(delivery).await,
+        Err(error) => {
+            tracing::error!(error = %error, "cannot publish the dead letter, rejecting the message");
+            let reject = BasicRejectOptions { requeue: false };
+            if let Err(error) = delivery.acker.reject(reject).await {
+                tracing::warn!(error = %error, "reject failed, the message will be redelivered");
+            }
+        }
+    }
+}
+
+fn truncate(text: &str, max_bytes: usize) -> &str {
+    if text.len() <= max_bytes {
+        return text;
+    }
+    let mut end = max_bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<&str>() {
+        return (*text).to_owned();
+    }
+    if let Some(text) = panic.downcast_ref::<String>() {
+        return text.clone();
+    }
+    "non-text panic payload".to_owned()
+}

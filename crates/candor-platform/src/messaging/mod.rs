@@ -1,0 +1,35 @@
+//! RabbitMQ: topology, a confirming publisher, a consumer loop, and the W3C
+//! trace context carried in AMQP headers.
+//!
+//! One [`Broker`] per process owns the AMQP connection and reopens it with
+//! backoff when it drops. A [`Publisher`] keeps one confirm-mode channel and
+//! treats a nack or a return as an error. [`run_consumer`] drives a
+//! [`MessageHandler`] with bounded concurrency, acks only after the handler
+//! returned `Ok` (the handler commits its own transaction first), retries
+//! transient failures, dead-letters with the reason in `x-candor-error`, and
+//! resumes by itself after the broker comes back.
+//!
+//! ```text
+//! let broker = Broker::connect(&config.amqp).await?;
+//! Topology::new(&config.amqp.amqp_namespace).declare_all(&broker.channel().await?, &config.amqp).await?;
+//! let publisher = Publisher::new(broker.clone());
+//! run_consumer(&broker, &topology.queue_name(ServiceQueue::Account.name()), handler, options, shutdown).await?;
+//! ```
+
+mod backoff;
+mod connection;
+mod consumer;
+mod message;
+mod publisher;
+mod topology;
+pub mod trace_context;
+
+pub use backoff::Backoff;
+pub use connection::Broker;
+pub use consumer::{ConsumerOptions, MessageHandler, run_consumer};
+pub use message::{
+    CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF, HEADER_ATTEMPTS, HEADER_ERROR,
+    HEADER_ORIGINAL_ROUTING_KEY, HandlerError, IncomingMessage, OutgoingMessage, header_string,
+};
+pub use publisher::{PublishError, Publisher};
+pub use topology::{QueueSpec, ServiceQueue, Topology};

@@ -1,0 +1,195 @@
+//! The life of a service process, shared by all four: start-up in the house
+//! order (database, migrations, broker, topology, listener), then serving
+//! until shutdown, then draining.
+//!
+//! A service's `main.rs` is one call to [`main`]; its `App::build` calls
+//! [`Foundation::start`] and its `run_until` calls [`Foundation::run`].
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Credentials;
+use crate::config::{CommonConfig, TelemetryConfig};
+use crate::grpc::GrpcServer;
+use crate::messaging::{Broker, Publisher, Topology};
+use crate::outbox::OutboxRelay;
+
+/// A future that resolves when the process should stop.
+pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A long-running task of a service (a queue consumer, a sender loop). It
+/// stops taking new work when the token is cancelled and returns once its
+/// in-flight work is done.
+pub type BackgroundTask =
+    Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> + Send>;
+
+/// Runs a service binary: parses its configuration (one line and exit 64 on
+/// a bad setting), installs telemetry, runs `run` until SIGTERM or Ctrl-C,
+/// flushes telemetry. Exit 0 after a clean shutdown, 1 after a failure.
+pub fn main<C, T, F, Fut>(binary_name: &str, telemetry_of: T, run: F) -> ExitCode
+where
+    C: clap::Parser,
+    T: FnOnce(&C) -> &TelemetryConfig,
+    F: FnOnce(C, Shutdown) -> Fut,
+    Fut: Future<Output = anyhow::Result<()>>,
+{
+    let config: C = crate::config::parse_or_exit(binary_name);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("{binary_name}: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let telemetry = match crate::telemetry::init(binary_name, telemetry_of(&config)) {
+            Ok(telemetry) => telemetry,
+            Err(error) => {
+                eprintln!("{binary_name}: configuration error: {error:#}");
+                return ExitCode::from(crate::config::EXIT_CONFIG_ERROR as u8);
+            }
+        };
+        let result = run(config, Box::pin(crate::shutdown::signal())).await;
+        let code = match result {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                tracing::error!(error = %format!("{error:#}"), "service failed");
+                eprintln!("{binary_name}: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+        telemetry.shutdown();
+        code
+    })
+}
+
+/// What every service holds once started: its pool, its broker connection,
+/// the topology names, the configured credentials and the bound listener.
+pub struct Foundation {
+    pub name: &'static str,
+    pub pool: PgPool,
+    pub broker: Broker,
+    pub publisher: Publisher,
+    pub topology: Topology,
+    pub credentials: Credentials,
+    pub common: CommonConfig,
+    listener: TcpListener,
+}
+
+impl Foundation {
+    /// Connects to PostgreSQL and runs the migrations, connects to RabbitMQ
+    /// and declares the topology, binds the gRPC listener. Any failure names
+    /// the step and stops the start.
+    pub async fn start(
+        name: &'static str,
+        common: &CommonConfig,
+        grpc_addr: SocketAddr,
+        migrations: &Migrator,
+    ) -> anyhow::Result<Self> {
+        let pool = crate::db::connect(&common.database).await?;
+        crate::db::migrate(&pool, migrations).await?;
+        let broker = Broker::connect(&common.amqp)
+            .await
+            .context("cannot connect to RabbitMQ at AMQP_URL")?;
+        let topology = Topology::new(&common.amqp.amqp_namespace);
+        let channel = broker.channel().await.context("opening an AMQP channel")?;
+        topology
+            .declare_all(&channel, &common.amqp)
+            .await
+            .context("declaring the RabbitMQ topology")?;
+        let _ = channel.close(200, "topology declared".into()).await;
+        let publisher = Publisher::new(broker.clone());
+        let listener = crate::grpc::bind(grpc_addr).await?;
+        tracing::info!(service = name, addr = ?listener.local_addr().ok(), "started");
+        Ok(Self {
+            name,
+            pool,
+            broker,
+            publisher,
+            topology,
+            credentials: Credentials::new(&common.auth),
+            common: common.clone(),
+            listener,
+        })
+    }
+
+    /// The address the gRPC server listens on (the real port after `:0`).
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listener
+            .local_addr()
+            .context("reading the gRPC listener address")
+    }
+
+    /// Serves `grpc`, relays the outbox and runs `tasks` until `shutdown`.
+    /// Then health turns NOT_SERVING, consumers stop taking messages, and
+    /// in-flight calls and messages get the grace period to finish.
+    pub async fn run(
+        self,
+        grpc: GrpcServer,
+        tasks: Vec<BackgroundTask>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let grace = self.common.server.shutdown_grace();
+        let stop = CancellationToken::new();
+        let mut background = JoinSet::new();
+
+        let relay = OutboxRelay::new(self.pool.clone(), self.publisher.clone());
+        let relay_stop = stop.clone();
+        background.spawn(async move { relay.run(relay_stop).await.context("outbox relay") });
+        for task in tasks {
+            background.spawn(task(stop.clone()));
+        }
+
+        let grpc_stop = stop.clone();
+        let trigger = stop.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+        let served = grpc
+            .serve(self.listener, grpc_stop.cancelled_owned(), grace)
+            .await;
+        stop.cancel();
+
+        let drained = tokio::time::timeout(grace, async {
+            let mut first_error = None;
+            while let Some(joined) = background.join_next().await {
+                match joined {
+                    Ok(Ok(())) => {}
+                    Ok(Err(error)) => {
+                        tracing::error!(error = %format!("{error:#}"), "background task failed");
+                        first_error.get_or_insert(error);
+                    }
+                    Err(join_error) => {
+                        tracing::error!(error = %join_error, "background task panicked");
+                    }
+                }
+            }
+            first_error
+        })
+        .await;
+        self.broker.close().await;
+        self.pool.close().await;
+        served?;
+        match drained {
+            Ok(None) => Ok(()),
+            Ok(Some(error)) => Err(error),
+            Err(_) => {
+                tracing::warn!("background tasks did not finish within the grace period");
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the platform crate against the real PostgreSQL and
+//! RabbitMQ (one test binary; each test uses its own database and namespace).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod grpc;
+mod messaging;
+mod outbox;

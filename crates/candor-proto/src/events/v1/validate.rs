@@ -1,0 +1,332 @@
+//! The validation rules documented on `BreachReported` in `events.proto`,
+//! in one place, so that candorctl (before publishing), the account service
+//! (at intake) and the notification service (rendering a sample) agree.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use prost_types::Timestamp;
+
+use super::{
+    BreachReported, Compensation, CompensationKind, Contact, DataClass, PasswordResetScope,
+};
+
+/// Clock skew tolerated for `discovered_at` in the future.
+const ALLOWED_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
+/// One broken rule: the field (protobuf field path, e.g.
+/// `data_classes[1].description`) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldViolation {
+    /// Field path in protobuf (snake_case) names.
+    pub field: String,
+    /// What is wrong, e.g. `must be 1..=200 characters`.
+    pub description: String,
+}
+
+/// Every rule a [`BreachReported`] breaks. Displays as
+/// `field: description; field: description`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; "))]
+pub struct ValidationError {
+    /// The violations, in field order; never empty.
+    pub violations: Vec<FieldViolation>,
+}
+
+#[derive(Default)]
+struct Violations(Vec<FieldViolation>);
+
+impl Violations {
+    fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
+        self.0.push(FieldViolation {
+            field: field.into(),
+            description: description.into(),
+        });
+    }
+
+    fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
+        let length = value.trim().chars().count();
+        if length < min || length > max {
+            self.add(
+                field,
+                format!("must be {min}..={max} characters (is {length})"),
+            );
+        }
+    }
+
+    fn required_time<'a>(
+        &mut self,
+        field: &str,
+        value: Option<&'a Timestamp>,
+    ) -> Option<&'a Timestamp> {
+        match value {
+            None => {
+                self.add(field, "required (RFC 3339 timestamp)");
+                None
+            }
+            Some(time) if !(0..1_000_000_000).contains(&time.nanos) => {
+                self.add(field, "nanos must be 0..=999999999");
+                None
+            }
+            Some(time) => Some(time),
+        }
+    }
+}
+
+fn is_before(earlier: &Timestamp, later: &Timestamp) -> bool {
+    (earlier.seconds, earlier.nanos) < (later.seconds, later.nanos)
+}
+
+fn to_timestamp(time: SystemTime) -> Timestamp {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) => Timestamp {
+            seconds: i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+            nanos: i32::try_from(since.subsec_nanos()).unwrap_or(0),
+        },
+        Err(_) => Timestamp::default(),
+    }
+}
+
+fn is_incident_id(value: &str) -> bool {
+    let mut characters = value.chars();
+    let first_ok = characters
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    first_ok
+        && value.len() <= 64
+        && characters
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'))
+}
+
+fn is_email(value: &str) -> bool {
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return false;
+    };
+    (3..=254).contains(&value.chars().count())
+        && !local.is_empty()
+        && !domain.is_empty()
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn is_url(value: &str) -> bool {
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"));
+    rest.is_some_and(|rest| !rest.is_empty() && !rest.starts_with('/'))
+        && value.len() <= 2048
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+fn is_e164(value: &str) -> bool {
+    value.strip_prefix('+').is_some_and(|digits| {
+        (2..=15).contains(&digits.len())
+            && !digits.starts_with('0')
+            && digits.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
+fn is_currency(value: &str) -> bool {
+    value.len() == 3 && value.chars().all(|c| c.is_ascii_uppercase())
+}
+
+impl BreachReported {
+    /// Checks every rule documented on the message, as of `now` (for the
+    /// "discovered_at not in the future" rule). Returns all violations, not
+    /// just the first.
+    pub fn validate(&self, now: SystemTime) -> Result<(), ValidationError> {
+        let mut violations = Violations::default();
+
+        if !is_incident_id(&self.incident_id) {
+            violations.add(
+                "incident_id",
+                "must be 1..=64 characters of [a-z0-9._-], starting with a letter or digit",
+            );
+        }
+        violations.text("title", &self.title, 1, 200);
+        if self.title.contains(['\n', '\r']) {
+            violations.add("title", "must be a single line");
+        }
+        violations.text("summary", &self.summary, 1, 10_000);
+
+        let occurred_at = violations.required_time("occurred_at", self.occurred_at.as_ref());
+        let discovered_at = violations.required_time("discovered_at", self.discovered_at.as_ref());
+        let occurred_until = match self.occurred_until.as_ref() {
+            Some(until) => violations.required_time("occurred_until", Some(until)),
+            None => None,
+        };
+        if let (Some(until), Some(occurred)) = (occurred_until, occurred_at)
+            && is_before(until, occurred)
+        {
+            violations.add("occurred_until", "must not be before occurred_at");
+        }
+        if let (Some(occurred), Some(discovered)) = (occurred_at, discovered_at)
+            && is_before(discovered, occurred)
+        {
+            violations.add("discovered_at", "must not be before occurred_at");
+        }
+        if let Some(discovered) = discovered_at
+            && is_before(&to_timestamp(now + ALLOWED_CLOCK_SKEW), discovered)
+        {
+            violations.add("discovered_at", "must not be in the future");
+        }
+
+        self.validate_data_classes(&mut violations);
+        violations.required_time(
+            "affected_joined_before",
+            self.affected_joined_before.as_ref(),
+        );
+
+        match PasswordResetScope::try_from(self.password_reset_scope) {
+            Ok(PasswordResetScope::Unspecified) | Err(_) => violations.add(
+                "password_reset_scope",
+                "must be PASSWORD_RESET_SCOPE_AFFECTED, _ALL or _NONE",
+            ),
+            Ok(_) => {}
+        }
+
+        match &self.compensation {
+            None => violations.add(
+                "compensation",
+                "required (use COMPENSATION_KIND_NONE for none)",
+            ),
+            Some(compensation) => validate_compensation(compensation, &mut violations),
+        }
+
+        if !(1..=20).contains(&self.measures_taken.len()) {
+            violations.add("measures_taken", "must have 1..=20 entries");
+        }
+        for (index, measure) in self.measures_taken.iter().enumerate() {
+            violations.text(&format!("measures_taken[{index}]"), measure, 1, 1000);
+        }
+        violations.text("likely_consequences", &self.likely_consequences, 0, 5000);
+        if self.recommended_actions.len() > 10 {
+            violations.add("recommended_actions", "must have 0..=10 entries");
+        }
+        for (index, action) in self.recommended_actions.iter().enumerate() {
+            violations.text(&format!("recommended_actions[{index}]"), action, 1, 1000);
+        }
+
+        match &self.contact {
+            None => violations.add("contact", "required (email or url)"),
+            Some(contact) => validate_contact(contact, &mut violations),
+        }
+
+        if violations.0.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationError {
+                violations: violations.0,
+            })
+        }
+    }
+
+    fn validate_data_classes(&self, violations: &mut Violations) {
+        if !(1..=32).contains(&self.data_classes.len()) {
+            violations.add("data_classes", "must have 1..=32 entries");
+        }
+        let mut seen = Vec::new();
+        for (index, taken) in self.data_classes.iter().enumerate() {
+            let field = format!("data_classes[{index}]");
+            match DataClass::try_from(taken.data_class) {
+                Ok(DataClass::Unspecified) | Err(_) => {
+                    violations.add(
+                        format!("{field}.data_class"),
+                        "must be a known DATA_CLASS_* value",
+                    );
+                }
+                Ok(DataClass::Other) if taken.description.trim().is_empty() => {
+                    violations.add(
+                        format!("{field}.description"),
+                        "required for DATA_CLASS_OTHER",
+                    );
+                }
+                Ok(DataClass::Other) => {}
+                Ok(class) if seen.contains(&class) => {
+                    violations.add(format!("{field}.data_class"), "listed twice");
+                }
+                Ok(class) => seen.push(class),
+            }
+            violations.text(&format!("{field}.description"), &taken.description, 0, 200);
+        }
+    }
+}
+
+fn validate_compensation(compensation: &Compensation, violations: &mut Violations) {
+    let kind =
+        CompensationKind::try_from(compensation.kind).unwrap_or(CompensationKind::Unspecified);
+    if kind == CompensationKind::Unspecified {
+        violations.add(
+            "compensation.kind",
+            "must be a known COMPENSATION_KIND_* value",
+        );
+    }
+    let value = compensation.value_minor_units;
+    if value < 0 {
+        violations.add("compensation.value_minor_units", "must be >= 0");
+    }
+    if kind == CompensationKind::None && value != 0 {
+        violations.add(
+            "compensation.value_minor_units",
+            "must be 0 for COMPENSATION_KIND_NONE",
+        );
+    }
+    if kind == CompensationKind::AccountCredit && value <= 0 {
+        violations.add(
+            "compensation.value_minor_units",
+            "must be > 0 for COMPENSATION_KIND_ACCOUNT_CREDIT",
+        );
+    }
+    if value > 0 && !is_currency(&compensation.currency) {
+        violations.add(
+            "compensation.currency",
+            "must be an ISO 4217 code such as USD",
+        );
+    }
+    if value <= 0 && !compensation.currency.is_empty() {
+        violations.add(
+            "compensation.currency",
+            "must be empty when there is no value",
+        );
+    }
+    let days = compensation.duration_days;
+    if kind == CompensationKind::PaidMembership && !(1..=3650).contains(&days) {
+        violations.add(
+            "compensation.duration_days",
+            "must be 1..=3650 for COMPENSATION_KIND_PAID_MEMBERSHIP",
+        );
+    }
+    if kind != CompensationKind::PaidMembership && days != 0 {
+        violations.add(
+            "compensation.duration_days",
+            "must be 0 unless COMPENSATION_KIND_PAID_MEMBERSHIP",
+        );
+    }
+    violations.text(
+        "compensation.description",
+        &compensation.description,
+        0,
+        500,
+    );
+}
+
+fn validate_contact(contact: &Contact, violations: &mut Violations) {
+    if contact.email.is_empty() && contact.url.is_empty() {
+        violations.add("contact", "needs an email or a url");
+    }
+    if !contact.email.is_empty() && !is_email(&contact.email) {
+        violations.add(
+            "contact.email",
+            "must be an email address of 3..=254 characters",
+        );
+    }
+    if !contact.url.is_empty() && !is_url(&contact.url) {
+        violations.add(
+            "contact.url",
+            "must be an absolute https:// URL of at most 2048 characters",
+        );
+    }
+    if !contact.phone.is_empty() && !is_e164(&contact.phone) {
+        violations.add("contact.phone", "must be in E.164 form, e.g. +14155550100");
+    }
+}

@@ -1,0 +1,168 @@
+//! Checks every Candor service binary must pass, written once and called
+//! from each service's tests: `--help` lists every setting with its
+//! environment variable, a missing setting is one line and exit 64, and the
+//! real binary starts, serves health and reflection (v1 and v1alpha), and
+//! exits 0 on SIGTERM.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail, ensure};
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+
+use crate::binary::{ServiceBinary, free_port};
+
+/// `--help` exits 0 and names every environment variable in `settings`.
+pub fn help_lists_every_setting(binary: &ServiceBinary, settings: &[&str]) -> anyhow::Result<()> {
+    let output = binary.output(&["--help"])?;
+    ensure!(output.status.success(), "--help exited with {}", output.status);
+    let help = String::from_utf8_lossy(&output.stdout);
+    for setting in settings {
+        ensure!(
+            help.contains(&format!("[env: {setting}")),
+            "--help does not list {setting}:\n{help}"
+        );
+    }
+    Ok(())
+}
+
+/// Without `missing`, the binary exits 64 with one stderr line naming it.
+pub fn missing_setting_is_one_line(binary: &ServiceBinary, missing: &str) -> anyhow::Result<()> {
+    let output = binary.clone().without(missing).output(&[])?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(
+        output.status.code() == Some(64),
+        "expected exit 64 without {missing}, got {} with stderr {stderr:?}",
+        output.status
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+    ensure!(lines.len() == 1, "expected one line without {missing}, got {stderr:?}");
+    ensure!(lines[0].contains(missing), "the error does not name {missing}: {stderr:?}");
+    Ok(())
+}
+
+/// An invalid value exits 64 with one line naming the setting and not
+/// echoing secrets.
+pub fn invalid_setting_is_one_line(
+    binary: &ServiceBinary,
+    setting: &str,
+    value: &str,
+) -> anyhow::Result<()> {
+    let output = binary.clone().env(setting, value).output(&[])?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    ensure!(
+        output.status.code() == Some(64),
+        "expected exit 64 for {setting}={value:?}, got {} with stderr {stderr:?}",
+        output.status
+    );
+    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
+    ensure!(lines.len() == 1 && lines[0].contains(setting), "expected one line naming {setting}: {stderr:?}");
+    Ok(())
+}
+
+/// Starts the binary on a free port, waits for health SERVING, checks that
+/// reflection (v1 and v1alpha) lists `expected_services`, sends SIGTERM and
+/// expects exit status 0.
+pub async fn serves_and_stops_on_sigterm(
+    binary: &ServiceBinary,
+    expected_services: &[&str],
+) -> anyhow::Result<()> {
+    let port = free_port()?;
+    let running = binary
+        .clone()
+        .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
+        .spawn()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let channel = wait_for_serving(&url, Duration::from_secs(60)).await?;
+    let v1 = list_services_v1(channel.clone()).await?;
+    let v1alpha = list_services_v1alpha(channel).await?;
+    for service in expected_services {
+        ensure!(v1.iter().any(|name| name == service), "reflection v1 lacks {service}: {v1:?}");
+        ensure!(
+            v1alpha.iter().any(|name| name == service),
+            "reflection v1alpha lacks {service}: {v1alpha:?}"
+        );
+    }
+    let (status, stderr) = tokio::task::spawn_blocking(move || running.terminate(Duration::from_secs(30)))
+        .await
+        .context("joining the terminate task")??;
+    ensure!(status.success(), "exit status {status} after SIGTERM; stderr:\n{stderr}");
+    Ok(())
+}
+
+async fn wait_for_serving(url: &str, timeout: Duration) -> anyhow::Result<Channel> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let attempt = async {
+            let channel = Channel::from_shared(url.to_owned())?.connect().await?;
+            let status = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await?
+                .into_inner()
+                .status();
+            anyhow::Ok((channel, status))
+        };
+        match attempt.await {
+            Ok((channel, ServingStatus::Serving)) => return Ok(channel),
+            Ok(_) | Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok((_, status)) => bail!("{url} is {status:?} after {timeout:?}"),
+            Err(error) => return Err(error.context(format!("{url} never answered health"))),
+        }
+    }
+}
+
+/// The v1 and v1alpha reflection APIs are the same messages in two
+/// packages; one body serves both.
+macro_rules! list_services {
+    ($name:ident, $package:ident) => {
+        async fn $name(channel: Channel) -> anyhow::Result<Vec<String>> {
+            use tonic_reflection::pb::$package::server_reflection_client::ServerReflectionClient;
+            use tonic_reflection::pb::$package::server_reflection_request::MessageRequest;
+            use tonic_reflection::pb::$package::server_reflection_response::MessageResponse;
+            use tonic_reflection::pb::$package::ServerReflectionRequest;
+
+            let request = ServerReflectionRequest {
+                host: String::new(),
+                message_request: Some(MessageRequest::ListServices(String::new())),
+            };
+            let mut responses = ServerReflectionClient::new(channel)
+                .server_reflection_info(tokio_stream::iter([request]))
+                .await?
+                .into_inner();
+            let response = responses.next().await.context("no reflection response")??;
+            match response.message_response {
+                Some(MessageResponse::ListServicesResponse(list)) => {
+                    Ok(list.service.into_iter().map(|service| service.name).collect())
+                }
+                other => bail!("unexpected reflection response {other:?}"),
+            }
+        }
+    };
+}
+
+list_services!(list_services_v1, v1);
+list_services!(list_services_v1alpha, v1alpha);
+
+/// Every argument of `command` (but help and version) has an environment
+/// variable, so the service can be configured from the environment alone.
+pub fn every_setting_has_an_environment_variable(command: &clap::Command) -> anyhow::Result<Vec<String>> {
+    let mut names = Vec::new();
+    for arg in command.get_arguments() {
+        let id = arg.get_id().as_str();
+        if id == "help" || id == "version" {
+            continue;
+        }
+        let env = arg
+            .get_env()
+            .with_context(|| format!("setting --{id} has no environment variable"))?;
+        names.push(env.to_string_lossy().into_owned());
+    }
+    Ok(names)
+}

@@ -1,0 +1,17 @@
+//! Test helpers for Candor: a fresh PostgreSQL database per test, RabbitMQ
+//! names per test, a TCP proxy that can cut a connection, an SMTP sink that
+//! records every message, and services started in-process on random ports.
+//!
+//! Every test talks to the real PostgreSQL and RabbitMQ of the machine
+//! (`CANDOR_TEST_DATABASE_URL`, `CANDOR_TEST_AMQP_URL`; defaults are the local
+//! trust-auth PostgreSQL and guest RabbitMQ).
+
+pub mod binary;
+pub mod conformance;
+pub mod database;
+pub mod environment;
+pub mod proxy;
+pub mod rabbitmq;
+pub mod service;
+pub mod smtp;
+pub mod tracing;

@@ -1,0 +1,305 @@
+//! RabbitMQ names per test (a unique namespace), and helpers to publish raw
+//! messages and read dead letters.
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use candor_platform::config::AmqpConfig;
+use candor_platform::messaging::{QueueSpec, ServiceQueue, Topology, header_string};
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
+    QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::uri::AMQPUri;
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use tokio::sync::OnceCell;
+
+use crate::proxy::TcpProxy;
+
+/// Broker the tests use.
+pub const AMQP_URL_VAR: &str = "CANDOR_TEST_AMQP_URL";
+const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// A unique namespace (`test-<uuid>`) on the shared broker, so tests run in
+/// parallel. Its queues and exchanges are deleted on drop (best effort).
+#[derive(Debug)]
+pub struct TestBroker {
+    namespace: String,
+    url: String,
+    connection: OnceCell<Connection>,
+    extra_queues: Mutex<BTreeSet<String>>,
+}
+
+/// A message read back with `basic.get`.
+#[derive(Debug, Clone)]
+pub struct ReceivedMessage {
+    pub routing_key: String,
+    pub body: Vec<u8>,
+    pub content_type: Option<String>,
+    pub message_id: Option<String>,
+    pub message_type: Option<String>,
+    pub headers: FieldTable,
+}
+
+impl ReceivedMessage {
+    pub fn header(&self, name: &str) -> Option<String> {
+        header_string(&self.headers, name)
+    }
+}
+
+impl Default for TestBroker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TestBroker {
+    pub fn new() -> Self {
+        Self {
+            namespace: format!("test-{}", uuid::Uuid::new_v4().simple()),
+            url: std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned()),
+            connection: OnceCell::new(),
+            extra_queues: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn topology(&self) -> Topology {
+        Topology::new(&self.namespace)
+    }
+
+    /// Settings for a service or platform component under test.
+    pub fn config(&self) -> AmqpConfig {
+        AmqpConfig::new(&self.url, &self.namespace)
+    }
+
+    /// Starts a [`TcpProxy`] to the broker and returns it with settings that
+    /// connect through it, so a test can cut the connection.
+    pub async fn proxied_config(&self) -> anyhow::Result<(TcpProxy, AmqpConfig)> {
+        let mut uri = AMQPUri::from_str(&self.url).map_err(|error| anyhow!("{error}"))?;
+        let upstream = tokio::net::lookup_host((uri.authority.host.as_str(), uri.authority.port))
+            .await?
+            .find(SocketAddr::is_ipv4)
+            .context("resolving the broker address")?;
+        let proxy = TcpProxy::start(upstream).await?;
+        uri.authority.host = "127.0.0.1".to_owned();
+        uri.authority.port = proxy.port();
+        Ok((proxy, AmqpConfig::new(&uri.to_string(), &self.namespace)))
+    }
+
+    /// A new channel on the test's own helper connection.
+    pub async fn channel(&self) -> anyhow::Result<Channel> {
+        let connection = self
+            .connection
+            .get_or_try_init(|| async {
+                Connection::connect(&self.url, ConnectionProperties::default())
+                    .await
+                    .with_context(|| format!("connecting to the test RabbitMQ ({AMQP_URL_VAR})"))
+            })
+            .await?;
+        Ok(connection.create_channel().await?)
+    }
+
+    /// Declares the exchanges and every service queue, as services do.
+    pub async fn declare_all(&self) -> anyhow::Result<()> {
+        let channel = self.channel().await?;
+        self.topology().declare_all(&channel, &self.config()).await?;
+        close(channel).await;
+        Ok(())
+    }
+
+    /// Declares the exchanges and a test queue (with its dead-letter queue);
+    /// returns the queue's full name.
+    pub async fn declare_queue(&self, spec: &QueueSpec) -> anyhow::Result<String> {
+        self.declare_queue_with(spec, &self.config()).await
+    }
+
+    /// Like [`TestBroker::declare_queue`] with other settings (queue type).
+    pub async fn declare_queue_with(&self, spec: &QueueSpec, config: &AmqpConfig) -> anyhow::Result<String> {
+        let topology = self.topology();
+        let channel = self.channel().await?;
+        topology.declare_exchanges(&channel).await?;
+        self.extra_queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(spec.name.clone());
+        topology.declare_queue(&channel, config, spec).await?;
+        close(channel).await;
+        Ok(topology.queue_name(&spec.name))
+    }
+
+    /// Publishes raw bytes to the events exchange (confirmed, mandatory), as
+    /// an operator or a foreign client might.
+    pub async fn publish_raw(
+        &self,
+        routing_key: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> anyhow::Result<String> {
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let mut properties = BasicProperties::default()
+            .with_message_id(message_id.as_str().into())
+            .with_delivery_mode(2);
+        if let Some(content_type) = content_type {
+            properties = properties.with_content_type(content_type.into());
+        }
+        let channel = self.channel().await?;
+        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        let options = BasicPublishOptions {
+            mandatory: true,
+            ..BasicPublishOptions::default()
+        };
+        let confirmation = channel
+            .basic_publish(
+                self.topology().events_exchange().as_str().into(),
+                routing_key.into(),
+                options,
+                body,
+                properties,
+            )
+            .await?
+            .await?;
+        close(channel).await;
+        if !confirmation.is_ack() {
+            bail!("broker nacked the test message");
+        }
+        if let Some(returned) = confirmation.take_message() {
+            bail!("test message unroutable: {}", returned.reply_text);
+        }
+        Ok(message_id)
+    }
+
+    /// Takes (and acks) the next message of a queue (full name), if any.
+    pub async fn get(&self, queue: &str) -> anyhow::Result<Option<ReceivedMessage>> {
+        let channel = self.channel().await?;
+        let message = channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .with_context(|| format!("basic.get on {queue}"))?;
+        close(channel).await;
+        Ok(message.map(|message| {
+            let delivery = message.delivery;
+            let properties = delivery.properties;
+            ReceivedMessage {
+                routing_key: delivery.routing_key.to_string(),
+                body: delivery.data,
+                content_type: properties.content_type().as_ref().map(ToString::to_string),
+                message_id: properties.message_id().as_ref().map(ToString::to_string),
+                message_type: properties.kind().as_ref().map(ToString::to_string),
+                headers: properties.headers().clone().unwrap_or_default(),
+            }
+        }))
+    }
+
+    /// Takes messages from the dead-letter queue of `name` (the queue name
+    /// below the namespace) until `count` arrived; fails after `timeout`.
+    pub async fn wait_for_dead_letters(
+        &self,
+        name: &str,
+        count: usize,
+        timeout: Duration,
+    ) -> anyhow::Result<Vec<ReceivedMessage>> {
+        let queue = self.topology().dead_letter_queue_name(name);
+        let deadline = Instant::now() + timeout;
+        let mut received = Vec::new();
+        while received.len() < count {
+            match self.get(&queue).await? {
+                Some(message) => received.push(message),
+                None if Instant::now() >= deadline => {
+                    bail!("{} of {count} dead letters in {queue} after {timeout:?}", received.len())
+                }
+                None => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+        Ok(received)
+    }
+
+    /// Deletes this namespace's queues and exchanges.
+    pub async fn cleanup(&self) -> anyhow::Result<()> {
+        let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+        delete_namespace(&connection, &self.topology(), &self.queue_names()).await;
+        connection.close(200, "test done".into()).await.ok();
+        Ok(())
+    }
+
+    fn queue_names(&self) -> Vec<String> {
+        let extra = self.extra_queues.lock().unwrap_or_else(PoisonError::into_inner);
+        ServiceQueue::ALL
+            .iter()
+            .map(|service| service.name().to_owned())
+            .chain(extra.iter().cloned())
+            .collect()
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        let url = self.url.clone();
+        let topology = self.topology();
+        let names = self.queue_names();
+        // Drop may run inside a tokio runtime: clean up on a thread with its own.
+        let cleaner = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(connection) = Connection::connect(&url, ConnectionProperties::default()).await else {
+                    return;
+                };
+                delete_namespace(&connection, &topology, &names).await;
+                connection.close(200, "test done".into()).await.ok();
+            });
+        });
+        let _ = cleaner.join();
+    }
+}
+
+async fn delete_namespace(connection: &Connection, topology: &Topology, names: &[String]) {
+    let mut queues = Vec::new();
+    for name in names {
+        queues.push(topology.queue_name(name));
+        queues.push(topology.dead_letter_queue_name(name));
+    }
+    for queue in queues {
+        // A failed delete closes the channel, so use one per operation.
+        if let Ok(channel) = connection.create_channel().await {
+            channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await
+                .ok();
+            close(channel).await;
+        }
+    }
+    for exchange in [topology.events_exchange(), topology.dead_letter_exchange()] {
+        if let Ok(channel) = connection.create_channel().await {
+            channel
+                .exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
+                .await
+                .ok();
+            close(channel).await;
+        }
+    }
+}
+
+async fn close(channel: Channel) {
+    if channel.status().connected() {
+        channel.close(200, "done".into()).await.ok();
+    }
+}
+
+/// A text header value, for tests that publish with headers.
+pub fn text_header(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}

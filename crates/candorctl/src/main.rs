@@ -1,0 +1,43 @@
+//! `candorctl`, the operator's command-line tool.
+//!
+//! Exit codes scripts can rely on: 0 success, 1 the checked thing is not
+//! healthy or not complete, 2 a service could not be reached, 64 bad usage.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod commands;
+
+#[derive(Parser, Debug)]
+#[command(name = "candorctl", version, about = "Operate Candor, the breach-response platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Ask a service's standard gRPC health service whether it is SERVING
+    /// (used by the docker compose healthchecks).
+    Health(commands::health::HealthArgs),
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(commands::EXIT_USAGE),
+            };
+        }
+    };
+    match cli.command {
+        Command::Health(args) => commands::health::run(args).await,
+    }
+}

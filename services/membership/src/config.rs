@@ -1,0 +1,22 @@
+//! Every setting of candor-membership: a flag and an environment variable each.
+
+use std::net::SocketAddr;
+
+use candor_platform::config::CommonConfig;
+use candor_platform::config::parse_http_url;
+
+/// candor-membership's configuration.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(name = "candor-membership", version, about = "Candor membership service: tiers and the credit ledger")]
+pub struct Config {
+    /// Address the gRPC server listens on.
+    #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50053")]
+    pub grpc_addr: SocketAddr,
+
+    /// gRPC URL of the account service.
+    #[arg(long, env = "ACCOUNT_GRPC_URL", default_value = "http://127.0.0.1:50051", value_parser = parse_http_url)]
+    pub account_grpc_url: String,
+
+    #[command(flatten)]
+    pub common: CommonConfig,
+}

@@ -1,0 +1,14 @@
+//! The candor-membership binary: configuration from flags and the environment,
+//! then the app until SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+
+use candor_membership::{App, Config};
+
+fn main() -> ExitCode {
+    candor_platform::service::main::<Config, _, _, _>(
+        candor_membership::BINARY_NAME,
+        |config| &config.common.telemetry,
+        |config, shutdown| async move { App::build(config).await?.run_until(shutdown).await },
+    )
+}
