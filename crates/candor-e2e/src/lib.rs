@@ -29,7 +29,11 @@ pub struct Setting {
 /// The four services as their code defines them.
 pub fn services() -> Vec<ServiceSettings> {
     vec![
-        describe("account", candor_account::BINARY_NAME, &candor_account::Config::command()),
+        describe(
+            "account",
+            candor_account::BINARY_NAME,
+            &candor_account::Config::command(),
+        ),
         describe(
             "notification",
             candor_notification::BINARY_NAME,
@@ -40,18 +44,29 @@ pub fn services() -> Vec<ServiceSettings> {
             candor_membership::BINARY_NAME,
             &candor_membership::Config::command(),
         ),
-        describe("forum", candor_forum::BINARY_NAME, &candor_forum::Config::command()),
+        describe(
+            "forum",
+            candor_forum::BINARY_NAME,
+            &candor_forum::Config::command(),
+        ),
     ]
 }
 
-fn describe(compose_name: &'static str, binary: &'static str, command: &clap::Command) -> ServiceSettings {
+fn describe(
+    compose_name: &'static str,
+    binary: &'static str,
+    command: &clap::Command,
+) -> ServiceSettings {
     let settings: Vec<Setting> = command
         .get_arguments()
         .filter_map(|arg| {
             let env = arg.get_env()?.to_string_lossy().into_owned();
             Some(Setting {
                 env,
-                long_flag: arg.get_long().map(|long| format!("--{long}")).unwrap_or_default(),
+                long_flag: arg
+                    .get_long()
+                    .map(|long| format!("--{long}"))
+                    .unwrap_or_default(),
                 required: arg.is_required_set(),
                 default: arg
                     .get_default_values()

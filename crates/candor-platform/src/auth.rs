@@ -62,7 +62,11 @@ impl Credentials {
     /// `UNAUTHENTICATED` when the token is missing, malformed or unknown;
     /// `PERMISSION_DENIED` when it is a known credential that `allowed` does
     /// not include (a service token on an operator-only RPC).
-    pub fn require(&self, metadata: &MetadataMap, allowed: &[Principal]) -> Result<Principal, Status> {
+    pub fn require(
+        &self,
+        metadata: &MetadataMap,
+        allowed: &[Principal],
+    ) -> Result<Principal, Status> {
         let token = bearer_token(metadata)?;
         match self.principal_of(token) {
             Some(principal) if allowed.contains(&principal) => Ok(principal),
@@ -91,9 +95,9 @@ pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
     let text = header
         .to_str()
         .map_err(|_| Status::unauthenticated("authorization metadata is not ASCII"))?;
-    let (scheme, token) = text
-        .split_once(' ')
-        .ok_or_else(|| Status::unauthenticated("authorization metadata must be `Bearer <token>`"))?;
+    let (scheme, token) = text.split_once(' ').ok_or_else(|| {
+        Status::unauthenticated("authorization metadata must be `Bearer <token>`")
+    })?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(Status::unauthenticated(
             "authorization metadata must be `Bearer <token>`",
@@ -133,12 +137,12 @@ impl OutgoingInterceptor {
 
 impl tonic::service::Interceptor for OutgoingInterceptor {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
-        if let Some(authorization) = &self.authorization {
-            if !request.metadata().contains_key("authorization") {
-                request
-                    .metadata_mut()
-                    .insert("authorization", authorization.clone());
-            }
+        if let Some(authorization) = &self.authorization
+            && !request.metadata().contains_key("authorization")
+        {
+            request
+                .metadata_mut()
+                .insert("authorization", authorization.clone());
         }
         crate::telemetry::inject_into_metadata(request.metadata_mut());
         Ok(request)
@@ -165,7 +169,10 @@ mod tests {
     #[test]
     fn operator_token_is_admitted_where_allowed() {
         let principal = credentials()
-            .require(&metadata("Bearer operator-token-0123456789"), &[Principal::Operator])
+            .require(
+                &metadata("Bearer operator-token-0123456789"),
+                &[Principal::Operator],
+            )
             .unwrap();
         assert_eq!(principal, Principal::Operator);
     }
@@ -173,7 +180,10 @@ mod tests {
     #[test]
     fn service_token_on_operator_rpc_is_permission_denied() {
         let status = credentials()
-            .require(&metadata("Bearer service-token-0123456789"), &[Principal::Operator])
+            .require(
+                &metadata("Bearer service-token-0123456789"),
+                &[Principal::Operator],
+            )
             .unwrap_err();
         assert_eq!(status.code(), tonic::Code::PermissionDenied);
     }
@@ -182,11 +192,18 @@ mod tests {
     fn unknown_missing_or_malformed_tokens_are_unauthenticated() {
         let credentials = credentials();
         let allowed = [Principal::Operator, Principal::Service];
-        for value in ["Bearer nope-nope-nope-nope", "Basic abc", "Bearer ", "operator-token-0123456789"] {
+        for value in [
+            "Bearer nope-nope-nope-nope",
+            "Basic abc",
+            "Bearer ",
+            "operator-token-0123456789",
+        ] {
             let status = credentials.require(&metadata(value), &allowed).unwrap_err();
             assert_eq!(status.code(), tonic::Code::Unauthenticated, "{value}");
         }
-        let status = credentials.require(&MetadataMap::new(), &allowed).unwrap_err();
+        let status = credentials
+            .require(&MetadataMap::new(), &allowed)
+            .unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unauthenticated);
     }
 

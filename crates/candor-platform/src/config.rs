@@ -7,8 +7,8 @@
 
 use std::time::Duration;
 
-use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::Parser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use secrecy::{ExposeSecret, SecretString};
 
 /// Exit status for a configuration error (`EX_USAGE` from sysexits.h).

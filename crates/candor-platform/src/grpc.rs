@@ -88,7 +88,8 @@ impl GrpcServer {
 
     /// Serves on `listener` until `shutdown` resolves. Then health turns
     /// NOT_SERVING, the listener closes, and in-flight calls get `grace` to
-    /// finish before they are cut.
+    /// finish. After `grace` this returns even if calls are still running;
+    /// they end when the process exits.
     pub async fn serve(
         self,
         listener: TcpListener,

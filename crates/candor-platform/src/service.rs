@@ -29,8 +29,10 @@ pub type Shutdown = Pin<Box<dyn Future<Output = ()> + Send>>;
 /// A long-running task of a service (a queue consumer, a sender loop). It
 /// stops taking new work when the token is cancelled and returns once its
 /// in-flight work is done.
-pub type BackgroundTask =
-    Box<dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>> + Send>;
+pub type BackgroundTask = Box<
+    dyn FnOnce(CancellationToken) -> Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>
+        + Send,
+>;
 
 /// Runs a service binary: parses its configuration (one line and exit 64 on
 /// a bad setting), installs telemetry, runs `run` until SIGTERM or Ctrl-C,

@@ -32,7 +32,9 @@ pub async fn signal() {
 }
 
 /// A token cancelled when `signal` resolves, for tasks that watch a token.
-pub fn token_from(signal: impl std::future::Future<Output = ()> + Send + 'static) -> CancellationToken {
+pub fn token_from(
+    signal: impl std::future::Future<Output = ()> + Send + 'static,
+) -> CancellationToken {
     let token = CancellationToken::new();
     let trigger = token.clone();
     tokio::spawn(async move {

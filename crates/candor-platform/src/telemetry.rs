@@ -12,9 +12,10 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{LogFormat, TelemetryConfig};
 
@@ -43,8 +44,12 @@ pub fn init(service_name: &str, config: &TelemetryConfig) -> anyhow::Result<Tele
 
     let filter = EnvFilter::try_new(&config.log_filter)
         .with_context(|| format!("RUST_LOG {:?} is not a valid filter", config.log_filter))?;
-    let otel_layer = tracing_opentelemetry::layer().with_tracer(tracer);
-    let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
+    // Spans reach OpenTelemetry at INFO and above whatever RUST_LOG says:
+    // a quiet log level must not break trace propagation between services.
+    let otel_layer = tracing_opentelemetry::layer()
+        .with_tracer(tracer)
+        .with_filter(LevelFilter::INFO);
+    let registry = tracing_subscriber::registry().with(otel_layer);
     let installed = match config.log_format {
         LogFormat::Json => registry
             .with(
@@ -52,10 +57,13 @@ pub fn init(service_name: &str, config: &TelemetryConfig) -> anyhow::Result<Tele
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
-                    .with_span_list(false),
+                    .with_span_list(false)
+                    .with_filter(filter),
             )
             .try_init(),
-        LogFormat::Text => registry.with(tracing_subscriber::fmt::layer()).try_init(),
+        LogFormat::Text => registry
+            .with(tracing_subscriber::fmt::layer().with_filter(filter))
+            .try_init(),
     };
     installed.context("a global tracing subscriber is already installed")?;
     Ok(TelemetryGuard { tracer_provider })

@@ -62,7 +62,7 @@ impl ServiceBinary {
         let child = self
             .command()
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {}", self.path.display()))?;
@@ -70,14 +70,24 @@ impl ServiceBinary {
     }
 }
 
-/// A service process started by [`ServiceBinary::spawn`].
+/// How a process ended and what it printed.
+#[derive(Debug)]
+pub struct Exited {
+    pub status: std::process::ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// A service process started by [`ServiceBinary::spawn`]. Its output is
+/// collected when it exits; it logs little enough at the levels tests use
+/// that the pipes do not fill.
 pub struct RunningBinary {
     child: Option<std::process::Child>,
 }
 
 impl RunningBinary {
-    /// Sends SIGTERM and waits for the exit; returns the status and stderr.
-    pub fn terminate(mut self, timeout: Duration) -> anyhow::Result<(std::process::ExitStatus, String)> {
+    /// Sends SIGTERM and waits for the exit; returns what it printed.
+    pub fn terminate(mut self, timeout: Duration) -> anyhow::Result<Exited> {
         let mut child = self.child.take().context("process already reaped")?;
         let status = Command::new("kill")
             .args(["-TERM", &child.id().to_string()])
@@ -89,11 +99,18 @@ impl RunningBinary {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait()? {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    std::io::Read::read_to_string(&mut pipe, &mut stderr)?;
+                let mut exited = Exited {
+                    status,
+                    stdout: String::new(),
+                    stderr: String::new(),
+                };
+                if let Some(mut pipe) = child.stdout.take() {
+                    std::io::Read::read_to_string(&mut pipe, &mut exited.stdout)?;
                 }
-                return Ok((status, stderr));
+                if let Some(mut pipe) = child.stderr.take() {
+                    std::io::Read::read_to_string(&mut pipe, &mut exited.stderr)?;
+                }
+                return Ok(exited);
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();

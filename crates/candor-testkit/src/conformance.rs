@@ -18,7 +18,11 @@ use crate::binary::{ServiceBinary, free_port};
 /// `--help` exits 0 and names every environment variable in `settings`.
 pub fn help_lists_every_setting(binary: &ServiceBinary, settings: &[&str]) -> anyhow::Result<()> {
     let output = binary.output(&["--help"])?;
-    ensure!(output.status.success(), "--help exited with {}", output.status);
+    ensure!(
+        output.status.success(),
+        "--help exited with {}",
+        output.status
+    );
     let help = String::from_utf8_lossy(&output.stdout);
     for setting in settings {
         ensure!(
@@ -38,9 +42,18 @@ pub fn missing_setting_is_one_line(binary: &ServiceBinary, missing: &str) -> any
         "expected exit 64 without {missing}, got {} with stderr {stderr:?}",
         output.status
     );
-    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
-    ensure!(lines.len() == 1, "expected one line without {missing}, got {stderr:?}");
-    ensure!(lines[0].contains(missing), "the error does not name {missing}: {stderr:?}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    ensure!(
+        lines.len() == 1,
+        "expected one line without {missing}, got {stderr:?}"
+    );
+    ensure!(
+        lines[0].contains(missing),
+        "the error does not name {missing}: {stderr:?}"
+    );
     Ok(())
 }
 
@@ -58,14 +71,21 @@ pub fn invalid_setting_is_one_line(
         "expected exit 64 for {setting}={value:?}, got {} with stderr {stderr:?}",
         output.status
     );
-    let lines: Vec<&str> = stderr.lines().filter(|line| !line.trim().is_empty()).collect();
-    ensure!(lines.len() == 1 && lines[0].contains(setting), "expected one line naming {setting}: {stderr:?}");
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    ensure!(
+        lines.len() == 1 && lines[0].contains(setting),
+        "expected one line naming {setting}: {stderr:?}"
+    );
     Ok(())
 }
 
-/// Starts the binary on a free port, waits for health SERVING, checks that
-/// reflection (v1 and v1alpha) lists `expected_services`, sends SIGTERM and
-/// expects exit status 0.
+/// Starts the binary on a free port with JSON logs, waits for health
+/// SERVING, checks that reflection (v1 and v1alpha) lists
+/// `expected_services`, sends SIGTERM and expects exit status 0 and only
+/// JSON log lines.
 pub async fn serves_and_stops_on_sigterm(
     binary: &ServiceBinary,
     expected_services: &[&str],
@@ -74,22 +94,50 @@ pub async fn serves_and_stops_on_sigterm(
     let running = binary
         .clone()
         .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
         .spawn()?;
     let url = format!("http://127.0.0.1:{port}");
     let channel = wait_for_serving(&url, Duration::from_secs(60)).await?;
     let v1 = list_services_v1(channel.clone()).await?;
     let v1alpha = list_services_v1alpha(channel).await?;
     for service in expected_services {
-        ensure!(v1.iter().any(|name| name == service), "reflection v1 lacks {service}: {v1:?}");
+        ensure!(
+            v1.iter().any(|name| name == service),
+            "reflection v1 lacks {service}: {v1:?}"
+        );
         ensure!(
             v1alpha.iter().any(|name| name == service),
             "reflection v1alpha lacks {service}: {v1alpha:?}"
         );
     }
-    let (status, stderr) = tokio::task::spawn_blocking(move || running.terminate(Duration::from_secs(30)))
+    let exited = tokio::task::spawn_blocking(move || running.terminate(Duration::from_secs(30)))
         .await
         .context("joining the terminate task")??;
-    ensure!(status.success(), "exit status {status} after SIGTERM; stderr:\n{stderr}");
+    ensure!(
+        exited.status.success(),
+        "exit status {} after SIGTERM; stderr:\n{}",
+        exited.status,
+        exited.stderr
+    );
+    let lines: Vec<&str> = exited
+        .stdout
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    ensure!(!lines.is_empty(), "no log lines at RUST_LOG=info");
+    for line in &lines {
+        let entry: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("LOG_FORMAT=json printed a non-JSON line: {line}"))?;
+        ensure!(
+            entry.get("level").is_some(),
+            "log line without level: {line}"
+        );
+    }
+    ensure!(
+        lines.iter().any(|line| line.contains("sigterm received")),
+        "the shutdown was not logged: {lines:?}"
+    );
     Ok(())
 }
 
@@ -123,10 +171,10 @@ async fn wait_for_serving(url: &str, timeout: Duration) -> anyhow::Result<Channe
 macro_rules! list_services {
     ($name:ident, $package:ident) => {
         async fn $name(channel: Channel) -> anyhow::Result<Vec<String>> {
+            use tonic_reflection::pb::$package::ServerReflectionRequest;
             use tonic_reflection::pb::$package::server_reflection_client::ServerReflectionClient;
             use tonic_reflection::pb::$package::server_reflection_request::MessageRequest;
             use tonic_reflection::pb::$package::server_reflection_response::MessageResponse;
-            use tonic_reflection::pb::$package::ServerReflectionRequest;
 
             let request = ServerReflectionRequest {
                 host: String::new(),
@@ -138,9 +186,11 @@ macro_rules! list_services {
                 .into_inner();
             let response = responses.next().await.context("no reflection response")??;
             match response.message_response {
-                Some(MessageResponse::ListServicesResponse(list)) => {
-                    Ok(list.service.into_iter().map(|service| service.name).collect())
-                }
+                Some(MessageResponse::ListServicesResponse(list)) => Ok(list
+                    .service
+                    .into_iter()
+                    .map(|service| service.name)
+                    .collect()),
                 other => bail!("unexpected reflection response {other:?}"),
             }
         }
@@ -152,7 +202,9 @@ list_services!(list_services_v1alpha, v1alpha);
 
 /// Every argument of `command` (but help and version) has an environment
 /// variable, so the service can be configured from the environment alone.
-pub fn every_setting_has_an_environment_variable(command: &clap::Command) -> anyhow::Result<Vec<String>> {
+pub fn every_setting_has_an_environment_variable(
+    command: &clap::Command,
+) -> anyhow::Result<Vec<String>> {
     let mut names = Vec::new();
     for arg in command.get_arguments() {
         let id = arg.get_id().as_str();

@@ -76,7 +76,10 @@ impl Drop for TestDatabase {
         // Drop may run inside a tokio runtime, where blocking on another
         // runtime panics: do the work on a thread with its own runtime.
         let dropper = std::thread::spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(runtime) => runtime,
                 Err(_) => return,
             };
@@ -85,7 +88,10 @@ impl Drop for TestDatabase {
                     return;
                 };
                 let statement = format!(r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#);
-                if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&mut admin).await {
+                if let Err(error) = sqlx::query(sqlx::AssertSqlSafe(statement))
+                    .execute(&mut admin)
+                    .await
+                {
                     tracing::warn!(database = %name, error = %error, "cannot drop test database");
                 }
                 admin.close().await.ok();
@@ -123,6 +129,9 @@ mod tests {
             with_database("postgres://postgres@127.0.0.1:5432/postgres", "x"),
             "postgres://postgres@127.0.0.1:5432/x"
         );
-        assert_eq!(with_database("postgres://h:1?sslmode=disable", "x"), "postgres://h:1/x?sslmode=disable");
+        assert_eq!(
+            with_database("postgres://h:1?sslmode=disable", "x"),
+            "postgres://h:1/x?sslmode=disable"
+        );
     }
 }

@@ -85,7 +85,9 @@ impl Drop for TcpProxy {
 
 impl ProxyState {
     fn lock(&self) -> std::sync::MutexGuard<'_, Connections> {
-        self.connections.lock().unwrap_or_else(PoisonError::into_inner)
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 }
 

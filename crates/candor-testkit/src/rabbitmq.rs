@@ -115,7 +115,9 @@ impl TestBroker {
     /// Declares the exchanges and every service queue, as services do.
     pub async fn declare_all(&self) -> anyhow::Result<()> {
         let channel = self.channel().await?;
-        self.topology().declare_all(&channel, &self.config()).await?;
+        self.topology()
+            .declare_all(&channel, &self.config())
+            .await?;
         close(channel).await;
         Ok(())
     }
@@ -127,7 +129,11 @@ impl TestBroker {
     }
 
     /// Like [`TestBroker::declare_queue`] with other settings (queue type).
-    pub async fn declare_queue_with(&self, spec: &QueueSpec, config: &AmqpConfig) -> anyhow::Result<String> {
+    pub async fn declare_queue_with(
+        &self,
+        spec: &QueueSpec,
+        config: &AmqpConfig,
+    ) -> anyhow::Result<String> {
         let topology = self.topology();
         let channel = self.channel().await?;
         topology.declare_exchanges(&channel).await?;
@@ -156,7 +162,9 @@ impl TestBroker {
             properties = properties.with_content_type(content_type.into());
         }
         let channel = self.channel().await?;
-        channel.confirm_select(ConfirmSelectOptions::default()).await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
         let options = BasicPublishOptions {
             mandatory: true,
             ..BasicPublishOptions::default()
@@ -218,7 +226,10 @@ impl TestBroker {
             match self.get(&queue).await? {
                 Some(message) => received.push(message),
                 None if Instant::now() >= deadline => {
-                    bail!("{} of {count} dead letters in {queue} after {timeout:?}", received.len())
+                    bail!(
+                        "{} of {count} dead letters in {queue} after {timeout:?}",
+                        received.len()
+                    )
                 }
                 None => tokio::time::sleep(Duration::from_millis(50)).await,
             }
@@ -235,7 +246,10 @@ impl TestBroker {
     }
 
     fn queue_names(&self) -> Vec<String> {
-        let extra = self.extra_queues.lock().unwrap_or_else(PoisonError::into_inner);
+        let extra = self
+            .extra_queues
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         ServiceQueue::ALL
             .iter()
             .map(|service| service.name().to_owned())
@@ -251,11 +265,16 @@ impl Drop for TestBroker {
         let names = self.queue_names();
         // Drop may run inside a tokio runtime: clean up on a thread with its own.
         let cleaner = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
                 return;
             };
             runtime.block_on(async move {
-                let Ok(connection) = Connection::connect(&url, ConnectionProperties::default()).await else {
+                let Ok(connection) =
+                    Connection::connect(&url, ConnectionProperties::default()).await
+                else {
                     return;
                 };
                 delete_namespace(&connection, &topology, &names).await;

@@ -13,9 +13,9 @@ use anyhow::{Context, bail};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
 
 /// The shutdown future handed to a service run by the testkit.
 pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -87,7 +87,9 @@ impl RunningService {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 Ok(status) => bail!("{} is {status:?} after {timeout:?}", self.name),
-                Err(error) => return Err(error.context(format!("{} never became healthy", self.name))),
+                Err(error) => {
+                    return Err(error.context(format!("{} never became healthy", self.name)));
+                }
             }
         }
     }

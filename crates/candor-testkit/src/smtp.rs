@@ -40,10 +40,10 @@ impl ReceivedMessage {
                 }
                 break;
             }
-            if let Some((key, rest)) = line.split_once(':') {
-                if key.eq_ignore_ascii_case(name) {
-                    value = Some(rest.trim().to_owned());
-                }
+            if let Some((key, rest)) = line.split_once(':')
+                && key.eq_ignore_ascii_case(name)
+            {
+                value = Some(rest.trim().to_owned());
             }
         }
         value
@@ -117,7 +117,12 @@ impl SmtpSink {
         lock(&self.state)
             .messages
             .iter()
-            .filter(|message| message.to.iter().any(|to| to.eq_ignore_ascii_case(recipient)))
+            .filter(|message| {
+                message
+                    .to
+                    .iter()
+                    .any(|to| to.eq_ignore_ascii_case(recipient))
+            })
             .cloned()
             .collect()
     }
@@ -152,7 +157,9 @@ impl SmtpSink {
 
 fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     // A panicking test thread must not hide every later message.
-    state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// One connection's handler; mailin clones it per connection.

@@ -7,6 +7,7 @@ use std::sync::Once;
 
 use opentelemetry::trace::TracerProvider as _;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -24,9 +25,14 @@ pub fn init() {
         let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
         // Another subscriber may already be installed by the test itself.
         let _ = tracing_subscriber::registry()
-            .with(filter)
+            // Every span reaches OpenTelemetry whatever RUST_LOG says, so
+            // trace ids exist for the tests that follow them.
             .with(tracing_opentelemetry::layer().with_tracer(tracer))
-            .with(tracing_subscriber::fmt::layer().with_test_writer())
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .with_test_writer()
+                    .with_filter(filter),
+            )
             .try_init();
     });
 }

@@ -10,7 +10,11 @@ use clap::{Parser, Subcommand};
 mod commands;
 
 #[derive(Parser, Debug)]
-#[command(name = "candorctl", version, about = "Operate Candor, the breach-response platform")]
+#[command(
+    name = "candorctl",
+    version,
+    about = "Operate Candor, the breach-response platform"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

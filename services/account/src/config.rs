@@ -8,7 +8,11 @@ use secrecy::SecretString;
 
 /// candor-account's configuration.
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "candor-account", version, about = "Candor account service: members, passwords, sessions, breach intake")]
+#[command(
+    name = "candor-account",
+    version,
+    about = "Candor account service: members, passwords, sessions, breach intake"
+)]
 pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50051")]

@@ -7,7 +7,11 @@ use candor_platform::config::parse_http_url;
 
 /// candor-forum's configuration.
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "candor-forum", version, about = "Candor forum service: boards, threads, posts and the incident thread")]
+#[command(
+    name = "candor-forum",
+    version,
+    about = "Candor forum service: boards, threads, posts and the incident thread"
+)]
 pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50054")]

@@ -7,7 +7,11 @@ use candor_platform::config::parse_http_url;
 
 /// candor-membership's configuration.
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "candor-membership", version, about = "Candor membership service: tiers and the credit ledger")]
+#[command(
+    name = "candor-membership",
+    version,
+    about = "Candor membership service: tiers and the credit ledger"
+)]
 pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50053")]

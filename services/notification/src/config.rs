@@ -8,7 +8,11 @@ use secrecy::SecretString;
 
 /// candor-notification's configuration.
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "candor-notification", version, about = "Candor notification service: breach notices and transactional email over SMTP")]
+#[command(
+    name = "candor-notification",
+    version,
+    about = "Candor notification service: breach notices and transactional email over SMTP"
+)]
 pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50052")]

@@ -6,7 +6,8 @@ use serde_yaml::Value;
 use crate::read;
 
 fn compose() -> Value {
-    let mut document: Value = serde_yaml::from_str(&read("docker-compose.yml")).expect("docker-compose.yml parses");
+    let mut document: Value =
+        serde_yaml::from_str(&read("docker-compose.yml")).expect("docker-compose.yml parses");
     document.apply_merge().expect("merge keys resolve");
     // Merge keys nested below the top level need resolving too.
     let services = document
@@ -50,7 +51,10 @@ fn environment(service: &Value) -> Vec<(String, String)> {
 
 /// `${NAME:-default}` becomes `default`; plain values stay.
 fn default_of(value: &str) -> String {
-    match value.strip_prefix("${").and_then(|rest| rest.strip_suffix('}')) {
+    match value
+        .strip_prefix("${")
+        .and_then(|rest| rest.strip_suffix('}'))
+    {
         Some(inner) => inner
             .split_once(":-")
             .map(|(_, default)| default.to_owned())
@@ -97,17 +101,29 @@ fn every_required_setting_is_set_in_compose() {
 #[test]
 fn compose_values_pass_the_services_own_validation() {
     let document = compose();
-    let parsers: Vec<(&str, fn(Vec<String>) -> Result<(), String>)> = vec![
+    type Parse = fn(Vec<String>) -> Result<(), String>;
+    let parsers: Vec<(&str, Parse)> = vec![
         ("account", |args| parse::<candor_account::Config>(args)),
-        ("notification", |args| parse::<candor_notification::Config>(args)),
-        ("membership", |args| parse::<candor_membership::Config>(args)),
+        ("notification", |args| {
+            parse::<candor_notification::Config>(args)
+        }),
+        ("membership", |args| {
+            parse::<candor_membership::Config>(args)
+        }),
         ("forum", |args| parse::<candor_forum::Config>(args)),
     ];
     for (name, parse) in parsers {
-        let expected = services().into_iter().find(|s| s.compose_name == name).expect("known service");
+        let expected = services()
+            .into_iter()
+            .find(|s| s.compose_name == name)
+            .expect("known service");
         let mut args = vec![expected.binary.to_owned()];
         for (env, value) in environment(service(&document, name)) {
-            let setting = expected.settings.iter().find(|s| s.env == env).expect("accepted setting");
+            let setting = expected
+                .settings
+                .iter()
+                .find(|s| s.env == env)
+                .expect("accepted setting");
             args.push(format!("{}={}", setting.long_flag, default_of(&value)));
         }
         if let Err(line) = parse(args) {
@@ -132,8 +148,16 @@ fn ports_and_healthchecks_match_the_grpc_address() {
             .find(|(name, _)| name == "GRPC_ADDR")
             .map(|(_, value)| default_of(&value))
             .unwrap_or_else(|| panic!("{} sets no GRPC_ADDR", expected.compose_name));
-        let port: u16 = grpc_addr.rsplit(':').next().and_then(|p| p.parse().ok()).expect("GRPC_ADDR has a port");
-        assert_eq!(port, expected.default_port, "{} listens on its documented port", expected.compose_name);
+        let port: u16 = grpc_addr
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("GRPC_ADDR has a port");
+        assert_eq!(
+            port, expected.default_port,
+            "{} listens on its documented port",
+            expected.compose_name
+        );
 
         let published: Vec<String> = service
             .get("ports")
@@ -144,7 +168,9 @@ fn ports_and_healthchecks_match_the_grpc_address() {
             .map(str::to_owned)
             .collect();
         assert!(
-            published.iter().any(|mapping| mapping.ends_with(&format!(":{port}"))),
+            published
+                .iter()
+                .any(|mapping| mapping.ends_with(&format!(":{port}"))),
             "{} publishes its gRPC port {port}: {published:?}",
             expected.compose_name
         );
@@ -160,7 +186,13 @@ fn ports_and_healthchecks_match_the_grpc_address() {
             .collect();
         assert_eq!(
             test,
-            ["CMD", "candorctl", "health", "--addr", &format!("http://127.0.0.1:{port}")],
+            [
+                "CMD",
+                "candorctl",
+                "health",
+                "--addr",
+                &format!("http://127.0.0.1:{port}")
+            ],
             "{} healthcheck asks its own port",
             expected.compose_name
         );
@@ -179,7 +211,12 @@ fn services_wait_for_healthy_infrastructure_and_use_their_own_database() {
                 .and_then(|depends| depends.get(dependency))
                 .and_then(|dependency| dependency.get("condition"))
                 .and_then(Value::as_str);
-            assert_eq!(condition, Some("service_healthy"), "{} waits for {dependency}", expected.compose_name);
+            assert_eq!(
+                condition,
+                Some("service_healthy"),
+                "{} waits for {dependency}",
+                expected.compose_name
+            );
         }
         let database_url = environment(service)
             .into_iter()
@@ -198,10 +235,21 @@ fn services_wait_for_healthy_infrastructure_and_use_their_own_database() {
 #[test]
 fn dockerfile_builds_every_service_without_a_database() {
     let dockerfile = read("deploy/Dockerfile");
-    assert!(dockerfile.contains("SQLX_OFFLINE=true"), "the image build must not need a database");
+    assert!(
+        dockerfile.contains("SQLX_OFFLINE=true"),
+        "the image build must not need a database"
+    );
     for expected in services() {
-        assert!(dockerfile.contains(expected.binary), "Dockerfile builds {}", expected.binary);
+        assert!(
+            dockerfile.contains(expected.binary),
+            "Dockerfile builds {}",
+            expected.binary
+        );
         let target = format!(" AS {}", expected.compose_name);
-        assert!(dockerfile.contains(&target), "Dockerfile has a target stage for {}", expected.compose_name);
+        assert!(
+            dockerfile.contains(&target),
+            "Dockerfile has a target stage for {}",
+            expected.compose_name
+        );
     }
 }

@@ -2,6 +2,8 @@
 //! docker compose sets is one the service accepts, every required one is set,
 //! ports and healthchecks line up, and the README documents every setting.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod compose;
 mod readme;
 
@@ -14,5 +16,6 @@ fn repo_root() -> PathBuf {
 
 fn read(path: &str) -> String {
     let full = repo_root().join(path);
-    std::fs::read_to_string(&full).unwrap_or_else(|error| panic!("reading {}: {error}", full.display()))
+    std::fs::read_to_string(&full)
+        .unwrap_or_else(|error| panic!("reading {}: {error}", full.display()))
 }

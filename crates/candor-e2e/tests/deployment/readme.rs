@@ -20,8 +20,14 @@ fn readme_documents_every_setting_of_every_service() {
 #[test]
 fn readme_names_the_two_setup_commands() {
     let readme = read("README.md");
-    assert!(readme.contains("docker compose up --build"), "README shows how to run the system");
-    assert!(readme.contains("scripts/test"), "README shows how to run the tests");
+    assert!(
+        readme.contains("docker compose up --build"),
+        "README shows how to run the system"
+    );
+    assert!(
+        readme.contains("scripts/test"),
+        "README shows how to run the tests"
+    );
 }
 
 #[test]
@@ -35,5 +41,8 @@ fn the_readme_breach_example_really_parses_and_validates() {
     breach
         .validate(std::time::SystemTime::now())
         .expect("the README example passes the event's validation");
-    assert_eq!(json.trim(), read("crates/candor-proto/tests/data/breach_reported.json").trim());
+    assert_eq!(
+        json.trim(),
+        read("crates/candor-proto/tests/data/breach_reported.json").trim()
+    );
 }

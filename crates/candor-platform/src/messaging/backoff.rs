@@ -50,7 +50,11 @@ mod tests {
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_millis(1_000));
         let delays: Vec<Duration> = (0..8).map(|_| backoff.next_delay()).collect();
         assert!(delays[0] >= Duration::from_millis(50) && delays[0] <= Duration::from_millis(100));
-        assert!(delays.iter().all(|delay| *delay <= Duration::from_millis(1_000)));
+        assert!(
+            delays
+                .iter()
+                .all(|delay| *delay <= Duration::from_millis(1_000))
+        );
         assert!(delays[7] >= Duration::from_millis(500));
         backoff.reset();
         assert!(backoff.next_delay() <= Duration::from_millis(100));

@@ -157,9 +157,8 @@ impl Broker {
             let last = state.last_error.clone().unwrap_or_default();
             return Err(anyhow!("broker unavailable (last error: {last})"));
         }
-        let properties = ConnectionProperties::default().with_connection_name(
-            format!("candor {}", std::process::id()).into(),
-        );
+        let properties = ConnectionProperties::default()
+            .with_connection_name(format!("candor {}", std::process::id()).into());
         match Connection::connect(self.uri.expose_secret(), properties).await {
             Ok(connection) => {
                 if state.last_error.is_some() {

@@ -11,9 +11,8 @@ use futures::{FutureExt, StreamExt};
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    BasicRejectOptions,
 };
-use lapin::types::{AMQPValue, FieldTable, LongString};
+use lapin::types::FieldTable;
 use lapin::{Channel, Consumer};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -23,15 +22,11 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::backoff::Backoff;
 use super::connection::Broker;
-use super::message::{
-    HEADER_ATTEMPTS, HEADER_ERROR, HEADER_ORIGINAL_ROUTING_KEY, HandlerError, IncomingMessage,
-};
+use super::dead_letter::dead_letter;
+use super::message::{HandlerError, IncomingMessage};
 use super::publisher::Publisher;
 use super::topology::{Topology, short};
 use super::trace_context;
-
-/// Longest `x-candor-error` kept; a reason is for a human, not a core dump.
-const MAX_REASON_BYTES: usize = 4_096;
 
 /// Processes one message. Return `Ok` only after the work is committed: the
 /// consumer acks right after. Must be idempotent, because a message can be
@@ -108,7 +103,10 @@ pub async fn run_consumer<H: MessageHandler>(
         handler,
         queue: queue.to_owned(),
         dead_letters: Publisher::for_exchange(broker.clone(), topology.dead_letter_exchange()),
-        attempts: options.handler_attempts.unwrap_or(config.amqp_handler_attempts).max(1),
+        attempts: options
+            .handler_attempts
+            .unwrap_or(config.amqp_handler_attempts)
+            .max(1),
         retry_backoff: options.retry_backoff,
         max_retry_backoff: options.max_retry_backoff,
     });
@@ -118,7 +116,16 @@ pub async fn run_consumer<H: MessageHandler>(
         let Some(channel) = broker.channel_with_retry(&shutdown).await else {
             return Ok(());
         };
-        match consume(&channel, &shared, prefetch, options.concurrency, &shutdown, &mut resume_backoff).await {
+        match consume(
+            &channel,
+            &shared,
+            prefetch,
+            options.concurrency,
+            &shutdown,
+            &mut resume_backoff,
+        )
+        .await
+        {
             Ok(SessionEnd::Shutdown) => {
                 tracing::info!(queue, "consumer stopped");
                 return Ok(());
@@ -138,13 +145,13 @@ pub async fn run_consumer<H: MessageHandler>(
     }
 }
 
-struct Shared<H> {
-    handler: Arc<H>,
-    queue: String,
-    dead_letters: Publisher,
-    attempts: u32,
-    retry_backoff: Duration,
-    max_retry_backoff: Duration,
+pub(super) struct Shared<H> {
+    pub(super) handler: Arc<H>,
+    pub(super) queue: String,
+    pub(super) dead_letters: Publisher,
+    pub(super) attempts: u32,
+    pub(super) retry_backoff: Duration,
+    pub(super) max_retry_backoff: Duration,
 }
 
 enum SessionEnd {
@@ -165,7 +172,11 @@ async fn consume<H: MessageHandler>(
         .basic_qos(prefetch, BasicQosOptions::default())
         .await
         .context("basic.qos")?;
-    let tag = format!("candor-{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let tag = format!(
+        "candor-{}-{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
     let mut consumer: Consumer = channel
         .basic_consume(
             short(&shared.queue)?,
@@ -199,7 +210,12 @@ async fn consume<H: MessageHandler>(
         };
         match next {
             Some(Ok(delivery)) => {
-                tasks.spawn(handle_delivery(shared.clone(), delivery, permit, session.clone()));
+                tasks.spawn(handle_delivery(
+                    shared.clone(),
+                    delivery,
+                    permit,
+                    session.clone(),
+                ));
             }
             Some(Err(error)) => break SessionEnd::Lost(error.to_string()),
             None => break SessionEnd::Lost("the broker ended the consumer".to_owned()),
@@ -207,7 +223,9 @@ async fn consume<H: MessageHandler>(
     };
 
     if let SessionEnd::Shutdown = end
-        && let Err(error) = channel.basic_cancel(short(&tag)?, BasicCancelOptions::default()).await
+        && let Err(error) = channel
+            .basic_cancel(short(&tag)?, BasicCancelOptions::default())
+            .await
     {
         tracing::debug!(error = %error, "basic.cancel");
     }
@@ -231,7 +249,10 @@ fn log_task_failure(finished: Result<(), tokio::task::JoinError>) {
 
 enum Outcome {
     Handled,
-    DeadLetter { reason: String, attempts: u32 },
+    DeadLetter {
+        reason: String,
+        attempts: u32,
+    },
     /// The session ended while waiting to retry: leave the message to be
     /// redelivered.
     Abandoned,
@@ -313,65 +334,10 @@ async fn process<H: MessageHandler>(
     }
 }
 
-async fn ack(delivery: &Delivery) {
+pub(super) async fn ack(delivery: &Delivery) {
     if let Err(error) = delivery.acker.ack(BasicAckOptions::default()).await {
         tracing::warn!(error = %error, "ack failed, the message will be redelivered");
     }
-}
-
-/// Publishes the message with its reason to the dead-letter exchange (routed
-/// to this queue's dead-letter queue), waits for the confirm, then acks the
-/// original. If that publish fails, the message is rejected instead, so the
-/// broker dead-letters it itself (without the reason) rather than loop.
-async fn dead_letter<H: MessageHandler>(
-    shared: &Shared<H>,
-    delivery: &Delivery,
-    message: &IncomingMessage,
-    reason: &str,
-    attempts: u32,
-) {
-    let reason = truncate(reason, MAX_REASON_BYTES);
-    tracing::warn!(
-        queue = %shared.queue,
-        routing_key = %message.routing_key,
-        message_id = message.message_id.as_deref().unwrap_or_default(),
-        attempts,
-        reason = %reason,
-        "message dead-lettered"
-    );
-    let mut headers = message.headers.clone();
-    headers.insert(HEADER_ERROR.into(), AMQPValue::LongString(LongString::from(reason)));
-    headers.insert(
-        HEADER_ORIGINAL_ROUTING_KEY.into(),
-        AMQPValue::LongString(LongString::from(message.routing_key.as_str())),
-    );
-    headers.insert(HEADER_ATTEMPTS.into(), AMQPValue::LongLongInt(i64::from(attempts)));
-    let properties = message.properties.clone().with_headers(headers);
-    match shared
-        .dead_letters
-        .publish_raw(&shared.queue, &message.body, properties)
-        .await
-    {
-        Ok(()) => ack(delivery).await,
-        Err(error) => {
-            tracing::error!(error = %error, "cannot publish the dead letter, rejecting the message");
-            let reject = BasicRejectOptions { requeue: false };
-            if let Err(error) = delivery.acker.reject(reject).await {
-                tracing::warn!(error = %error, "reject failed, the message will be redelivered");
-            }
-        }
-    }
-}
-
-fn truncate(text: &str, max_bytes: usize) -> &str {
-    if text.len() <= max_bytes {
-        return text;
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    &text[..end]
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {

@@ -104,6 +104,27 @@ pub struct IncomingMessage {
 }
 
 impl IncomingMessage {
+    /// A message as a handler would receive it, for a service's unit tests.
+    pub fn new(routing_key: impl Into<String>, body: Vec<u8>) -> Self {
+        Self {
+            routing_key: routing_key.into(),
+            exchange: String::new(),
+            body,
+            content_type: Some(CONTENT_TYPE_PROTOBUF.to_owned()),
+            message_id: Some(uuid::Uuid::now_v7().to_string()),
+            message_type: None,
+            timestamp: None,
+            headers: FieldTable::default(),
+            redelivered: false,
+            properties: BasicProperties::default(),
+        }
+    }
+
+    pub fn with_content_type(mut self, content_type: Option<&str>) -> Self {
+        self.content_type = content_type.map(str::to_owned);
+        self
+    }
+
     pub(crate) fn from_delivery(delivery: &lapin::message::Delivery) -> Self {
         let properties = delivery.properties.clone();
         Self {
@@ -142,7 +163,10 @@ impl IncomingMessage {
             }
         }
         M::decode(self.body.as_slice()).map_err(|error| {
-            let expected = self.message_type.as_deref().unwrap_or("the expected message");
+            let expected = self
+                .message_type
+                .as_deref()
+                .unwrap_or("the expected message");
             HandlerError::Invalid(format!("invalid protobuf for {expected}: {error}"))
         })
     }
@@ -162,6 +186,18 @@ pub enum HandlerError {
     Transient(#[source] anyhow::Error),
 }
 
+impl HandlerError {
+    pub fn invalid(reason: impl std::fmt::Display) -> Self {
+        Self::Invalid(reason.to_string())
+    }
+
+    pub fn transient(error: impl Into<anyhow::Error>) -> Self {
+        Self::Transient(error.into())
+    }
+}
+
+/// A database error is transient: the handler's transaction rolled back and
+/// the next attempt may succeed.
 impl From<sqlx::Error> for HandlerError {
     fn from(error: sqlx::Error) -> Self {
         Self::Transient(error.into())
@@ -172,7 +208,9 @@ impl From<sqlx::Error> for HandlerError {
 /// and RabbitMQ put there (strings, integers, booleans).
 pub fn header_string(headers: &FieldTable, name: &str) -> Option<String> {
     match headers.inner().get(name)? {
-        AMQPValue::LongString(value) => Some(String::from_utf8_lossy(value.as_bytes()).into_owned()),
+        AMQPValue::LongString(value) => {
+            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+        }
         AMQPValue::ShortString(value) => Some(value.to_string()),
         AMQPValue::Boolean(value) => Some(value.to_string()),
         AMQPValue::ShortShortInt(value) => Some(value.to_string()),

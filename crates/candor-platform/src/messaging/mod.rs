@@ -11,14 +11,18 @@
 //!
 //! ```text
 //! let broker = Broker::connect(&config.amqp).await?;
-//! Topology::new(&config.amqp.amqp_namespace).declare_all(&broker.channel().await?, &config.amqp).await?;
-//! let publisher = Publisher::new(broker.clone());
-//! run_consumer(&broker, &topology.queue_name(ServiceQueue::Account.name()), handler, options, shutdown).await?;
+//! let topology = Topology::new(&config.amqp.amqp_namespace);
+//! topology.declare_all(&broker.channel().await?, &config.amqp).await?;
+//! let publisher = Publisher::new(broker.clone());            // or the outbox relay
+//! tokio::spawn(OutboxRelay::new(pool.clone(), publisher).run(shutdown.clone()));
+//! let queue = topology.queue_name(ServiceQueue::Account.name());
+//! run_consumer(&broker, &queue, Arc::new(handler), ConsumerOptions::default(), shutdown).await?;
 //! ```
 
 mod backoff;
 mod connection;
 mod consumer;
+mod dead_letter;
 mod message;
 mod publisher;
 mod topology;

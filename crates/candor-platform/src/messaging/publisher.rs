@@ -31,7 +31,9 @@ pub enum PublishError {
     #[error("broker refused message {message_id} (nack)")]
     Nacked { message_id: String },
     /// No queue is bound to the routing key (mandatory publish returned).
-    #[error("message {message_id} is unroutable: {reply_code} {reply_text} for routing key {routing_key:?}")]
+    #[error(
+        "message {message_id} is unroutable: {reply_code} {reply_text} for routing key {routing_key:?}"
+    )]
     Returned {
         message_id: String,
         routing_key: String,
@@ -96,7 +98,10 @@ impl Publisher {
 
     /// Like [`Publisher::publish_batch`] but with one outcome per message, in
     /// order, so a caller (the outbox) can record exactly which were accepted.
-    pub async fn publish_each(&self, messages: Vec<OutgoingMessage>) -> Vec<Result<(), PublishError>> {
+    pub async fn publish_each(
+        &self,
+        messages: Vec<OutgoingMessage>,
+    ) -> Vec<Result<(), PublishError>> {
         let mut outcomes = Vec::with_capacity(messages.len());
         for window in messages.chunks(MAX_IN_FLIGHT) {
             let prepared: Vec<_> = window
@@ -201,7 +206,11 @@ impl Publisher {
             return Ok(channel.clone());
         }
         *slot = None;
-        let channel = self.broker.channel().await.map_err(PublishError::Unavailable)?;
+        let channel = self
+            .broker
+            .channel()
+            .await
+            .map_err(PublishError::Unavailable)?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await
@@ -213,7 +222,10 @@ impl Publisher {
     /// Forgets `channel` so the next publish opens a fresh one.
     async fn discard(&self, channel: &Channel) {
         let mut slot = self.channel.lock().await;
-        if slot.as_ref().is_some_and(|current| current.id() == channel.id()) {
+        if slot
+            .as_ref()
+            .is_some_and(|current| current.id() == channel.id())
+        {
             *slot = None;
         }
     }
@@ -255,7 +267,10 @@ fn properties(message: &OutgoingMessage) -> Result<BasicProperties, PublishError
             headers.insert(short(&name).map_err(invalid)?, text(&value));
         }
     }
-    let timestamp = message.timestamp.unwrap_or_else(chrono::Utc::now).timestamp();
+    let timestamp = message
+        .timestamp
+        .unwrap_or_else(chrono::Utc::now)
+        .timestamp();
     let mut properties = BasicProperties::default()
         .with_content_type(short(&message.content_type).map_err(invalid)?)
         .with_message_id(short(&message.message_id).map_err(invalid)?)

@@ -74,7 +74,10 @@ pub struct QueueSpec {
 }
 
 impl QueueSpec {
-    pub fn new<K: Into<String>>(name: impl Into<String>, routing_keys: impl IntoIterator<Item = K>) -> Self {
+    pub fn new<K: Into<String>>(
+        name: impl Into<String>,
+        routing_keys: impl IntoIterator<Item = K>,
+    ) -> Self {
         Self {
             name: name.into(),
             routing_keys: routing_keys.into_iter().map(Into::into).collect(),
@@ -137,12 +140,22 @@ impl Topology {
         };
         let events = self.events_exchange();
         channel
-            .exchange_declare(short(&events)?, ExchangeKind::Topic, durable, FieldTable::default())
+            .exchange_declare(
+                short(&events)?,
+                ExchangeKind::Topic,
+                durable,
+                FieldTable::default(),
+            )
             .await
             .with_context(|| format!("declaring exchange {events}"))?;
         let dlx = self.dead_letter_exchange();
         channel
-            .exchange_declare(short(&dlx)?, ExchangeKind::Direct, durable, FieldTable::default())
+            .exchange_declare(
+                short(&dlx)?,
+                ExchangeKind::Direct,
+                durable,
+                FieldTable::default(),
+            )
             .await
             .with_context(|| format!("declaring exchange {dlx}"))?;
         Ok(())
@@ -165,7 +178,11 @@ impl Topology {
         };
 
         channel
-            .queue_declare(short(&dead_letter_queue)?, durable, queue_type_arguments(config))
+            .queue_declare(
+                short(&dead_letter_queue)?,
+                durable,
+                queue_type_arguments(config),
+            )
             .await
             .with_context(|| format!("declaring queue {dead_letter_queue}"))?;
         channel
@@ -180,7 +197,11 @@ impl Topology {
             .with_context(|| format!("binding queue {dead_letter_queue}"))?;
 
         channel
-            .queue_declare(short(&queue)?, durable, self.queue_arguments(config, &queue))
+            .queue_declare(
+                short(&queue)?,
+                durable,
+                self.queue_arguments(config, &queue),
+            )
             .await
             .with_context(|| format!("declaring queue {queue}"))?;
         for routing_key in &spec.routing_keys {
@@ -204,7 +225,10 @@ impl Topology {
     /// dead-letter queue the consumer uses.
     fn queue_arguments(&self, config: &AmqpConfig, queue: &str) -> FieldTable {
         let mut arguments = queue_type_arguments(config);
-        arguments.insert("x-dead-letter-exchange".into(), long(&self.dead_letter_exchange()));
+        arguments.insert(
+            "x-dead-letter-exchange".into(),
+            long(&self.dead_letter_exchange()),
+        );
         arguments.insert("x-dead-letter-routing-key".into(), long(queue));
         if config.amqp_queue_type == QueueType::Quorum {
             // RabbitMQ 3.10 has no default delivery limit; 4.x defaults to 20.
@@ -250,7 +274,10 @@ mod tests {
         assert_eq!(topology.events_exchange(), "candor.events");
         assert_eq!(topology.dead_letter_exchange(), "candor.dlx");
         assert_eq!(topology.queue_name("account"), "candor.account");
-        assert_eq!(topology.dead_letter_queue_name("account"), "candor.account.dead-letter");
+        assert_eq!(
+            topology.dead_letter_queue_name("account"),
+            "candor.account.dead-letter"
+        );
     }
 
     #[test]

@@ -31,8 +31,14 @@ pub async fn enqueue(
     message_type: &str,
     payload: Vec<u8>,
 ) -> sqlx::Result<Uuid> {
-    enqueue_with_content_type(conn, routing_key, Some(message_type), CONTENT_TYPE_PROTOBUF, payload)
-        .await
+    enqueue_with_content_type(
+        conn,
+        routing_key,
+        Some(message_type),
+        CONTENT_TYPE_PROTOBUF,
+        payload,
+    )
+    .await
 }
 
 /// Encodes `message` and enqueues it under its full protobuf name.

@@ -97,15 +97,19 @@ impl OutboxRelay {
                     tracing::warn!(error = %format!("{error:#}"), "outbox cleanup failed");
                 }
             }
+            // Back off only when nothing moved: a row the broker keeps
+            // refusing (say, an unroutable key) must not slow down the rest.
             let wait = match self.relay_batch().await {
-                Ok(batch) if batch.failed == 0 => {
+                Ok(batch) if batch.published > 0 || batch.failed == 0 => {
                     self.error_backoff.reset();
-                    if i64::try_from(batch.published).unwrap_or(i64::MAX) >= self.batch_size {
+                    let full = i64::try_from(batch.published + batch.failed).unwrap_or(i64::MAX)
+                        >= self.batch_size;
+                    if full {
                         continue;
                     }
                     None
                 }
-                Ok(batch) => Some(format!("{} of {} rows not accepted", batch.failed, batch.failed + batch.published)),
+                Ok(batch) => Some(format!("{} rows not accepted", batch.failed)),
                 Err(error) => Some(format!("{error:#}")),
             };
             match wait {
@@ -128,7 +132,11 @@ impl OutboxRelay {
     /// outcome in the same transaction that locked them.
     #[tracing::instrument(name = "outbox relay batch", skip_all, fields(published, failed))]
     pub async fn relay_batch(&self) -> anyhow::Result<RelayBatch> {
-        let mut transaction = self.pool.begin().await.context("beginning the outbox transaction")?;
+        let mut transaction = self
+            .pool
+            .begin()
+            .await
+            .context("beginning the outbox transaction")?;
         let rows = sqlx::query(
             "SELECT id, message_id, routing_key, message_type, content_type, payload, headers, created_at
              FROM candor_outbox
@@ -142,7 +150,10 @@ impl OutboxRelay {
         .await
         .context("reading pending outbox rows")?;
         if rows.is_empty() {
-            transaction.commit().await.context("committing the outbox transaction")?;
+            transaction
+                .commit()
+                .await
+                .context("committing the outbox transaction")?;
             return Ok(RelayBatch::default());
         }
 
@@ -185,7 +196,10 @@ impl OutboxRelay {
             .await
             .context("recording failed outbox rows")?;
         }
-        transaction.commit().await.context("committing the outbox transaction")?;
+        transaction
+            .commit()
+            .await
+            .context("committing the outbox transaction")?;
 
         let batch = RelayBatch {
             published: published_ids.len(),
@@ -241,7 +255,11 @@ impl OutboxRelay {
 }
 
 /// Waits for a notification, the poll interval, or shutdown.
-async fn wait_for_work(listener: &mut Option<PgListener>, poll_interval: Duration, shutdown: &CancellationToken) {
+async fn wait_for_work(
+    listener: &mut Option<PgListener>,
+    poll_interval: Duration,
+    shutdown: &CancellationToken,
+) {
     let Some(active) = listener.as_mut() else {
         tokio::select! {
             () = shutdown.cancelled() => {}

@@ -18,11 +18,20 @@ const VALID: [&str; 4] = [
     "--amqp-url=amqp://guest:guest@127.0.0.1:5672/%2f",
 ];
 
-fn parse(extra: &[&str], without: Option<&str>) -> Result<TestConfig, ConfigError> {
-    let args = std::iter::once("candor-test")
-        .chain(VALID.iter().copied().filter(|arg| Some(arg.split('=').next().unwrap()) != without))
-        .chain(extra.iter().copied());
-    try_parse_from(args)
+/// The valid settings with `overrides` replacing (and `without` removing)
+/// the flags they name.
+fn parse(overrides: &[&str], without: Option<&str>) -> Result<TestConfig, ConfigError> {
+    let flag = |arg: &str| arg.split('=').next().unwrap().to_owned();
+    let replaced: Vec<String> = overrides.iter().map(|arg| flag(arg)).collect();
+    let kept = VALID
+        .iter()
+        .copied()
+        .filter(|arg| Some(flag(arg).as_str()) != without && !replaced.contains(&flag(arg)));
+    try_parse_from(
+        std::iter::once("candor-test")
+            .chain(kept)
+            .chain(overrides.iter().copied()),
+    )
 }
 
 fn invalid_line(result: Result<TestConfig, ConfigError>) -> String {
@@ -58,13 +67,19 @@ fn a_missing_setting_names_its_environment_variable() {
 fn an_invalid_value_names_the_setting_and_the_reason() {
     let line = invalid_line(parse(&["--amqp-queue-type=lazy"], None));
     assert!(line.contains("AMQP_QUEUE_TYPE"), "{line}");
-    assert!(line.contains("quorum"), "the valid values are listed: {line}");
+    assert!(
+        line.contains("quorum"),
+        "the valid values are listed: {line}"
+    );
 
     let line = invalid_line(parse(&["--amqp-prefetch=0"], None));
     assert!(line.contains("AMQP_PREFETCH"), "{line}");
 
     let line = invalid_line(parse(&["--database-url=mysql://root@localhost/x"], None));
-    assert!(line.contains("DATABASE_URL") && line.contains("postgres://"), "{line}");
+    assert!(
+        line.contains("DATABASE_URL") && line.contains("postgres://"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -77,5 +92,7 @@ fn a_rejected_secret_is_not_echoed() {
 
 #[test]
 fn help_is_not_an_error() {
-    assert!(matches!(parse(&["--help"], None), Err(ConfigError::Display(text)) if text.contains("[env: AMQP_URL")));
+    assert!(
+        matches!(parse(&["--help"], None), Err(ConfigError::Display(text)) if text.contains("[env: AMQP_URL"))
+    );
 }

@@ -53,7 +53,10 @@ impl<F> MessageHandler for FnHandler<F>
 where
     F: Fn(&IncomingMessage) -> Result<(), HandlerError> + Send + Sync + 'static,
 {
-    fn handle(&self, message: &IncomingMessage) -> impl Future<Output = Result<(), HandlerError>> + Send {
+    fn handle(
+        &self,
+        message: &IncomingMessage,
+    ) -> impl Future<Output = Result<(), HandlerError>> + Send {
         std::future::ready((self.0)(message))
     }
 }
@@ -75,7 +78,8 @@ pub(crate) fn broker(config: &AmqpConfig) -> Broker {
 }
 
 pub(crate) fn fast_options() -> ConsumerOptions {
-    ConsumerOptions::default().with_retry_backoff(Duration::from_millis(10), Duration::from_millis(100))
+    ConsumerOptions::default()
+        .with_retry_backoff(Duration::from_millis(10), Duration::from_millis(100))
 }
 
 pub(crate) struct RunningConsumer {
@@ -84,7 +88,12 @@ pub(crate) struct RunningConsumer {
 }
 
 impl RunningConsumer {
-    pub(crate) fn start<H: MessageHandler>(broker: &Broker, queue: &str, handler: H, options: ConsumerOptions) -> Self {
+    pub(crate) fn start<H: MessageHandler>(
+        broker: &Broker,
+        queue: &str,
+        handler: H,
+        options: ConsumerOptions,
+    ) -> Self {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn({
             let broker = broker.clone();
@@ -106,7 +115,10 @@ impl RunningConsumer {
 }
 
 /// A handler that records decoded events (and dead-letters what does not decode).
-pub(crate) fn recording_handler() -> (Arc<Mutex<Vec<(IncomingMessage, TestEvent)>>>, impl MessageHandler) {
+/// What [`recording_handler`] saw, in order.
+pub(crate) type Received = Arc<Mutex<Vec<(IncomingMessage, TestEvent)>>>;
+
+pub(crate) fn recording_handler() -> (Received, impl MessageHandler) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let handler = FnHandler({
         let received = received.clone();
@@ -120,13 +132,20 @@ pub(crate) fn recording_handler() -> (Arc<Mutex<Vec<(IncomingMessage, TestEvent)
 }
 
 pub(crate) fn ids(received: &Mutex<Vec<(IncomingMessage, TestEvent)>>) -> Vec<String> {
-    received.lock().unwrap().iter().map(|(_, event)| event.id.clone()).collect()
+    received
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, event)| event.id.clone())
+        .collect()
 }
 
 /// Installs an OpenTelemetry-backed subscriber for this thread (tests using it
 /// run on the current-thread runtime, so every task sees it).
 pub(crate) fn trace_subscriber() -> tracing::subscriber::DefaultGuard {
-    opentelemetry::global::set_text_map_propagator(opentelemetry_sdk::propagation::TraceContextPropagator::new());
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
     let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
     let subscriber = tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
@@ -134,7 +153,11 @@ pub(crate) fn trace_subscriber() -> tracing::subscriber::DefaultGuard {
 }
 
 pub(crate) fn current_trace_id() -> TraceId {
-    tracing::Span::current().context().span().span_context().trace_id()
+    tracing::Span::current()
+        .context()
+        .span()
+        .span_context()
+        .trace_id()
 }
 
 #[tokio::test]
@@ -158,19 +181,47 @@ async fn malformed_message_is_dead_lettered_with_its_reason_and_the_next_is_proc
         .await
         .unwrap();
     test_broker
-        .publish_raw(ROUTING_KEY, Some(CONTENT_TYPE_PROTOBUF), &event("good", 1).encode_to_vec())
+        .publish_raw(
+            ROUTING_KEY,
+            Some(CONTENT_TYPE_PROTOBUF),
+            &event("good", 1).encode_to_vec(),
+        )
         .await
         .unwrap();
 
     wait_until("the good message is handled", || ids(&received) == ["good"]).await;
-    let dead = test_broker.wait_for_dead_letters("malformed", 2, DEADLINE).await.unwrap();
-    let garbage_letter = dead.iter().find(|m| m.message_id.as_deref() == Some(&garbage_id)).unwrap();
+    let dead = test_broker
+        .wait_for_dead_letters("malformed", 2, DEADLINE)
+        .await
+        .unwrap();
+    let garbage_letter = dead
+        .iter()
+        .find(|m| m.message_id.as_deref() == Some(&garbage_id))
+        .unwrap();
     assert_eq!(garbage_letter.body, garbage);
-    assert!(garbage_letter.header(HEADER_ERROR).unwrap().contains("invalid protobuf"));
-    assert_eq!(garbage_letter.header(HEADER_ORIGINAL_ROUTING_KEY).as_deref(), Some(ROUTING_KEY));
+    assert!(
+        garbage_letter
+            .header(HEADER_ERROR)
+            .unwrap()
+            .contains("invalid protobuf")
+    );
+    assert_eq!(
+        garbage_letter
+            .header(HEADER_ORIGINAL_ROUTING_KEY)
+            .as_deref(),
+        Some(ROUTING_KEY)
+    );
     assert_eq!(garbage_letter.header(HEADER_ATTEMPTS).as_deref(), Some("1"));
-    let text_letter = dead.iter().find(|m| m.message_id.as_deref() == Some(&text_id)).unwrap();
-    assert!(text_letter.header(HEADER_ERROR).unwrap().contains("unsupported content type"));
+    let text_letter = dead
+        .iter()
+        .find(|m| m.message_id.as_deref() == Some(&text_id))
+        .unwrap();
+    assert!(
+        text_letter
+            .header(HEADER_ERROR)
+            .unwrap()
+            .contains("unsupported content type")
+    );
     assert_eq!(text_letter.content_type.as_deref(), Some("text/plain"));
     consumer.stop().await;
 }
@@ -189,7 +240,9 @@ async fn transient_failure_is_retried_then_succeeds() {
         let (calls, succeeded) = (calls.clone(), succeeded.clone());
         move |_: &IncomingMessage| {
             if calls.fetch_add(1, Ordering::SeqCst) < 2 {
-                return Err(HandlerError::Transient(anyhow::anyhow!("database unavailable")));
+                return Err(HandlerError::Transient(anyhow::anyhow!(
+                    "database unavailable"
+                )));
             }
             succeeded.store(true, Ordering::SeqCst);
             Ok(())
@@ -198,10 +251,17 @@ async fn transient_failure_is_retried_then_succeeds() {
     let consumer = RunningConsumer::start(&broker, &queue, handler, fast_options());
 
     test_broker
-        .publish_raw(ROUTING_KEY, Some(CONTENT_TYPE_PROTOBUF), &event("retry", 1).encode_to_vec())
+        .publish_raw(
+            ROUTING_KEY,
+            Some(CONTENT_TYPE_PROTOBUF),
+            &event("retry", 1).encode_to_vec(),
+        )
         .await
         .unwrap();
-    wait_until("the third attempt succeeds", || succeeded.load(Ordering::SeqCst)).await;
+    wait_until("the third attempt succeeds", || {
+        succeeded.load(Ordering::SeqCst)
+    })
+    .await;
     consumer.stop().await;
 
     assert_eq!(calls.load(Ordering::SeqCst), 3);
@@ -227,22 +287,34 @@ async fn permanently_failing_handler_dead_letters_after_the_retry_limit() {
         let calls = calls.clone();
         move |_: &IncomingMessage| {
             calls.fetch_add(1, Ordering::SeqCst);
-            Err(HandlerError::Transient(anyhow::anyhow!("database unavailable")))
+            Err(HandlerError::Transient(anyhow::anyhow!(
+                "database unavailable"
+            )))
         }
     });
     let consumer = RunningConsumer::start(&broker, &queue, handler, fast_options());
 
     let message_id = test_broker
-        .publish_raw(ROUTING_KEY, Some(CONTENT_TYPE_PROTOBUF), &event("doomed", 1).encode_to_vec())
+        .publish_raw(
+            ROUTING_KEY,
+            Some(CONTENT_TYPE_PROTOBUF),
+            &event("doomed", 1).encode_to_vec(),
+        )
         .await
         .unwrap();
-    let dead = test_broker.wait_for_dead_letters("failing", 1, DEADLINE).await.unwrap();
+    let dead = test_broker
+        .wait_for_dead_letters("failing", 1, DEADLINE)
+        .await
+        .unwrap();
     consumer.stop().await;
 
     assert_eq!(dead[0].message_id.as_deref(), Some(message_id.as_str()));
     assert_eq!(dead[0].header(HEADER_ATTEMPTS).as_deref(), Some("3"));
     let reason = dead[0].header(HEADER_ERROR).unwrap();
-    assert!(reason.contains("failed after 3 attempts") && reason.contains("database unavailable"), "{reason}");
+    assert!(
+        reason.contains("failed after 3 attempts") && reason.contains("database unavailable"),
+        "{reason}"
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
 
@@ -261,10 +333,18 @@ async fn consumer_resumes_after_the_connection_is_cut_and_restored() {
     let publish = |id: &'static str| {
         let body = event(id, 0).encode_to_vec();
         let test_broker = &test_broker;
-        async move { test_broker.publish_raw(ROUTING_KEY, None, &body).await.unwrap() }
+        async move {
+            test_broker
+                .publish_raw(ROUTING_KEY, None, &body)
+                .await
+                .unwrap()
+        }
     };
     publish("before").await;
-    wait_until("the first message is handled", || ids(&received).contains(&"before".to_owned())).await;
+    wait_until("the first message is handled", || {
+        ids(&received).contains(&"before".to_owned())
+    })
+    .await;
 
     proxy.cut();
     // Keep the broker unreachable for a while (the consumer has to retry),
@@ -305,10 +385,14 @@ async fn trace_id_survives_a_publish_consume_hop() {
     let expected = root.in_scope(current_trace_id);
     assert_ne!(expected, TraceId::INVALID);
     let publisher = Publisher::new(broker.clone());
-    async { publisher.publish(OutgoingMessage::from_protobuf(ROUTING_KEY, &event("t", 1))).await }
-        .instrument(root)
-        .await
-        .unwrap();
+    async {
+        publisher
+            .publish(OutgoingMessage::from_protobuf(ROUTING_KEY, &event("t", 1)))
+            .await
+    }
+    .instrument(root)
+    .await
+    .unwrap();
 
     wait_until("the message is handled", || seen.lock().unwrap().is_some()).await;
     assert_eq!(seen.lock().unwrap().unwrap(), expected);
@@ -327,7 +411,16 @@ async fn unroutable_mandatory_publish_is_an_error() {
         .publish(OutgoingMessage::new("nobody.listens", b"x".to_vec()))
         .await
         .unwrap_err();
-    assert!(matches!(error, PublishError::Returned { reply_code: 312, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            PublishError::Returned {
+                reply_code: 312,
+                ..
+            }
+        ),
+        "{error}"
+    );
     // The same channel still publishes routable messages.
     publisher
         .publish(OutgoingMessage::new("breach.reported", b"x".to_vec()))
@@ -337,7 +430,10 @@ async fn unroutable_mandatory_publish_is_an_error() {
         OutgoingMessage::new("account.deactivated", b"y".to_vec()),
         OutgoingMessage::new("nobody.listens", b"z".to_vec()),
     ];
-    assert!(matches!(publisher.publish_batch(batch).await, Err(PublishError::Returned { .. })));
+    assert!(matches!(
+        publisher.publish_batch(batch).await,
+        Err(PublishError::Returned { .. })
+    ));
 }
 
 /// Blocks in the handler until the test releases it.
@@ -374,16 +470,33 @@ async fn shutdown_lets_an_in_flight_handler_finish() {
         release: Semaphore::new(0),
         finished: AtomicBool::new(false),
     });
-    let consumer = RunningConsumer::start(&broker, &queue, SharedGate(gate.clone()), fast_options());
-    test_broker.publish_raw(ROUTING_KEY, None, b"first").await.unwrap();
-    wait_until("the handler started", || gate.started.load(Ordering::SeqCst)).await;
+    let consumer =
+        RunningConsumer::start(&broker, &queue, SharedGate(gate.clone()), fast_options());
+    test_broker
+        .publish_raw(ROUTING_KEY, None, b"first")
+        .await
+        .unwrap();
+    wait_until("the handler started", || {
+        gate.started.load(Ordering::SeqCst)
+    })
+    .await;
 
     consumer.shutdown.cancel();
-    let second = test_broker.publish_raw(ROUTING_KEY, None, b"second").await.unwrap();
+    let second = test_broker
+        .publish_raw(ROUTING_KEY, None, b"second")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!consumer.task.is_finished(), "the consumer must wait for its handler");
+    assert!(
+        !consumer.task.is_finished(),
+        "the consumer must wait for its handler"
+    );
     gate.release.add_permits(1);
-    tokio::time::timeout(DEADLINE, consumer.task).await.unwrap().unwrap().unwrap();
+    tokio::time::timeout(DEADLINE, consumer.task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
     assert!(gate.finished.load(Ordering::SeqCst));
 
     // The first message was acked; the second was not taken and is back.
@@ -392,7 +505,10 @@ async fn shutdown_lets_an_in_flight_handler_finish() {
         if let Some(message) = test_broker.get(&queue).await.unwrap() {
             break message;
         }
-        assert!(Instant::now() < deadline, "the second message did not return to the queue");
+        assert!(
+            Instant::now() < deadline,
+            "the second message did not return to the queue"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(left.message_id.as_deref(), Some(second.as_str()));

@@ -40,7 +40,11 @@ impl RunningRelay {
 
     async fn stop(self) {
         self.shutdown.cancel();
-        tokio::time::timeout(DEADLINE, self.task).await.unwrap().unwrap().unwrap();
+        tokio::time::timeout(DEADLINE, self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
     }
 }
 
@@ -48,7 +52,11 @@ async fn enqueue_events(pool: &PgPool, routing_key: &str, events: &[TestEvent]) 
     let mut transaction = pool.begin().await.unwrap();
     let mut message_ids = Vec::new();
     for event in events {
-        message_ids.push(outbox::enqueue_message(&mut transaction, routing_key, event).await.unwrap());
+        message_ids.push(
+            outbox::enqueue_message(&mut transaction, routing_key, event)
+                .await
+                .unwrap(),
+        );
     }
     transaction.commit().await.unwrap();
     message_ids
@@ -98,32 +106,68 @@ async fn relay_delivers_every_committed_event_as_written_and_nothing_rolled_back
     let mut expected = BTreeMap::new();
     // Committed before the relay runs: what a restart finds waiting.
     let early: Vec<TestEvent> = (0..600).map(|n| event(&format!("early-{n}"), n)).collect();
-    for (id, event) in enqueue_events(pool, "test.early", &early).await.into_iter().zip(&early) {
+    for (id, event) in enqueue_events(pool, "test.early", &early)
+        .await
+        .into_iter()
+        .zip(&early)
+    {
         let payload = event.encode_to_vec();
-        expected.insert(id, ("test.early", CONTENT_TYPE_PROTOBUF, Some(TestEvent::full_name()), payload));
+        expected.insert(
+            id,
+            (
+                "test.early",
+                CONTENT_TYPE_PROTOBUF,
+                Some(TestEvent::full_name()),
+                payload,
+            ),
+        );
     }
     let relay = RunningRelay::start(pool, &test_broker.config());
 
     let mut rolled_back = pool.begin().await.unwrap();
-    let rolled_back_id = outbox::enqueue_message(&mut rolled_back, "test.late", &event("rolled-back", 0))
-        .await
-        .unwrap();
+    let rolled_back_id =
+        outbox::enqueue_message(&mut rolled_back, "test.late", &event("rolled-back", 0))
+            .await
+            .unwrap();
     rolled_back.rollback().await.unwrap();
 
-    let late: Vec<TestEvent> = (600..1_100).map(|n| event(&format!("late-{n}"), n)).collect();
-    for (id, event) in enqueue_events(pool, "test.late", &late).await.into_iter().zip(&late) {
+    let late: Vec<TestEvent> = (600..1_100)
+        .map(|n| event(&format!("late-{n}"), n))
+        .collect();
+    for (id, event) in enqueue_events(pool, "test.late", &late)
+        .await
+        .into_iter()
+        .zip(&late)
+    {
         let payload = event.encode_to_vec();
-        expected.insert(id, ("test.late", CONTENT_TYPE_PROTOBUF, Some(TestEvent::full_name()), payload));
+        expected.insert(
+            id,
+            (
+                "test.late",
+                CONTENT_TYPE_PROTOBUF,
+                Some(TestEvent::full_name()),
+                payload,
+            ),
+        );
     }
     let json = br#"{"incidentId":"inc-1"}"#.to_vec();
     let mut transaction = pool.begin().await.unwrap();
-    let json_id = outbox::enqueue_with_content_type(&mut transaction, "test.json", None, CONTENT_TYPE_JSON, json.clone())
-        .await
-        .unwrap();
+    let json_id = outbox::enqueue_with_content_type(
+        &mut transaction,
+        "test.json",
+        None,
+        CONTENT_TYPE_JSON,
+        json.clone(),
+    )
+    .await
+    .unwrap();
     transaction.commit().await.unwrap();
     expected.insert(json_id, ("test.json", CONTENT_TYPE_JSON, None, json));
 
-    wait_until("every committed event arrives", || received.lock().unwrap().len() >= expected.len()).await;
+    wait_until("every committed event arrives", || {
+        received.lock().unwrap().len() >= expected.len()
+    })
+    .await;
     wait_until_nothing_pending(pool).await;
     relay.stop().await;
     consumer.stop().await;
@@ -134,7 +178,10 @@ async fn relay_delivers_every_committed_event_as_written_and_nothing_rolled_back
         .map(|message| message.message_id.as_deref().unwrap().parse().unwrap())
         .collect();
     assert_eq!(received.len(), expected.len(), "no duplicates");
-    assert_eq!(received_ids, expected.keys().copied().collect::<BTreeSet<_>>());
+    assert_eq!(
+        received_ids,
+        expected.keys().copied().collect::<BTreeSet<_>>()
+    );
     assert!(!received_ids.contains(&rolled_back_id));
     for message in &received {
         let id: Uuid = message.message_id.as_deref().unwrap().parse().unwrap();
@@ -150,7 +197,10 @@ async fn relay_delivers_every_committed_event_as_written_and_nothing_rolled_back
         .filter(|message| message.content_type.as_deref() == Some(CONTENT_TYPE_PROTOBUF))
         .map(|message| TestEvent::decode(message.body.as_slice()).unwrap().sequence)
         .collect();
-    assert!(sequences.windows(2).all(|pair| pair[0] < pair[1]), "out of order");
+    assert!(
+        sequences.windows(2).all(|pair| pair[0] < pair[1]),
+        "out of order"
+    );
 }
 
 #[tokio::test]
@@ -163,12 +213,20 @@ async fn rows_written_while_the_broker_is_unreachable_are_delivered_after_it_ret
         .await
         .unwrap();
     let (received, handler) = recording_handler();
-    let consumer = RunningConsumer::start(&broker(&test_broker.config()), &queue, handler, fast_options());
+    let consumer = RunningConsumer::start(
+        &broker(&test_broker.config()),
+        &queue,
+        handler,
+        fast_options(),
+    );
     let (proxy, proxied) = test_broker.proxied_config().await.unwrap();
     let relay = RunningRelay::start(pool, &proxied);
 
     enqueue_events(pool, "test.outage", &[event("first", 0)]).await;
-    wait_until("the relay is connected and delivers", || ids(&received) == ["first"]).await;
+    wait_until("the relay is connected and delivers", || {
+        ids(&received) == ["first"]
+    })
+    .await;
 
     proxy.cut();
     let during: Vec<TestEvent> = (1..=20).map(|n| event(&format!("during-{n}"), n)).collect();
@@ -185,7 +243,10 @@ async fn rows_written_while_the_broker_is_unreachable_are_delivered_after_it_ret
         if tried == 20 {
             break;
         }
-        assert!(Instant::now() < deadline, "the relay did not try while the broker was unreachable");
+        assert!(
+            Instant::now() < deadline,
+            "the relay did not try while the broker was unreachable"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(ids(&received), ["first"]);
@@ -219,7 +280,12 @@ async fn outbox_events_carry_the_trace_of_the_enqueuing_span() {
             Ok(())
         }
     });
-    let consumer = RunningConsumer::start(&broker(&test_broker.config()), &queue, handler, fast_options());
+    let consumer = RunningConsumer::start(
+        &broker(&test_broker.config()),
+        &queue,
+        handler,
+        fast_options(),
+    );
     let relay = RunningRelay::start(pool, &test_broker.config());
 
     let root = tracing::info_span!("register member");

@@ -1,4 +1,6 @@
 //! candor-membership's tests, against the real PostgreSQL and RabbitMQ; each test
 //! has its own database and RabbitMQ namespace.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod startup;

@@ -18,7 +18,8 @@ fn binary(environment: &TestEnvironment) -> ServiceBinary {
 #[tokio::test]
 async fn help_lists_every_setting_with_its_environment_variable() {
     let environment = TestEnvironment::new().await.unwrap();
-    let settings = conformance::every_setting_has_an_environment_variable(&Config::command()).unwrap();
+    let settings =
+        conformance::every_setting_has_an_environment_variable(&Config::command()).unwrap();
     let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
     conformance::help_lists_every_setting(&binary(&environment), &settings).unwrap();
 }
@@ -38,9 +39,15 @@ async fn a_missing_or_invalid_setting_stops_the_start_with_one_line() {
 #[tokio::test]
 async fn the_binary_serves_health_and_reflection_and_exits_0_on_sigterm() {
     let environment = TestEnvironment::new().await.unwrap();
-    conformance::serves_and_stops_on_sigterm(&binary(&environment), &["candor.notification.v1.NotificationService", "grpc.health.v1.Health"])
-        .await
-        .unwrap();
+    conformance::serves_and_stops_on_sigterm(
+        &binary(&environment),
+        &[
+            "candor.notification.v1.NotificationService",
+            "grpc.health.v1.Health",
+        ],
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -60,9 +67,14 @@ async fn in_process_the_app_migrates_serves_and_stops() {
         .await
         .unwrap();
     assert!(outbox_exists, "the platform migrations ran");
-    let service = RunningService::spawn(candor_notification::BINARY_NAME, app.grpc_addr().unwrap(), |shutdown| {
-        app.run_until(shutdown)
-    });
-    service.wait_until_serving(Duration::from_secs(30)).await.unwrap();
+    let service = RunningService::spawn(
+        candor_notification::BINARY_NAME,
+        app.grpc_addr().unwrap(),
+        |shutdown| app.run_until(shutdown),
+    );
+    service
+        .wait_until_serving(Duration::from_secs(30))
+        .await
+        .unwrap();
     service.stop().await.unwrap();
 }
