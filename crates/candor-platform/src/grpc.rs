@@ -157,3 +157,23 @@ fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
     }
     span
 }
+
+/// A channel to another Candor service that connects lazily (a service may
+/// start before the one it calls) and reconnects by itself.
+pub fn client_channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
+    let channel = tonic::transport::Channel::from_shared(url.to_owned())
+        .with_context(|| format!("{url} is not a valid gRPC URL"))?
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(30))
+        .tcp_nodelay(true)
+        .connect_lazy();
+    Ok(channel)
+}
+
+/// Logs an internal failure with its full cause chain and returns a status
+/// that says nothing about it: internal causes never reach the client.
+pub fn internal_error(error: anyhow::Error) -> tonic::Status {
+    let trace_id = crate::telemetry::current_trace_id();
+    tracing::error!(error = %format!("{error:#}"), %trace_id, "internal error");
+    tonic::Status::internal(format!("internal error (trace id {trace_id})"))
+}

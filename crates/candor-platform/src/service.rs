@@ -127,6 +127,23 @@ impl Foundation {
         })
     }
 
+    /// A background task consuming `queue` of this service with `handler`,
+    /// with the prefetch and retry settings from the configuration.
+    pub fn consumer<H: crate::messaging::MessageHandler>(
+        &self,
+        queue: crate::messaging::ServiceQueue,
+        handler: std::sync::Arc<H>,
+        options: crate::messaging::ConsumerOptions,
+    ) -> BackgroundTask {
+        let broker = self.broker.clone();
+        let queue_name = self.topology.queue_name(queue.name());
+        Box::new(move |stop| {
+            Box::pin(async move {
+                crate::messaging::run_consumer(&broker, &queue_name, handler, options, stop).await
+            })
+        })
+    }
+
     /// The address the gRPC server listens on (the real port after `:0`).
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         self.listener

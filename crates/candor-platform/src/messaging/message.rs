@@ -172,6 +172,17 @@ impl IncomingMessage {
     }
 }
 
+impl IncomingMessage {
+    /// Decodes a Candor event by its content type: binary protobuf (also
+    /// when the content type is missing) or the proto3 JSON mapping
+    /// (`application/json`, what an operator types into the management UI).
+    /// Anything else is [`HandlerError::Invalid`] with the reason.
+    pub fn decode_event<E: candor_proto::events::v1::Event>(&self) -> Result<E, HandlerError> {
+        candor_proto::events::v1::decode_payload::<E>(self.content_type.as_deref(), &self.body)
+            .map_err(|error| HandlerError::Invalid(format!("{}: {error}", E::full_name())))
+    }
+}
+
 /// Why a handler did not process a message; decides what the consumer does
 /// next.
 #[derive(Debug, thiserror::Error)]

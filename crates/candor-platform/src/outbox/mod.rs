@@ -50,6 +50,14 @@ pub async fn enqueue_message<M: Message + Name>(
     enqueue(conn, routing_key, &M::full_name(), message.encode_to_vec()).await
 }
 
+/// Enqueues a Candor event under its own routing key.
+pub async fn enqueue_event<E: candor_proto::events::v1::Event>(
+    conn: &mut PgConnection,
+    event: &E,
+) -> sqlx::Result<Uuid> {
+    enqueue_message(conn, E::ROUTING_KEY, event).await
+}
+
 /// Like [`enqueue`] for any content type (e.g. `application/json`).
 pub async fn enqueue_with_content_type(
     conn: &mut PgConnection,
