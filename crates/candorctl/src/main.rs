@@ -1,13 +1,16 @@
 //! `candorctl`, the operator's command-line tool.
 //!
 //! Exit codes scripts can rely on: 0 success, 1 the checked thing is not
-//! healthy or not complete, 2 a service could not be reached, 64 bad usage.
+//! healthy or not complete, 2 a service or RabbitMQ could not be reached,
+//! 64 bad usage, 65 invalid input (a notice or CSV file).
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod commands;
+mod endpoints;
+mod notice;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,9 +28,12 @@ enum Command {
     /// Ask a service's standard gRPC health service whether it is SERVING
     /// (used by the docker compose healthchecks).
     Health(commands::health::HealthArgs),
+    /// Report a data breach.
+    #[command(subcommand)]
+    Breach(commands::breach::BreachCommand),
 }
 
-#[tokio::main(flavor = "current_thread")]
+#[tokio::main]
 async fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
@@ -43,5 +49,6 @@ async fn main() -> ExitCode {
     };
     match cli.command {
         Command::Health(args) => commands::health::run(args).await,
+        Command::Breach(command) => commands::breach::run(command).await,
     }
 }

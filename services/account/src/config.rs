@@ -32,6 +32,30 @@ pub struct Config {
     #[arg(long, env = "LEGACY_HASH_KEY", value_parser = parse_secret_key)]
     pub legacy_hash_key: SecretString,
 
+    /// Lifetime of a member session in seconds (default 30 days).
+    #[arg(long, env = "SESSION_TTL_SECONDS", default_value_t = 2_592_000, value_parser = clap::value_parser!(u32).range(60..))]
+    pub session_ttl_seconds: u32,
+
+    /// Password hashes computed at the same time; 0 means one per CPU core.
+    /// Logins beyond it queue instead of starving the other RPCs.
+    #[arg(long, env = "PASSWORD_HASHING_CONCURRENCY", default_value_t = 0)]
+    pub password_hashing_concurrency: usize,
+
+    /// Failed logins for one email address before each further failure
+    /// blocks that address for a growing delay.
+    #[arg(long, env = "LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_failures_per_account: u32,
+
+    /// Failed logins from one client address before each further failure
+    /// blocks that address for a growing delay.
+    #[arg(long, env = "LOGIN_FAILURES_PER_ADDRESS", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub login_failures_per_address: u32,
+
+    /// Registrations (and password reset requests) one client address may
+    /// make per hour.
+    #[arg(long, env = "REQUESTS_PER_ADDRESS_PER_HOUR", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub requests_per_address_per_hour: u32,
+
     #[command(flatten)]
     pub common: CommonConfig,
 }

@@ -25,6 +25,20 @@ pub struct Config {
     #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://localhost:8080", value_parser = parse_http_url)]
     pub public_base_url: String,
 
+    /// Minimum seconds between two posts of one member (staff and the system
+    /// account are not limited); 0 turns the limit off.
+    #[arg(long, env = "FORUM_POST_INTERVAL_SECONDS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(0..=3600))]
+    pub post_interval_seconds: u32,
+
+    /// Seconds a validated session is remembered before the account service
+    /// is asked again (never past the session's expiry).
+    #[arg(long, env = "FORUM_SESSION_CACHE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=300))]
+    pub session_cache_seconds: u32,
+
+    /// Most sessions the cache holds at once.
+    #[arg(long, env = "FORUM_SESSION_CACHE_CAPACITY", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub session_cache_capacity: u32,
+
     #[command(flatten)]
     pub common: CommonConfig,
 }

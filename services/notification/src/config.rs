@@ -35,6 +35,66 @@ pub struct Config {
     #[arg(long, env = "FORUM_GRPC_URL", default_value = "http://127.0.0.1:50054", value_parser = parse_http_url)]
     pub forum_grpc_url: String,
 
+    /// `From` of every email (`Display Name <address>`); its domain also
+    /// names the Message-IDs.
+    #[arg(long, env = "EMAIL_FROM", default_value = "Candor <notices@candor.example>", value_parser = parse_mailbox)]
+    pub email_from: String,
+
+    /// Seconds a breach notice waits for the incident's forum thread link
+    /// (counted from when the incident was recorded); after that it goes out
+    /// without the link, and the progress report counts it.
+    #[arg(long, env = "THREAD_LINK_WAIT_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=604_800))]
+    pub thread_link_wait_seconds: u64,
+
+    /// Emails accepted per second by the SMTP server, for all replicas
+    /// together (a token bucket shared in PostgreSQL); 0 means no limit.
+    #[arg(long, env = "SEND_RATE_PER_SECOND", default_value_t = 14.0, value_parser = parse_rate)]
+    pub send_rate_per_second: f64,
+
+    /// SMTP transactions in flight at once per replica (also the most SMTP
+    /// connections a replica opens).
+    #[arg(long, env = "SMTP_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub smtp_concurrency: u32,
+
+    /// Seconds to wait for the SMTP server to connect or answer a command.
+    #[arg(long, env = "SMTP_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub smtp_timeout_seconds: u64,
+
+    /// SMTP transactions per job before it fails for good (transient
+    /// failures only; a 5xx fails it at once).
+    #[arg(long, env = "SEND_MAX_ATTEMPTS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub send_max_attempts: u32,
+
+    /// Milliseconds before the first retry of a transient failure; doubles
+    /// (with jitter) per attempt up to SEND_RETRY_MAX_MS.
+    #[arg(long, env = "SEND_RETRY_INITIAL_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..=3_600_000))]
+    pub send_retry_initial_ms: u64,
+
+    /// Longest wait between two attempts of a job, in milliseconds.
+    #[arg(long, env = "SEND_RETRY_MAX_MS", default_value_t = 900_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
+    pub send_retry_max_ms: u64,
+
+    /// Seconds after which a job still SENDING is taken for abandoned (its
+    /// replica stopped) and queued again, counted as possibly re-sent.
+    #[arg(long, env = "SENDING_STALE_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub sending_stale_seconds: u64,
+
     #[command(flatten)]
     pub common: CommonConfig,
+}
+
+/// Parses `EMAIL_FROM`: an RFC 5322 mailbox lettre accepts.
+fn parse_mailbox(value: &str) -> Result<String, String> {
+    value
+        .parse::<lettre::message::Mailbox>()
+        .map(|_| value.to_owned())
+        .map_err(|error| format!("must be a mailbox like `Candor <notices@example.org>`: {error}"))
+}
+
+/// Parses `SEND_RATE_PER_SECOND`: a finite number >= 0.
+fn parse_rate(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && (0.0..=1_000_000.0).contains(&rate) => Ok(rate),
+        _ => Err("must be a number from 0 (no limit) to 1000000".to_owned()),
+    }
 }

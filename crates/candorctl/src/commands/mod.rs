@@ -1,8 +1,11 @@
+pub mod breach;
 pub mod health;
 
 /// The checked thing is not healthy or not complete.
 pub const EXIT_NOT_OK: u8 = 1;
-/// A service could not be reached.
+/// A service or RabbitMQ could not be reached.
 pub const EXIT_UNREACHABLE: u8 = 2;
 /// The command line was wrong.
 pub const EXIT_USAGE: u8 = 64;
+/// The input (a notice, a CSV file) is not valid (`EX_DATAERR`).
+pub const EXIT_INVALID_INPUT: u8 = 65;

@@ -1,0 +1,38 @@
+use crate::{candorctl, text};
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["health", "--help"],
+        vec!["breach", "--help"],
+        vec!["breach", "report", "--help"],
+    ] {
+        let output = candorctl(&args, &[]);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        assert!(text(&output.stdout).contains("Usage:"), "{args:?}");
+    }
+    let report_help = text(&candorctl(&["breach", "report", "--help"], &[]).stdout);
+    for setting in [
+        "[env: AMQP_URL",
+        "[env: ACCOUNT_GRPC_URL",
+        "[env: OPERATOR_TOKEN",
+        "--dry-run",
+        "--file",
+    ] {
+        assert!(
+            report_help.contains(setting),
+            "breach report --help lists {setting}"
+        );
+    }
+}
+
+#[test]
+fn bad_usage_exits_64() {
+    let output = candorctl(&["breach", "report", "--no-such-flag"], &[]);
+    assert_eq!(output.status.code(), Some(64));
+}

@@ -1,0 +1,53 @@
+//! Conversions between stored rows and the contract's messages.
+
+use candor_proto::account::v1::{Account, AccountState, PasswordState, Role};
+use chrono::{DateTime, Utc};
+use prost_types::Timestamp;
+
+use crate::store::accounts::AccountRow;
+
+pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: time.timestamp(),
+        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+/// `None` for an out-of-range or negative-nanos timestamp.
+pub fn from_timestamp(timestamp: &Timestamp) -> Option<DateTime<Utc>> {
+    let nanos = u32::try_from(timestamp.nanos).ok()?;
+    DateTime::from_timestamp(timestamp.seconds, nanos)
+}
+
+/// The account as other parties may see it: a tombstone once deactivated.
+pub fn account(row: &AccountRow) -> Account {
+    let deactivated = row.deactivated_at.is_some();
+    let password_state = PasswordState::try_from(i32::from(row.password_state))
+        .unwrap_or(PasswordState::Ok);
+    Account {
+        account_id: row.account_id.to_string(),
+        email: if deactivated { String::new() } else { row.email.clone().unwrap_or_default() },
+        display_name: if deactivated {
+            String::new()
+        } else {
+            row.display_name.clone().unwrap_or_default()
+        },
+        roles: roles(&row.roles),
+        state: if deactivated { AccountState::Deactivated } else { AccountState::Active } as i32,
+        password_state: password_state as i32,
+        joined_at: Some(timestamp(row.joined_at)),
+        deactivated_at: row.deactivated_at.map(timestamp),
+    }
+}
+
+/// Stored role numbers, ascending, without duplicates, known ones only.
+pub fn roles(stored: &[i16]) -> Vec<i32> {
+    let mut roles: Vec<i32> = stored
+        .iter()
+        .map(|role| i32::from(*role))
+        .filter(|role| Role::try_from(*role).is_ok_and(|role| role != Role::Unspecified))
+        .collect();
+    roles.sort_unstable();
+    roles.dedup();
+    roles
+}

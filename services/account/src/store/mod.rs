@@ -1,0 +1,9 @@
+//! Repository functions over `&mut PgConnection`: the caller owns the
+//! transaction.
+
+pub mod accounts;
+pub mod import;
+pub mod incidents;
+pub mod sessions;
+pub mod throttles;
+pub mod tokens;

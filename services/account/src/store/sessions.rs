@@ -1,0 +1,61 @@
+//! The `sessions` table: member sessions by the SHA-256 of their token.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A live session joined with its (active) account.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LiveSession {
+    pub account_id: Uuid,
+    pub display_name: String,
+    pub roles: Vec<i16>,
+    pub expires_at: DateTime<Utc>,
+}
+
+pub async fn create(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    account_id: Uuid,
+    ttl_seconds: u32,
+) -> sqlx::Result<DateTime<Utc>> {
+    sqlx::query_scalar(
+        "INSERT INTO sessions (token_hash, account_id, expires_at)
+         VALUES ($1, $2, now() + make_interval(secs => $3))
+         RETURNING expires_at",
+    )
+    .bind(token_hash)
+    .bind(account_id)
+    .bind(f64::from(ttl_seconds))
+    .fetch_one(conn)
+    .await
+}
+
+/// The session behind a token hash if it is unexpired, unrevoked and its
+/// account active.
+pub async fn find_live(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<LiveSession>> {
+    sqlx::query_as::<_, LiveSession>(
+        "SELECT s.account_id, a.display_name, a.roles, s.expires_at
+         FROM sessions s JOIN accounts a USING (account_id)
+         WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
+           AND a.deactivated_at IS NULL AND a.display_name IS NOT NULL",
+    )
+    .bind(token_hash)
+    .fetch_optional(conn)
+    .await
+}
+
+/// Revokes every live session of the account; returns how many.
+pub async fn revoke_all(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<u64> {
+    let result = sqlx::query(
+        "UPDATE sessions SET revoked_at = now()
+         WHERE account_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(account_id)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}

@@ -1,0 +1,15 @@
+//! SMTP delivery: a small pool of connections opened with `TCP_NODELAY`.
+//!
+//! lettre 0.11.23's own pooled transport leaves Nagle's algorithm on and
+//! writes the final `.` of DATA separately, so each message stalls about
+//! 40 ms on a connection. Here every connection is opened on our own tokio
+//! `TcpStream` with `set_nodelay(true)` and handed to lettre with
+//! `AsyncSmtpConnection::connect_with_transport`; this module is the one place
+//! that makes that choice.
+
+mod pool;
+mod settings;
+mod stream;
+
+pub use pool::{SmtpError, SmtpPool};
+pub use settings::{SmtpSettings, TlsMode};
