@@ -121,7 +121,7 @@ impl NoticeFile {
                 "password_reset_scope",
                 name,
                 "PASSWORD_RESET_SCOPE_",
-                |full| PasswordResetScope::from_str_name(full),
+                PasswordResetScope::from_str_name,
             )
             .unwrap_or(PasswordResetScope::Unspecified),
         };
@@ -136,7 +136,7 @@ impl NoticeFile {
                     &field,
                     &entry.data_class,
                     "DATA_CLASS_",
-                    |full| DataClass::from_str_name(full),
+                    DataClass::from_str_name,
                 )
                 .unwrap_or(DataClass::Unspecified);
                 DataClassTaken {
@@ -155,7 +155,7 @@ impl NoticeFile {
                         "compensation.kind",
                         name,
                         "COMPENSATION_KIND_",
-                        |full| CompensationKind::from_str_name(full),
+                        CompensationKind::from_str_name,
                     )
                 })
                 .unwrap_or(CompensationKind::Unspecified);
