@@ -11,6 +11,7 @@ use clap::{Parser, Subcommand};
 mod commands;
 mod endpoints;
 mod notice;
+mod timefmt;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -31,6 +32,9 @@ enum Command {
     /// Report a data breach.
     #[command(subcommand)]
     Breach(commands::breach::BreachCommand),
+    /// Watch an incident's progress and report on it.
+    #[command(subcommand)]
+    Incident(commands::incident::IncidentCommand),
 }
 
 #[tokio::main]
@@ -50,5 +54,6 @@ async fn main() -> ExitCode {
     match cli.command {
         Command::Health(args) => commands::health::run(args).await,
         Command::Breach(command) => commands::breach::run(command).await,
+        Command::Incident(command) => commands::incident::run(command).await,
     }
 }

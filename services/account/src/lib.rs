@@ -7,14 +7,31 @@
 use std::future::Future;
 use std::net::SocketAddr;
 
+use std::sync::Arc;
+
 use candor_platform::grpc::GrpcServer;
+use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
+use candor_proto::account::v1::account_service_server::AccountServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 mod config;
+mod convert;
+mod grpc;
+pub mod intake;
+mod notifier;
+mod password;
+mod store;
+mod tokens;
+mod validation;
 
 pub use config::Config;
+
+use grpc::{AccountApi, Settings, Shared};
+use intake::BreachIntake;
+use notifier::Notifier;
+use password::{LegacyKey, PasswordHasher};
 
 /// The binary's name, also the service name in logs and traces.
 pub const BINARY_NAME: &str = "candor-account";
@@ -25,6 +42,7 @@ static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 /// A started candor-account, ready to serve.
 pub struct App {
     foundation: Foundation,
+    api: AccountApi,
 }
 
 impl App {
@@ -32,7 +50,28 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let foundation =
             Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
-        Ok(Self { foundation })
+        let hasher = PasswordHasher::new(
+            config.password_hashing_concurrency,
+            LegacyKey::new(config.legacy_hash_key.clone()),
+        )?;
+        let notifier = Notifier::new(
+            &config.notification_grpc_url,
+            &config.common.auth.service_token,
+        )?;
+        let api = AccountApi::new(Shared {
+            pool: foundation.pool.clone(),
+            hasher,
+            credentials: foundation.credentials.clone(),
+            notifier,
+            settings: Settings {
+                session_ttl_seconds: config.session_ttl_seconds,
+                login_failures_per_account: config.login_failures_per_account,
+                login_failures_per_address: config.login_failures_per_address,
+                requests_per_address_per_hour: config.requests_per_address_per_hour,
+                public_base_url: config.public_base_url.clone(),
+            },
+        });
+        Ok(Self { foundation, api })
     }
 
     /// Where the gRPC server listens.
@@ -50,7 +89,13 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grpc = GrpcServer::new()?;
-        self.foundation.run(grpc, Vec::new(), shutdown).await
+        let grpc = GrpcServer::new()?.add_service(AccountServiceServer::new(self.api));
+        // Few incidents at a time: each one is a large set-based job.
+        let intake = self.foundation.consumer(
+            ServiceQueue::Account,
+            Arc::new(BreachIntake::new(self.foundation.pool.clone())),
+            ConsumerOptions::default().with_concurrency(2),
+        );
+        self.foundation.run(grpc, vec![intake], shutdown).await
     }
 }

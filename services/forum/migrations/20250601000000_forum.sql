@@ -70,6 +70,7 @@ CREATE TABLE posts (
 );
 
 CREATE INDEX posts_recent_by_author ON posts (author_id, created_at DESC);
+CREATE INDEX posts_by_thread_time ON posts (thread_id, created_at);
 
 CREATE TABLE canned_replies (
     canned_reply_id text PRIMARY KEY CHECK (canned_reply_id ~ '^[a-z0-9-]{1,64}$'),

@@ -1,5 +1,6 @@
 pub mod breach;
 pub mod health;
+pub mod incident;
 
 /// The checked thing is not healthy or not complete.
 pub const EXIT_NOT_OK: u8 = 1;

@@ -7,6 +7,9 @@ fn every_subcommand_has_help() {
         vec!["health", "--help"],
         vec!["breach", "--help"],
         vec!["breach", "report", "--help"],
+        vec!["incident", "--help"],
+        vec!["incident", "status", "--help"],
+        vec!["incident", "report", "--help"],
     ] {
         let output = candorctl(&args, &[]);
         assert!(

@@ -4,6 +4,7 @@
 
 mod breach_report;
 mod help;
+mod incident;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -11,8 +11,12 @@ pub const PASSWORD_OK: i16 = 1;
 pub const PASSWORD_CHANGE_REQUIRED: i16 = 2;
 pub const PASSWORD_RESET_REQUIRED: i16 = 3;
 
-const COLUMNS: &str = "account_id, email, display_name, roles, joined_at, deactivated_at, \
-     password_hash, legacy_algorithm, legacy_salt, password_state";
+macro_rules! account_columns {
+    () => {
+        "account_id, email, display_name, roles, joined_at, deactivated_at, \
+     password_hash, legacy_algorithm, legacy_salt, password_state"
+    };
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AccountRow {
@@ -56,11 +60,9 @@ pub async fn insert(
     display_name: &str,
     password_hash: &str,
 ) -> sqlx::Result<AccountRow> {
-    sqlx::query_as::<_, AccountRow>(&format!(
-        "INSERT INTO accounts (account_id, email, display_name, password_hash, joined_at, password_changed_at)
+    sqlx::query_as::<_, AccountRow>(concat!("INSERT INTO accounts (account_id, email, display_name, password_hash, joined_at, password_changed_at)
          VALUES ($1, $2, $3, $4, now(), now())
-         RETURNING {COLUMNS}"
-    ))
+         RETURNING ", account_columns!(), ""))
     .bind(account_id)
     .bind(email)
     .bind(display_name)
@@ -74,16 +76,14 @@ pub async fn find_active_by_email(
     conn: &mut PgConnection,
     email: &str,
 ) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(&format!(
-        "SELECT {COLUMNS} FROM accounts WHERE lower(email) = lower($1) AND deactivated_at IS NULL"
-    ))
+    sqlx::query_as::<_, AccountRow>(concat!("SELECT ", account_columns!(), " FROM accounts WHERE lower(email) = lower($1) AND deactivated_at IS NULL"))
     .bind(email)
     .fetch_optional(conn)
     .await
 }
 
 pub async fn find(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(&format!("SELECT {COLUMNS} FROM accounts WHERE account_id = $1"))
+    sqlx::query_as::<_, AccountRow>(concat!("SELECT ", account_columns!(), " FROM accounts WHERE account_id = $1"))
         .bind(account_id)
         .fetch_optional(conn)
         .await
@@ -91,9 +91,7 @@ pub async fn find(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<Opt
 
 /// Locks the account row for a password or state change.
 pub async fn lock(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(&format!(
-        "SELECT {COLUMNS} FROM accounts WHERE account_id = $1 FOR UPDATE"
-    ))
+    sqlx::query_as::<_, AccountRow>(concat!("SELECT ", account_columns!(), " FROM accounts WHERE account_id = $1 FOR UPDATE"))
     .bind(account_id)
     .fetch_optional(conn)
     .await
@@ -143,10 +141,8 @@ pub async fn set_roles(
     account_id: Uuid,
     roles: &[i16],
 ) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(&format!(
-        "UPDATE accounts SET roles = $2 WHERE account_id = $1 AND deactivated_at IS NULL
-         RETURNING {COLUMNS}"
-    ))
+    sqlx::query_as::<_, AccountRow>(concat!("UPDATE accounts SET roles = $2 WHERE account_id = $1 AND deactivated_at IS NULL
+         RETURNING ", account_columns!(), ""))
     .bind(account_id)
     .bind(roles)
     .fetch_optional(conn)

@@ -23,9 +23,13 @@ pub struct IncidentRow {
     pub completed_at: Option<DateTime<Utc>>,
 }
 
-const COLUMNS: &str = "incident_id, event, recorded_at, affected_accounts, batch_count, \
+macro_rules! incident_columns {
+    () => {
+        "incident_id, event, recorded_at, affected_accounts, batch_count, \
     passwords_invalidated, other_accounts_change_required, sessions_revoked, batches_enqueued, \
-    completed_at";
+    completed_at"
+    };
+}
 
 /// What the password rule of an incident asks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,18 +64,14 @@ pub async fn insert(
 }
 
 pub async fn find(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<Option<IncidentRow>> {
-    sqlx::query_as::<_, IncidentRow>(&format!(
-        "SELECT {COLUMNS} FROM incidents WHERE incident_id = $1"
-    ))
+    sqlx::query_as::<_, IncidentRow>(concat!("SELECT ", incident_columns!(), " FROM incidents WHERE incident_id = $1"))
     .bind(incident_id)
     .fetch_optional(conn)
     .await
 }
 
 pub async fn lock(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<Option<IncidentRow>> {
-    sqlx::query_as::<_, IncidentRow>(&format!(
-        "SELECT {COLUMNS} FROM incidents WHERE incident_id = $1 FOR UPDATE"
-    ))
+    sqlx::query_as::<_, IncidentRow>(concat!("SELECT ", incident_columns!(), " FROM incidents WHERE incident_id = $1 FOR UPDATE"))
     .bind(incident_id)
     .fetch_optional(conn)
     .await

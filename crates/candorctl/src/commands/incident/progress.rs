@@ -1,0 +1,140 @@
+//! One look at an incident across every service: each service's
+//! `GetIncidentProgress` (and the forum's incident thread), asked at the same
+//! time; a service that cannot be answered is named, the others still shown.
+
+use candor_proto::account::v1 as account;
+use candor_proto::account::v1::account_service_client::AccountServiceClient;
+use candor_proto::forum::v1 as forum;
+use candor_proto::forum::v1::forum_service_client::ForumServiceClient;
+use candor_proto::membership::v1 as membership;
+use candor_proto::membership::v1::membership_service_client::MembershipServiceClient;
+use candor_proto::notification::v1 as notification;
+use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
+
+use crate::endpoints::Endpoints;
+
+/// What every service said about one incident; `Err` holds why a service
+/// could not answer.
+pub struct IncidentSnapshot {
+    pub account: Result<account::GetIncidentProgressResponse, String>,
+    pub notification: Result<notification::GetIncidentProgressResponse, String>,
+    pub membership: Result<membership::GetIncidentProgressResponse, String>,
+    /// `Ok(None)` while the forum has not opened the thread yet.
+    pub forum: Result<Option<forum::Thread>, String>,
+}
+
+impl IncidentSnapshot {
+    /// Asks all four services at once.
+    pub async fn fetch(endpoints: &Endpoints, incident_id: &str) -> Self {
+        let (account, notification, membership, forum) = tokio::join!(
+            account_progress(endpoints, incident_id),
+            notification_progress(endpoints, incident_id),
+            membership_progress(endpoints, incident_id),
+            forum_thread(endpoints, incident_id),
+        );
+        Self {
+            account,
+            notification,
+            membership,
+            forum,
+        }
+    }
+
+    /// The services that could not be reached or refused, by name.
+    pub fn unreachable(&self) -> Vec<(&'static str, &str)> {
+        let mut failed = Vec::new();
+        if let Err(error) = &self.account {
+            failed.push(("account", error.as_str()));
+        }
+        if let Err(error) = &self.notification {
+            failed.push(("notification", error.as_str()));
+        }
+        if let Err(error) = &self.membership {
+            failed.push(("membership", error.as_str()));
+        }
+        if let Err(error) = &self.forum {
+            failed.push(("forum", error.as_str()));
+        }
+        failed
+    }
+
+    /// Every channel finished: accounts enumerated, every email settled,
+    /// every credit granted, the thread open.
+    pub fn complete(&self) -> bool {
+        matches!(&self.account, Ok(progress) if progress.complete)
+            && matches!(&self.notification, Ok(progress) if progress.complete)
+            && matches!(&self.membership, Ok(progress) if progress.complete)
+            && matches!(&self.forum, Ok(Some(_)))
+    }
+}
+
+fn describe(status: tonic::Status) -> String {
+    format!("{:?}: {}", status.code(), status.message())
+}
+
+async fn account_progress(
+    endpoints: &Endpoints,
+    incident_id: &str,
+) -> Result<account::GetIncidentProgressResponse, String> {
+    let channel = endpoints
+        .operator_channel(&endpoints.account_grpc_url)
+        .map_err(|error| format!("{error:#}"))?;
+    AccountServiceClient::new(channel)
+        .get_incident_progress(account::GetIncidentProgressRequest {
+            incident_id: incident_id.to_owned(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(describe)
+}
+
+async fn notification_progress(
+    endpoints: &Endpoints,
+    incident_id: &str,
+) -> Result<notification::GetIncidentProgressResponse, String> {
+    let channel = endpoints
+        .operator_channel(&endpoints.notification_grpc_url)
+        .map_err(|error| format!("{error:#}"))?;
+    NotificationServiceClient::new(channel)
+        .get_incident_progress(notification::GetIncidentProgressRequest {
+            incident_id: incident_id.to_owned(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(describe)
+}
+
+async fn membership_progress(
+    endpoints: &Endpoints,
+    incident_id: &str,
+) -> Result<membership::GetIncidentProgressResponse, String> {
+    let channel = endpoints
+        .operator_channel(&endpoints.membership_grpc_url)
+        .map_err(|error| format!("{error:#}"))?;
+    MembershipServiceClient::new(channel)
+        .get_incident_progress(membership::GetIncidentProgressRequest {
+            incident_id: incident_id.to_owned(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+        .map_err(describe)
+}
+
+async fn forum_thread(
+    endpoints: &Endpoints,
+    incident_id: &str,
+) -> Result<Option<forum::Thread>, String> {
+    let channel = endpoints
+        .operator_channel(&endpoints.forum_grpc_url)
+        .map_err(|error| format!("{error:#}"))?;
+    let answer = ForumServiceClient::new(channel)
+        .get_incident_thread(forum::GetIncidentThreadRequest {
+            incident_id: incident_id.to_owned(),
+        })
+        .await;
+    match answer {
+        Ok(response) => Ok(response.into_inner().thread),
+        Err(status) if status.code() == tonic::Code::NotFound => Ok(None),
+        Err(status) => Err(describe(status)),
+    }
+}

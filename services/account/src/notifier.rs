@@ -1,0 +1,88 @@
+//! Transactional emails through the notification service's SendEmail.
+//!
+//! The RPC that asks for an email has already committed its token when this
+//! runs, and always answers OK: delivery is retried in the background with
+//! backoff (SendEmail is idempotent by key), so a notification outage
+//! delays the email instead of failing the request. The retry state lives in
+//! memory on purpose: the request carries a secret link that must not be
+//! stored in plain text; after a restart the member asks again.
+
+use std::time::Duration;
+
+use candor_platform::auth::OutgoingInterceptor;
+use candor_proto::notification::v1::SendEmailRequest;
+use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use secrecy::SecretString;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+type Client = NotificationServiceClient<InterceptedService<Channel, OutgoingInterceptor>>;
+
+/// Attempts before an email is given up (about 10 minutes in all).
+const ATTEMPTS: u32 = 10;
+const FIRST_RETRY: Duration = Duration::from_millis(500);
+const MAX_RETRY: Duration = Duration::from_secs(120);
+
+#[derive(Clone)]
+pub struct Notifier {
+    client: Client,
+}
+
+impl std::fmt::Debug for Notifier {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("Notifier { .. }")
+    }
+}
+
+impl Notifier {
+    /// A lazily connecting client with the service credential.
+    pub fn new(url: &str, service_token: &SecretString) -> anyhow::Result<Self> {
+        let channel = candor_platform::grpc::client_channel(url)?;
+        let interceptor = OutgoingInterceptor::with_token(service_token)
+            .map_err(|status| anyhow::anyhow!("SERVICE_TOKEN is not valid metadata: {}", status.message()))?;
+        Ok(Self {
+            client: NotificationServiceClient::with_interceptor(channel, interceptor),
+        })
+    }
+
+    /// Sends in the background, retrying transient failures. `kind` is for
+    /// logs (the request holds a secret link and is never logged).
+    pub fn send(&self, kind: &'static str, request: SendEmailRequest) {
+        let mut client = self.client.clone();
+        let span = tracing::info_span!("send_email", kind, account_id = %request.account_id);
+        tokio::spawn(tracing::Instrument::instrument(
+            async move {
+                let mut delay = FIRST_RETRY;
+                for attempt in 1..=ATTEMPTS {
+                    match client.send_email(request.clone()).await {
+                        Ok(_) => {
+                            tracing::info!(attempt, "email handed to notification");
+                            return;
+                        }
+                        Err(status) if is_permanent(status.code()) => {
+                            tracing::error!(code = ?status.code(), message = status.message(), "notification refused the email");
+                            return;
+                        }
+                        Err(status) => {
+                            tracing::warn!(attempt, code = ?status.code(), "notification unavailable, retrying");
+                        }
+                    }
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(MAX_RETRY);
+                }
+                tracing::error!("email not delivered to notification, giving up");
+            },
+            span,
+        ));
+    }
+}
+
+fn is_permanent(code: tonic::Code) -> bool {
+    matches!(
+        code,
+        tonic::Code::InvalidArgument
+            | tonic::Code::FailedPrecondition
+            | tonic::Code::PermissionDenied
+            | tonic::Code::Unauthenticated
+    )
+}

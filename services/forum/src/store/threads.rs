@@ -1,0 +1,192 @@
+//! Threads: creation (with the first post), lookups, the snapshot listing,
+//! pin and lock.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{AUTHOR_COLUMNS, ThreadRow};
+
+fn select_threads(condition: &str) -> String {
+    format!(
+        "SELECT t.thread_id, t.board_id, t.title, t.first_post_id, t.post_count, t.pinned,
+                t.locked, t.incident_id, t.created_at, t.last_activity_at, {AUTHOR_COLUMNS}
+         FROM threads t JOIN authors a ON a.account_id = t.author_id
+         WHERE {condition}"
+    )
+}
+
+/// A thread to create with its first post.
+#[derive(Debug, Clone)]
+pub struct NewThread<'a> {
+    pub thread_id: Uuid,
+    pub first_post_id: Uuid,
+    pub board_id: &'a str,
+    pub title: &'a str,
+    pub body: &'a str,
+    pub author_id: Uuid,
+    pub pinned: bool,
+    pub incident_id: Option<&'a str>,
+    pub incident_digest: Option<&'a [u8]>,
+    pub request_id: Option<Uuid>,
+}
+
+/// Inserts the thread and its first post (one statement, one timestamp).
+pub async fn insert(conn: &mut PgConnection, thread: &NewThread<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        "WITH thread AS (
+             INSERT INTO threads (thread_id, board_id, title, author_id, first_post_id, post_count,
+                                  pinned, incident_id, incident_digest, request_id,
+                                  created_at, last_activity_at)
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $8, $9, statement_timestamp(), statement_timestamp())
+             RETURNING thread_id, created_at
+         )
+         INSERT INTO posts (post_id, thread_id, seq, author_id, body, created_at)
+         SELECT $5, thread.thread_id, 1, $4, $10, thread.created_at FROM thread",
+    )
+    .bind(thread.thread_id)
+    .bind(thread.board_id)
+    .bind(thread.title)
+    .bind(thread.author_id)
+    .bind(thread.first_post_id)
+    .bind(thread.pinned)
+    .bind(thread.incident_id)
+    .bind(thread.incident_digest)
+    .bind(thread.request_id)
+    .bind(thread.body)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(conn: &mut PgConnection, thread_id: Uuid) -> sqlx::Result<Option<ThreadRow>> {
+    sqlx::query_as::<_, ThreadRow>(&select_threads("t.thread_id = $1"))
+        .bind(thread_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The thread an author created with `request_id`, for retries.
+pub async fn get_by_request(
+    conn: &mut PgConnection,
+    author_id: Uuid,
+    request_id: Uuid,
+) -> sqlx::Result<Option<ThreadRow>> {
+    sqlx::query_as::<_, ThreadRow>(&select_threads("t.author_id = $1 AND t.request_id = $2"))
+        .bind(author_id)
+        .bind(request_id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn get_by_incident(
+    conn: &mut PgConnection,
+    incident_id: &str,
+) -> sqlx::Result<Option<ThreadRow>> {
+    sqlx::query_as::<_, ThreadRow>(&select_threads("t.incident_id = $1"))
+        .bind(incident_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// The digest of the BreachReported that opened an incident's thread.
+pub async fn incident_digest(
+    conn: &mut PgConnection,
+    incident_id: &str,
+) -> sqlx::Result<Option<Option<Vec<u8>>>> {
+    sqlx::query_scalar("SELECT incident_digest FROM threads WHERE incident_id = $1")
+        .bind(incident_id)
+        .fetch_optional(conn)
+        .await
+}
+
+/// Locks the thread row for the rest of the transaction (posting in it
+/// serialises here); returns whether it is locked for posting.
+pub async fn lock_for_posting(
+    conn: &mut PgConnection,
+    thread_id: Uuid,
+) -> sqlx::Result<Option<bool>> {
+    sqlx::query_scalar("SELECT locked FROM threads WHERE thread_id = $1 FOR UPDATE")
+        .bind(thread_id)
+        .fetch_optional(conn)
+        .await
+}
+
+pub async fn set_pinned(conn: &mut PgConnection, thread_id: Uuid, pinned: bool) -> sqlx::Result<bool> {
+    let result = sqlx::query("UPDATE threads SET pinned = $2 WHERE thread_id = $1")
+        .bind(thread_id)
+        .bind(pinned)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+pub async fn set_locked(conn: &mut PgConnection, thread_id: Uuid, locked: bool) -> sqlx::Result<bool> {
+    let result = sqlx::query("UPDATE threads SET locked = $2 WHERE thread_id = $1")
+        .bind(thread_id)
+        .bind(locked)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Where a listing page ends: the listing's snapshot time and the sort key
+/// of the last thread returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadCursor {
+    pub as_of: DateTime<Utc>,
+    pub pinned: bool,
+    pub activity: DateTime<Utc>,
+    pub thread_id: Uuid,
+}
+
+/// A listed thread with the sort key it was listed under.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedThread {
+    #[sqlx(flatten)]
+    pub thread: ThreadRow,
+    pub as_of: DateTime<Utc>,
+    pub activity_as_of: DateTime<Utc>,
+}
+
+/// One page of a board, sorted by the threads' state at the listing's
+/// snapshot time (`as_of`, the first page's time): pinned first, then last
+/// activity up to `as_of`, newest first, then thread id. A thread bumped by
+/// a post while a client pages keeps its snapshot position, so it is
+/// neither repeated nor skipped; threads started after `as_of` wait for a
+/// fresh listing.
+pub async fn list(
+    conn: &mut PgConnection,
+    board_id: &str,
+    after: Option<&ThreadCursor>,
+    limit: i64,
+) -> sqlx::Result<Vec<ListedThread>> {
+    let query = format!(
+        "WITH snapshot AS (SELECT COALESCE($2::timestamptz, statement_timestamp()) AS as_of),
+         listing AS (
+             SELECT t.*, s.as_of,
+                    CASE WHEN t.last_activity_at <= s.as_of THEN t.last_activity_at
+                         ELSE (SELECT max(p.created_at) FROM posts p
+                               WHERE p.thread_id = t.thread_id AND p.created_at <= s.as_of)
+                    END AS activity_as_of
+             FROM threads t CROSS JOIN snapshot s
+             WHERE t.board_id = $1 AND t.created_at <= s.as_of
+         )
+         SELECT t.thread_id, t.board_id, t.title, t.first_post_id, t.post_count, t.pinned,
+                t.locked, t.incident_id, t.created_at, t.last_activity_at, {AUTHOR_COLUMNS},
+                t.as_of, t.activity_as_of
+         FROM listing t JOIN authors a ON a.account_id = t.author_id
+         WHERE $3::boolean IS NULL OR (t.pinned, t.activity_as_of, t.thread_id) < ($3, $4, $5)
+         ORDER BY t.pinned DESC, t.activity_as_of DESC, t.thread_id DESC
+         LIMIT $6"
+    );
+    sqlx::query_as::<_, ListedThread>(&query)
+        .bind(board_id)
+        .bind(after.map(|cursor| cursor.as_of))
+        .bind(after.map(|cursor| cursor.pinned))
+        .bind(after.map(|cursor| cursor.activity))
+        .bind(after.map(|cursor| cursor.thread_id))
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+}

@@ -1,0 +1,48 @@
+//! The `candor.membership` queue: one handler dispatching on the routing key.
+
+use candor_platform::messaging::{HandlerError, IncomingMessage, MessageHandler};
+use candor_proto::events::v1::{
+    ACCOUNT_DEACTIVATED, BREACH_ACCOUNTS_AFFECTED, BREACH_ENUMERATION_COMPLETED, BREACH_REPORTED,
+};
+use sqlx::PgPool;
+
+mod account_deactivated;
+mod accounts_affected;
+mod breach_reported;
+mod enumeration_completed;
+
+pub use breach_reported::drain_parked;
+
+/// Handles every event the membership queue is bound to.
+pub struct MembershipEvents {
+    pool: PgPool,
+}
+
+impl MembershipEvents {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl MessageHandler for MembershipEvents {
+    async fn handle(&self, message: &IncomingMessage) -> Result<(), HandlerError> {
+        match message.routing_key.as_str() {
+            BREACH_REPORTED => breach_reported::handle(&self.pool, message).await,
+            BREACH_ACCOUNTS_AFFECTED => accounts_affected::handle(&self.pool, message).await,
+            BREACH_ENUMERATION_COMPLETED => {
+                enumeration_completed::handle(&self.pool, message).await
+            }
+            ACCOUNT_DEACTIVATED => account_deactivated::handle(&self.pool, message).await,
+            other => Err(HandlerError::invalid(format!(
+                "routing key {other:?} is not consumed by membership"
+            ))),
+        }
+    }
+}
+
+/// A protobuf timestamp as UTC, if set and representable.
+fn timestamp(value: Option<&prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
+    let value = value?;
+    let nanos = u32::try_from(value.nanos).ok()?;
+    chrono::DateTime::from_timestamp(value.seconds, nanos)
+}

@@ -1,0 +1,306 @@
+//! The emails themselves: templates (minijinja, HTML auto-escaped, in
+//! `templates/`), headers, and the formatted RFC 5322 message.
+
+mod facts;
+mod transactional;
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use candor_proto::events::v1::BreachReported;
+use lettre::Message;
+use lettre::address::Envelope;
+use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use minijinja::{Environment, Value, context};
+
+pub use facts::{IncidentNotice, format_time};
+pub use transactional::TransactionalContent;
+
+/// The title California Civ. Code 1798.82 prescribes.
+pub const BREACH_NOTICE_SUBJECT: &str = "Notice of Data Breach";
+
+const TEMPLATES: [(&str, &str); 8] = [
+    ("breach_notice.txt", include_str!("../../templates/breach_notice.txt")),
+    ("breach_notice.html", include_str!("../../templates/breach_notice.html")),
+    ("password_reset.txt", include_str!("../../templates/password_reset.txt")),
+    ("password_reset.html", include_str!("../../templates/password_reset.html")),
+    ("deactivation_confirmation.txt", include_str!("../../templates/deactivation_confirmation.txt")),
+    ("deactivation_confirmation.html", include_str!("../../templates/deactivation_confirmation.html")),
+    ("password_changed.txt", include_str!("../../templates/password_changed.txt")),
+    ("password_changed.html", include_str!("../../templates/password_changed.html")),
+];
+
+/// Why an email could not be produced; the job fails permanently (retrying
+/// would produce the same).
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("invalid recipient address {0:?}")]
+    InvalidAddress(String),
+    #[error("rendering failed: {0:#}")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// An email ready to format: subject, both bodies and the other headers.
+#[derive(Debug, Clone)]
+pub struct RenderedEmail {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    /// From, To, Reply-To (when there is a contact address), Message-ID,
+    /// Auto-Submitted, in that order.
+    pub headers: Vec<(String, String)>,
+    from: Mailbox,
+    to: Mailbox,
+    reply_to: Option<Mailbox>,
+    message_id: String,
+}
+
+/// An incident worded once, reused for every notice of it.
+#[derive(Debug, Clone)]
+pub struct IncidentContext {
+    value: Value,
+    reply_to: Option<String>,
+}
+
+impl IncidentContext {
+    pub fn new(report: &BreachReported) -> Self {
+        let notice = IncidentNotice::from_report(report);
+        let reply_to = Some(notice.contact.email.clone()).filter(|email| !email.is_empty());
+        Self {
+            value: Value::from_serialize(&notice),
+            reply_to,
+        }
+    }
+}
+
+/// The recipient of one breach notice.
+#[derive(Debug, Clone, Copy)]
+pub struct NoticeRecipient<'a> {
+    pub display_name: &'a str,
+    pub to_address: &'a str,
+    pub thread_url: Option<&'a str>,
+}
+
+/// Renders and formats every email of the service.
+pub struct Renderer {
+    environment: Environment<'static>,
+    from: Mailbox,
+    organization: String,
+    message_id_domain: String,
+    public_base_url: String,
+}
+
+impl Renderer {
+    /// `from` is `EMAIL_FROM`; links are built under `public_base_url`.
+    pub fn new(from: &str, public_base_url: &str) -> anyhow::Result<Arc<Self>> {
+        let from: Mailbox = from.parse().context("parsing EMAIL_FROM")?;
+        let mut environment = Environment::new();
+        environment.set_keep_trailing_newline(true);
+        for (name, source) in TEMPLATES {
+            environment
+                .add_template(name, source)
+                .with_context(|| format!("compiling template {name}"))?;
+        }
+        Ok(Arc::new(Self {
+            organization: from.name.clone().unwrap_or_else(|| "Candor".to_owned()),
+            message_id_domain: from.email.domain().to_owned(),
+            from,
+            environment,
+            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+        }))
+    }
+
+    /// The stable Message-ID of a job.
+    pub fn message_id_for(&self, job_id: uuid::Uuid) -> String {
+        format!("<{job_id}@{}>", self.message_id_domain)
+    }
+
+    /// The domain Message-IDs are made under.
+    pub fn message_id_domain(&self) -> &str {
+        &self.message_id_domain
+    }
+
+    pub fn reset_url(&self) -> String {
+        format!("{}/account/password-reset", self.public_base_url)
+    }
+
+    pub fn deactivation_url(&self) -> String {
+        format!("{}/account/deactivate", self.public_base_url)
+    }
+
+    /// A placeholder thread link for dry runs.
+    pub fn sample_thread_url(&self) -> String {
+        format!("{}/forum/threads/sample", self.public_base_url)
+    }
+
+    /// The "Notice of Data Breach" for one recipient.
+    pub fn breach_notice(
+        &self,
+        incident: &IncidentContext,
+        recipient: NoticeRecipient<'_>,
+        message_id: &str,
+    ) -> Result<RenderedEmail, RenderError> {
+        let context = context! {
+            incident => incident.value.clone(),
+            organization => &self.organization,
+            greeting => greeting(recipient.display_name),
+            to_address => recipient.to_address,
+            thread_url => recipient.thread_url,
+            reset_url => self.reset_url(),
+            deactivation_url => self.deactivation_url(),
+        };
+        let (text, html) = self.render_pair("breach_notice", &context)?;
+        self.assemble(
+            BREACH_NOTICE_SUBJECT,
+            text,
+            html,
+            recipient.display_name,
+            recipient.to_address,
+            incident.reply_to.as_deref(),
+            message_id,
+        )
+    }
+
+    /// A transactional email (SendEmail).
+    pub fn transactional(
+        &self,
+        content: &TransactionalContent,
+        display_name: &str,
+        to_address: &str,
+        message_id: &str,
+    ) -> Result<RenderedEmail, RenderError> {
+        let (template, context) = match content {
+            TransactionalContent::PasswordReset { link, expires_at }
+            | TransactionalContent::DeactivationConfirmation { link, expires_at } => (
+                content.kind(),
+                context! {
+                    organization => &self.organization,
+                    greeting => greeting(display_name),
+                    link => link,
+                    expires_at => expires_at.format("%-d %B %Y, %H:%M UTC").to_string(),
+                },
+            ),
+            TransactionalContent::PasswordChanged { changed_at } => (
+                content.kind(),
+                context! {
+                    organization => &self.organization,
+                    greeting => greeting(display_name),
+                    changed_at => changed_at.format("%-d %B %Y, %H:%M UTC").to_string(),
+                    reset_url => self.reset_url(),
+                },
+            ),
+        };
+        let (text, html) = self.render_pair(template, &context)?;
+        self.assemble(
+            content.subject(),
+            text,
+            html,
+            display_name,
+            to_address,
+            None,
+            message_id,
+        )
+    }
+
+    fn render_pair(&self, name: &str, context: &Value) -> Result<(String, String), RenderError> {
+        let render = |extension: &str| -> anyhow::Result<String> {
+            let template_name = format!("{name}.{extension}");
+            let template = self.environment.get_template(&template_name)?;
+            Ok(template.render(context)?)
+        };
+        Ok((render("txt")?, render("html")?))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        &self,
+        subject: &str,
+        text: String,
+        html: String,
+        display_name: &str,
+        to_address: &str,
+        reply_to: Option<&str>,
+        message_id: &str,
+    ) -> Result<RenderedEmail, RenderError> {
+        let address = to_address
+            .parse()
+            .map_err(|_| RenderError::InvalidAddress(to_address.to_owned()))?;
+        let name = Some(display_name.to_owned()).filter(|name| !name.is_empty());
+        let to = Mailbox::new(name, address);
+        let reply_to = reply_to
+            .map(|email| email.parse().map(|address| Mailbox::new(None, address)))
+            .transpose()
+            .context("parsing the contact address for Reply-To")?;
+        let mut headers = vec![
+            ("From".to_owned(), self.from.to_string()),
+            ("To".to_owned(), to.to_string()),
+        ];
+        if let Some(reply_to) = &reply_to {
+            headers.push(("Reply-To".to_owned(), reply_to.to_string()));
+        }
+        headers.push(("Message-ID".to_owned(), message_id.to_owned()));
+        headers.push(("Auto-Submitted".to_owned(), AUTO_GENERATED.to_owned()));
+        Ok(RenderedEmail {
+            subject: subject.to_owned(),
+            text,
+            html,
+            headers,
+            from: self.from.clone(),
+            to,
+            reply_to,
+            message_id: message_id.to_owned(),
+        })
+    }
+}
+
+impl RenderedEmail {
+    /// The envelope and the formatted message (multipart/alternative, text
+    /// then HTML).
+    pub fn format(self) -> Result<(Envelope, Vec<u8>), RenderError> {
+        let mut builder = Message::builder()
+            .from(self.from)
+            .to(self.to)
+            .subject(self.subject)
+            .message_id(Some(self.message_id))
+            .header(AutoSubmitted);
+        if let Some(reply_to) = self.reply_to {
+            builder = builder.reply_to(reply_to);
+        }
+        let message = builder
+            .multipart(MultiPart::alternative_plain_html(self.text, self.html))
+            .context("building the message")?;
+        Ok((message.envelope().clone(), message.formatted()))
+    }
+}
+
+fn greeting(display_name: &str) -> String {
+    if display_name.trim().is_empty() {
+        "Dear member,".to_owned()
+    } else {
+        format!("Dear {},", display_name.trim())
+    }
+}
+
+const AUTO_GENERATED: &str = "auto-generated";
+
+/// `Auto-Submitted: auto-generated` (RFC 3834), so auto-responders stay quiet.
+#[derive(Debug, Clone, Copy)]
+struct AutoSubmitted;
+
+impl Header for AutoSubmitted {
+    fn name() -> HeaderName {
+        HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_value: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Self)
+    }
+
+    fn display(&self) -> HeaderValue {
+        HeaderValue::new(Self::name(), AUTO_GENERATED.to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests;

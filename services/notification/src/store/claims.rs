@@ -1,0 +1,243 @@
+//! The sender's side of the jobs table: the shared rate bucket, claiming
+//! due jobs (`FOR UPDATE SKIP LOCKED`, so replicas share the work),
+//! recording outcomes in bulk, and requeuing abandoned SENDING jobs.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Takes up to `wanted` send tokens from the bucket every replica shares
+/// (`rate` tokens per second, at most `burst` saved). Must run in the same
+/// transaction as the claim and [`return_tokens`]: the row lock serialises
+/// the replicas. Returns the tokens granted and, when none, the seconds
+/// until the next one.
+pub async fn take_tokens(
+    connection: &mut PgConnection,
+    rate: f64,
+    burst: f64,
+    wanted: usize,
+) -> Result<(usize, f64), sqlx::Error> {
+    let available: f64 = sqlx::query_scalar(
+        "UPDATE send_rate_bucket SET \
+            tokens = least($2::float8, tokens + extract(epoch FROM clock_timestamp() - refilled_at)::float8 * $1::float8), \
+            refilled_at = clock_timestamp() \
+         WHERE id = 1 RETURNING tokens",
+    )
+    .bind(rate)
+    .bind(burst)
+    .fetch_one(connection)
+    .await?;
+    let whole = available.max(0.0).floor();
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let granted = (whole as usize).min(wanted);
+    let wait = if granted == 0 {
+        ((1.0 - available) / rate).max(0.001)
+    } else {
+        0.0
+    };
+    Ok((granted, wait))
+}
+
+/// Spends `used` tokens taken with [`take_tokens`].
+pub async fn spend_tokens(connection: &mut PgConnection, used: usize) -> Result<(), sqlx::Error> {
+    if used == 0 {
+        return Ok(());
+    }
+    sqlx::query("UPDATE send_rate_bucket SET tokens = tokens - $1 WHERE id = 1")
+        .bind(used as f64)
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
+/// A job claimed for sending (now SENDING, its attempt counted).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedJob {
+    pub job_id: Uuid,
+    pub kind: String,
+    pub incident_id: Option<String>,
+    pub to_address: String,
+    pub display_name: String,
+    pub content: Option<serde_json::Value>,
+    pub message_id: String,
+    pub attempts: i32,
+    /// The incident's forum thread link, when known.
+    pub thread_url: Option<String>,
+    /// The address failed permanently before: do not send.
+    pub address_suppressed: bool,
+}
+
+/// Claims up to `limit` due jobs, transactional emails first, and marks them
+/// SENDING. Rows another replica holds are skipped.
+pub async fn claim_due(
+    connection: &mut PgConnection,
+    limit: usize,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    sqlx::query_as::<_, ClaimedJob>(
+        "WITH due AS ( \
+            SELECT job_id FROM email_jobs \
+            WHERE state = 'queued' AND next_attempt_at <= now() \
+            ORDER BY priority, next_attempt_at \
+            LIMIT $1 \
+            FOR UPDATE SKIP LOCKED) \
+         UPDATE email_jobs j \
+            SET state = 'sending', attempts = j.attempts + 1, updated_at = now() \
+           FROM due WHERE j.job_id = due.job_id \
+         RETURNING j.job_id, j.kind, j.incident_id, j.to_address, j.display_name, j.content, \
+                   j.message_id, j.attempts, \
+                   (SELECT t.thread_url FROM incident_threads t WHERE t.incident_id = j.incident_id) AS thread_url, \
+                   EXISTS (SELECT 1 FROM suppressed_addresses s WHERE s.address = lower(j.to_address)) AS address_suppressed",
+    )
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(connection)
+    .await
+}
+
+/// What became of one claimed job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The server accepted it.
+    Sent {
+        job_id: Uuid,
+        sent_at: DateTime<Utc>,
+        without_thread_link: bool,
+    },
+    /// A transient failure: queued again for `next_attempt_at`.
+    Retry {
+        job_id: Uuid,
+        error: String,
+        next_attempt_at: DateTime<Utc>,
+    },
+    /// Final failure; `suppress` is the address to put on the suppression
+    /// list (after a 5xx).
+    Failed {
+        job_id: Uuid,
+        error: String,
+        suppress: Option<String>,
+    },
+    /// Not sent on purpose (the address is on the suppression list).
+    Suppressed { job_id: Uuid },
+}
+
+/// Records outcomes in a few set-based statements (one per kind).
+pub async fn record_outcomes(
+    connection: &mut PgConnection,
+    outcomes: &[Outcome],
+) -> Result<(), sqlx::Error> {
+    let mut sent = (Vec::new(), Vec::new(), Vec::new());
+    let mut retry = (Vec::new(), Vec::new(), Vec::new());
+    let mut failed = (Vec::new(), Vec::new());
+    let mut suppress = (Vec::new(), Vec::new());
+    let mut suppressed = Vec::new();
+    for outcome in outcomes {
+        match outcome {
+            Outcome::Sent {
+                job_id,
+                sent_at,
+                without_thread_link,
+            } => {
+                sent.0.push(*job_id);
+                sent.1.push(*sent_at);
+                sent.2.push(*without_thread_link);
+            }
+            Outcome::Retry {
+                job_id,
+                error,
+                next_attempt_at,
+            } => {
+                retry.0.push(*job_id);
+                retry.1.push(error.clone());
+                retry.2.push(*next_attempt_at);
+            }
+            Outcome::Failed {
+                job_id,
+                error,
+                suppress: address,
+            } => {
+                failed.0.push(*job_id);
+                failed.1.push(error.clone());
+                if let Some(address) = address {
+                    suppress.0.push(address.to_lowercase());
+                    suppress.1.push(error.clone());
+                }
+            }
+            Outcome::Suppressed { job_id } => suppressed.push(*job_id),
+        }
+    }
+    if !sent.0.is_empty() {
+        sqlx::query(
+            "UPDATE email_jobs j SET state = 'sent', sent_at = t.sent_at, updated_at = now(), \
+                    sent_without_thread_link = t.without_link, content = NULL \
+             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::bool[]) AS t(job_id, sent_at, without_link) \
+             WHERE j.job_id = t.job_id AND j.state = 'sending'",
+        )
+        .bind(&sent.0)
+        .bind(&sent.1)
+        .bind(&sent.2)
+        .execute(&mut *connection)
+        .await?;
+    }
+    if !retry.0.is_empty() {
+        sqlx::query(
+            "UPDATE email_jobs j SET state = 'queued', last_error = t.error, \
+                    next_attempt_at = t.next_attempt_at, updated_at = now() \
+             FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[]) AS t(job_id, error, next_attempt_at) \
+             WHERE j.job_id = t.job_id AND j.state = 'sending'",
+        )
+        .bind(&retry.0)
+        .bind(&retry.1)
+        .bind(&retry.2)
+        .execute(&mut *connection)
+        .await?;
+    }
+    if !failed.0.is_empty() {
+        sqlx::query(
+            "UPDATE email_jobs j SET state = 'failed', last_error = t.error, updated_at = now(), \
+                    content = NULL \
+             FROM UNNEST($1::uuid[], $2::text[]) AS t(job_id, error) \
+             WHERE j.job_id = t.job_id AND j.state = 'sending'",
+        )
+        .bind(&failed.0)
+        .bind(&failed.1)
+        .execute(&mut *connection)
+        .await?;
+    }
+    if !suppress.0.is_empty() {
+        sqlx::query(
+            "INSERT INTO suppressed_addresses (address, reason) \
+             SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(&suppress.0)
+        .bind(&suppress.1)
+        .execute(&mut *connection)
+        .await?;
+    }
+    if !suppressed.is_empty() {
+        sqlx::query(
+            "UPDATE email_jobs SET state = 'suppressed', suppression_reason = 1, updated_at = now(), \
+                    content = NULL \
+             WHERE job_id = ANY($1) AND state = 'sending'",
+        )
+        .bind(&suppressed)
+        .execute(connection)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Queues again the jobs left SENDING for longer than `stale_seconds` (their
+/// replica stopped mid-transaction) and marks them possibly re-sent.
+pub async fn requeue_stale(
+    connection: &mut PgConnection,
+    stale_seconds: f64,
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE email_jobs SET state = 'queued', possibly_resent = true, next_attempt_at = now(), \
+                updated_at = now() \
+         WHERE state = 'sending' AND updated_at < now() - make_interval(secs => $1)",
+    )
+    .bind(stale_seconds)
+    .execute(connection)
+    .await?
+    .rows_affected())
+}

@@ -1,0 +1,131 @@
+//! Creating email jobs: breach notices by the batch, transactional emails
+//! one by one under an idempotency key.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// One affected account of a batch.
+#[derive(Debug, Clone)]
+pub struct NewNotice {
+    pub account_id: Uuid,
+    pub email: String,
+    pub display_name: String,
+}
+
+/// Creates the notices of a batch in one statement; an account that already
+/// has a notice for the incident gets nothing new. A deactivated account's
+/// notice is created suppressed (address erased), so is one to a suppressed
+/// address. A notice waits for the incident's forum thread link at most
+/// `thread_wait_seconds` after the incident was recorded. Returns the jobs
+/// created.
+pub async fn insert_notices(
+    connection: &mut PgConnection,
+    incident_id: &str,
+    notices: &[NewNotice],
+    message_id_domain: &str,
+    thread_wait_seconds: f64,
+) -> Result<u64, sqlx::Error> {
+    let job_ids: Vec<Uuid> = notices.iter().map(|_| Uuid::now_v7()).collect();
+    let account_ids: Vec<Uuid> = notices.iter().map(|notice| notice.account_id).collect();
+    let emails: Vec<&str> = notices.iter().map(|notice| notice.email.as_str()).collect();
+    let names: Vec<&str> = notices
+        .iter()
+        .map(|notice| notice.display_name.as_str())
+        .collect();
+    let created = sqlx::query(
+        "INSERT INTO email_jobs (job_id, kind, priority, incident_id, account_id, to_address, \
+                                 display_name, state, suppression_reason, message_id, next_attempt_at) \
+         SELECT t.job_id, 'breach_notice', 1, $1, t.account_id, \
+                CASE WHEN d.account_id IS NULL THEN t.email ELSE '' END, \
+                CASE WHEN d.account_id IS NULL THEN t.display_name ELSE '' END, \
+                CASE WHEN d.account_id IS NOT NULL OR s.address IS NOT NULL THEN 'suppressed' ELSE 'queued' END, \
+                CASE WHEN d.account_id IS NOT NULL THEN 2 WHEN s.address IS NOT NULL THEN 1 END, \
+                '<' || t.job_id::text || '@' || $6 || '>', \
+                CASE WHEN th.thread_url IS NOT NULL THEN now() \
+                     ELSE greatest(now(), i.recorded_at + make_interval(secs => $7)) END \
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::text[]) \
+              AS t(job_id, account_id, email, display_name) \
+         JOIN incidents i ON i.incident_id = $1 \
+         LEFT JOIN incident_threads th ON th.incident_id = $1 \
+         LEFT JOIN deactivated_accounts d ON d.account_id = t.account_id \
+         LEFT JOIN suppressed_addresses s ON s.address = lower(t.email) \
+         ON CONFLICT (incident_id, account_id) DO NOTHING",
+    )
+    .bind(incident_id)
+    .bind(&job_ids)
+    .bind(&account_ids)
+    .bind(&emails)
+    .bind(&names)
+    .bind(message_id_domain)
+    .bind(thread_wait_seconds)
+    .execute(connection)
+    .await?
+    .rows_affected();
+    Ok(created)
+}
+
+/// A transactional email to queue.
+#[derive(Debug, Clone)]
+pub struct NewTransactional<'a> {
+    pub idempotency_key: &'a str,
+    pub request_digest: &'a [u8],
+    pub kind: &'a str,
+    pub account_id: Option<Uuid>,
+    pub to_address: &'a str,
+    pub display_name: &'a str,
+    pub content: serde_json::Value,
+}
+
+/// What queuing a transactional email did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransactionalOutcome {
+    /// Created (or found, for the same request) this job.
+    Job(Uuid),
+    /// The key was used for a different request.
+    KeyReused,
+}
+
+/// Queues a transactional email (priority 0: sent before any breach notice
+/// that is due), idempotently by key. A suppressed address gives a job in
+/// state suppressed.
+pub async fn insert_transactional(
+    connection: &mut PgConnection,
+    email: NewTransactional<'_>,
+    message_id_domain: &str,
+) -> Result<TransactionalOutcome, sqlx::Error> {
+    let job_id = Uuid::now_v7();
+    sqlx::query(
+        "INSERT INTO email_jobs (job_id, kind, priority, account_id, to_address, display_name, \
+                                 idempotency_key, request_digest, content, state, suppression_reason, message_id) \
+         SELECT $1, $2, 0, $3, $4, $5, $6, $7, \
+                CASE WHEN s.address IS NULL THEN $8 END, \
+                CASE WHEN s.address IS NULL THEN 'queued' ELSE 'suppressed' END, \
+                CASE WHEN s.address IS NULL THEN NULL ELSE 1 END, \
+                '<' || $1::text || '@' || $9 || '>' \
+         FROM (SELECT 1) AS one \
+         LEFT JOIN suppressed_addresses s ON s.address = lower($4) \
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(job_id)
+    .bind(email.kind)
+    .bind(email.account_id)
+    .bind(email.to_address)
+    .bind(email.display_name)
+    .bind(email.idempotency_key)
+    .bind(email.request_digest)
+    .bind(&email.content)
+    .bind(message_id_domain)
+    .execute(&mut *connection)
+    .await?;
+    let (existing_id, digest): (Uuid, Option<Vec<u8>>) = sqlx::query_as(
+        "SELECT job_id, request_digest FROM email_jobs WHERE idempotency_key = $1",
+    )
+    .bind(email.idempotency_key)
+    .fetch_one(connection)
+    .await?;
+    if digest.as_deref() == Some(email.request_digest) {
+        Ok(TransactionalOutcome::Job(existing_id))
+    } else {
+        Ok(TransactionalOutcome::KeyReused)
+    }
+}
