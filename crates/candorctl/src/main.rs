@@ -35,6 +35,11 @@ enum Command {
     /// Watch an incident's progress and report on it.
     #[command(subcommand)]
     Incident(commands::incident::IncidentCommand),
+    /// Load members into the account service.
+    #[command(subcommand)]
+    Accounts(commands::accounts::AccountsCommand),
+    /// Create demo members for a fresh stack (same path as an import).
+    Seed(Box<commands::accounts::seed::SeedArgs>),
 }
 
 #[tokio::main]
@@ -55,5 +60,7 @@ async fn main() -> ExitCode {
         Command::Health(args) => commands::health::run(args).await,
         Command::Breach(command) => commands::breach::run(command).await,
         Command::Incident(command) => commands::incident::run(command).await,
+        Command::Accounts(command) => commands::accounts::run(command).await,
+        Command::Seed(args) => commands::accounts::seed::run(*args).await,
     }
 }

@@ -18,13 +18,13 @@ const MAX_VARIABLES: usize = 16;
 /// Why a template could not be filled (INVALID_ARGUMENT).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FillError {
-    #[error("variables: placeholder {{{0}}} has no value")]
+    #[error("placeholder {{{0}}} has no value")]
     Missing(String),
-    #[error("variables: at most {MAX_VARIABLES} entries")]
+    #[error("at most {MAX_VARIABLES} entries")]
     TooMany,
-    #[error("variables: key {0:?} must match ^[a-z_]{{1,32}}$")]
+    #[error("key {0:?} must match ^[a-z_]{{1,32}}$")]
     BadKey(String),
-    #[error("variables: value of {0:?} must be 1..=500 characters")]
+    #[error("value of {0:?} must be 1..=500 characters")]
     BadValue(String),
 }
 

@@ -6,15 +6,30 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use candor_platform::grpc::GrpcServer;
+use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
+use candor_proto::forum::v1::forum_service_server::ForumServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
+mod canned;
 mod config;
+mod errors;
+mod events;
+mod grpc;
+mod links;
+mod notice;
+mod paging;
+mod posting;
+mod sessions;
+mod store;
 
 pub use config::Config;
+pub use sessions::SYSTEM_ACCOUNT_ID;
 
 /// The binary's name, also the service name in logs and traces.
 pub const BINARY_NAME: &str = "candor-forum";
@@ -25,6 +40,8 @@ static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 /// A started candor-forum, ready to serve.
 pub struct App {
     foundation: Foundation,
+    api: grpc::ForumApi,
+    events: Arc<events::ForumEvents>,
 }
 
 impl App {
@@ -32,7 +49,28 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let foundation =
             Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
-        Ok(Self { foundation })
+        let sessions = Arc::new(sessions::Sessions::new(
+            foundation.credentials.clone(),
+            &config.account_grpc_url,
+            &config.common.auth.service_token,
+            Duration::from_secs(u64::from(config.session_cache_seconds)),
+            config.session_cache_capacity as usize,
+        )?);
+        let links = links::Links::new(&config.public_base_url);
+        let policy = posting::PostingPolicy {
+            member_interval: Duration::from_secs(u64::from(config.post_interval_seconds)),
+        };
+        let api = grpc::ForumApi::new(foundation.pool.clone(), sessions.clone(), links.clone(), policy);
+        let events = Arc::new(events::ForumEvents::new(
+            foundation.pool.clone(),
+            links,
+            sessions,
+        ));
+        Ok(Self {
+            foundation,
+            api,
+            events,
+        })
     }
 
     /// Where the gRPC server listens.
@@ -50,7 +88,12 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grpc = GrpcServer::new()?;
-        self.foundation.run(grpc, Vec::new(), shutdown).await
+        let grpc = GrpcServer::new()?.add_service(ForumServiceServer::new(self.api));
+        let consumer = self.foundation.consumer(
+            ServiceQueue::Forum,
+            self.events,
+            ConsumerOptions::default(),
+        );
+        self.foundation.run(grpc, vec![consumer], shutdown).await
     }
 }

@@ -3,16 +3,32 @@
 //! [`App::build`] starts the service (database and migrations, RabbitMQ
 //! topology, gRPC listener) and [`App::run_until`] serves it until the
 //! shutdown future resolves. `main.rs` and the tests both go through here.
+//!
+//! - `consumers`: the `candor.membership` queue (breach compensation,
+//!   enumeration totals, deactivations);
+//! - `grpc`: the `MembershipService` API;
+//! - `store`: PostgreSQL, one module per table group;
+//! - `domain`: tiers and the ledger replay, without storage.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use candor_platform::grpc::GrpcServer;
-use candor_platform::service::Foundation;
+use anyhow::Context;
+use candor_platform::auth::OutgoingInterceptor;
+use candor_platform::grpc::{GrpcServer, client_channel};
+use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
+use candor_platform::service::{BackgroundTask, Foundation};
+use candor_proto::account::v1::account_service_client::AccountServiceClient;
+use candor_proto::membership::v1::membership_service_server::MembershipServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 mod config;
+mod consumers;
+pub mod domain;
+mod grpc;
+pub mod store;
 
 pub use config::Config;
 
@@ -25,6 +41,8 @@ static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 /// A started candor-membership, ready to serve.
 pub struct App {
     foundation: Foundation,
+    api: grpc::MembershipApi,
+    consumer_concurrency: usize,
 }
 
 impl App {
@@ -32,7 +50,17 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let foundation =
             Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
-        Ok(Self { foundation })
+        let interceptor = OutgoingInterceptor::with_token(&config.common.auth.service_token)
+            .map_err(|status| anyhow::anyhow!("SERVICE_TOKEN: {}", status.message()))?;
+        let channel = client_channel(&config.account_grpc_url).context("ACCOUNT_GRPC_URL")?;
+        let accounts = AccountServiceClient::with_interceptor(channel, interceptor);
+        let auth = grpc::Authenticator::new(foundation.credentials.clone(), accounts);
+        let api = grpc::MembershipApi::new(foundation.pool.clone(), auth);
+        Ok(Self {
+            foundation,
+            api,
+            consumer_concurrency: usize::from(config.consumer_concurrency),
+        })
     }
 
     /// Where the gRPC server listens.
@@ -50,7 +78,43 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grpc = GrpcServer::new()?;
-        self.foundation.run(grpc, Vec::new(), shutdown).await
+        let grpc = GrpcServer::new()?.add_service(MembershipServiceServer::new(self.api));
+        let handler = Arc::new(consumers::MembershipEvents::new(self.foundation.pool.clone()));
+        let options = ConsumerOptions::default().with_concurrency(self.consumer_concurrency);
+        let tasks: Vec<BackgroundTask> = vec![
+            self.foundation
+                .consumer(ServiceQueue::Membership, handler, options),
+            drain_leftover_parked_batches(self.foundation.pool.clone()),
+        ];
+        self.foundation.run(grpc, tasks, shutdown).await
     }
+}
+
+/// Applies batches parked for incidents that are reported by now, e.g.
+/// after the `breach.reported` handler's drain gave up: once, at start.
+fn drain_leftover_parked_batches(pool: PgPool) -> BackgroundTask {
+    Box::new(move |stop| {
+        Box::pin(async move {
+            let drain = async {
+                let mut conn = pool.acquire().await.context("acquiring a connection")?;
+                let incidents = store::compensation::incidents_with_parked_batches(&mut conn)
+                    .await
+                    .context("finding parked batches")?;
+                drop(conn);
+                for incident_id in incidents {
+                    consumers::drain_parked(&pool, &incident_id).await?;
+                }
+                anyhow::Ok(())
+            };
+            tokio::select! {
+                () = stop.cancelled() => {}
+                result = drain => {
+                    if let Err(error) = result {
+                        tracing::warn!(error = %format!("{error:#}"), "draining parked batches at start failed");
+                    }
+                }
+            }
+            Ok(())
+        })
+    })
 }

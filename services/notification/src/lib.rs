@@ -6,13 +6,25 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::Context as _;
 use candor_platform::grpc::GrpcServer;
+use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
+use candor_proto::notification::v1::notification_service_server::NotificationServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
+use tokio::sync::Notify;
 
 mod config;
+pub mod consumers;
+pub mod grpc;
+pub mod notice;
+pub mod sender;
+pub mod smtp;
+pub mod store;
 
 pub use config::Config;
 
@@ -20,19 +32,37 @@ pub use config::Config;
 pub const BINARY_NAME: &str = "candor-notification";
 
 /// This service's own schema; the outbox table comes from candor-platform.
-static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
+pub static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 /// A started candor-notification, ready to serve.
 pub struct App {
     foundation: Foundation,
+    config: Config,
+    renderer: Arc<notice::Renderer>,
+    smtp: Arc<smtp::SmtpPool>,
 }
 
 impl App {
     /// Connects, migrates, declares queues and binds `GRPC_ADDR`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let smtp_settings =
+            smtp::SmtpSettings::parse(candor_platform::config::expose(&config.smtp_url))
+                .map_err(anyhow::Error::msg)?;
+        let renderer = notice::Renderer::new(&config.email_from, &config.public_base_url)
+            .context("preparing the email templates")?;
+        let smtp = Arc::new(smtp::SmtpPool::new(
+            smtp_settings,
+            config.smtp_concurrency as usize,
+            Duration::from_secs(config.smtp_timeout_seconds),
+        ));
         let foundation =
             Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
-        Ok(Self { foundation })
+        Ok(Self {
+            foundation,
+            config,
+            renderer,
+            smtp,
+        })
     }
 
     /// Where the gRPC server listens.
@@ -50,7 +80,42 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grpc = GrpcServer::new()?;
-        self.foundation.run(grpc, Vec::new(), shutdown).await
+        let config = &self.config;
+        let wake = Arc::new(Notify::new());
+        let pool = self.foundation.pool.clone();
+        let api = grpc::NotificationApi::new(
+            pool.clone(),
+            self.foundation.credentials.clone(),
+            self.renderer.clone(),
+            wake.clone(),
+        );
+        let grpc = GrpcServer::new()?.add_service(NotificationServiceServer::new(api));
+        let handler = Arc::new(consumers::EventHandler::new(
+            pool.clone(),
+            self.renderer.message_id_domain().to_owned(),
+            config.thread_link_wait_seconds as f64,
+        ));
+        let consumer = self.foundation.consumer(
+            ServiceQueue::Notification,
+            handler,
+            ConsumerOptions::default(),
+        );
+        let sender = sender::Sender::new(
+            pool,
+            self.smtp.clone(),
+            self.renderer.clone(),
+            sender::SenderSettings {
+                rate_per_second: config.send_rate_per_second,
+                concurrency: config.smtp_concurrency as usize,
+                max_attempts: config.send_max_attempts,
+                retry_initial: Duration::from_millis(config.send_retry_initial_ms),
+                retry_max: Duration::from_millis(config.send_retry_max_ms),
+                stale_after: Duration::from_secs(config.sending_stale_seconds),
+            },
+            wake,
+        );
+        self.foundation
+            .run(grpc, vec![consumer, sender.task()], shutdown)
+            .await
     }
 }

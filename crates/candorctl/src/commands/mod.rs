@@ -1,3 +1,4 @@
+pub mod accounts;
 pub mod breach;
 pub mod health;
 pub mod incident;

@@ -2,7 +2,7 @@
 //! into a validated `BreachReported`. Every problem names the field and,
 //! when it comes from the file, the line.
 
-mod file;
+pub mod file;
 mod flags;
 mod lines;
 

@@ -89,14 +89,6 @@ pub async fn find(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<Opt
         .await
 }
 
-/// Locks the account row for a password or state change.
-pub async fn lock(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(concat!("SELECT ", account_columns!(), " FROM accounts WHERE account_id = $1 FOR UPDATE"))
-    .bind(account_id)
-    .fetch_optional(conn)
-    .await
-}
-
 /// A password the member set themselves: clears any requirement and any
 /// legacy hash.
 pub async fn set_password(

@@ -18,10 +18,6 @@ pub struct ImportBatch {
 }
 
 impl ImportBatch {
-    pub fn len(&self) -> usize {
-        self.account_ids.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.account_ids.is_empty()
     }

@@ -11,7 +11,6 @@ pub const BATCH_SIZE: i64 = 500;
 /// An incident as recorded.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct IncidentRow {
-    pub incident_id: String,
     pub event: Vec<u8>,
     pub recorded_at: DateTime<Utc>,
     pub affected_accounts: i64,
@@ -25,7 +24,7 @@ pub struct IncidentRow {
 
 macro_rules! incident_columns {
     () => {
-        "incident_id, event, recorded_at, affected_accounts, batch_count, \
+        "event, recorded_at, affected_accounts, batch_count, \
     passwords_invalidated, other_accounts_change_required, sessions_revoked, batches_enqueued, \
     completed_at"
     };

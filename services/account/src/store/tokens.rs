@@ -86,12 +86,3 @@ pub async fn find_used(
     .fetch_optional(conn)
     .await
 }
-
-/// Test and operations hook: makes a token expire now.
-pub async fn expire(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<()> {
-    sqlx::query("UPDATE account_tokens SET expires_at = now() - interval '1 second' WHERE token_hash = $1")
-        .bind(token_hash)
-        .execute(conn)
-        .await?;
-    Ok(())
-}

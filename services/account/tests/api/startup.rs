@@ -63,6 +63,11 @@ async fn in_process_the_app_migrates_serves_and_stops() {
         public_base_url: "http://localhost:8080".to_owned(),
         notification_grpc_url: "http://127.0.0.1:50052".to_owned(),
         legacy_hash_key: LEGACY_HASH_KEY.into(),
+        session_ttl_seconds: 2_592_000,
+        password_hashing_concurrency: 0,
+        login_failures_per_account: 5,
+        login_failures_per_address: 20,
+        requests_per_address_per_hour: 20,
         common: environment.common_config(),
     };
     let app = App::build(config).await.unwrap();

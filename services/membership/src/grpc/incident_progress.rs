@@ -51,9 +51,7 @@ fn response(row: ProgressRow) -> GetIncidentProgressResponse {
         enumeration_complete && credited + already_lifetime + skipped == expected_total;
     let completed_at = if complete {
         row.last_processed_at
-            .into_iter()
-            .chain(row.enumeration_completed_at)
-            .max()
+            .or(row.enumeration_completed_at)
             .map(timestamp)
     } else {
         None

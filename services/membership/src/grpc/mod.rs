@@ -17,7 +17,7 @@ mod grant_credit;
 mod incident_progress;
 mod list_credits;
 
-pub use caller::{AccountClient, Authenticator};
+pub use caller::Authenticator;
 
 /// The API's state: the pool and who may call.
 #[derive(Clone)]

@@ -1,0 +1,136 @@
+//! Between stored rows and the contract's messages: deliveries, states,
+//! kinds, timestamps and page tokens.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use candor_proto::notification::v1::{Delivery, DeliveryState, EmailKind, SuppressionReason};
+use chrono::{DateTime, Utc};
+use prost_types::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::errors::ApiError;
+use crate::store::deliveries::{DeliveryRow, Filter};
+
+pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
+    Timestamp {
+        seconds: time.timestamp(),
+        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or_default(),
+    }
+}
+
+pub fn from_timestamp(field: &str, time: Option<&Timestamp>) -> Result<DateTime<Utc>, ApiError> {
+    time.and_then(|time| {
+        DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).ok()?)
+    })
+    .ok_or_else(|| ApiError::invalid(format!("{field}: required timestamp is missing or invalid")))
+}
+
+pub fn state_name(state: DeliveryState) -> Option<&'static str> {
+    match state {
+        DeliveryState::Unspecified => None,
+        DeliveryState::Queued => Some("queued"),
+        DeliveryState::Sending => Some("sending"),
+        DeliveryState::Sent => Some("sent"),
+        DeliveryState::Failed => Some("failed"),
+        DeliveryState::Suppressed => Some("suppressed"),
+    }
+}
+
+fn state_of(name: &str) -> DeliveryState {
+    match name {
+        "queued" => DeliveryState::Queued,
+        "sending" => DeliveryState::Sending,
+        "sent" => DeliveryState::Sent,
+        "failed" => DeliveryState::Failed,
+        "suppressed" => DeliveryState::Suppressed,
+        _ => DeliveryState::Unspecified,
+    }
+}
+
+pub fn kind_name(kind: EmailKind) -> Option<&'static str> {
+    match kind {
+        EmailKind::Unspecified => None,
+        EmailKind::BreachNotice => Some("breach_notice"),
+        EmailKind::PasswordReset => Some("password_reset"),
+        EmailKind::DeactivationConfirmation => Some("deactivation_confirmation"),
+        EmailKind::PasswordChanged => Some("password_changed"),
+    }
+}
+
+fn kind_of(name: &str) -> EmailKind {
+    match name {
+        "breach_notice" => EmailKind::BreachNotice,
+        "password_reset" => EmailKind::PasswordReset,
+        "deactivation_confirmation" => EmailKind::DeactivationConfirmation,
+        "password_changed" => EmailKind::PasswordChanged,
+        _ => EmailKind::Unspecified,
+    }
+}
+
+pub fn delivery(row: DeliveryRow) -> Delivery {
+    let state = state_of(&row.state);
+    let suppression_reason = match row.suppression_reason {
+        Some(1) => SuppressionReason::AddressSuppressed,
+        Some(2) => SuppressionReason::AccountDeactivated,
+        _ => SuppressionReason::Unspecified,
+    };
+    Delivery {
+        delivery_id: row.job_id.to_string(),
+        kind: kind_of(&row.kind) as i32,
+        incident_id: row.incident_id.unwrap_or_default(),
+        account_id: row.account_id.map(|id| id.to_string()).unwrap_or_default(),
+        to_address: row.to_address,
+        state: state as i32,
+        attempts: u32::try_from(row.attempts).unwrap_or_default(),
+        last_error: row.last_error.unwrap_or_default(),
+        suppression_reason: suppression_reason as i32,
+        message_id: row.message_id,
+        sent_without_thread_link: row.sent_without_thread_link,
+        created_at: Some(timestamp(row.created_at)),
+        next_attempt_at: (state == DeliveryState::Queued).then(|| timestamp(row.next_attempt_at)),
+        sent_at: row.sent_at.filter(|_| state == DeliveryState::Sent).map(timestamp),
+        updated_at: Some(timestamp(row.updated_at)),
+    }
+}
+
+/// The position after the last entry of a page, bound to its filters.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+struct PageToken {
+    created_at_micros: i64,
+    job_id: Uuid,
+    filter: String,
+}
+
+fn fingerprint(filter: &Filter) -> String {
+    let text = format!("{filter:?}");
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect()
+}
+
+pub fn encode_page_token(filter: &Filter, last: &DeliveryRow) -> String {
+    let token = PageToken {
+        created_at_micros: last.created_at.timestamp_micros(),
+        job_id: last.job_id,
+        filter: fingerprint(filter),
+    };
+    URL_SAFE_NO_PAD.encode(serde_json::to_vec(&token).unwrap_or_default())
+}
+
+pub fn decode_page_token(
+    filter: &Filter,
+    token: &str,
+) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
+    if token.is_empty() {
+        return Ok(None);
+    }
+    let invalid = || ApiError::invalid("page_token: not issued for these filters");
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
+    let token: PageToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if token.filter != fingerprint(filter) {
+        return Err(invalid());
+    }
+    let created_at = DateTime::from_timestamp_micros(token.created_at_micros).ok_or_else(invalid)?;
+    Ok(Some((created_at, token.job_id)))
+}

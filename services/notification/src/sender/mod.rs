@@ -1,0 +1,355 @@
+//! The sender loop: claims due jobs in batches (`FOR UPDATE SKIP LOCKED`,
+//! so replicas share them) under the shared rate bucket, sends each over the
+//! SMTP pool with bounded concurrency, and records outcomes in bulk.
+//!
+//! A job is SENDING from its claim until its outcome is written; it is SENT
+//! only after the server accepted it. If the process dies in between, the
+//! job is requeued after `SENDING_STALE_SECONDS` and counted as possibly
+//! re-sent.
+
+mod backoff;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use candor_platform::service::BackgroundTask;
+use candor_proto::events::v1::BreachReported;
+use chrono::Utc;
+use prost::Message as _;
+use sqlx::PgPool;
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::notice::{IncidentContext, NoticeRecipient, RenderError, Renderer, TransactionalContent};
+use crate::smtp::{SmtpError, SmtpPool};
+use crate::store::claims::{self, ClaimedJob, Outcome};
+
+pub use backoff::retry_delay;
+
+/// Most jobs claimed in one statement.
+const CLAIM_BATCH: usize = 256;
+/// How often an idle sender looks for due jobs (SendEmail wakes it at once).
+const IDLE_POLL: Duration = Duration::from_millis(250);
+/// How often abandoned SENDING jobs are looked for.
+const STALE_CHECK: Duration = Duration::from_secs(30);
+/// Most outcomes written in one transaction.
+const RECORD_BATCH: usize = 1000;
+
+/// How the sender behaves (from the configuration).
+#[derive(Debug, Clone)]
+pub struct SenderSettings {
+    /// Messages per second for all replicas together; 0 = no limit.
+    pub rate_per_second: f64,
+    /// SMTP transactions at once (and SMTP connections) in this replica.
+    pub concurrency: usize,
+    pub max_attempts: u32,
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub stale_after: Duration,
+}
+
+/// Sends due jobs until stopped.
+pub struct Sender {
+    pool: PgPool,
+    smtp: Arc<SmtpPool>,
+    renderer: Arc<Renderer>,
+    settings: SenderSettings,
+    wake: Arc<Notify>,
+    incidents: Mutex<HashMap<String, Arc<IncidentContext>>>,
+}
+
+impl Sender {
+    pub fn new(
+        pool: PgPool,
+        smtp: Arc<SmtpPool>,
+        renderer: Arc<Renderer>,
+        settings: SenderSettings,
+        wake: Arc<Notify>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            pool,
+            smtp,
+            renderer,
+            settings,
+            wake,
+            incidents: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The loop as a background task of the service.
+    pub fn task(self: Arc<Self>) -> BackgroundTask {
+        Box::new(move |stop| Box::pin(async move { self.run(stop).await }))
+    }
+
+    /// Runs until `stop`; then finishes the jobs it claimed, records their
+    /// outcomes and returns.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) -> anyhow::Result<()> {
+        let max_in_flight = (self.settings.concurrency * 16).clamp(16, 2 * CLAIM_BATCH);
+        let in_flight = Arc::new(Semaphore::new(max_in_flight));
+        let (outcomes, outcomes_received) = mpsc::unbounded_channel();
+        let recorder = tokio::spawn(record_outcomes(self.pool.clone(), outcomes_received));
+        let mut sends = JoinSet::new();
+        let mut next_stale_check = Instant::now();
+        loop {
+            while sends.try_join_next().is_some() {}
+            if Instant::now() >= next_stale_check {
+                next_stale_check = Instant::now() + STALE_CHECK;
+                self.requeue_stale().await;
+            }
+            let first = tokio::select! {
+                () = stop.cancelled() => break,
+                permit = in_flight.clone().acquire_owned() => permit.context("in-flight semaphore closed")?,
+            };
+            let mut permits = vec![first];
+            while permits.len() < CLAIM_BATCH {
+                match in_flight.clone().try_acquire_owned() {
+                    Ok(permit) => permits.push(permit),
+                    Err(_) => break,
+                }
+            }
+            let (jobs, wait) = match self.claim(permits.len()).await {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "claiming due jobs failed");
+                    (Vec::new(), Duration::from_secs(1))
+                }
+            };
+            if jobs.is_empty() {
+                drop(permits);
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(wait) => {}
+                }
+                continue;
+            }
+            for (job, permit) in jobs.into_iter().zip(permits) {
+                let sender = self.clone();
+                let outcomes = outcomes.clone();
+                sends.spawn(async move {
+                    let outcome = sender.deliver(job).await;
+                    let _ = outcomes.send((outcome, permit));
+                });
+            }
+        }
+        while sends.join_next().await.is_some() {}
+        drop(outcomes);
+        recorder.await.context("the outcome recorder panicked")?;
+        tracing::info!("sender stopped");
+        Ok(())
+    }
+
+    async fn requeue_stale(&self) {
+        let stale = self.settings.stale_after.as_secs_f64();
+        let result = async {
+            let mut connection = self.pool.acquire().await?;
+            claims::requeue_stale(&mut connection, stale).await
+        }
+        .await;
+        match result {
+            Ok(0) => {}
+            Ok(requeued) => tracing::warn!(requeued, "requeued jobs abandoned while sending"),
+            Err(error) => tracing::warn!(error = %error, "requeuing abandoned jobs failed"),
+        }
+    }
+
+    /// Claims up to `wanted` due jobs within the rate limit; when none, how
+    /// long to wait before looking again.
+    async fn claim(&self, wanted: usize) -> anyhow::Result<(Vec<ClaimedJob>, Duration)> {
+        let rate = self.settings.rate_per_second;
+        let mut transaction = self.pool.begin().await?;
+        let granted = if rate > 0.0 {
+            let (granted, wait) =
+                claims::take_tokens(&mut transaction, rate, rate.max(1.0), wanted).await?;
+            if granted == 0 {
+                transaction.commit().await?;
+                return Ok((Vec::new(), Duration::from_secs_f64(wait.min(1.0))));
+            }
+            granted
+        } else {
+            wanted
+        };
+        let jobs = claims::claim_due(&mut transaction, granted).await?;
+        if rate > 0.0 {
+            claims::spend_tokens(&mut transaction, jobs.len()).await?;
+        }
+        transaction.commit().await?;
+        Ok((jobs, IDLE_POLL))
+    }
+
+    /// Renders and sends one job; never fails, the outcome says what happened.
+    async fn deliver(&self, job: ClaimedJob) -> Outcome {
+        let job_id = job.job_id;
+        if job.address_suppressed {
+            return Outcome::Suppressed { job_id };
+        }
+        let email = match self.render(&job).await {
+            Ok(email) => email,
+            Err(RenderError::Internal(error)) if is_transient_render(&error) => {
+                return self.retry_or_fail(&job, format!("{error:#}"));
+            }
+            Err(error) => {
+                tracing::warn!(%job_id, error = %error, "email could not be rendered");
+                return Outcome::Failed {
+                    job_id,
+                    error: error.to_string(),
+                    suppress: None,
+                };
+            }
+        };
+        match self.smtp.send(&email.0, &email.1).await {
+            Ok(()) => Outcome::Sent {
+                job_id,
+                sent_at: Utc::now(),
+                without_thread_link: job.kind == "breach_notice" && job.thread_url.is_none(),
+            },
+            Err(error @ SmtpError::Permanent(_)) => {
+                let suppress = error.is_reply().then(|| job.to_address.clone());
+                tracing::warn!(%job_id, error = %error, "email refused permanently");
+                Outcome::Failed {
+                    job_id,
+                    error: error.to_string(),
+                    suppress,
+                }
+            }
+            Err(SmtpError::Transient(error)) => self.retry_or_fail(&job, error),
+        }
+    }
+
+    fn retry_or_fail(&self, job: &ClaimedJob, error: String) -> Outcome {
+        let attempts = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+        if attempts >= self.settings.max_attempts {
+            return Outcome::Failed {
+                job_id: job.job_id,
+                error: format!("gave up after {attempts} attempts: {error}"),
+                suppress: None,
+            };
+        }
+        let delay = retry_delay(attempts, self.settings.retry_initial, self.settings.retry_max);
+        Outcome::Retry {
+            job_id: job.job_id,
+            error,
+            next_attempt_at: Utc::now()
+                + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::MAX),
+        }
+    }
+
+    async fn render(
+        &self,
+        job: &ClaimedJob,
+    ) -> Result<(lettre::address::Envelope, Vec<u8>), RenderError> {
+        let rendered = if job.kind == "breach_notice" {
+            let incident_id = job
+                .incident_id
+                .as_deref()
+                .context("a breach notice without an incident")?;
+            let incident = self.incident(incident_id).await?;
+            self.renderer.breach_notice(
+                &incident,
+                NoticeRecipient {
+                    display_name: &job.display_name,
+                    to_address: &job.to_address,
+                    thread_url: job.thread_url.as_deref(),
+                },
+                &job.message_id,
+            )?
+        } else {
+            let content: TransactionalContent = serde_json::from_value(
+                job.content
+                    .clone()
+                    .context("a transactional email without content")?,
+            )
+            .context("decoding the stored content")?;
+            self.renderer.transactional(
+                &content,
+                &job.display_name,
+                &job.to_address,
+                &job.message_id,
+            )?
+        };
+        rendered.format()
+    }
+
+    /// The incident's notice wording, loaded once per process.
+    async fn incident(&self, incident_id: &str) -> Result<Arc<IncidentContext>, RenderError> {
+        if let Some(found) = self.lock_incidents().get(incident_id) {
+            return Ok(found.clone());
+        }
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .map_err(|error| RenderError::Internal(TransientRender(error).into()))?;
+        let report = crate::store::incidents::load_report(&mut connection, incident_id)
+            .await
+            .map_err(|error| RenderError::Internal(TransientRender(error).into()))?
+            .context("the incident of a notice is not recorded")?;
+        let report = BreachReported::decode(report.as_slice()).context("decoding the report")?;
+        let context = Arc::new(IncidentContext::new(&report));
+        self.lock_incidents()
+            .insert(incident_id.to_owned(), context.clone());
+        Ok(context)
+    }
+
+    fn lock_incidents(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<IncidentContext>>> {
+        self.incidents
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// A database failure while rendering: the job is retried, not failed.
+#[derive(Debug, thiserror::Error)]
+#[error("database unavailable while rendering: {0}")]
+struct TransientRender(sqlx::Error);
+
+fn is_transient_render(error: &anyhow::Error) -> bool {
+    error.downcast_ref::<TransientRender>().is_some()
+}
+
+/// Writes outcomes as they come, many per transaction; a failed write is
+/// retried (the in-flight permits are held until it succeeds, so the
+/// sender slows down instead of piling up).
+async fn record_outcomes(
+    pool: PgPool,
+    mut received: mpsc::UnboundedReceiver<(Outcome, OwnedSemaphorePermit)>,
+) {
+    let mut batch = Vec::with_capacity(RECORD_BATCH);
+    let mut permits = Vec::with_capacity(RECORD_BATCH);
+    while let Some((outcome, permit)) = received.recv().await {
+        batch.push(outcome);
+        permits.push(permit);
+        while batch.len() < RECORD_BATCH {
+            match received.try_recv() {
+                Ok((outcome, permit)) => {
+                    batch.push(outcome);
+                    permits.push(permit);
+                }
+                Err(_) => break,
+            }
+        }
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let written = async {
+                let mut transaction = pool.begin().await?;
+                claims::record_outcomes(&mut transaction, &batch).await?;
+                transaction.commit().await
+            }
+            .await;
+            match written {
+                Ok(()) => break,
+                Err(error) => {
+                    tracing::warn!(error = %error, outcomes = batch.len(), "recording outcomes failed, retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        batch.clear();
+        permits.clear();
+    }
+}
