@@ -8,10 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod commands;
-mod endpoints;
-mod notice;
-mod timefmt;
+use candorctl::commands;
 
 #[derive(Parser, Debug)]
 #[command(

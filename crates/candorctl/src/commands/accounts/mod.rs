@@ -3,7 +3,7 @@
 
 pub mod csv_file;
 pub mod seed;
-mod stream;
+pub mod stream;
 
 use std::process::ExitCode;
 

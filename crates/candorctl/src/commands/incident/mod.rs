@@ -1,6 +1,6 @@
 //! `candorctl incident …`: watch an incident and report on it.
 
-mod progress;
+pub mod progress;
 pub mod report;
 pub mod status;
 

@@ -1,0 +1,7 @@
+//! `candorctl`'s commands as a library, so the end-to-end suite drives
+//! Candor through exactly the code path an operator uses.
+
+pub mod commands;
+pub mod endpoints;
+pub mod notice;
+mod timefmt;
