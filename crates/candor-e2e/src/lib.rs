@@ -4,6 +4,8 @@
 
 use clap::CommandFactory;
 
+pub mod stack;
+
 /// One service binary and the settings it accepts.
 #[derive(Debug, Clone)]
 pub struct ServiceSettings {

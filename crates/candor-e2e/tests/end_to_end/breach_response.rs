@@ -1,0 +1,415 @@
+//! One breach event in, every promised effect out, exactly once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use candor_e2e::stack::{PUBLIC_BASE_URL, Stack};
+use candor_proto::account::v1::account_service_client::AccountServiceClient;
+use candor_proto::account::v1::{
+    ConfirmDeactivationRequest, ImportRecord, LoginRequest, RequestDeactivationRequest,
+    RequestPasswordResetRequest, ResetPasswordRequest, login_response,
+};
+use candor_proto::forum::v1::GetIncidentThreadRequest;
+use candor_proto::forum::v1::forum_service_client::ForumServiceClient;
+use candor_proto::membership::v1::membership_service_client::MembershipServiceClient;
+use candor_proto::membership::v1::{GetMembershipRequest, ListCreditsRequest, Tier};
+use candorctl::commands::accounts::{seed, stream};
+use candorctl::commands::breach;
+use candorctl::commands::incident::progress::IncidentSnapshot;
+use candorctl::commands::incident::report;
+use candorctl::notice::{self, NoticeFlags};
+use tonic::transport::Channel;
+
+use crate::mail::{self, Email};
+
+const MEMBERS: u64 = 2000;
+/// Every 40th member has no email address (they can never be affected).
+const WITHOUT_EMAIL_EVERY: u64 = 40;
+const NEW_PASSWORD: &str = "a brand new passphrase for 2025";
+
+fn example_notice() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples/breach.toml")
+}
+
+fn channel(url: &str) -> Channel {
+    candor_platform::grpc::client_channel(url).unwrap()
+}
+
+fn members() -> Vec<ImportRecord> {
+    let cutoff = candorctl::notice::file::parse_time("2011-11-01").unwrap();
+    seed::members(MEMBERS, cutoff, 0.6, "readers.example".to_owned(), 2025)
+        .map(|mut member| {
+            if member.line_number % WITHOUT_EMAIL_EVERY == 0 {
+                member.email.clear();
+            }
+            member
+        })
+        .collect()
+}
+
+async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+async fn login(
+    stack: &Stack,
+    email: &str,
+    password: &str,
+) -> Result<login_response::Result, tonic::Status> {
+    let mut accounts = AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url));
+    let response = accounts
+        .login(LoginRequest {
+            email: email.to_owned(),
+            password: password.to_owned(),
+        })
+        .await?;
+    Ok(response.into_inner().result.expect("a login result"))
+}
+
+/// The newest email to `address` whose text mentions `word`.
+async fn email_to(stack: &Stack, address: &str, word: &str) -> Email {
+    wait_until(
+        &format!("an email to {address} about {word}"),
+        Duration::from_secs(60),
+        || async {
+            stack
+                .smtp
+                .messages_to(address)
+                .iter()
+                .map(mail::decode)
+                .filter(|email| email.text.to_ascii_lowercase().contains(word))
+                .last()
+        },
+    )
+    .await
+}
+
+/// Deactivates the member as they would: login, request, the emailed link.
+async fn deactivate(stack: &Stack, email: &str) {
+    let session = match login(stack, email, seed::DEMO_PASSWORD).await.unwrap() {
+        login_response::Result::Session(session) => session,
+        other => panic!("expected a session, got {other:?}"),
+    };
+    let mut request = tonic::Request::new(RequestDeactivationRequest {});
+    request.metadata_mut().insert(
+        "authorization",
+        format!("Bearer {}", session.session_token).parse().unwrap(),
+    );
+    AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url))
+        .request_deactivation(request)
+        .await
+        .unwrap();
+    let confirmation = email_to(stack, email, "deactivat").await;
+    let token = mail::token_in_link(&confirmation.text, PUBLIC_BASE_URL, "deactivat")
+        .expect("the confirmation email has a deactivation link");
+    AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url))
+        .confirm_deactivation(ConfirmDeactivationRequest {
+            deactivation_token: token,
+        })
+        .await
+        .unwrap();
+}
+
+fn breach_notices(stack: &Stack) -> Vec<Email> {
+    stack
+        .smtp
+        .messages()
+        .iter()
+        .map(mail::decode)
+        .filter(|email| email.subject.contains("Notice of Data Breach"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_breach_event_drives_every_promised_effect_exactly_once() {
+    candor_testkit::tracing::init();
+    let stack = Stack::start().await.unwrap();
+
+    // The member base: mixed join dates, some without email, one deactivated.
+    let members = members();
+    let summary = stream::import(&stack.endpoints, members.clone().into_iter(), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        summary.imported, MEMBERS,
+        "rejections: {:?}",
+        summary.rejections
+    );
+
+    let cutoff_seconds = 1_320_105_600; // 2011-11-01T00:00:00Z, the example notice's cutoff
+    let joined_before = |member: &ImportRecord| member.joined_at.unwrap().seconds < cutoff_seconds;
+    let leaver = members
+        .iter()
+        .find(|member| joined_before(member) && !member.email.is_empty())
+        .unwrap()
+        .email
+        .clone();
+    deactivate(&stack, &leaver).await;
+
+    let expected: BTreeSet<String> = members
+        .iter()
+        .filter(|member| {
+            joined_before(member) && !member.email.is_empty() && member.email != leaver
+        })
+        .map(|member| member.email.clone())
+        .collect();
+    let unaffected: Vec<&ImportRecord> = members
+        .iter()
+        .filter(|member| !joined_before(member) && !member.email.is_empty())
+        .collect();
+    assert!(
+        expected.len() > 1000 && unaffected.len() > 500,
+        "a meaningful split"
+    );
+
+    // The operator reports the breach (the example notice, LibraryThing-style).
+    let flags = NoticeFlags {
+        incident_id: Some("e2e-member-backup".to_owned()),
+        ..NoticeFlags::default()
+    };
+    let breach_event = notice::load(Some(&example_notice()), &flags, SystemTime::now()).unwrap();
+    breach::publish(&breach_event, &stack.endpoints)
+        .await
+        .unwrap();
+
+    // Every channel completes.
+    let snapshot = wait_until(
+        "every channel complete",
+        Duration::from_secs(300),
+        || async {
+            let snapshot = IncidentSnapshot::fetch(&stack.endpoints, "e2e-member-backup").await;
+            snapshot.complete().then_some(snapshot)
+        },
+    )
+    .await;
+    assert!(snapshot.unreachable().is_empty());
+
+    // Exactly one honest email per affected member, none for anyone else.
+    let notices = breach_notices(&stack);
+    let mut per_address: BTreeMap<String, usize> = BTreeMap::new();
+    for notice in &notices {
+        for to in &notice.to {
+            *per_address.entry(to.clone()).or_default() += 1;
+        }
+    }
+    let received: BTreeSet<String> = per_address.keys().cloned().collect();
+    assert_eq!(
+        received, expected,
+        "notices went to exactly the affected members"
+    );
+    assert!(
+        per_address.values().all(|count| *count == 1),
+        "one notice each"
+    );
+    let thread = ForumServiceClient::new(channel(&stack.endpoints.forum_grpc_url))
+        .get_incident_thread(GetIncidentThreadRequest {
+            incident_id: "e2e-member-backup".to_owned(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .thread
+        .unwrap();
+    assert!(thread.pinned, "the incident thread is pinned");
+    assert!(thread.url.starts_with(PUBLIC_BASE_URL), "{}", thread.url);
+    for notice in notices.iter().take(50) {
+        let text = &notice.text;
+        assert!(text.contains("What Happened"), "{text}");
+        assert!(text.contains("What Information Was Involved"), "{text}");
+        assert!(
+            text.contains(&thread.url),
+            "the notice links the thread: {text}"
+        );
+        assert!(
+            mail::links(text, PUBLIC_BASE_URL)
+                .iter()
+                .any(|link| link.to_ascii_lowercase().contains("reset")),
+            "the notice links the password reset: {text}"
+        );
+        assert!(text.contains("2025"), "the notice says when: {text}");
+        assert!(
+            notice.headers.contains("Auto-Submitted: auto-generated"),
+            "{}",
+            notice.headers
+        );
+        assert!(
+            notice.html.contains("What Happened"),
+            "the HTML part has the sections too"
+        );
+        assert!(
+            notice.html.contains(&thread.url),
+            "the HTML part links the thread"
+        );
+    }
+
+    // Every affected member is LIFETIME with exactly one ledger entry for it.
+    let mut accounts_by_email = BTreeMap::new();
+    let mut page_token = String::new();
+    let mut accounts = AccountServiceClient::with_interceptor(
+        channel(&stack.endpoints.account_grpc_url),
+        candor_platform::auth::OutgoingInterceptor::with_token(
+            &candor_testkit::environment::OPERATOR_TOKEN.into(),
+        )
+        .unwrap(),
+    );
+    loop {
+        let page = accounts
+            .list_affected_accounts(candor_proto::account::v1::ListAffectedAccountsRequest {
+                incident_id: "e2e-member-backup".to_owned(),
+                page_size: 1000,
+                page_token: page_token.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        for entry in page.accounts {
+            let account = entry.account.unwrap();
+            accounts_by_email.insert(account.email.clone(), account.account_id.clone());
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    assert_eq!(
+        accounts_by_email.keys().cloned().collect::<BTreeSet<_>>(),
+        expected
+    );
+    let operator = candor_platform::auth::OutgoingInterceptor::with_token(
+        &candor_testkit::environment::OPERATOR_TOKEN.into(),
+    )
+    .unwrap();
+    let mut memberships_as_operator = MembershipServiceClient::with_interceptor(
+        channel(&stack.endpoints.membership_grpc_url),
+        operator,
+    );
+    for account_id in accounts_by_email.values() {
+        let membership = memberships_as_operator
+            .get_membership(GetMembershipRequest {
+                account_id: account_id.clone(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .membership
+            .unwrap();
+        assert_eq!(membership.tier(), Tier::Lifetime, "{account_id}");
+        let credits = memberships_as_operator
+            .list_credits(ListCreditsRequest {
+                account_id: account_id.clone(),
+                incident_id: "e2e-member-backup".to_owned(),
+                page_size: 10,
+                page_token: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .credits;
+        assert_eq!(
+            credits.len(),
+            1,
+            "exactly one ledger entry for {account_id}"
+        );
+    }
+
+    // An affected member's old password no longer works; the reset flow does.
+    let affected = expected.iter().next().unwrap().clone();
+    let refused = login(&stack, &affected, seed::DEMO_PASSWORD)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated);
+    AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url))
+        .request_password_reset(RequestPasswordResetRequest {
+            email: affected.clone(),
+        })
+        .await
+        .unwrap();
+    let reset_email = email_to(&stack, &affected, "reset").await;
+    let reset_token = mail::token_in_link(&reset_email.text, PUBLIC_BASE_URL, "reset")
+        .expect("the reset email has a reset link");
+    AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url))
+        .reset_password(ResetPasswordRequest {
+            reset_token,
+            new_password: NEW_PASSWORD.to_owned(),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        login(&stack, &affected, NEW_PASSWORD).await.unwrap(),
+        login_response::Result::Session(_)
+    ));
+
+    // Reporting the same incident again changes nothing anywhere.
+    let before = report::build(&stack.endpoints, "e2e-member-backup").await;
+    let emails_before = stack.smtp.messages().len();
+    breach::publish(&breach_event, &stack.endpoints)
+        .await
+        .unwrap();
+    // Give every consumer time to see the duplicate; nothing may follow it.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let after = report::build(&stack.endpoints, "e2e-member-backup").await;
+    assert_eq!(stack.smtp.messages().len(), emails_before, "no new emails");
+    assert_eq!(
+        serde_json_counts(&before),
+        serde_json_counts(&after),
+        "no counts changed"
+    );
+    assert_eq!(before.forum_thread_url, after.forum_thread_url);
+
+    // The report's counts match what happened.
+    let emails = after.emails.as_ref().unwrap();
+    assert_eq!(emails.sent, expected.len() as u64);
+    assert_eq!(emails.failed, 0);
+    let credits = after.credits.as_ref().unwrap();
+    assert_eq!(
+        credits.credited + credits.already_lifetime,
+        expected.len() as u64
+    );
+    assert_eq!(
+        after.accounts.as_ref().unwrap().affected,
+        expected.len() as u64
+    );
+    assert_eq!(after.forum_thread_url.as_deref(), Some(thread.url.as_str()));
+
+    // Unaffected members got nothing and stay FREE.
+    for member in unaffected.iter().take(20) {
+        assert!(
+            stack.smtp.messages_to(&member.email).is_empty(),
+            "{}",
+            member.email
+        );
+    }
+
+    stack.stop().await.unwrap();
+}
+
+/// The parts of a report that must not move when an incident is replayed
+/// (the generated-at time and the reset counter legitimately do).
+fn serde_json_counts(
+    report: &report::IncidentReport,
+) -> (Option<u64>, Option<u64>, Option<u64>, Option<u64>) {
+    (
+        report.accounts.as_ref().map(|accounts| accounts.affected),
+        report
+            .emails
+            .as_ref()
+            .map(|emails| emails.sent + emails.failed + emails.suppressed),
+        report
+            .credits
+            .as_ref()
+            .map(|credits| credits.credited + credits.already_lifetime),
+        report.emails.as_ref().map(|emails| emails.expected),
+    )
+}
