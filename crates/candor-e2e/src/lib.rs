@@ -4,6 +4,7 @@
 
 use clap::CommandFactory;
 
+pub mod mailbox;
 pub mod stack;
 
 /// One service binary and the settings it accepts.

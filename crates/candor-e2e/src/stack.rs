@@ -1,6 +1,8 @@
 //! The whole system for a test: all four services in-process on their own
 //! ports, each with its own fresh database, one RabbitMQ namespace, and the
-//! testkit SMTP sink, wired exactly as docker compose wires them.
+//! testkit SMTP sink, wired exactly as docker compose wires them — or, when
+//! `CANDOR_E2E_ENDPOINTS` is set, a deployment that is already running
+//! (docker compose), reached through its published ports and Mailpit's API.
 
 use std::time::Duration;
 
@@ -13,18 +15,31 @@ use candor_testkit::service::RunningService;
 use candor_testkit::smtp::SmtpSink;
 use candorctl::endpoints::Endpoints;
 
+use crate::mailbox::{Mailbox, MailpitApi};
+
 /// The public site the links in emails point at.
 pub const PUBLIC_BASE_URL: &str = "https://books.candor.example";
 const LEGACY_HASH_KEY: &str = "end-to-end-legacy-hash-key-0123456789abcdef";
+
+/// Selects the running-deployment mode: `compose` for the docker compose
+/// ports on this machine, or `account=URL,notification=URL,membership=URL,forum=URL`.
+pub const ENDPOINTS_VAR: &str = "CANDOR_E2E_ENDPOINTS";
 
 /// A running Candor.
 pub struct Stack {
     /// Where candorctl finds everything (with the operator token).
     pub endpoints: Endpoints,
-    pub smtp: SmtpSink,
+    /// Where the emails arrive.
+    pub mailbox: Mailbox,
+    /// The base of every link in emails and threads.
+    pub public_base_url: String,
+    /// True when checking a deployment this process did not start: other
+    /// members and incidents may exist there, so checks look at this run's
+    /// own members only.
+    pub external: bool,
     services: Vec<RunningService>,
     _databases: Vec<TestDatabase>,
-    _broker: TestBroker,
+    _broker: Option<TestBroker>,
 }
 
 struct Ports {
@@ -35,8 +50,65 @@ struct Ports {
 }
 
 impl Stack {
-    /// Starts everything and waits until every service is SERVING.
+    /// The deployment named by the environment, or else a fresh in-process
+    /// stack.
     pub async fn start() -> anyhow::Result<Self> {
+        match std::env::var(ENDPOINTS_VAR) {
+            Ok(endpoints) => Self::external(&endpoints),
+            Err(_) => Self::in_process().await,
+        }
+    }
+
+    /// A running deployment: `spec` is `compose` or a comma-separated list
+    /// of `service=URL`; `AMQP_URL`, `AMQP_NAMESPACE`, `OPERATOR_TOKEN`,
+    /// `MAILPIT_API_URL` and `PUBLIC_BASE_URL` default to docker compose's.
+    pub fn external(spec: &str) -> anyhow::Result<Self> {
+        let variable =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+        let mut endpoints = Endpoints {
+            amqp_url: variable("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            amqp_namespace: variable("AMQP_NAMESPACE", "candor"),
+            account_grpc_url: "http://127.0.0.1:50051".to_owned(),
+            notification_grpc_url: "http://127.0.0.1:50052".to_owned(),
+            membership_grpc_url: "http://127.0.0.1:50053".to_owned(),
+            forum_grpc_url: "http://127.0.0.1:50054".to_owned(),
+            operator_token: Some(variable("OPERATOR_TOKEN", "change-me-dev-operator-token")),
+        };
+        if spec.trim() != "compose" {
+            for entry in spec
+                .split(',')
+                .map(str::trim)
+                .filter(|entry| !entry.is_empty())
+            {
+                let (service, url) = entry
+                    .split_once('=')
+                    .with_context(|| format!("{ENDPOINTS_VAR}: {entry:?} is not service=URL"))?;
+                let slot = match service {
+                    "account" => &mut endpoints.account_grpc_url,
+                    "notification" => &mut endpoints.notification_grpc_url,
+                    "membership" => &mut endpoints.membership_grpc_url,
+                    "forum" => &mut endpoints.forum_grpc_url,
+                    other => anyhow::bail!("{ENDPOINTS_VAR}: unknown service {other:?}"),
+                };
+                *slot = url.to_owned();
+            }
+        }
+        Ok(Self {
+            endpoints,
+            mailbox: Mailbox::Mailpit(MailpitApi::new(&variable(
+                "MAILPIT_API_URL",
+                "http://127.0.0.1:8025",
+            ))),
+            public_base_url: variable("PUBLIC_BASE_URL", "http://localhost:8080"),
+            external: true,
+            services: Vec::new(),
+            _databases: Vec::new(),
+            _broker: None,
+        })
+    }
+
+    /// Starts everything and waits until every service is SERVING.
+    pub async fn in_process() -> anyhow::Result<Self> {
         let smtp = SmtpSink::start()?;
         let broker = TestBroker::new();
         let ports = Ports {
@@ -131,16 +203,13 @@ impl Stack {
         };
         Ok(Self {
             endpoints,
-            smtp,
+            mailbox: Mailbox::Sink(smtp),
+            public_base_url: PUBLIC_BASE_URL.to_owned(),
+            external: false,
             services,
             _databases: databases,
-            _broker: broker,
+            _broker: Some(broker),
         })
-    }
-
-    /// The service token, for calls a service would make (ValidateSession).
-    pub fn service_token(&self) -> &'static str {
-        SERVICE_TOKEN
     }
 
     /// Stops every service and reports the first that did not stop cleanly.

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use candor_e2e::stack::{PUBLIC_BASE_URL, Stack};
+use candor_e2e::stack::Stack;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::{
     ConfirmDeactivationRequest, ImportRecord, LoginRequest, RequestDeactivationRequest,
@@ -36,9 +36,9 @@ fn channel(url: &str) -> Channel {
     candor_platform::grpc::client_channel(url).unwrap()
 }
 
-fn members() -> Vec<ImportRecord> {
+fn members(domain: &str) -> Vec<ImportRecord> {
     let cutoff = candorctl::notice::file::parse_time("2011-11-01").unwrap();
-    seed::members(MEMBERS, cutoff, 0.6, "readers.example".to_owned(), 2025)
+    seed::members(MEMBERS, cutoff, 0.6, domain.to_owned(), 2025)
         .map(|mut member| {
             if member.line_number % WITHOUT_EMAIL_EVERY == 0 {
                 member.email.clear();
@@ -85,8 +85,10 @@ async fn email_to(stack: &Stack, address: &str, word: &str) -> Email {
         Duration::from_secs(60),
         || async {
             stack
-                .smtp
+                .mailbox
                 .messages_to(address)
+                .await
+                .unwrap()
                 .iter()
                 .map(mail::decode)
                 .filter(|email| email.text.to_ascii_lowercase().contains(word))
@@ -112,7 +114,7 @@ async fn deactivate(stack: &Stack, email: &str) {
         .await
         .unwrap();
     let confirmation = email_to(stack, email, "deactivat").await;
-    let token = mail::token_in_link(&confirmation.text, PUBLIC_BASE_URL, "deactivat")
+    let token = mail::token_in_link(&confirmation.text, &stack.public_base_url, "deactivat")
         .expect("the confirmation email has a deactivation link");
     AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url))
         .confirm_deactivation(ConfirmDeactivationRequest {
@@ -122,10 +124,12 @@ async fn deactivate(stack: &Stack, email: &str) {
         .unwrap();
 }
 
-fn breach_notices(stack: &Stack) -> Vec<Email> {
+async fn breach_notices(stack: &Stack) -> Vec<Email> {
     stack
-        .smtp
+        .mailbox
         .messages()
+        .await
+        .unwrap()
         .iter()
         .map(mail::decode)
         .filter(|email| email.subject.contains("Notice of Data Breach"))
@@ -136,9 +140,14 @@ fn breach_notices(stack: &Stack) -> Vec<Email> {
 async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     candor_testkit::tracing::init();
     let stack = Stack::start().await.unwrap();
+    // Names of this run, so a shared deployment can be checked repeatedly.
+    let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let incident_id = format!("e2e-{run}");
+    let incident_id = incident_id.as_str();
+    let domain = format!("run-{run}.readers.example");
 
     // The member base: mixed join dates, some without email, one deactivated.
-    let members = members();
+    let members = members(&domain);
     let summary = stream::import(&stack.endpoints, members.clone().into_iter(), None)
         .await
         .unwrap();
@@ -176,7 +185,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
 
     // The operator reports the breach (the example notice, LibraryThing-style).
     let flags = NoticeFlags {
-        incident_id: Some("e2e-member-backup".to_owned()),
+        incident_id: Some(incident_id.to_owned()),
         ..NoticeFlags::default()
     };
     let breach_event = notice::load(Some(&example_notice()), &flags, SystemTime::now()).unwrap();
@@ -189,7 +198,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
         "every channel complete",
         Duration::from_secs(300),
         || async {
-            let snapshot = IncidentSnapshot::fetch(&stack.endpoints, "e2e-member-backup").await;
+            let snapshot = IncidentSnapshot::fetch(&stack.endpoints, incident_id).await;
             snapshot.complete().then_some(snapshot)
         },
     )
@@ -197,7 +206,16 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     assert!(snapshot.unreachable().is_empty());
 
     // Exactly one honest email per affected member, none for anyone else.
-    let notices = breach_notices(&stack);
+    let notices: Vec<Email> = breach_notices(&stack)
+        .await
+        .into_iter()
+        .filter(|notice| {
+            notice
+                .to
+                .iter()
+                .any(|to| to.ends_with(&format!("@{domain}")))
+        })
+        .collect();
     let mut per_address: BTreeMap<String, usize> = BTreeMap::new();
     for notice in &notices {
         for to in &notice.to {
@@ -215,7 +233,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     );
     let thread = ForumServiceClient::new(channel(&stack.endpoints.forum_grpc_url))
         .get_incident_thread(GetIncidentThreadRequest {
-            incident_id: "e2e-member-backup".to_owned(),
+            incident_id: incident_id.to_owned(),
         })
         .await
         .unwrap()
@@ -223,7 +241,11 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
         .thread
         .unwrap();
     assert!(thread.pinned, "the incident thread is pinned");
-    assert!(thread.url.starts_with(PUBLIC_BASE_URL), "{}", thread.url);
+    assert!(
+        thread.url.starts_with(&stack.public_base_url),
+        "{}",
+        thread.url
+    );
     for notice in notices.iter().take(50) {
         let text = &notice.text;
         assert!(text.contains("What Happened"), "{text}");
@@ -233,7 +255,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
             "the notice links the thread: {text}"
         );
         assert!(
-            mail::links(text, PUBLIC_BASE_URL)
+            mail::links(text, &stack.public_base_url)
                 .iter()
                 .any(|link| link.to_ascii_lowercase().contains("reset")),
             "the notice links the password reset: {text}"
@@ -267,7 +289,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     loop {
         let page = accounts
             .list_affected_accounts(candor_proto::account::v1::ListAffectedAccountsRequest {
-                incident_id: "e2e-member-backup".to_owned(),
+                incident_id: incident_id.to_owned(),
                 page_size: 1000,
                 page_token: page_token.clone(),
             })
@@ -276,7 +298,9 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
             .into_inner();
         for entry in page.accounts {
             let account = entry.account.unwrap();
-            accounts_by_email.insert(account.email.clone(), account.account_id.clone());
+            if account.email.ends_with(&format!("@{domain}")) {
+                accounts_by_email.insert(account.email.clone(), account.account_id.clone());
+            }
         }
         if page.next_page_token.is_empty() {
             break;
@@ -309,7 +333,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
         let credits = memberships_as_operator
             .list_credits(ListCreditsRequest {
                 account_id: account_id.clone(),
-                incident_id: "e2e-member-backup".to_owned(),
+                incident_id: incident_id.to_owned(),
                 page_size: 10,
                 page_token: String::new(),
             })
@@ -337,7 +361,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
         .await
         .unwrap();
     let reset_email = email_to(&stack, &affected, "reset").await;
-    let reset_token = mail::token_in_link(&reset_email.text, PUBLIC_BASE_URL, "reset")
+    let reset_token = mail::token_in_link(&reset_email.text, &stack.public_base_url, "reset")
         .expect("the reset email has a reset link");
     AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url))
         .reset_password(ResetPasswordRequest {
@@ -352,15 +376,19 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     ));
 
     // Reporting the same incident again changes nothing anywhere.
-    let before = report::build(&stack.endpoints, "e2e-member-backup").await;
-    let emails_before = stack.smtp.messages().len();
+    let before = report::build(&stack.endpoints, incident_id).await;
+    let emails_before = stack.mailbox.messages().await.unwrap().len();
     breach::publish(&breach_event, &stack.endpoints)
         .await
         .unwrap();
     // Give every consumer time to see the duplicate; nothing may follow it.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let after = report::build(&stack.endpoints, "e2e-member-backup").await;
-    assert_eq!(stack.smtp.messages().len(), emails_before, "no new emails");
+    let after = report::build(&stack.endpoints, incident_id).await;
+    assert_eq!(
+        stack.mailbox.messages().await.unwrap().len(),
+        emails_before,
+        "no new emails"
+    );
     assert_eq!(
         serde_json_counts(&before),
         serde_json_counts(&after),
@@ -386,7 +414,12 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     // Unaffected members got nothing and stay FREE.
     for member in unaffected.iter().take(20) {
         assert!(
-            stack.smtp.messages_to(&member.email).is_empty(),
+            stack
+                .mailbox
+                .messages_to(&member.email)
+                .await
+                .unwrap()
+                .is_empty(),
             "{}",
             member.email
         );
