@@ -59,14 +59,20 @@ impl ServiceBinary {
 
     /// Starts the service in the background; it is killed if dropped.
     pub fn spawn(&self) -> anyhow::Result<RunningBinary> {
-        let child = self
+        let mut child = self
             .command()
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .with_context(|| format!("starting {}", self.path.display()))?;
-        Ok(RunningBinary { child: Some(child) })
+        let stdout = drain(child.stdout.take());
+        let stderr = drain(child.stderr.take());
+        Ok(RunningBinary {
+            child: Some(child),
+            stdout,
+            stderr,
+        })
     }
 }
 
@@ -78,11 +84,28 @@ pub struct Exited {
     pub stderr: String,
 }
 
-/// A service process started by [`ServiceBinary::spawn`]. Its output is
-/// collected when it exits; it logs little enough at the levels tests use
-/// that the pipes do not fill.
+/// Reads a pipe to its end on a thread, so a chatty process never blocks on
+/// a full pipe.
+fn drain(
+    pipe: Option<impl std::io::Read + Send + 'static>,
+) -> Option<std::thread::JoinHandle<String>> {
+    let mut pipe = pipe?;
+    std::thread::Builder::new()
+        .name("binary-output".to_owned())
+        .spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            String::from_utf8_lossy(&bytes).into_owned()
+        })
+        .ok()
+}
+
+/// A service process started by [`ServiceBinary::spawn`]; its output is
+/// collected while it runs and handed back when it exits.
 pub struct RunningBinary {
     child: Option<std::process::Child>,
+    stdout: Option<std::thread::JoinHandle<String>>,
+    stderr: Option<std::thread::JoinHandle<String>>,
 }
 
 impl RunningBinary {
@@ -99,18 +122,16 @@ impl RunningBinary {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = child.try_wait()? {
-                let mut exited = Exited {
-                    status,
-                    stdout: String::new(),
-                    stderr: String::new(),
+                let collect = |reader: Option<std::thread::JoinHandle<String>>| {
+                    reader
+                        .and_then(|reader| reader.join().ok())
+                        .unwrap_or_default()
                 };
-                if let Some(mut pipe) = child.stdout.take() {
-                    std::io::Read::read_to_string(&mut pipe, &mut exited.stdout)?;
-                }
-                if let Some(mut pipe) = child.stderr.take() {
-                    std::io::Read::read_to_string(&mut pipe, &mut exited.stderr)?;
-                }
-                return Ok(exited);
+                return Ok(Exited {
+                    status,
+                    stdout: collect(self.stdout.take()),
+                    stderr: collect(self.stderr.take()),
+                });
             }
             if Instant::now() >= deadline {
                 let _ = child.kill();
@@ -118,6 +139,11 @@ impl RunningBinary {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The process id (for reading `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, std::process::Child::id)
     }
 
     /// Whether the process has already exited (it should not have).

@@ -141,7 +141,8 @@ pub async fn serves_and_stops_on_sigterm(
     Ok(())
 }
 
-async fn wait_for_serving(url: &str, timeout: Duration) -> anyhow::Result<Channel> {
+/// Waits until the gRPC server at `url` reports SERVING; returns a channel to it.
+pub async fn wait_for_serving(url: &str, timeout: Duration) -> anyhow::Result<Channel> {
     let deadline = Instant::now() + timeout;
     loop {
         let attempt = async {
