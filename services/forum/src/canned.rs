@@ -122,10 +122,14 @@ mod tests {
 
     #[test]
     fn fills_built_ins_and_escaped_variables_and_names_a_missing_one() {
-        let template = "Hi {member_display_name}, go to {deactivation_url}. {answer} {not a placeholder}";
+        let template =
+            "Hi {member_display_name}, go to {deactivation_url}. {answer} {not a placeholder}";
         let built_in = HashMap::from([
             ("member_display_name", "Ann".to_owned()),
-            ("deactivation_url", "https://x.example/account/deactivate".to_owned()),
+            (
+                "deactivation_url",
+                "https://x.example/account/deactivate".to_owned(),
+            ),
         ]);
         let variables = HashMap::from([("answer".to_owned(), "*yes*".to_owned())]);
         assert_eq!(
@@ -142,8 +146,14 @@ mod tests {
     #[test]
     fn variables_are_checked() {
         let bad_key = HashMap::from([("Bad".to_owned(), "x".to_owned())]);
-        assert!(matches!(check_variables(&bad_key), Err(FillError::BadKey(_))));
+        assert!(matches!(
+            check_variables(&bad_key),
+            Err(FillError::BadKey(_))
+        ));
         let empty = HashMap::from([("ok".to_owned(), String::new())]);
-        assert!(matches!(check_variables(&empty), Err(FillError::BadValue(_))));
+        assert!(matches!(
+            check_variables(&empty),
+            Err(FillError::BadValue(_))
+        ));
     }
 }

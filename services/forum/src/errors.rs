@@ -140,9 +140,7 @@ impl From<ModerationError> for Status {
         let code = match &error {
             ModerationError::Auth(_) | ModerationError::Internal(_) => Code::Internal,
             ModerationError::InvalidArgument { .. } => Code::InvalidArgument,
-            ModerationError::PostNotFound(_) | ModerationError::ThreadNotFound(_) => {
-                Code::NotFound
-            }
+            ModerationError::PostNotFound(_) | ModerationError::ThreadNotFound(_) => Code::NotFound,
             ModerationError::NotAuthorOrStaff | ModerationError::FirstPostNeedsStaff => {
                 Code::PermissionDenied
             }

@@ -105,7 +105,9 @@ impl ForumEvents {
             .map_err(|_| HandlerError::invalid("account_id: must be a UUID"))?;
         let deactivated_at = event
             .deactivated_at
-            .and_then(|at| DateTime::<Utc>::from_timestamp(at.seconds, u32::try_from(at.nanos).ok()?))
+            .and_then(|at| {
+                DateTime::<Utc>::from_timestamp(at.seconds, u32::try_from(at.nanos).ok()?)
+            })
             .unwrap_or_else(Utc::now);
         let mut conn = self.pool.acquire().await?;
         crate::store::authors::deactivate(&mut conn, account_id, deactivated_at).await?;

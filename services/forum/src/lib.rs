@@ -60,7 +60,12 @@ impl App {
         let policy = posting::PostingPolicy {
             member_interval: Duration::from_secs(u64::from(config.post_interval_seconds)),
         };
-        let api = grpc::ForumApi::new(foundation.pool.clone(), sessions.clone(), links.clone(), policy);
+        let api = grpc::ForumApi::new(
+            foundation.pool.clone(),
+            sessions.clone(),
+            links.clone(),
+            policy,
+        );
         let events = Arc::new(events::ForumEvents::new(
             foundation.pool.clone(),
             links,
@@ -89,11 +94,9 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grpc = GrpcServer::new()?.add_service(ForumServiceServer::new(self.api));
-        let consumer = self.foundation.consumer(
-            ServiceQueue::Forum,
-            self.events,
-            ConsumerOptions::default(),
-        );
+        let consumer =
+            self.foundation
+                .consumer(ServiceQueue::Forum, self.events, ConsumerOptions::default());
         self.foundation.run(grpc, vec![consumer], shutdown).await
     }
 }

@@ -45,7 +45,12 @@ pub fn render(breach: &BreachReported, links: &Links) -> String {
     );
     section(
         "What we have done",
-        bullets(breach.measures_taken.iter().map(|measure| escape_markdown(measure.trim()))),
+        bullets(
+            breach
+                .measures_taken
+                .iter()
+                .map(|measure| escape_markdown(measure.trim())),
+        ),
     );
     let consequences = if breach.likely_consequences.trim().is_empty() {
         "Whoever holds this data may try to use it against you, for example in phishing \

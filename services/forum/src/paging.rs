@@ -77,7 +77,7 @@ fn encode(text: &str) -> String {
 }
 
 fn decode(token: &str) -> Result<String, BadPageToken> {
-    if token.len() % 2 != 0 || token.len() > 512 {
+    if !token.len().is_multiple_of(2) || token.len() > 512 {
         return Err(BadPageToken);
     }
     let bytes = (0..token.len())
@@ -116,11 +116,20 @@ mod tests {
         let token = encode_posts(thread, 42);
         assert_eq!(decode_posts(thread, &token).unwrap(), 42);
         assert!(decode_posts(Uuid::now_v7(), &token).is_err());
-        assert!(decode_posts(thread, &encode_threads("talk", &ThreadCursor {
-            as_of: DateTime::from_timestamp_micros(0).unwrap(),
-            pinned: false,
-            activity: DateTime::from_timestamp_micros(0).unwrap(),
-            thread_id: thread,
-        })).is_err());
+        assert!(
+            decode_posts(
+                thread,
+                &encode_threads(
+                    "talk",
+                    &ThreadCursor {
+                        as_of: DateTime::from_timestamp_micros(0).unwrap(),
+                        pinned: false,
+                        activity: DateTime::from_timestamp_micros(0).unwrap(),
+                        thread_id: thread,
+                    }
+                )
+            )
+            .is_err()
+        );
     }
 }

@@ -124,7 +124,9 @@ pub async fn reply(
             drop(tx);
             return replayed_post(pool, caller.account_id, request_id).await;
         }
-        return Err(anyhow::Error::new(error).context("appending the post").into());
+        return Err(anyhow::Error::new(error)
+            .context("appending the post")
+            .into());
     }
     let post = posts::get(&mut tx, post_id)
         .await
@@ -203,7 +205,9 @@ pub async fn start_thread(
                 .context("the replayed thread is missing")?;
             return with_first_post(&mut conn, existing).await;
         }
-        return Err(anyhow::Error::new(error).context("inserting the thread").into());
+        return Err(anyhow::Error::new(error)
+            .context("inserting the thread")
+            .into());
     }
     let thread = threads::get(&mut tx, thread_id)
         .await

@@ -201,12 +201,9 @@ impl Sessions {
     }
 }
 
-fn caller_of(
-    response: ValidateSessionResponse,
-) -> Result<(Caller, Option<SystemTime>), AuthError> {
-    let account_id = Uuid::parse_str(&response.account_id).map_err(|error| {
-        anyhow::anyhow!("ValidateSession returned a bad account id: {error}")
-    })?;
+fn caller_of(response: ValidateSessionResponse) -> Result<(Caller, Option<SystemTime>), AuthError> {
+    let account_id = Uuid::parse_str(&response.account_id)
+        .map_err(|error| anyhow::anyhow!("ValidateSession returned a bad account id: {error}"))?;
     let staff = response.roles.contains(&(Role::Staff as i32));
     let expires_at = response
         .expires_at

@@ -18,7 +18,11 @@ impl ForumApi {
         request: Request<ListCannedRepliesRequest>,
     ) -> Result<ListCannedRepliesResponse, ReadError> {
         self.sessions.staff(request.metadata()).await?;
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         let rows = canned_store::list(&mut conn)
             .await
             .context("listing canned replies")?;
@@ -42,7 +46,11 @@ impl ForumApi {
                 reason: error.to_string(),
             }
         })?;
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         let template = canned_store::get(&mut conn, &request.canned_reply_id)
             .await
             .context("reading the canned reply")?
@@ -61,7 +69,10 @@ impl ForumApi {
             ("deactivation_url", self.links.deactivation()),
             ("password_reset_url", self.links.password_reset()),
             ("forum_url", self.links.forum()),
-            ("member_display_name", canned::escape_markdown(&member_display_name)),
+            (
+                "member_display_name",
+                canned::escape_markdown(&member_display_name),
+            ),
             ("thread_url", self.links.thread(answered.thread_id)),
         ]);
         let body = canned::fill(&template.body_template, &built_in, &request.variables).map_err(

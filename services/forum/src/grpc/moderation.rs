@@ -22,7 +22,11 @@ impl ForumApi {
         let request = request.into_inner();
         let post_id = parse_uuid("post_id", &request.post_id)?;
         check_body("body", &request.body)?;
-        let mut tx = self.pool.begin().await.context("beginning the transaction")?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .context("beginning the transaction")?;
         let (post, thread) = post_and_thread(&mut tx, post_id).await?;
         ensure_author_or_staff(&caller, &post)?;
         if post.deleted_at.is_some() {
@@ -49,7 +53,11 @@ impl ForumApi {
     ) -> Result<DeletePostResponse, ModerationError> {
         let caller = self.sessions.caller(request.metadata()).await?;
         let post_id = parse_uuid("post_id", &request.get_ref().post_id)?;
-        let mut tx = self.pool.begin().await.context("beginning the transaction")?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .context("beginning the transaction")?;
         let (post, thread) = post_and_thread(&mut tx, post_id).await?;
         ensure_author_or_staff(&caller, &post)?;
         if post.post_id == thread.first_post_id && !caller.is_staff() {
@@ -74,7 +82,11 @@ impl ForumApi {
         self.sessions.staff(request.metadata()).await?;
         let request = request.into_inner();
         let thread_id = parse_uuid("thread_id", &request.thread_id)?;
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         if !threads::set_pinned(&mut conn, thread_id, request.pinned)
             .await
             .context("pinning the thread")?
@@ -96,7 +108,11 @@ impl ForumApi {
         self.sessions.staff(request.metadata()).await?;
         let request = request.into_inner();
         let thread_id = parse_uuid("thread_id", &request.thread_id)?;
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         if !threads::set_locked(&mut conn, thread_id, request.locked)
             .await
             .context("locking the thread")?

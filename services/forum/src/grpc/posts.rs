@@ -63,7 +63,11 @@ impl ForumApi {
             0 => DEFAULT_POST_PAGE,
             size => size.min(MAX_POST_PAGE),
         };
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         let mut rows = posts::list(&mut conn, thread_id, after_seq, i64::from(page_size) + 1)
             .await
             .context("listing posts")?;

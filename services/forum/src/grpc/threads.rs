@@ -16,7 +16,11 @@ const MAX_THREAD_PAGE: u32 = 100;
 
 impl ForumApi {
     pub(super) async fn boards(&self) -> Result<ListBoardsResponse, ReadError> {
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         let rows = boards::list(&mut conn).await.context("listing boards")?;
         Ok(ListBoardsResponse {
             boards: rows.into_iter().map(convert::board).collect(),
@@ -50,9 +54,16 @@ impl ForumApi {
         })
     }
 
-    pub(super) async fn thread(&self, request: GetThreadRequest) -> Result<GetThreadResponse, ReadError> {
+    pub(super) async fn thread(
+        &self,
+        request: GetThreadRequest,
+    ) -> Result<GetThreadResponse, ReadError> {
         let thread_id = parse_uuid("thread_id", &request.thread_id)?;
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         let row = threads::get(&mut conn, thread_id)
             .await
             .context("reading the thread")?
@@ -89,7 +100,11 @@ impl ForumApi {
             0 => DEFAULT_THREAD_PAGE,
             size => size.min(MAX_THREAD_PAGE),
         };
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         if boards::get(&mut conn, &request.board_id)
             .await
             .context("reading the board")?
@@ -138,7 +153,11 @@ impl ForumApi {
                 reason: "required".to_owned(),
             });
         }
-        let mut conn = self.pool.acquire().await.context("acquiring a connection")?;
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
         let row = threads::get_by_incident(&mut conn, &request.incident_id)
             .await
             .context("reading the incident thread")?

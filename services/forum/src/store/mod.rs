@@ -1,12 +1,6 @@
 //! candor-forum's tables. Every function takes `&mut PgConnection` so the
 //! caller decides the transaction.
 
-pub mod authors;
-pub mod boards;
-pub mod canned;
-pub mod posts;
-pub mod threads;
-
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -83,7 +77,39 @@ impl PostRow {
     }
 }
 
-/// The author columns every thread and post query selects (`a` is `authors`).
-const AUTHOR_COLUMNS: &str = "a.account_id AS author_id, a.display_name AS author_name, \
-     a.is_staff AS author_is_staff, a.is_system AS author_is_system, \
-     (a.deactivated_at IS NOT NULL) AS author_deactivated";
+/// The columns of a thread with its author (`t` is `threads`, `a` is
+/// `authors`), as a literal for `concat!`, so every query stays a static string.
+macro_rules! select_threads {
+    ($condition:literal) => {
+        concat!(
+            "SELECT t.thread_id, t.board_id, t.title, t.first_post_id, t.post_count, t.pinned, \
+             t.locked, t.incident_id, t.created_at, t.last_activity_at, \
+             a.account_id AS author_id, a.display_name AS author_name, \
+             a.is_staff AS author_is_staff, a.is_system AS author_is_system, \
+             (a.deactivated_at IS NOT NULL) AS author_deactivated \
+             FROM threads t JOIN authors a ON a.account_id = t.author_id WHERE ",
+            $condition
+        )
+    };
+}
+
+/// The columns of a post with its author (`p` is `posts`, `a` is `authors`).
+macro_rules! select_posts {
+    ($condition:literal) => {
+        concat!(
+            "SELECT p.post_id, p.thread_id, p.seq, p.body, p.in_reply_to_post_id, \
+             p.canned_reply_id, p.created_at, p.edited_at, p.deleted_at, \
+             a.account_id AS author_id, a.display_name AS author_name, \
+             a.is_staff AS author_is_staff, a.is_system AS author_is_system, \
+             (a.deactivated_at IS NOT NULL) AS author_deactivated \
+             FROM posts p JOIN authors a ON a.account_id = p.author_id WHERE ",
+            $condition
+        )
+    };
+}
+
+pub mod authors;
+pub mod boards;
+pub mod canned;
+pub mod posts;
+pub mod threads;

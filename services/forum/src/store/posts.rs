@@ -4,16 +4,7 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{AUTHOR_COLUMNS, PostRow};
-
-fn select_posts(condition: &str) -> String {
-    format!(
-        "SELECT p.post_id, p.thread_id, p.seq, p.body, p.in_reply_to_post_id, p.canned_reply_id,
-                p.created_at, p.edited_at, p.deleted_at, {AUTHOR_COLUMNS}
-         FROM posts p JOIN authors a ON a.account_id = p.author_id
-         WHERE {condition}"
-    )
-}
+use super::PostRow;
 
 /// A reply to add to a thread.
 #[derive(Debug, Clone)]
@@ -56,7 +47,7 @@ pub async fn append(conn: &mut PgConnection, post: &NewPost<'_>) -> sqlx::Result
 }
 
 pub async fn get(conn: &mut PgConnection, post_id: Uuid) -> sqlx::Result<Option<PostRow>> {
-    sqlx::query_as::<_, PostRow>(&select_posts("p.post_id = $1"))
+    sqlx::query_as::<_, PostRow>(select_posts!("p.post_id = $1"))
         .bind(post_id)
         .fetch_optional(conn)
         .await
@@ -68,7 +59,7 @@ pub async fn get_by_request(
     author_id: Uuid,
     request_id: Uuid,
 ) -> sqlx::Result<Option<PostRow>> {
-    sqlx::query_as::<_, PostRow>(&select_posts("p.author_id = $1 AND p.request_id = $2"))
+    sqlx::query_as::<_, PostRow>(select_posts!("p.author_id = $1 AND p.request_id = $2"))
         .bind(author_id)
         .bind(request_id)
         .fetch_optional(conn)
@@ -100,16 +91,14 @@ pub async fn list(
     after_seq: i32,
     limit: i64,
 ) -> sqlx::Result<Vec<PostRow>> {
-    let query = format!(
-        "{} ORDER BY p.seq LIMIT $3",
-        select_posts("p.thread_id = $1 AND p.seq > $2")
-    );
-    sqlx::query_as::<_, PostRow>(&query)
-        .bind(thread_id)
-        .bind(after_seq)
-        .bind(limit)
-        .fetch_all(conn)
-        .await
+    sqlx::query_as::<_, PostRow>(select_posts!(
+        "p.thread_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3"
+    ))
+    .bind(thread_id)
+    .bind(after_seq)
+    .bind(limit)
+    .fetch_all(conn)
+    .await
 }
 
 pub async fn thread_exists(conn: &mut PgConnection, thread_id: Uuid) -> sqlx::Result<bool> {

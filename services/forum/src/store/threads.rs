@@ -5,16 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{AUTHOR_COLUMNS, ThreadRow};
-
-fn select_threads(condition: &str) -> String {
-    format!(
-        "SELECT t.thread_id, t.board_id, t.title, t.first_post_id, t.post_count, t.pinned,
-                t.locked, t.incident_id, t.created_at, t.last_activity_at, {AUTHOR_COLUMNS}
-         FROM threads t JOIN authors a ON a.account_id = t.author_id
-         WHERE {condition}"
-    )
-}
+use super::ThreadRow;
 
 /// A thread to create with its first post.
 #[derive(Debug, Clone)]
@@ -60,7 +51,7 @@ pub async fn insert(conn: &mut PgConnection, thread: &NewThread<'_>) -> sqlx::Re
 }
 
 pub async fn get(conn: &mut PgConnection, thread_id: Uuid) -> sqlx::Result<Option<ThreadRow>> {
-    sqlx::query_as::<_, ThreadRow>(&select_threads("t.thread_id = $1"))
+    sqlx::query_as::<_, ThreadRow>(select_threads!("t.thread_id = $1"))
         .bind(thread_id)
         .fetch_optional(conn)
         .await
@@ -72,7 +63,7 @@ pub async fn get_by_request(
     author_id: Uuid,
     request_id: Uuid,
 ) -> sqlx::Result<Option<ThreadRow>> {
-    sqlx::query_as::<_, ThreadRow>(&select_threads("t.author_id = $1 AND t.request_id = $2"))
+    sqlx::query_as::<_, ThreadRow>(select_threads!("t.author_id = $1 AND t.request_id = $2"))
         .bind(author_id)
         .bind(request_id)
         .fetch_optional(conn)
@@ -83,7 +74,7 @@ pub async fn get_by_incident(
     conn: &mut PgConnection,
     incident_id: &str,
 ) -> sqlx::Result<Option<ThreadRow>> {
-    sqlx::query_as::<_, ThreadRow>(&select_threads("t.incident_id = $1"))
+    sqlx::query_as::<_, ThreadRow>(select_threads!("t.incident_id = $1"))
         .bind(incident_id)
         .fetch_optional(conn)
         .await
@@ -112,7 +103,11 @@ pub async fn lock_for_posting(
         .await
 }
 
-pub async fn set_pinned(conn: &mut PgConnection, thread_id: Uuid, pinned: bool) -> sqlx::Result<bool> {
+pub async fn set_pinned(
+    conn: &mut PgConnection,
+    thread_id: Uuid,
+    pinned: bool,
+) -> sqlx::Result<bool> {
     let result = sqlx::query("UPDATE threads SET pinned = $2 WHERE thread_id = $1")
         .bind(thread_id)
         .bind(pinned)
@@ -121,7 +116,11 @@ pub async fn set_pinned(conn: &mut PgConnection, thread_id: Uuid, pinned: bool) 
     Ok(result.rows_affected() == 1)
 }
 
-pub async fn set_locked(conn: &mut PgConnection, thread_id: Uuid, locked: bool) -> sqlx::Result<bool> {
+pub async fn set_locked(
+    conn: &mut PgConnection,
+    thread_id: Uuid,
+    locked: bool,
+) -> sqlx::Result<bool> {
     let result = sqlx::query("UPDATE threads SET locked = $2 WHERE thread_id = $1")
         .bind(thread_id)
         .bind(locked)
@@ -161,7 +160,7 @@ pub async fn list(
     after: Option<&ThreadCursor>,
     limit: i64,
 ) -> sqlx::Result<Vec<ListedThread>> {
-    let query = format!(
+    const QUERY: &str =
         "WITH snapshot AS (SELECT COALESCE($2::timestamptz, statement_timestamp()) AS as_of),
          listing AS (
              SELECT t.*, s.as_of,
@@ -173,14 +172,16 @@ pub async fn list(
              WHERE t.board_id = $1 AND t.created_at <= s.as_of
          )
          SELECT t.thread_id, t.board_id, t.title, t.first_post_id, t.post_count, t.pinned,
-                t.locked, t.incident_id, t.created_at, t.last_activity_at, {AUTHOR_COLUMNS},
+                t.locked, t.incident_id, t.created_at, t.last_activity_at,
+                a.account_id AS author_id, a.display_name AS author_name,
+                a.is_staff AS author_is_staff, a.is_system AS author_is_system,
+                (a.deactivated_at IS NOT NULL) AS author_deactivated,
                 t.as_of, t.activity_as_of
          FROM listing t JOIN authors a ON a.account_id = t.author_id
          WHERE $3::boolean IS NULL OR (t.pinned, t.activity_as_of, t.thread_id) < ($3, $4, $5)
          ORDER BY t.pinned DESC, t.activity_as_of DESC, t.thread_id DESC
-         LIMIT $6"
-    );
-    sqlx::query_as::<_, ListedThread>(&query)
+         LIMIT $6";
+    sqlx::query_as::<_, ListedThread>(QUERY)
         .bind(board_id)
         .bind(after.map(|cursor| cursor.as_of))
         .bind(after.map(|cursor| cursor.pinned))

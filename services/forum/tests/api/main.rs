@@ -1,6 +1,12 @@
 //! candor-forum's tests, against the real PostgreSQL and RabbitMQ; each test
-//! has its own database and RabbitMQ namespace.
+//! has its own database and RabbitMQ namespace. The account service is an
+//! in-test double answering ValidateSession (`support::accounts`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod incident;
+mod moderation;
+mod paging;
+mod posting;
 mod startup;
+mod support;

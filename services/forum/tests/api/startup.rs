@@ -54,6 +54,9 @@ async fn in_process_the_app_migrates_serves_and_stops() {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         account_grpc_url: "http://127.0.0.1:50051".to_owned(),
         public_base_url: "http://localhost:8080".to_owned(),
+        post_interval_seconds: 5,
+        session_cache_seconds: 30,
+        session_cache_capacity: 10_000,
         common: environment.common_config(),
     };
     let app = App::build(config).await.unwrap();
