@@ -22,18 +22,26 @@ pub fn from_timestamp(timestamp: &Timestamp) -> Option<DateTime<Utc>> {
 /// The account as other parties may see it: a tombstone once deactivated.
 pub fn account(row: &AccountRow) -> Account {
     let deactivated = row.deactivated_at.is_some();
-    let password_state = PasswordState::try_from(i32::from(row.password_state))
-        .unwrap_or(PasswordState::Ok);
+    let password_state =
+        PasswordState::try_from(i32::from(row.password_state)).unwrap_or(PasswordState::Ok);
     Account {
         account_id: row.account_id.to_string(),
-        email: if deactivated { String::new() } else { row.email.clone().unwrap_or_default() },
+        email: if deactivated {
+            String::new()
+        } else {
+            row.email.clone().unwrap_or_default()
+        },
         display_name: if deactivated {
             String::new()
         } else {
             row.display_name.clone().unwrap_or_default()
         },
         roles: roles(&row.roles),
-        state: if deactivated { AccountState::Deactivated } else { AccountState::Active } as i32,
+        state: if deactivated {
+            AccountState::Deactivated
+        } else {
+            AccountState::Active
+        } as i32,
         password_state: password_state as i32,
         joined_at: Some(timestamp(row.joined_at)),
         deactivated_at: row.deactivated_at.map(timestamp),

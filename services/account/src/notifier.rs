@@ -38,8 +38,9 @@ impl Notifier {
     /// A lazily connecting client with the service credential.
     pub fn new(url: &str, service_token: &SecretString) -> anyhow::Result<Self> {
         let channel = candor_platform::grpc::client_channel(url)?;
-        let interceptor = OutgoingInterceptor::with_token(service_token)
-            .map_err(|status| anyhow::anyhow!("SERVICE_TOKEN is not valid metadata: {}", status.message()))?;
+        let interceptor = OutgoingInterceptor::with_token(service_token).map_err(|status| {
+            anyhow::anyhow!("SERVICE_TOKEN is not valid metadata: {}", status.message())
+        })?;
         Ok(Self {
             client: NotificationServiceClient::with_interceptor(channel, interceptor),
         })

@@ -57,7 +57,10 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_domains_lower_cased() {
-        assert_eq!(normalize_email("  Ann@Example.COM ").unwrap(), "Ann@example.com");
+        assert_eq!(
+            normalize_email("  Ann@Example.COM ").unwrap(),
+            "Ann@example.com"
+        );
         assert_eq!(normalize_email("no-at-sign"), Err(EmailRejected::Shape));
         assert_eq!(normalize_email("a@"), Err(EmailRejected::Length));
         assert_eq!(normalize_email("a b@x.org"), Err(EmailRejected::Characters));

@@ -44,5 +44,7 @@ pub async fn member_session(
     sessions::find_live(conn, &tokens::hash(token))
         .await
         .db("looking up the session")?
-        .ok_or(ApiError::Unauthenticated("session is unknown, expired or revoked"))
+        .ok_or(ApiError::Unauthenticated(
+            "session is unknown, expired or revoked",
+        ))
 }

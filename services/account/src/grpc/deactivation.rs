@@ -29,12 +29,18 @@ pub async fn request_deactivation(
     shared: &Shared,
     request: Request<RequestDeactivationRequest>,
 ) -> Result<RequestDeactivationResponse, ApiError> {
-    let mut tx = shared.pool.begin().await.db("beginning the deactivation request")?;
+    let mut tx = shared
+        .pool
+        .begin()
+        .await
+        .db("beginning the deactivation request")?;
     let session = member_session(&mut tx, request.metadata()).await?;
     let account = accounts::find(&mut tx, session.account_id)
         .await
         .db("reading the account")?
-        .ok_or(ApiError::Unauthenticated("session is unknown, expired or revoked"))?;
+        .ok_or(ApiError::Unauthenticated(
+            "session is unknown, expired or revoked",
+        ))?;
     let Some(email) = account.email.clone() else {
         return Err(ApiError::FailedPrecondition(
             "the account has no email address to confirm with; ask staff",

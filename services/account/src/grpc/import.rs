@@ -80,11 +80,16 @@ pub async fn import_accounts(
             Ok(None) => break,
             Err(status) => {
                 tracing::warn!(code = ?status.code(), received = summary.response.received, "import stream broke");
-                return Err(ApiError::Status(Status::cancelled("the import stream was interrupted")));
+                return Err(ApiError::Status(Status::cancelled(
+                    "the import stream was interrupted",
+                )));
             }
         };
         if chunk.records.len() > MAX_RECORDS_PER_CHUNK {
-            return Err(ApiError::invalid("records", "at most 1000 records per chunk"));
+            return Err(ApiError::invalid(
+                "records",
+                "at most 1000 records per chunk",
+            ));
         }
         let mut batch = ImportBatch::default();
         let mut lines = Vec::with_capacity(chunk.records.len());
@@ -93,7 +98,11 @@ pub async fn import_accounts(
         for record in chunk.records {
             position += 1;
             summary.response.received += 1;
-            let line = if record.line_number > 0 { record.line_number } else { position };
+            let line = if record.line_number > 0 {
+                record.line_number
+            } else {
+                position
+            };
             match validate(&key, &record) {
                 Err((reason, message)) => rejected.push(reject(position, line, reason, message)),
                 Ok(valid) => {
@@ -158,11 +167,17 @@ fn validate(
         None
     } else {
         Some(normalize_email(&record.email).map_err(|error| {
-            (ImportRejectionReason::InvalidEmail, format!("email: {error}"))
+            (
+                ImportRejectionReason::InvalidEmail,
+                format!("email: {error}"),
+            )
         })?)
     };
     let display_name = normalize_display_name(&record.display_name).map_err(|reason| {
-        (ImportRejectionReason::InvalidDisplayName, format!("display_name: {reason}"))
+        (
+            ImportRejectionReason::InvalidDisplayName,
+            format!("display_name: {reason}"),
+        )
     })?;
     let joined_at = record
         .joined_at

@@ -42,7 +42,10 @@ pub async fn count_affected_accounts(
         .ok_or_else(|| ApiError::invalid("affected_joined_before", "required"))?;
     let scope = match PasswordResetScope::try_from(request.password_reset_scope) {
         Ok(PasswordResetScope::Unspecified) | Err(_) => {
-            return Err(ApiError::invalid("password_reset_scope", "must be specified"));
+            return Err(ApiError::invalid(
+                "password_reset_scope",
+                "must be specified",
+            ));
         }
         Ok(scope) => scope,
     };
@@ -94,9 +97,10 @@ pub async fn list_affected_accounts(
     shared: &Shared,
     request: Request<ListAffectedAccountsRequest>,
 ) -> Result<ListAffectedAccountsResponse, ApiError> {
-    shared
-        .credentials
-        .require(request.metadata(), &[Principal::Operator, Principal::Service])?;
+    shared.credentials.require(
+        request.metadata(),
+        &[Principal::Operator, Principal::Service],
+    )?;
     let request = request.into_inner();
     if request.incident_id.is_empty() {
         return Err(ApiError::invalid("incident_id", "must not be empty"));
@@ -111,13 +115,20 @@ pub async fn list_affected_accounts(
         .await
         .db("reading the incident")?
         .ok_or(ApiError::NotFound("incident is not recorded"))?;
-    let rows = incidents::list(&mut conn, &request.incident_id, after, i64::from(page_size) + 1)
-        .await
-        .db("listing affected accounts")?;
+    let rows = incidents::list(
+        &mut conn,
+        &request.incident_id,
+        after,
+        i64::from(page_size) + 1,
+    )
+    .await
+    .db("listing affected accounts")?;
     let more = rows.len() > page_size as usize;
     let rows = &rows[..rows.len().min(page_size as usize)];
     let next_page_token = match (more, rows.last()) {
-        (true, Some(last)) => encode_page_token(&request.incident_id, last.batch_sequence, last.account_id),
+        (true, Some(last)) => {
+            encode_page_token(&request.incident_id, last.batch_sequence, last.account_id)
+        }
         _ => String::new(),
     };
     Ok(ListAffectedAccountsResponse {
@@ -149,9 +160,10 @@ pub async fn get_incident_progress(
     shared: &Shared,
     request: Request<GetIncidentProgressRequest>,
 ) -> Result<GetIncidentProgressResponse, ApiError> {
-    shared
-        .credentials
-        .require(request.metadata(), &[Principal::Operator, Principal::Service])?;
+    shared.credentials.require(
+        request.metadata(),
+        &[Principal::Operator, Principal::Service],
+    )?;
     let incident_id = request.into_inner().incident_id;
     if incident_id.is_empty() {
         return Err(ApiError::invalid("incident_id", "must not be empty"));
@@ -188,7 +200,11 @@ pub async fn get_incident_progress(
         sessions_revoked: non_negative(incident.sessions_revoked),
         passwords_reset_since: non_negative(reset_since),
         deactivated_since: non_negative(deactivated_since),
-        enumeration_completed_at: if complete { incident.completed_at.map(timestamp) } else { None },
+        enumeration_completed_at: if complete {
+            incident.completed_at.map(timestamp)
+        } else {
+            None
+        },
         complete,
     })
 }

@@ -50,8 +50,15 @@ fn check_password_field(field: &'static str, password: &str) -> Result<(), ApiEr
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn login(shared: &Shared, request: Request<LoginRequest>) -> Result<LoginResponse, ApiError> {
-    let address = client_address(request.metadata(), request.remote_addr(), &shared.credentials);
+pub async fn login(
+    shared: &Shared,
+    request: Request<LoginRequest>,
+) -> Result<LoginResponse, ApiError> {
+    let address = client_address(
+        request.metadata(),
+        request.remote_addr(),
+        &shared.credentials,
+    );
     let request = request.into_inner();
     let raw_email = request.email.trim();
     if raw_email.is_empty() || raw_email.chars().count() > 254 {
@@ -65,9 +72,10 @@ pub async fn login(shared: &Shared, request: Request<LoginRequest>) -> Result<Lo
     let address_key = format!("login-address:{address}");
 
     let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
-    if let Some(wait) = throttles::blocked_for(&mut conn, &[account_key.clone(), address_key.clone()])
-        .await
-        .db("checking throttles")?
+    if let Some(wait) =
+        throttles::blocked_for(&mut conn, &[account_key.clone(), address_key.clone()])
+            .await
+            .db("checking throttles")?
     {
         return Err(ApiError::Throttled {
             retry_after_seconds: wait,
@@ -96,18 +104,28 @@ pub async fn login(shared: &Shared, request: Request<LoginRequest>) -> Result<Lo
             account
         }
         _ => {
-            throttles::record_failure(&mut tx, &account_key, shared.settings.login_failures_per_account)
-                .await
-                .db("recording a failed login")?;
-            throttles::record_failure(&mut tx, &address_key, shared.settings.login_failures_per_address)
-                .await
-                .db("recording a failed login")?;
+            throttles::record_failure(
+                &mut tx,
+                &account_key,
+                shared.settings.login_failures_per_account,
+            )
+            .await
+            .db("recording a failed login")?;
+            throttles::record_failure(
+                &mut tx,
+                &address_key,
+                shared.settings.login_failures_per_address,
+            )
+            .await
+            .db("recording a failed login")?;
             tx.commit().await.db("committing a failed login")?;
             tracing::info!("login failed");
             return Err(ApiError::Unauthenticated(LOGIN_FAILED));
         }
     };
-    throttles::clear(&mut tx, &account_key).await.db("clearing throttles")?;
+    throttles::clear(&mut tx, &account_key)
+        .await
+        .db("clearing throttles")?;
     let result = if account.password_state == PASSWORD_CHANGE_REQUIRED {
         let token = tokens::issue();
         let expires_at = token_store::issue(
@@ -125,7 +143,12 @@ pub async fn login(shared: &Shared, request: Request<LoginRequest>) -> Result<Lo
         })
     } else {
         login_response::Result::Session(
-            open_session(&mut tx, account.account_id, shared.settings.session_ttl_seconds).await?,
+            open_session(
+                &mut tx,
+                account.account_id,
+                shared.settings.session_ttl_seconds,
+            )
+            .await?,
         )
     };
     tx.commit().await.db("committing the login")?;
@@ -142,13 +165,18 @@ async fn change_password_caller(
     token: &str,
 ) -> Result<(Uuid, Option<Vec<u8>>), ApiError> {
     let hash = tokens::hash(token);
-    if let Some(session) = sessions::find_live(conn, &hash).await.db("looking up the session")? {
+    if let Some(session) = sessions::find_live(conn, &hash)
+        .await
+        .db("looking up the session")?
+    {
         return Ok((session.account_id, None));
     }
     let account_id = token_store::find_open(conn, &hash, Purpose::PasswordChange)
         .await
         .db("looking up the password change token")?
-        .ok_or(ApiError::Unauthenticated("credential is unknown, expired or revoked"))?;
+        .ok_or(ApiError::Unauthenticated(
+            "credential is unknown, expired or revoked",
+        ))?;
     Ok((account_id, Some(hash)))
 }
 
@@ -175,10 +203,15 @@ pub async fn change_password(
         .await
         .db("reading the account")?
         .filter(accounts::AccountRow::is_active)
-        .ok_or(ApiError::Unauthenticated("credential is unknown, expired or revoked"))?;
+        .ok_or(ApiError::Unauthenticated(
+            "credential is unknown, expired or revoked",
+        ))?;
     drop(conn);
-    check_new_password(&request.new_password, account.email.as_deref().and_then(local_part))
-        .map_err(|error| ApiError::invalid("new_password", error))?;
+    check_new_password(
+        &request.new_password,
+        account.email.as_deref().and_then(local_part),
+    )
+    .map_err(|error| ApiError::invalid("new_password", error))?;
 
     let verified = shared
         .hasher
@@ -186,16 +219,27 @@ pub async fn change_password(
         .await?;
     if verified == Verified::Invalid || account.password_state == PASSWORD_RESET_REQUIRED {
         let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
-        throttles::record_failure(&mut conn, &throttle_key, shared.settings.login_failures_per_account)
-            .await
-            .db("recording a failed password change")?;
+        throttles::record_failure(
+            &mut conn,
+            &throttle_key,
+            shared.settings.login_failures_per_account,
+        )
+        .await
+        .db("recording a failed password change")?;
         return Err(ApiError::Unauthenticated("current_password is wrong"));
     }
     if request.new_password == request.current_password {
-        return Err(ApiError::invalid("new_password", "must differ from the current password"));
+        return Err(ApiError::invalid(
+            "new_password",
+            "must differ from the current password",
+        ));
     }
     let new_hash = shared.hasher.hash(&request.new_password).await?;
-    let mut tx = shared.pool.begin().await.db("beginning the password change")?;
+    let mut tx = shared
+        .pool
+        .begin()
+        .await
+        .db("beginning the password change")?;
     if let Some(change_token) = &change_token {
         // Re-checked under lock: the token is single-use.
         if token_store::find_open(&mut tx, change_token, Purpose::PasswordChange)
@@ -203,7 +247,9 @@ pub async fn change_password(
             .db("locking the password change token")?
             .is_none()
         {
-            return Err(ApiError::Unauthenticated("credential is unknown, expired or revoked"));
+            return Err(ApiError::Unauthenticated(
+                "credential is unknown, expired or revoked",
+            ));
         }
         token_store::mark_used(&mut tx, change_token)
             .await
@@ -215,7 +261,9 @@ pub async fn change_password(
     sessions::revoke_all(&mut tx, account_id)
         .await
         .db("revoking sessions")?;
-    throttles::clear(&mut tx, &throttle_key).await.db("clearing throttles")?;
+    throttles::clear(&mut tx, &throttle_key)
+        .await
+        .db("clearing throttles")?;
     let session = open_session(&mut tx, account_id, shared.settings.session_ttl_seconds).await?;
     tx.commit().await.db("committing the password change")?;
     tracing::info!(%account_id, "password changed");

@@ -23,9 +23,14 @@ pub async fn register(
     shared: &Shared,
     request: Request<RegisterRequest>,
 ) -> Result<RegisterResponse, ApiError> {
-    let address = client_address(request.metadata(), request.remote_addr(), &shared.credentials);
+    let address = client_address(
+        request.metadata(),
+        request.remote_addr(),
+        &shared.credentials,
+    );
     let request = request.into_inner();
-    let email = normalize_email(&request.email).map_err(|error| ApiError::invalid("email", error))?;
+    let email =
+        normalize_email(&request.email).map_err(|error| ApiError::invalid("email", error))?;
     let display_name = normalize_display_name(&request.display_name)
         .map_err(|reason| ApiError::invalid("display_name", reason))?;
     check_new_password(&request.password, local_part(&email))
@@ -33,10 +38,13 @@ pub async fn register(
 
     let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
     let key = format!("register-address:{address}");
-    if let Some(wait) =
-        throttles::count_request(&mut conn, &key, shared.settings.requests_per_address_per_hour)
-            .await
-            .db("counting registrations")?
+    if let Some(wait) = throttles::count_request(
+        &mut conn,
+        &key,
+        shared.settings.requests_per_address_per_hour,
+    )
+    .await
+    .db("counting registrations")?
     {
         return Err(ApiError::Throttled {
             retry_after_seconds: wait,
@@ -52,14 +60,20 @@ pub async fn register(
     drop(conn);
     let password_hash = shared.hasher.hash(&request.password).await?;
     let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
-    let row = accounts::insert(&mut conn, Uuid::now_v7(), &email, &display_name, &password_hash)
-        .await
-        .map_err(|error| match constraint_violation(&error) {
-            Some((ConstraintViolation::Unique, _)) => {
-                ApiError::AlreadyExists("email: already registered")
-            }
-            _ => ApiError::internal(error, "inserting the account"),
-        })?;
+    let row = accounts::insert(
+        &mut conn,
+        Uuid::now_v7(),
+        &email,
+        &display_name,
+        &password_hash,
+    )
+    .await
+    .map_err(|error| match constraint_violation(&error) {
+        Some((ConstraintViolation::Unique, _)) => {
+            ApiError::AlreadyExists("email: already registered")
+        }
+        _ => ApiError::internal(error, "inserting the account"),
+    })?;
     tracing::info!(account_id = %row.account_id, "account registered");
     Ok(RegisterResponse {
         account: Some(convert::account(&row)),
@@ -76,7 +90,10 @@ pub async fn validate_session(
         .require(request.metadata(), &[Principal::Service])?;
     let token = request.into_inner().session_token;
     if token.is_empty() || token.len() > 256 {
-        return Err(ApiError::invalid("session_token", "must be 1..=256 characters"));
+        return Err(ApiError::invalid(
+            "session_token",
+            "must be 1..=256 characters",
+        ));
     }
     let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
     let session = sessions::find_live(&mut conn, &tokens::hash(&token))
@@ -108,7 +125,9 @@ pub async fn get_account(
         let session = member_session(&mut conn, request.metadata()).await?;
         let requested = &request.get_ref().account_id;
         if !requested.is_empty() && parse_account_id(requested)? != session.account_id {
-            return Err(ApiError::PermissionDenied("a member may only read their own account"));
+            return Err(ApiError::PermissionDenied(
+                "a member may only read their own account",
+            ));
         }
         session.account_id
     };
@@ -138,7 +157,10 @@ pub async fn set_roles(
     for role in request.roles {
         match Role::try_from(role) {
             Ok(Role::Unspecified) | Err(_) => {
-                return Err(ApiError::invalid("roles", "contains an unspecified or unknown role"));
+                return Err(ApiError::invalid(
+                    "roles",
+                    "contains an unspecified or unknown role",
+                ));
             }
             Ok(role) => roles.push(role as i16),
         }
@@ -155,7 +177,10 @@ pub async fn set_roles(
             account: Some(convert::account(&row)),
         });
     }
-    match accounts::find(&mut conn, account_id).await.db("reading the account")? {
+    match accounts::find(&mut conn, account_id)
+        .await
+        .db("reading the account")?
+    {
         None => Err(ApiError::NotFound("no such account")),
         Some(_) => Err(ApiError::FailedPrecondition("the account is deactivated")),
     }

@@ -99,7 +99,10 @@ impl AccountService for AccountApi {
         respond(members::validate_session(&self.shared, request).await)
     }
 
-    async fn get_account(&self, request: Request<GetAccountRequest>) -> RpcResult<GetAccountResponse> {
+    async fn get_account(
+        &self,
+        request: Request<GetAccountRequest>,
+    ) -> RpcResult<GetAccountResponse> {
         respond(members::get_account(&self.shared, request).await)
     }
 

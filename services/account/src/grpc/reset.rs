@@ -30,13 +30,27 @@ pub async fn request_password_reset(
     shared: &Shared,
     request: Request<RequestPasswordResetRequest>,
 ) -> Result<RequestPasswordResetResponse, ApiError> {
-    let address = client_address(request.metadata(), request.remote_addr(), &shared.credentials);
+    let address = client_address(
+        request.metadata(),
+        request.remote_addr(),
+        &shared.credentials,
+    );
     let email = normalize_email(&request.get_ref().email)
         .map_err(|error| ApiError::invalid("email", error))?;
-    let mut tx = shared.pool.begin().await.db("beginning the reset request")?;
+    let mut tx = shared
+        .pool
+        .begin()
+        .await
+        .db("beginning the reset request")?;
     for (key, limit) in [
-        (format!("reset-address:{address}"), shared.settings.requests_per_address_per_hour),
-        (format!("reset-email:{}", email.to_lowercase()), RESETS_PER_EMAIL_PER_HOUR),
+        (
+            format!("reset-address:{address}"),
+            shared.settings.requests_per_address_per_hour,
+        ),
+        (
+            format!("reset-email:{}", email.to_lowercase()),
+            RESETS_PER_EMAIL_PER_HOUR,
+        ),
     ] {
         if let Some(wait) = throttles::count_request(&mut tx, &key, limit)
             .await
@@ -74,14 +88,16 @@ pub async fn request_password_reset(
             account_id: account.account_id.to_string(),
             to_address: account.email.clone().unwrap_or_default(),
             to_display_name: account.display_name.clone().unwrap_or_default(),
-            content: Some(send_email_request::Content::PasswordReset(PasswordResetEmail {
-                reset_url: format!(
-                    "{}/reset-password?token={}",
-                    shared.settings.public_base_url.trim_end_matches('/'),
-                    token.secret
-                ),
-                expires_at: Some(convert::timestamp(expires_at)),
-            })),
+            content: Some(send_email_request::Content::PasswordReset(
+                PasswordResetEmail {
+                    reset_url: format!(
+                        "{}/reset-password?token={}",
+                        shared.settings.public_base_url.trim_end_matches('/'),
+                        token.secret
+                    ),
+                    expires_at: Some(convert::timestamp(expires_at)),
+                },
+            )),
         },
     );
     tracing::info!(account_id = %account.account_id, "password reset requested");
@@ -93,7 +109,11 @@ pub async fn reset_password(
     shared: &Shared,
     request: Request<ResetPasswordRequest>,
 ) -> Result<ResetPasswordResponse, ApiError> {
-    let address = client_address(request.metadata(), request.remote_addr(), &shared.credentials);
+    let address = client_address(
+        request.metadata(),
+        request.remote_addr(),
+        &shared.credentials,
+    );
     let request = request.into_inner();
     let guess_key = format!("reset-guess:{address}");
     let token_hash = tokens::hash(&request.reset_token);
@@ -124,14 +144,20 @@ pub async fn reset_password(
         .filter(accounts::AccountRow::is_active)
         .ok_or(ApiError::Unauthenticated(INVALID_TOKEN))?;
     drop(conn);
-    check_new_password(&request.new_password, account.email.as_deref().and_then(local_part))
-        .map_err(|error| ApiError::invalid("new_password", error))?;
+    check_new_password(
+        &request.new_password,
+        account.email.as_deref().and_then(local_part),
+    )
+    .map_err(|error| ApiError::invalid("new_password", error))?;
     if shared
         .hasher
         .matches(&request.new_password, account.stored_password())
         .await?
     {
-        return Err(ApiError::invalid("new_password", "must differ from the old password"));
+        return Err(ApiError::invalid(
+            "new_password",
+            "must differ from the old password",
+        ));
     }
     let new_hash = shared.hasher.hash(&request.new_password).await?;
 

@@ -53,7 +53,9 @@ impl BreachIntake {
             .validate(SystemTime::now())
             .map_err(|error| HandlerError::invalid(format!("invalid breach.reported: {error}")))?;
         self.record(&event).await?;
-        self.publish(&event.incident_id).await.map_err(HandlerError::transient)
+        self.publish(&event.incident_id)
+            .await
+            .map_err(HandlerError::transient)
     }
 
     async fn record(&self, event: &BreachReported) -> Result<(), HandlerError> {
@@ -66,9 +68,10 @@ impl BreachIntake {
             .map_err(|_| HandlerError::invalid("password_reset_scope: unknown value"))?;
         let encoded = event.encode_to_vec();
         let mut tx = self.pool.begin().await.map_err(HandlerError::transient)?;
-        let inserted = incidents::insert(&mut tx, &event.incident_id, &encoded, cutoff, scope as i32)
-            .await
-            .map_err(HandlerError::transient)?;
+        let inserted =
+            incidents::insert(&mut tx, &event.incident_id, &encoded, cutoff, scope as i32)
+                .await
+                .map_err(HandlerError::transient)?;
         if !inserted {
             let recorded = incidents::find(&mut tx, &event.incident_id)
                 .await
@@ -106,14 +109,19 @@ impl BreachIntake {
 
     /// One transaction of publishing; `false` once everything is enqueued.
     async fn publish_step(&self, incident_id: &str) -> anyhow::Result<bool> {
-        let mut tx = self.pool.begin().await.context("beginning a publish step")?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .context("beginning a publish step")?;
         let incident = incidents::lock(&mut tx, incident_id)
             .await
             .context("locking the incident")?
             .context("the incident is not recorded")?;
         if incident.batches_enqueued < incident.batch_count {
             let first = incident.batches_enqueued + 1;
-            let last = (incident.batches_enqueued + BATCHES_PER_TRANSACTION).min(incident.batch_count);
+            let last =
+                (incident.batches_enqueued + BATCHES_PER_TRANSACTION).min(incident.batch_count);
             let rows = incidents::batches(&mut tx, incident_id, first, last)
                 .await
                 .context("reading affected batches")?;
@@ -142,9 +150,15 @@ impl BreachIntake {
                 sequences.push(sequence);
                 message_ids.push(message_id);
             }
-            incidents::record_batches_enqueued(&mut tx, incident_id, &sequences, &message_ids, last)
-                .await
-                .context("advancing the publish cursor")?;
+            incidents::record_batches_enqueued(
+                &mut tx,
+                incident_id,
+                &sequences,
+                &message_ids,
+                last,
+            )
+            .await
+            .context("advancing the publish cursor")?;
             tx.commit().await.context("committing a publish step")?;
             return Ok(true);
         }

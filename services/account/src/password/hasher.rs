@@ -31,7 +31,9 @@ pub enum StoredPassword {
 pub enum Verified {
     /// The password matches; `upgraded` is the argon2id hash that replaces a
     /// legacy one.
-    Valid { upgraded: Option<String> },
+    Valid {
+        upgraded: Option<String>,
+    },
     Invalid,
 }
 
@@ -114,11 +116,7 @@ impl PasswordHasher {
 
     /// Checks `password` against what is stored, at the same cost whatever
     /// is stored: one argon2id verification (or hash) every time.
-    pub async fn verify(
-        &self,
-        password: &str,
-        stored: StoredPassword,
-    ) -> anyhow::Result<Verified> {
+    pub async fn verify(&self, password: &str, stored: StoredPassword) -> anyhow::Result<Verified> {
         let password = password.as_bytes().to_vec();
         let dummy = Arc::clone(&self.dummy_hash);
         let key = self.legacy_key.clone();

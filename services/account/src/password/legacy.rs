@@ -92,8 +92,8 @@ impl LegacyKey {
         salt: &str,
         hash: &str,
     ) -> Result<ImportedPassword, LegacyHashError> {
-        let algorithm =
-            LegacyHashAlgorithm::try_from(algorithm).map_err(|_| LegacyHashError::UnknownAlgorithm)?;
+        let algorithm = LegacyHashAlgorithm::try_from(algorithm)
+            .map_err(|_| LegacyHashError::UnknownAlgorithm)?;
         if salt.chars().count() > MAX_SALT_CHARS {
             return Err(invalid("salt", "must be at most 256 characters"));
         }
@@ -104,7 +104,11 @@ impl LegacyKey {
                 if salt.is_empty() {
                     return Err(invalid("salt", "required for salted algorithms"));
                 }
-                let digits = if algorithm == LegacyHashAlgorithm::SaltedSha1 { 40 } else { 32 };
+                let digits = if algorithm == LegacyHashAlgorithm::SaltedSha1 {
+                    40
+                } else {
+                    32
+                };
                 let digest = decode_hex(hash, digits)?;
                 Ok(self.legacy(code, salt.to_owned(), &digest))
             }
@@ -137,7 +141,10 @@ impl LegacyKey {
                     return Err(invalid("hash", "not an argon2id PHC string"));
                 }
                 if !salt.is_empty() {
-                    return Err(invalid("salt", "must be empty for argon2id (it is embedded)"));
+                    return Err(invalid(
+                        "salt",
+                        "must be empty for argon2id (it is embedded)",
+                    ));
                 }
                 Ok(ImportedPassword::Argon2(hash.to_owned()))
             }
@@ -225,22 +232,40 @@ mod tests {
             else {
                 panic!("{algorithm:?} must be wrapped");
             };
-            assert!(!stored.wrapped.contains(&hash.to_lowercase()), "{algorithm:?} stored as received");
+            assert!(
+                !stored.wrapped.contains(&hash.to_lowercase()),
+                "{algorithm:?} stored as received"
+            );
             assert!(key.verify(&stored, b"correct horse"), "{algorithm:?}");
             assert!(!key.verify(&stored, b"wrong horse"), "{algorithm:?}");
             let other = LegacyKey::new("another-legacy-key-0123456789abcdefgh".into());
-            assert!(!other.verify(&stored, b"correct horse"), "{algorithm:?} key ignored");
+            assert!(
+                !other.verify(&stored, b"correct horse"),
+                "{algorithm:?} key ignored"
+            );
         }
     }
 
     #[test]
     fn malformed_legacy_hashes_are_refused() {
         let key = key();
-        assert_eq!(key.wrap_import(0, "", "x"), Err(LegacyHashError::UnknownAlgorithm));
-        assert_eq!(key.wrap_import(99, "", "x"), Err(LegacyHashError::UnknownAlgorithm));
-        assert!(key.wrap_import(1, "", &"a".repeat(40)).is_err(), "salt required");
+        assert_eq!(
+            key.wrap_import(0, "", "x"),
+            Err(LegacyHashError::UnknownAlgorithm)
+        );
+        assert_eq!(
+            key.wrap_import(99, "", "x"),
+            Err(LegacyHashError::UnknownAlgorithm)
+        );
+        assert!(
+            key.wrap_import(1, "", &"a".repeat(40)).is_err(),
+            "salt required"
+        );
         assert!(key.wrap_import(1, "s", &"g".repeat(40)).is_err(), "not hex");
-        assert!(key.wrap_import(3, "", &"a".repeat(31)).is_err(), "too short");
+        assert!(
+            key.wrap_import(3, "", &"a".repeat(31)).is_err(),
+            "too short"
+        );
         assert!(key.wrap_import(4, "", "$2b$10$short").is_err());
     }
 }

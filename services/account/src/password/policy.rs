@@ -65,15 +65,30 @@ mod tests {
 
     #[test]
     fn policy_accepts_a_passphrase_and_refuses_weak_ones() {
-        assert_eq!(check_new_password("correct horse battery", Some("ann")), Ok(()));
-        assert_eq!(check_new_password("short", None), Err(PasswordRejected::Length));
-        assert_eq!(check_new_password("Password123", None), Err(PasswordRejected::Common));
-        assert_eq!(check_new_password("aaaaaaaaaa", None), Err(PasswordRejected::Repetitive));
+        assert_eq!(
+            check_new_password("correct horse battery", Some("ann")),
+            Ok(())
+        );
+        assert_eq!(
+            check_new_password("short", None),
+            Err(PasswordRejected::Length)
+        );
+        assert_eq!(
+            check_new_password("Password123", None),
+            Err(PasswordRejected::Common)
+        );
+        assert_eq!(
+            check_new_password("aaaaaaaaaa", None),
+            Err(PasswordRejected::Repetitive)
+        );
         assert_eq!(
             check_new_password("my-name-is-annabel!", Some("Annabel")),
             Err(PasswordRejected::ContainsEmail)
         );
         let long = "x".repeat(1025);
-        assert_eq!(check_new_password(&long, None), Err(PasswordRejected::Length));
+        assert_eq!(
+            check_new_password(&long, None),
+            Err(PasswordRejected::Length)
+        );
     }
 }

@@ -76,17 +76,25 @@ pub async fn find_active_by_email(
     conn: &mut PgConnection,
     email: &str,
 ) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(concat!("SELECT ", account_columns!(), " FROM accounts WHERE lower(email) = lower($1) AND deactivated_at IS NULL"))
+    sqlx::query_as::<_, AccountRow>(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE lower(email) = lower($1) AND deactivated_at IS NULL"
+    ))
     .bind(email)
     .fetch_optional(conn)
     .await
 }
 
 pub async fn find(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(concat!("SELECT ", account_columns!(), " FROM accounts WHERE account_id = $1"))
-        .bind(account_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as::<_, AccountRow>(concat!(
+        "SELECT ",
+        account_columns!(),
+        " FROM accounts WHERE account_id = $1"
+    ))
+    .bind(account_id)
+    .fetch_optional(conn)
+    .await
 }
 
 /// A password the member set themselves: clears any requirement and any
@@ -133,8 +141,12 @@ pub async fn set_roles(
     account_id: Uuid,
     roles: &[i16],
 ) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(concat!("UPDATE accounts SET roles = $2 WHERE account_id = $1 AND deactivated_at IS NULL
-         RETURNING ", account_columns!(), ""))
+    sqlx::query_as::<_, AccountRow>(concat!(
+        "UPDATE accounts SET roles = $2 WHERE account_id = $1 AND deactivated_at IS NULL
+         RETURNING ",
+        account_columns!(),
+        ""
+    ))
     .bind(account_id)
     .bind(roles)
     .fetch_optional(conn)
@@ -158,10 +170,12 @@ pub async fn deactivate(
     .fetch_optional(&mut *conn)
     .await?;
     if deactivated_at.is_some() {
-        sqlx::query("UPDATE incident_accounts SET email = '', display_name = '' WHERE account_id = $1")
-            .bind(account_id)
-            .execute(conn)
-            .await?;
+        sqlx::query(
+            "UPDATE incident_accounts SET email = '', display_name = '' WHERE account_id = $1",
+        )
+        .bind(account_id)
+        .execute(conn)
+        .await?;
     }
     Ok(deactivated_at)
 }

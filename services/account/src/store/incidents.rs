@@ -63,14 +63,22 @@ pub async fn insert(
 }
 
 pub async fn find(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<Option<IncidentRow>> {
-    sqlx::query_as::<_, IncidentRow>(concat!("SELECT ", incident_columns!(), " FROM incidents WHERE incident_id = $1"))
+    sqlx::query_as::<_, IncidentRow>(concat!(
+        "SELECT ",
+        incident_columns!(),
+        " FROM incidents WHERE incident_id = $1"
+    ))
     .bind(incident_id)
     .fetch_optional(conn)
     .await
 }
 
 pub async fn lock(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<Option<IncidentRow>> {
-    sqlx::query_as::<_, IncidentRow>(concat!("SELECT ", incident_columns!(), " FROM incidents WHERE incident_id = $1 FOR UPDATE"))
+    sqlx::query_as::<_, IncidentRow>(concat!(
+        "SELECT ",
+        incident_columns!(),
+        " FROM incidents WHERE incident_id = $1 FOR UPDATE"
+    ))
     .bind(incident_id)
     .fetch_optional(conn)
     .await
@@ -252,10 +260,7 @@ pub async fn published(conn: &mut PgConnection, incident_id: &str) -> sqlx::Resu
 }
 
 /// Affected members who since set a new password, and who deactivated.
-pub async fn changes_since(
-    conn: &mut PgConnection,
-    incident_id: &str,
-) -> sqlx::Result<(i64, i64)> {
+pub async fn changes_since(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<(i64, i64)> {
     sqlx::query_as(
         "SELECT count(*) FILTER (WHERE a.password_changed_at > i.recorded_at),
                 count(*) FILTER (WHERE a.deactivated_at > i.recorded_at)

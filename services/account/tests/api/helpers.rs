@@ -23,7 +23,8 @@ pub const OTHER_PASSWORD: &str = "tranquil otter lighthouse";
 
 pub struct TestApp {
     pub environment: TestEnvironment,
-    pub service: RunningService,
+    /// Held so the service runs as long as the test.
+    _service: RunningService,
     pub client: AccountServiceClient<Channel>,
     pub notifications: NotificationDouble,
 }
@@ -68,11 +69,14 @@ impl TestApp {
             app.grpc_addr().unwrap(),
             |shutdown| app.run_until(shutdown),
         );
-        service.wait_until_serving(Duration::from_secs(30)).await.unwrap();
+        service
+            .wait_until_serving(Duration::from_secs(30))
+            .await
+            .unwrap();
         let client = AccountServiceClient::new(service.channel().await.unwrap());
         Self {
             environment,
-            service,
+            _service: service,
             client,
             notifications,
         }
@@ -179,11 +183,14 @@ where
     }
 }
 
+/// One recorded SendEmail: the authorization metadata and the request.
+pub type EmailCall = (Option<String>, notification::SendEmailRequest);
+
 /// Records every SendEmail call; answers the rest UNIMPLEMENTED.
 #[derive(Clone)]
 pub struct NotificationDouble {
     pub url: String,
-    calls: Arc<Mutex<Vec<(Option<String>, notification::SendEmailRequest)>>>,
+    calls: Arc<Mutex<Vec<EmailCall>>>,
 }
 
 impl NotificationDouble {
@@ -204,11 +211,11 @@ impl NotificationDouble {
     }
 
     /// The calls so far: (authorization metadata, request).
-    pub fn calls(&self) -> Vec<(Option<String>, notification::SendEmailRequest)> {
+    pub fn calls(&self) -> Vec<EmailCall> {
         self.calls.lock().unwrap().clone()
     }
 
-    pub async fn wait_for(&self, count: usize) -> Vec<(Option<String>, notification::SendEmailRequest)> {
+    pub async fn wait_for(&self, count: usize) -> Vec<EmailCall> {
         let double = self.clone();
         eventually(Duration::from_secs(30), "SendEmail calls", move || {
             let calls = double.calls();
@@ -238,7 +245,9 @@ impl NotificationService for NotificationDouble {
             .lock()
             .unwrap()
             .push((authorization, request.into_inner()));
-        Ok(tonic::Response::new(notification::SendEmailResponse::default()))
+        Ok(tonic::Response::new(
+            notification::SendEmailResponse::default(),
+        ))
     }
 
     async fn get_delivery(

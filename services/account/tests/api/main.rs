@@ -3,6 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod breach;
 mod helpers;
+mod import;
+mod intake;
 mod members;
+mod reset;
 mod startup;

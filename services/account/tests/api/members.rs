@@ -23,7 +23,11 @@ async fn a_registered_member_logs_in_and_other_services_resolve_the_session() {
         .fetch_one(app.pool())
         .await
         .unwrap();
-    assert_ne!(stored, session.session_token.as_bytes(), "only the hash is stored");
+    assert_ne!(
+        stored,
+        session.session_token.as_bytes(),
+        "only the hash is stored"
+    );
     assert_eq!(stored.len(), 32);
 
     let validated = app.validate(&session.session_token).await.unwrap();
@@ -35,7 +39,10 @@ async fn a_registered_member_logs_in_and_other_services_resolve_the_session() {
     let me = app
         .client
         .clone()
-        .get_account(with_token(&session.session_token, GetAccountRequest::default()))
+        .get_account(with_token(
+            &session.session_token,
+            GetAccountRequest::default(),
+        ))
         .await
         .unwrap()
         .into_inner()
@@ -159,7 +166,12 @@ async fn registration_rules_name_the_field_and_a_taken_email_already_exists() {
         ("ann@example.com", "", PASSWORD, "display_name:"),
         ("ann@example.com", "Ann", "short", "password:"),
         ("ann@example.com", "Ann", "password123", "password:"),
-        ("annabelle@example.com", "Ann", "i-am-annabelle-1984", "password:"),
+        (
+            "annabelle@example.com",
+            "Ann",
+            "i-am-annabelle-1984",
+            "password:",
+        ),
     ];
     for (email, name, password, field) in cases {
         let status = client
@@ -170,7 +182,11 @@ async fn registration_rules_name_the_field_and_a_taken_email_already_exists() {
             })
             .await
             .unwrap_err();
-        assert_eq!(status.code(), Code::InvalidArgument, "{email} {name} {password}");
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{email} {name} {password}"
+        );
         assert!(status.message().starts_with(field), "{}", status.message());
     }
     app.register("ann@example.com", "Ann").await;
@@ -189,7 +205,10 @@ async fn registration_rules_name_the_field_and_a_taken_email_already_exists() {
 async fn unknown_email_and_wrong_password_get_the_same_answer() {
     let app = TestApp::spawn().await;
     app.register("ann@example.com", "Ann").await;
-    let wrong_password = app.login("ann@example.com", OTHER_PASSWORD).await.unwrap_err();
+    let wrong_password = app
+        .login("ann@example.com", OTHER_PASSWORD)
+        .await
+        .unwrap_err();
     let unknown_email = app.login("nobody@example.com", PASSWORD).await.unwrap_err();
     assert_eq!(wrong_password.code(), Code::Unauthenticated);
     assert_eq!(wrong_password.code(), unknown_email.code());
@@ -206,7 +225,10 @@ async fn failed_logins_are_throttled_per_account_then_per_address() {
     let app = TestApp::spawn().await;
     app.register("ann@example.com", "Ann").await;
     for _ in 0..3 {
-        let status = app.login("ann@example.com", OTHER_PASSWORD).await.unwrap_err();
+        let status = app
+            .login("ann@example.com", OTHER_PASSWORD)
+            .await
+            .unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated);
     }
     // Blocked now, even with the right password.
@@ -279,10 +301,16 @@ async fn change_password_replaces_the_password_and_revokes_other_sessions() {
         .into_inner()
         .session
         .unwrap();
-    assert_eq!(app.validate(&first.session_token).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        app.validate(&first.session_token).await.unwrap_err().code(),
+        Code::NotFound
+    );
     app.validate(&changed.session_token).await.unwrap();
     assert_eq!(
-        app.login("ann@example.com", PASSWORD).await.unwrap_err().code(),
+        app.login("ann@example.com", PASSWORD)
+            .await
+            .unwrap_err()
+            .code(),
         Code::Unauthenticated
     );
     app.session("ann@example.com", OTHER_PASSWORD).await;
