@@ -234,6 +234,7 @@ async fn main() {
         post_interval_seconds: 5,
         session_cache_seconds: 30,
         session_cache_capacity: 10_000,
+        page_cache_millis: 1000,
         common,
     };
     let app = App::build(config).await.unwrap();

@@ -39,6 +39,12 @@ pub struct Config {
     #[arg(long, env = "FORUM_SESSION_CACHE_CAPACITY", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub session_cache_capacity: u32,
 
+    /// Milliseconds a ListPosts page is served from this replica's memory;
+    /// writes through this replica show at once, other replicas' after at
+    /// most this long. 0 turns the cache off.
+    #[arg(long, env = "FORUM_PAGE_CACHE_MILLIS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+    pub page_cache_millis: u64,
+
     #[command(flatten)]
     pub common: CommonConfig,
 }

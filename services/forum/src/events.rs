@@ -20,6 +20,7 @@ use uuid::Uuid;
 use crate::grpc::convert::timestamp;
 use crate::links::Links;
 use crate::notice;
+use crate::page_cache::PageCache;
 use crate::sessions::{SYSTEM_ACCOUNT_ID, Sessions};
 use crate::store::threads::{self, NewThread};
 
@@ -31,14 +32,16 @@ pub struct ForumEvents {
     pool: PgPool,
     links: Links,
     sessions: Arc<Sessions>,
+    pages: Arc<PageCache>,
 }
 
 impl ForumEvents {
-    pub fn new(pool: PgPool, links: Links, sessions: Arc<Sessions>) -> Self {
+    pub fn new(pool: PgPool, links: Links, sessions: Arc<Sessions>, pages: Arc<PageCache>) -> Self {
         Self {
             pool,
             links,
             sessions,
+            pages,
         }
     }
 
@@ -134,6 +137,15 @@ fn same_incident(
 
 impl MessageHandler for ForumEvents {
     async fn handle(&self, message: &IncomingMessage) -> Result<(), HandlerError> {
+        let handled = self.dispatch(message).await;
+        // A new incident thread or an erased author changes what pages show.
+        self.pages.invalidate();
+        handled
+    }
+}
+
+impl ForumEvents {
+    async fn dispatch(&self, message: &IncomingMessage) -> Result<(), HandlerError> {
         match message.routing_key.as_str() {
             BREACH_REPORTED => {
                 let breach: BreachReported = message.decode_event()?;

@@ -23,10 +23,14 @@ mod events;
 mod grpc;
 mod links;
 mod notice;
+mod page_cache;
 mod paging;
 mod posting;
 mod sessions;
 mod store;
+
+/// Most ListPosts pages one replica keeps.
+const PAGE_CACHE_CAPACITY: usize = 10_000;
 
 pub use config::Config;
 pub use sessions::SYSTEM_ACCOUNT_ID;
@@ -60,16 +64,22 @@ impl App {
         let policy = posting::PostingPolicy {
             member_interval: Duration::from_secs(u64::from(config.post_interval_seconds)),
         };
+        let pages = Arc::new(page_cache::PageCache::new(
+            Duration::from_millis(config.page_cache_millis),
+            PAGE_CACHE_CAPACITY,
+        ));
         let api = grpc::ForumApi::new(
             foundation.pool.clone(),
             sessions.clone(),
             links.clone(),
             policy,
+            pages.clone(),
         );
         let events = Arc::new(events::ForumEvents::new(
             foundation.pool.clone(),
             links,
             sessions,
+            pages,
         ));
         Ok(Self {
             foundation,

@@ -16,6 +16,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
 use crate::links::Links;
+use crate::page_cache::PageCache;
 use crate::posting::PostingPolicy;
 use crate::sessions::Sessions;
 
@@ -25,16 +26,32 @@ pub struct ForumApi {
     sessions: Arc<Sessions>,
     links: Links,
     policy: PostingPolicy,
+    pages: Arc<PageCache>,
 }
 
 impl ForumApi {
-    pub fn new(pool: PgPool, sessions: Arc<Sessions>, links: Links, policy: PostingPolicy) -> Self {
+    pub fn new(
+        pool: PgPool,
+        sessions: Arc<Sessions>,
+        links: Links,
+        policy: PostingPolicy,
+        pages: Arc<PageCache>,
+    ) -> Self {
         Self {
             pool,
             sessions,
             links,
             policy,
+            pages,
         }
+    }
+
+    /// Runs a write and then drops every cached page, so readers on this
+    /// replica see it at once.
+    async fn writing<T>(&self, write: impl Future<Output = T>) -> T {
+        let result = write.await;
+        self.pages.invalidate();
+        result
     }
 }
 
@@ -55,7 +72,7 @@ impl ForumService for ForumApi {
         &self,
         request: Request<CreateThreadRequest>,
     ) -> Result<Response<CreateThreadResponse>, Status> {
-        respond(self.start_thread(request).await)
+        respond(self.writing(self.start_thread(request)).await)
     }
 
     async fn get_thread(
@@ -76,7 +93,7 @@ impl ForumService for ForumApi {
         &self,
         request: Request<CreatePostRequest>,
     ) -> Result<Response<CreatePostResponse>, Status> {
-        respond(self.add_post(request).await)
+        respond(self.writing(self.add_post(request)).await)
     }
 
     async fn list_posts(
@@ -90,28 +107,28 @@ impl ForumService for ForumApi {
         &self,
         request: Request<EditPostRequest>,
     ) -> Result<Response<EditPostResponse>, Status> {
-        respond(self.edit(request).await)
+        respond(self.writing(self.edit(request)).await)
     }
 
     async fn delete_post(
         &self,
         request: Request<DeletePostRequest>,
     ) -> Result<Response<DeletePostResponse>, Status> {
-        respond(self.delete(request).await)
+        respond(self.writing(self.delete(request)).await)
     }
 
     async fn pin_thread(
         &self,
         request: Request<PinThreadRequest>,
     ) -> Result<Response<PinThreadResponse>, Status> {
-        respond(self.pin(request).await)
+        respond(self.writing(self.pin(request)).await)
     }
 
     async fn lock_thread(
         &self,
         request: Request<LockThreadRequest>,
     ) -> Result<Response<LockThreadResponse>, Status> {
-        respond(self.lock(request).await)
+        respond(self.writing(self.lock(request)).await)
     }
 
     async fn get_incident_thread(
@@ -132,6 +149,6 @@ impl ForumService for ForumApi {
         &self,
         request: Request<PostCannedReplyRequest>,
     ) -> Result<Response<PostCannedReplyResponse>, Status> {
-        respond(self.answer_with_canned_reply(request).await)
+        respond(self.writing(self.answer_with_canned_reply(request)).await)
     }
 }

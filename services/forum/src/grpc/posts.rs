@@ -6,6 +6,7 @@ use tonic::Request;
 
 use super::{ForumApi, convert};
 use crate::errors::{PostingError, ReadError, parse_optional_uuid, parse_uuid};
+use crate::page_cache::PageKey;
 use crate::paging;
 use crate::posting::{self, Reply};
 use crate::store::posts;
@@ -63,6 +64,15 @@ impl ForumApi {
             0 => DEFAULT_POST_PAGE,
             size => size.min(MAX_POST_PAGE),
         };
+        let key = PageKey {
+            thread_id,
+            after_seq,
+            page_size,
+        };
+        if let Some(page) = self.pages.get(&key) {
+            return Ok(page);
+        }
+        let generation = self.pages.generation();
         let mut conn = self
             .pool
             .acquire()
@@ -84,9 +94,11 @@ impl ForumApi {
             Some(last) if more => paging::encode_posts(thread_id, last.seq),
             _ => String::new(),
         };
-        Ok(ListPostsResponse {
+        let page = ListPostsResponse {
             posts: rows.iter().map(convert::post).collect(),
             next_page_token,
-        })
+        };
+        self.pages.put(key, &page, generation);
+        Ok(page)
     }
 }

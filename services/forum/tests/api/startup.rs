@@ -57,6 +57,7 @@ async fn in_process_the_app_migrates_serves_and_stops() {
         post_interval_seconds: 5,
         session_cache_seconds: 30,
         session_cache_capacity: 10_000,
+        page_cache_millis: 1000,
         common: environment.common_config(),
     };
     let app = App::build(config).await.unwrap();

@@ -203,6 +203,7 @@ pub fn config(environment: &TestEnvironment, account_url: &str, options: Options
         post_interval_seconds: options.post_interval_seconds,
         session_cache_seconds: 30,
         session_cache_capacity: 1000,
+        page_cache_millis: 1000,
         common: environment.common_config(),
     }
 }
