@@ -21,10 +21,11 @@ pub struct Config {
     #[arg(long, env = "ACCOUNT_GRPC_URL", default_value = "http://127.0.0.1:50051", value_parser = parse_http_url)]
     pub account_grpc_url: String,
 
-    /// Queue messages handled at the same time (each AccountsAffected batch
+    /// Queue messages handled at the same time. Each AccountsAffected batch
     /// is one transaction, so this is also how many batches commit in
-    /// parallel; keep it below DATABASE_MAX_CONNECTIONS).
-    #[arg(long, env = "CONSUMER_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// parallel (handlers beyond DATABASE_MAX_CONNECTIONS wait for a
+    /// connection).
+    #[arg(long, env = "CONSUMER_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub consumer_concurrency: u16,
 
     #[command(flatten)]

@@ -79,7 +79,9 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grpc = GrpcServer::new()?.add_service(MembershipServiceServer::new(self.api));
-        let handler = Arc::new(consumers::MembershipEvents::new(self.foundation.pool.clone()));
+        let handler = Arc::new(consumers::MembershipEvents::new(
+            self.foundation.pool.clone(),
+        ));
         let options = ConsumerOptions::default().with_concurrency(self.consumer_concurrency);
         let tasks: Vec<BackgroundTask> = vec![
             self.foundation

@@ -25,16 +25,36 @@ pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(
     let reason = compensation_reason(incident_id);
 
     let mut tx = pool.begin().await?;
-    let mut outcome = apply(&mut tx, incident_id, batch_sequence, &account_ids, &credit_ids, &reason).await?;
+    let mut outcome = apply(
+        &mut tx,
+        incident_id,
+        batch_sequence,
+        &account_ids,
+        &credit_ids,
+        &reason,
+    )
+    .await?;
     if outcome == BatchOutcome::IncidentUnknown {
         // Decide under the incident's lock, so that the handler recording
         // the incident either is seen here or sees the parked batch.
         incidents::lock(&mut tx, incident_id).await?;
-        outcome = apply(&mut tx, incident_id, batch_sequence, &account_ids, &credit_ids, &reason).await?;
+        outcome = apply(
+            &mut tx,
+            incident_id,
+            batch_sequence,
+            &account_ids,
+            &credit_ids,
+            &reason,
+        )
+        .await?;
         if outcome == BatchOutcome::IncidentUnknown {
             compensation::park(&mut tx, incident_id, batch_sequence, &account_ids).await?;
             tx.commit().await?;
-            tracing::info!(incident_id, batch_sequence, "batch parked until its incident is reported");
+            tracing::info!(
+                incident_id,
+                batch_sequence,
+                "batch parked until its incident is reported"
+            );
             return Ok(());
         }
     }
@@ -56,7 +76,11 @@ pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(
         }
         BatchOutcome::Duplicate | BatchOutcome::IncidentUnknown => {
             tx.rollback().await?;
-            tracing::info!(incident_id, batch_sequence, "batch already applied, ignored");
+            tracing::info!(
+                incident_id,
+                batch_sequence,
+                "batch already applied, ignored"
+            );
         }
     }
     Ok(())
@@ -70,15 +94,24 @@ async fn apply(
     credit_ids: &[Uuid],
     reason: &str,
 ) -> Result<BatchOutcome, HandlerError> {
-    compensation::apply_batch(tx, incident_id, batch_sequence, account_ids, credit_ids, reason)
-        .await
-        .map_err(HandlerError::Transient)
+    compensation::apply_batch(
+        tx,
+        incident_id,
+        batch_sequence,
+        account_ids,
+        credit_ids,
+        reason,
+    )
+    .await
+    .map_err(HandlerError::Transient)
 }
 
 /// The batch's sequence and distinct account ids, or why it is invalid.
 fn validate(batch: &AccountsAffected) -> Result<(i32, Vec<Uuid>), HandlerError> {
     if batch.incident_id.is_empty() || batch.incident_id.chars().count() > 64 {
-        return Err(HandlerError::invalid("incident_id must be 1..=64 characters"));
+        return Err(HandlerError::invalid(
+            "incident_id must be 1..=64 characters",
+        ));
     }
     let batch_sequence = i32::try_from(batch.batch_sequence)
         .ok()
@@ -101,7 +134,9 @@ fn validate(batch: &AccountsAffected) -> Result<(i32, Vec<Uuid>), HandlerError> 
     let distinct = account_ids.len();
     account_ids.dedup();
     if account_ids.len() != distinct {
-        return Err(HandlerError::invalid("accounts holds the same account_id twice"));
+        return Err(HandlerError::invalid(
+            "accounts holds the same account_id twice",
+        ));
     }
     Ok((batch_sequence, account_ids))
 }

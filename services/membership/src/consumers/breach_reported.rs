@@ -71,7 +71,8 @@ pub async fn drain_parked(pool: &PgPool, incident_id: &str) -> anyhow::Result<()
         else {
             return Ok(());
         };
-        let credit_ids: Vec<uuid::Uuid> = account_ids.iter().map(|_| uuid::Uuid::now_v7()).collect();
+        let credit_ids: Vec<uuid::Uuid> =
+            account_ids.iter().map(|_| uuid::Uuid::now_v7()).collect();
         let outcome = compensation::apply_batch(
             &mut tx,
             incident_id,
@@ -95,7 +96,12 @@ pub async fn drain_parked(pool: &PgPool, incident_id: &str) -> anyhow::Result<()
             BatchOutcome::Applied { credited, .. } => {
                 compensation::unpark(&mut tx, incident_id, batch_sequence).await?;
                 tx.commit().await.context("committing")?;
-                tracing::info!(incident_id, batch_sequence, credited, "parked batch applied");
+                tracing::info!(
+                    incident_id,
+                    batch_sequence,
+                    credited,
+                    "parked batch applied"
+                );
             }
         }
     }

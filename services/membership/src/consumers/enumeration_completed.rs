@@ -11,7 +11,9 @@ use crate::store::incidents;
 pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(), HandlerError> {
     let event: EnumerationCompleted = message.decode_event()?;
     if event.incident_id.is_empty() || event.incident_id.chars().count() > 64 {
-        return Err(HandlerError::invalid("incident_id must be 1..=64 characters"));
+        return Err(HandlerError::invalid(
+            "incident_id must be 1..=64 characters",
+        ));
     }
     tracing::Span::current().record("incident_id", event.incident_id.as_str());
     let expected_total = i64::try_from(event.affected_accounts)

@@ -178,7 +178,9 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(day: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2025, 1, day, 0, 0, 0).single().unwrap_or_default()
+        Utc.with_ymd_and_hms(2025, 1, day, 0, 0, 0)
+            .single()
+            .unwrap_or_default()
     }
 
     fn entry(kind: CreditKind, day: u32) -> LedgerEntry {

@@ -60,8 +60,10 @@ impl Authenticator {
         };
         match self.accounts.clone().validate_session(request).await {
             Ok(response) => {
-                let account_id = Uuid::parse_str(&response.into_inner().account_id)
-                    .map_err(|_| Status::unavailable("the account service answered a malformed account id"))?;
+                let account_id =
+                    Uuid::parse_str(&response.into_inner().account_id).map_err(|_| {
+                        Status::unavailable("the account service answered a malformed account id")
+                    })?;
                 Ok(Caller::Member(account_id))
             }
             Err(status) => Err(match status.code() {
@@ -72,7 +74,11 @@ impl Authenticator {
                     Status::unavailable("the account service cannot validate the session now")
                 }
                 code => {
-                    tracing::error!(?code, message = status.message(), "session validation failed");
+                    tracing::error!(
+                        ?code,
+                        message = status.message(),
+                        "session validation failed"
+                    );
                     Status::unavailable("the account service cannot validate the session now")
                 }
             }),

@@ -59,7 +59,10 @@ pub fn credit(row: &CreditRow) -> Credit {
         reason: row.reason.clone(),
         incident_id,
         idempotency_key,
-        voids_credit_id: row.voids_credit_id.map(|id| id.to_string()).unwrap_or_default(),
+        voids_credit_id: row
+            .voids_credit_id
+            .map(|id| id.to_string())
+            .unwrap_or_default(),
         voided_by_credit_id: row
             .voided_by_credit_id
             .map(|id| id.to_string())

@@ -3,9 +3,7 @@
 
 use anyhow::Context;
 use candor_platform::db::{ConstraintViolation, constraint_violation};
-use candor_proto::membership::v1::{
-    CreditKind, GrantCreditRequest, GrantCreditResponse, Money,
-};
+use candor_proto::membership::v1::{CreditKind, GrantCreditRequest, GrantCreditResponse, Money};
 use prost::Message;
 use sha2::{Digest, Sha256};
 use sqlx::{PgConnection, PgPool};
@@ -156,7 +154,9 @@ async fn write(
         {
             return Err(GrantCreditError::AlreadyVoided);
         }
-        return Err(anyhow::Error::new(error).context("appending the entry").into());
+        return Err(anyhow::Error::new(error)
+            .context("appending the entry")
+            .into());
     }
     memberships::write_state(tx, grant.account_id, &state)
         .await
@@ -201,20 +201,32 @@ fn validate(request: &GrantCreditRequest) -> Result<Grant, InvalidField> {
     };
     let reason = request.reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(InvalidField::new("reason", "must be 1..=500 characters after trimming"));
+        return Err(InvalidField::new(
+            "reason",
+            "must be 1..=500 characters after trimming",
+        ));
     }
     if !is_optional_incident_id(&request.incident_id) {
-        return Err(InvalidField::new("incident_id", "must be at most 64 characters"));
+        return Err(InvalidField::new(
+            "incident_id",
+            "must be at most 64 characters",
+        ));
     }
     let (value_minor_units, currency) = validate_value(kind, request.value.as_ref())?;
     let duration_days = match (kind, request.duration_days) {
         (CreditKind::PaidMembership, days @ 1..=3650) => i32::try_from(days).unwrap_or(0),
         (CreditKind::PaidMembership, _) => {
-            return Err(InvalidField::new("duration_days", "must be 1..=3650 for PAID_MEMBERSHIP"));
+            return Err(InvalidField::new(
+                "duration_days",
+                "must be 1..=3650 for PAID_MEMBERSHIP",
+            ));
         }
         (_, 0) => 0,
         (_, _) => {
-            return Err(InvalidField::new("duration_days", "is only allowed for PAID_MEMBERSHIP"));
+            return Err(InvalidField::new(
+                "duration_days",
+                "is only allowed for PAID_MEMBERSHIP",
+            ));
         }
     };
     let voids_credit_id = match (kind, request.voids_credit_id.trim()) {
@@ -224,7 +236,10 @@ fn validate(request: &GrantCreditRequest) -> Result<Grant, InvalidField> {
         ),
         (_, "") => None,
         (_, _) => {
-            return Err(InvalidField::new("voids_credit_id", "is only allowed for VOID"));
+            return Err(InvalidField::new(
+                "voids_credit_id",
+                "is only allowed for VOID",
+            ));
         }
     };
     Ok(Grant {

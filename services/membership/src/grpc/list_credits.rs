@@ -32,11 +32,9 @@ pub(super) async fn run(
     }
     let filter = match (account_id, incident_id) {
         (None, "") => {
-            return Err(InvalidField::new(
-                "account_id",
-                "account_id or incident_id is required",
-            )
-            .into());
+            return Err(
+                InvalidField::new("account_id", "account_id or incident_id is required").into(),
+            );
         }
         (Some(account), "") => CreditFilter::Account(account),
         (None, incident) => CreditFilter::Incident(incident.to_owned()),
@@ -63,9 +61,8 @@ pub(super) async fn run(
     };
     let cursor = match request.page_token.as_str() {
         "" => Cursor::start(),
-        token => decode_token(token, &filter).ok_or_else(|| {
-            InvalidField::new("page_token", "was not issued for these filters")
-        })?,
+        token => decode_token(token, &filter)
+            .ok_or_else(|| InvalidField::new("page_token", "was not issued for these filters"))?,
     };
 
     let mut conn = pool.acquire().await.context("acquiring a connection")?;
@@ -135,9 +132,15 @@ mod tests {
         let filter = CreditFilter::Account(account);
         let token = encode_token(&filter, cursor);
         assert_eq!(decode_token(&token, &filter), Some(cursor));
-        assert_eq!(decode_token(&token, &CreditFilter::Account(Uuid::now_v7())), None);
         assert_eq!(
-            decode_token(&token, &CreditFilter::AccountAndIncident(account, "x".into())),
+            decode_token(&token, &CreditFilter::Account(Uuid::now_v7())),
+            None
+        );
+        assert_eq!(
+            decode_token(
+                &token,
+                &CreditFilter::AccountAndIncident(account, "x".into())
+            ),
             None
         );
         assert_eq!(decode_token("zz", &filter), None);

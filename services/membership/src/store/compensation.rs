@@ -1,10 +1,12 @@
 //! Breach compensation of one `AccountsAffected` batch: one statement, set
 //! based, in the caller's transaction.
 //!
-//! The statement reads the incident's compensation, locks the accounts'
-//! existing membership rows (in account order, so concurrent batches do not
+//! The statement reads the incident's compensation, creates the membership
+//! rows of accounts it never saw (already with their new tier: an unknown
+//! account is FREE and open, so its outcome is known), locks the other
+//! accounts' rows (in account order, so concurrent batches do not
 //! deadlock), decides per account, appends the ledger entries with
-//! `ON CONFLICT (incident_id, account_id) DO NOTHING` (the exactly-once
+//! `ON CONFLICT (account_id, incident_id) DO NOTHING` (the exactly-once
 //! guarantee), moves the tiers or balances of exactly the entries written,
 //! and records the batch with its counts. Nothing happens when the incident
 //! is not reported yet; the caller then parks the batch.
@@ -48,15 +50,30 @@ input AS (
     FROM UNNEST($3::uuid[], $4::uuid[]) AS t(account_id, credit_id)
     WHERE EXISTS (SELECT 1 FROM incident)
 ),
+created AS (
+    INSERT INTO memberships (account_id, tier, tier_since, paid_until)
+    SELECT i.account_id,
+        CASE c.kind WHEN 2 THEN 3 WHEN 3 THEN 2 ELSE 1 END,
+        CASE WHEN c.kind IN (2, 3) THEN statement_timestamp() END,
+        CASE WHEN c.kind = 3 THEN statement_timestamp() + c.days * interval '24 hours' END
+    FROM input i
+    CROSS JOIN incident c
+    WHERE c.kind <> 1
+    ON CONFLICT (account_id) DO NOTHING
+    RETURNING account_id
+),
 existing AS (
     SELECT m.account_id, m.tier, m.paid_until, m.closed_at
     FROM memberships m
-    WHERE m.account_id = ANY($3::uuid[]) AND EXISTS (SELECT 1 FROM incident)
+    WHERE m.account_id = ANY (ARRAY(
+        SELECT account_id FROM input EXCEPT ALL SELECT account_id FROM created))
     ORDER BY m.account_id
     FOR UPDATE
 ),
 decided AS (
-    SELECT i.account_id, i.credit_id, e.account_id IS NULL AS is_new,
+    SELECT i.account_id, i.credit_id,
+        n.account_id IS NOT NULL AS is_new,
+        e.account_id IS NOT NULL AS is_existing,
         CASE
             WHEN e.closed_at IS NOT NULL OR c.kind = 1 THEN 0
             WHEN c.kind IN (2, 3) AND e.tier = 3 THEN 5
@@ -71,6 +88,7 @@ decided AS (
         END AS tier_now
     FROM input i
     CROSS JOIN incident c
+    LEFT JOIN created n ON n.account_id = i.account_id
     LEFT JOIN existing e ON e.account_id = i.account_id
 ),
 ledger AS (
@@ -86,7 +104,7 @@ ledger AS (
     FROM decided d
     CROSS JOIN incident c
     WHERE d.credit_kind <> 0
-    ON CONFLICT (incident_id, account_id) WHERE compensation DO NOTHING
+    ON CONFLICT (account_id, incident_id) WHERE compensation DO NOTHING
     RETURNING account_id, kind
 ),
 upgraded AS (
@@ -102,22 +120,10 @@ upgraded AS (
             ELSE GREATEST(m.paid_until, statement_timestamp()) + c.days * interval '24 hours'
         END
     FROM ledger l
+    JOIN existing e ON e.account_id = l.account_id
     CROSS JOIN incident c
     WHERE m.account_id = l.account_id AND l.kind IN (1, 2)
     RETURNING m.account_id
-),
-created AS (
-    INSERT INTO memberships (account_id, tier, tier_since, paid_until)
-    SELECT l.account_id,
-        CASE l.kind WHEN 1 THEN 3 WHEN 2 THEN 2 ELSE 1 END,
-        CASE WHEN l.kind IN (1, 2) THEN statement_timestamp() END,
-        CASE WHEN l.kind = 2 THEN statement_timestamp() + c.days * interval '24 hours' END
-    FROM ledger l
-    JOIN decided d ON d.account_id = l.account_id
-    CROSS JOIN incident c
-    WHERE d.is_new
-    ON CONFLICT (account_id) DO NOTHING
-    RETURNING account_id
 ),
 funded AS (
     INSERT INTO membership_balances (account_id, currency, balance)
@@ -143,9 +149,11 @@ batch AS (
 )
 SELECT
     EXISTS (SELECT 1 FROM incident) AS incident_known,
-    (SELECT count(*) FROM ledger l JOIN decided d ON d.account_id = l.account_id
-        WHERE d.is_new) AS new_expected,
-    (SELECT count(*) FROM created) AS new_created,
+    (SELECT count(*) FROM decided d CROSS JOIN incident c
+        WHERE c.kind <> 1 AND NOT d.is_new AND NOT d.is_existing) AS unseen,
+    (SELECT count(*) FROM decided WHERE is_new)
+        - (SELECT count(*) FROM ledger l JOIN decided d ON d.account_id = l.account_id
+            WHERE d.is_new) AS new_without_entry,
     b.credited::bigint AS credited,
     b.already_lifetime::bigint AS already_lifetime,
     b.skipped::bigint AS skipped
@@ -156,8 +164,8 @@ LEFT JOIN batch b ON true
 #[derive(sqlx::FromRow)]
 struct ApplyRow {
     incident_known: bool,
-    new_expected: i64,
-    new_created: i64,
+    unseen: i64,
+    new_without_entry: i64,
     credited: Option<i64>,
     already_lifetime: Option<i64>,
     skipped: Option<i64>,
@@ -186,13 +194,14 @@ pub async fn apply_batch(
     if !row.incident_known {
         return Ok(BatchOutcome::IncidentUnknown);
     }
-    if row.new_expected != row.new_created {
-        // Another transaction created one of these memberships after this
-        // statement's snapshot: the decisions for it may be stale.
+    if row.unseen != 0 || row.new_without_entry != 0 {
+        // A membership of this batch was created by another transaction
+        // after this statement's snapshot (or a new row got no entry): the
+        // decisions may be stale. Roll back and retry.
         bail!(
-            "a membership of this batch was created concurrently ({} of {} new rows written)",
-            row.new_created,
-            row.new_expected
+            "memberships of this batch changed concurrently ({} unseen, {} new without entry)",
+            row.unseen,
+            row.new_without_entry
         );
     }
     match (row.credited, row.already_lifetime, row.skipped) {

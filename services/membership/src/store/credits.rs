@@ -48,6 +48,12 @@ const COLUMNS: &str = "c.credit_id, c.account_id, c.kind, c.value_minor_units, c
     (SELECT v.credit_id FROM credits v WHERE v.voids_credit_id = c.credit_id) AS voided_by_credit_id, \
     c.tier_after, c.created_at";
 
+/// An account's entries as a row source. The two halves match the two
+/// partial indexes led by `account_id` (compensation entries, the rest), so
+/// neither needs a scan of the whole ledger.
+const OF_ACCOUNT: &str = "(SELECT * FROM credits WHERE account_id = $4 AND compensation \
+    UNION ALL SELECT * FROM credits WHERE account_id = $4 AND NOT compensation)";
+
 /// A ledger entry to write through GrantCredit.
 #[derive(Debug, Clone)]
 pub struct NewCredit<'a> {
@@ -107,10 +113,13 @@ pub async fn get(
 }
 
 /// Every entry of `account_id`'s ledger, oldest first.
-pub async fn for_account(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<Vec<CreditRow>> {
+pub async fn for_account(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+) -> sqlx::Result<Vec<CreditRow>> {
     sqlx::query_as::<_, CreditRow>(sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM credits c WHERE c.account_id = $1 \
-         ORDER BY c.created_at, c.credit_id"
+        "SELECT {COLUMNS} FROM {} c ORDER BY c.created_at, c.credit_id",
+        OF_ACCOUNT.replace("$4", "$1")
     )))
     .bind(account_id)
     .fetch_all(conn)
@@ -153,7 +162,7 @@ pub async fn list(
         ORDER BY c.created_at DESC, c.credit_id DESC LIMIT $3";
     let query = match filter {
         CreditFilter::Account(account) => sqlx::query_as::<_, CreditRow>(sqlx::AssertSqlSafe(
-            format!("SELECT {COLUMNS} FROM credits c WHERE c.account_id = $4 {PAGE}"),
+            format!("SELECT {COLUMNS} FROM {OF_ACCOUNT} c WHERE true {PAGE}"),
         ))
         .bind(cursor.created_at)
         .bind(cursor.credit_id)
@@ -168,8 +177,7 @@ pub async fn list(
         .bind(incident.clone()),
         CreditFilter::AccountAndIncident(account, incident) => {
             sqlx::query_as::<_, CreditRow>(sqlx::AssertSqlSafe(format!(
-                "SELECT {COLUMNS} FROM credits c \
-                 WHERE c.account_id = $4 AND c.incident_id = $5 {PAGE}"
+                "SELECT {COLUMNS} FROM {OF_ACCOUNT} c WHERE c.incident_id = $5 {PAGE}"
             )))
             .bind(cursor.created_at)
             .bind(cursor.credit_id)

@@ -42,7 +42,11 @@ pub async fn claim(conn: &mut PgConnection, key: &str, fingerprint: &[u8]) -> sq
 }
 
 /// Stores the response of the request that claimed `key`.
-pub async fn store_response(conn: &mut PgConnection, key: &str, response: &[u8]) -> sqlx::Result<()> {
+pub async fn store_response(
+    conn: &mut PgConnection,
+    key: &str,
+    response: &[u8],
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE grant_requests SET response = $2 WHERE idempotency_key = $1")
         .bind(key)
         .bind(response)

@@ -74,12 +74,11 @@ pub async fn record_reported(
     if inserted.is_some() {
         return Ok(Recorded::New);
     }
-    let existing: Option<Vec<u8>> = sqlx::query_scalar(
-        "SELECT reported_fingerprint FROM incidents WHERE incident_id = $1",
-    )
-    .bind(incident_id)
-    .fetch_one(&mut *conn)
-    .await?;
+    let existing: Option<Vec<u8>> =
+        sqlx::query_scalar("SELECT reported_fingerprint FROM incidents WHERE incident_id = $1")
+            .bind(incident_id)
+            .fetch_one(&mut *conn)
+            .await?;
     Ok(if existing.as_deref() == Some(fingerprint) {
         Recorded::Unchanged
     } else {

@@ -18,7 +18,6 @@ use candor_proto::membership::v1::{
 };
 use candor_testkit::environment::{OPERATOR_TOKEN, TestEnvironment};
 use candor_testkit::service::RunningService;
-use prost::Message;
 use sqlx::PgPool;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -68,7 +67,9 @@ impl TestApp {
             |shutdown| app.run_until(shutdown),
         );
         service.wait_until_serving(PATIENCE).await.unwrap();
-        self.client = Some(MembershipServiceClient::new(service.channel().await.unwrap()));
+        self.client = Some(MembershipServiceClient::new(
+            service.channel().await.unwrap(),
+        ));
         self.service = Some(service);
     }
 
@@ -90,7 +91,11 @@ impl TestApp {
     pub async fn publish<E: Event>(&self, event: &E) {
         self.environment
             .broker
-            .publish_raw(E::ROUTING_KEY, Some(CONTENT_TYPE_PROTOBUF), &event.encode_to_vec())
+            .publish_raw(
+                E::ROUTING_KEY,
+                Some(CONTENT_TYPE_PROTOBUF),
+                &event.encode_to_vec(),
+            )
             .await
             .unwrap();
     }
@@ -100,7 +105,8 @@ impl TestApp {
     }
 
     pub async fn publish_batch(&self, incident_id: &str, batch_sequence: u32, accounts: &[Uuid]) {
-        self.publish(&batch(incident_id, batch_sequence, accounts)).await;
+        self.publish(&batch(incident_id, batch_sequence, accounts))
+            .await;
     }
 
     pub async fn publish_enumeration(&self, incident_id: &str, accounts: u64, batches: u32) {
@@ -152,7 +158,10 @@ impl TestApp {
         .await
     }
 
-    pub async fn grant(&self, request: GrantCreditRequest) -> Result<GrantCreditResponse, tonic::Status> {
+    pub async fn grant(
+        &self,
+        request: GrantCreditRequest,
+    ) -> Result<GrantCreditResponse, tonic::Status> {
         self.client()
             .grant_credit(operator(request))
             .await
@@ -294,7 +303,11 @@ pub fn grant_request(key: &str, account_id: Uuid, kind: CreditKind) -> GrantCred
             }),
             _ => None,
         },
-        duration_days: if kind == CreditKind::PaidMembership { 30 } else { 0 },
+        duration_days: if kind == CreditKind::PaidMembership {
+            30
+        } else {
+            0
+        },
         reason: "goodwill".to_owned(),
         ..GrantCreditRequest::default()
     }

@@ -3,4 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod compensation;
+mod grants;
+mod helpers;
 mod startup;

@@ -56,6 +56,7 @@ async fn in_process_the_app_migrates_serves_and_stops() {
     let config = Config {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
         account_grpc_url: "http://127.0.0.1:50051".to_owned(),
+        consumer_concurrency: 4,
         common: environment.common_config(),
     };
     let app = App::build(config).await.unwrap();
