@@ -1,1 +1,266 @@
-fn main() {}
+//! Throughput of breach notices to the testkit SMTP sink, beside a bare
+//! lettre loop (TCP_NODELAY, same connections, same message) in the same run.
+//!
+//! `cargo bench -p candor-notification --bench delivery -- --count 100000`
+//! (`--count`, `--concurrency`). Needs PostgreSQL and RabbitMQ like the tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use candor_notification::notice::{IncidentContext, NoticeRecipient, Renderer};
+use candor_proto::events::v1::{
+    AccountsAffected, AffectedAccount, BreachReported, Event, IncidentThreadOpened,
+};
+use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN, TestEnvironment};
+use candor_testkit::smtp::SmtpSink;
+use chrono::{DateTime, Utc};
+use lettre::transport::smtp::client::AsyncSmtpConnection;
+use lettre::transport::smtp::extension::ClientId;
+use uuid::Uuid;
+
+const INCIDENT_JSON: &str =
+    include_str!("../../../crates/candor-proto/tests/data/breach_reported.json");
+const BATCH: usize = 500;
+
+fn argument(name: &str, default: usize) -> usize {
+    let arguments: Vec<String> = std::env::args().collect();
+    arguments
+        .iter()
+        .position(|argument| argument == name)
+        .and_then(|index| arguments.get(index + 1))
+        .and_then(|value| value.parse().ok())
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let count = argument("--count", 100_000);
+    let concurrency = argument("--concurrency", 8);
+    let environment = TestEnvironment::new().await?;
+    let sink = SmtpSink::start()?;
+
+    let bare = bare_lettre_loop(&sink, count, concurrency).await?;
+    println!(
+        "bare lettre loop (TCP_NODELAY, {concurrency} connections): {count} messages in {:.2} s = {:.0}/s",
+        bare.as_secs_f64(),
+        count as f64 / bare.as_secs_f64()
+    );
+    let bare_rate = count as f64 / bare.as_secs_f64();
+
+    let already = sink.messages().len();
+    let (service_rate, wall, peak_rss_kib) =
+        service_run(&environment, &sink, count, concurrency).await?;
+    let received = sink.messages().len() - already;
+    println!("service: {received} notices accepted by the sink");
+    println!(
+        "service: {:.0}/s from first to last send; {:.2} s from first publish to last send",
+        service_rate,
+        wall.as_secs_f64()
+    );
+    println!("service: peak RSS {:.1} MiB", peak_rss_kib as f64 / 1024.0);
+    println!(
+        "ratio service / bare: {:.0} %",
+        100.0 * service_rate / bare_rate
+    );
+    Ok(())
+}
+
+/// The notice a member would get, formatted once; both runs send messages
+/// of this size.
+fn sample_message() -> anyhow::Result<(lettre::address::Envelope, Vec<u8>)> {
+    let report: BreachReported = candor_proto::decode_json(INCIDENT_JSON.as_bytes())?;
+    let renderer = Renderer::new("Candor <notices@candor.example>", "https://candor.example")?;
+    let email = renderer.breach_notice(
+        &IncidentContext::new(&report),
+        NoticeRecipient {
+            display_name: "Member",
+            to_address: "member@example.org",
+            thread_url: Some("https://candor.example/forum/threads/1"),
+        },
+        "<bench@candor.example>",
+    )?;
+    Ok(email.format()?)
+}
+
+async fn bare_lettre_loop(
+    sink: &SmtpSink,
+    count: usize,
+    connections: usize,
+) -> anyhow::Result<Duration> {
+    let (envelope, message) = sample_message()?;
+    let message = Arc::new(message);
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for worker in 0..connections {
+        let share = count / connections + usize::from(worker < count % connections);
+        let (envelope, message, addr) = (envelope.clone(), message.clone(), sink.addr());
+        tasks.spawn(async move {
+            let tcp = tokio::net::TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            let mut connection =
+                AsyncSmtpConnection::connect_with_transport(Box::new(tcp), &ClientId::default())
+                    .await?;
+            for _ in 0..share {
+                connection.send(&envelope, &message).await?;
+            }
+            let _ = connection.quit().await;
+            anyhow::Ok(())
+        });
+    }
+    while let Some(joined) = tasks.join_next().await {
+        joined??;
+    }
+    Ok(started.elapsed())
+}
+
+async fn publish<E: Event>(environment: &TestEnvironment, event: &E) -> anyhow::Result<()> {
+    environment
+        .broker
+        .publish_raw(
+            E::ROUTING_KEY,
+            Some("application/x-protobuf"),
+            &event.encode_to_vec(),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Runs the service binary against the sink with no rate limit; returns the
+/// send rate, the time from first publish to last send, and the peak RSS.
+async fn service_run(
+    environment: &TestEnvironment,
+    sink: &SmtpSink,
+    count: usize,
+    concurrency: usize,
+) -> anyhow::Result<(f64, Duration, u64)> {
+    let amqp = environment.broker.config();
+    let port = candor_testkit::binary::free_port()?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_candor-notification"))
+        .env("DATABASE_URL", environment.database.url())
+        .env("DATABASE_MAX_CONNECTIONS", "16")
+        .env("AMQP_URL", candor_platform::config::expose(&amqp.amqp_url))
+        .env("AMQP_NAMESPACE", &amqp.amqp_namespace)
+        .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
+        .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
+        .env("SMTP_URL", sink.url())
+        .env("SEND_RATE_PER_SECOND", "0")
+        .env("SMTP_CONCURRENCY", concurrency.to_string())
+        .env("THREAD_LINK_WAIT_SECONDS", "600")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    let pid = child.id();
+    let pool = environment.database.pool();
+    let started = Instant::now();
+    loop {
+        let ready: Option<bool> =
+            sqlx::query_scalar("SELECT to_regclass('email_jobs') IS NOT NULL")
+                .fetch_optional(pool)
+                .await
+                .ok()
+                .flatten();
+        if ready == Some(true) || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Declare the queues as the service does, so no publish races its start.
+    environment.broker.declare_all().await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    eprintln!("service started; publishing {count} affected accounts");
+
+    let mut report: BreachReported = candor_proto::decode_json(INCIDENT_JSON.as_bytes())?;
+    report.incident_id = format!("bench-{}", Uuid::new_v4().simple());
+    let id = report.incident_id.clone();
+    let published = Instant::now();
+    publish(environment, &report).await?;
+    let accounts: Vec<AffectedAccount> = (0..count)
+        .map(|index| AffectedAccount {
+            account_id: Uuid::now_v7().to_string(),
+            email: format!("member-{index}@example.org"),
+            display_name: format!("Member {index}"),
+            joined_at: Some(prost_types::Timestamp {
+                seconds: 1_200_000_000,
+                nanos: 0,
+            }),
+        })
+        .collect();
+    for (index, chunk) in accounts.chunks(BATCH).enumerate() {
+        let batch = AccountsAffected {
+            incident_id: id.clone(),
+            batch_sequence: u32::try_from(index + 1)?,
+            accounts: chunk.to_vec(),
+        };
+        publish(environment, &batch).await?;
+    }
+    // The thread link last, so the notices are queued and go out together.
+    publish(
+        environment,
+        &IncidentThreadOpened {
+            incident_id: id.clone(),
+            thread_id: Uuid::now_v7().to_string(),
+            url: "https://candor.example/forum/threads/1".to_owned(),
+            opened_at: Some(prost_types::Timestamp::from(std::time::SystemTime::now())),
+        },
+    )
+    .await?;
+
+    let mut peak_rss = 0;
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    loop {
+        peak_rss = peak_rss.max(rss_kib(pid, "VmRSS:"));
+        let sent: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM email_jobs WHERE incident_id = $1 AND state = 'sent'",
+        )
+        .bind(&id)
+        .fetch_one(pool)
+        .await?;
+        if published.elapsed().as_secs().is_multiple_of(5) {
+            let states: Vec<(String, i64)> =
+                sqlx::query_as("SELECT state, count(*) FROM email_jobs GROUP BY state")
+                    .fetch_all(pool)
+                    .await?;
+            eprintln!("progress: {states:?}");
+        }
+        if sent as usize >= count || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let wall = published.elapsed();
+    peak_rss = peak_rss.max(rss_kib(pid, "VmHWM:"));
+    let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT min(sent_at), max(sent_at) FROM email_jobs WHERE incident_id = $1")
+            .bind(&id)
+            .fetch_one(pool)
+            .await?;
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+    let span = match (first, last) {
+        (Some(first), Some(last)) => (last - first).num_milliseconds().max(1) as f64 / 1000.0,
+        _ => f64::INFINITY,
+    };
+    Ok((count as f64 / span, wall, peak_rss))
+}
+
+/// A `/proc/<pid>/status` size field in KiB (0 when unreadable).
+fn rss_kib(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with(field))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|value| value.parse().ok())
+        })
+        .unwrap_or(0)
+}

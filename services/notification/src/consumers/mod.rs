@@ -40,9 +40,12 @@ impl EventHandler {
             .map_err(HandlerError::invalid)?;
         let mut transaction = self.pool.begin().await?;
         store::lock_incident(&mut transaction, &report.incident_id).await?;
-        let outcome =
-            store::incidents::record(&mut transaction, &report.incident_id, &report.encode_to_vec())
-                .await?;
+        let outcome = store::incidents::record(
+            &mut transaction,
+            &report.incident_id,
+            &report.encode_to_vec(),
+        )
+        .await?;
         if outcome == RecordOutcome::Conflict {
             return Err(HandlerError::invalid(format!(
                 "incident {:?} was already reported with different content",
@@ -53,8 +56,9 @@ impl EventHandler {
             store::incidents::take_parked_batches(&mut transaction, &report.incident_id).await?;
         let mut created = 0;
         for bytes in &parked {
-            let batch = AccountsAffected::decode(bytes.as_slice())
-                .map_err(|error| HandlerError::transient(anyhow::anyhow!("parked batch: {error}")))?;
+            let batch = AccountsAffected::decode(bytes.as_slice()).map_err(|error| {
+                HandlerError::transient(anyhow::anyhow!("parked batch: {error}"))
+            })?;
             created += self.insert_batch(&mut transaction, &batch).await?;
         }
         transaction.commit().await?;
@@ -126,15 +130,19 @@ impl EventHandler {
                 "incident_id must be set and url an absolute http(s) URL of at most 2048 characters",
             ));
         }
-        let mut connection = self.pool.acquire().await?;
+        // Under the incident's lock, so a batch being inserted concurrently
+        // either sees the thread or is released by this transaction.
+        let mut transaction = self.pool.begin().await?;
+        store::lock_incident(&mut transaction, &event.incident_id).await?;
         let released = store::incidents::record_thread(
-            &mut connection,
+            &mut transaction,
             &event.incident_id,
             thread_id,
             url,
             timestamp(event.opened_at.as_ref()),
         )
         .await?;
+        transaction.commit().await?;
         tracing::info!(released, "forum thread recorded");
         Ok(())
     }
@@ -195,10 +203,15 @@ fn validate_batch(batch: &AccountsAffected) -> Result<(), HandlerError> {
         return Err(HandlerError::invalid("incident_id: must be set"));
     }
     if batch.accounts.is_empty() || batch.accounts.len() > 1000 {
-        return Err(HandlerError::invalid("accounts: must hold 1..=1000 entries"));
+        return Err(HandlerError::invalid(
+            "accounts: must hold 1..=1000 entries",
+        ));
     }
     for (index, account) in batch.accounts.iter().enumerate() {
-        parse_uuid(&format!("accounts[{index}].account_id"), &account.account_id)?;
+        parse_uuid(
+            &format!("accounts[{index}].account_id"),
+            &account.account_id,
+        )?;
         let email = account.email.trim();
         if email.len() < 3 || email.len() > 254 || !email.contains('@') {
             return Err(HandlerError::invalid(format!(
@@ -210,8 +223,7 @@ fn validate_batch(batch: &AccountsAffected) -> Result<(), HandlerError> {
 }
 
 fn parse_uuid(field: &str, value: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(value)
-        .map_err(|_| HandlerError::invalid(format!("{field}: must be a UUID")))
+    Uuid::parse_str(value).map_err(|_| HandlerError::invalid(format!("{field}: must be a UUID")))
 }
 
 fn timestamp(value: Option<&prost_types::Timestamp>) -> DateTime<Utc> {

@@ -21,10 +21,10 @@ pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
 }
 
 pub fn from_timestamp(field: &str, time: Option<&Timestamp>) -> Result<DateTime<Utc>, ApiError> {
-    time.and_then(|time| {
-        DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).ok()?)
-    })
-    .ok_or_else(|| ApiError::invalid(format!("{field}: required timestamp is missing or invalid")))
+    time.and_then(|time| DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).ok()?))
+        .ok_or_else(|| {
+            ApiError::invalid(format!("{field}: required timestamp is missing or invalid"))
+        })
 }
 
 pub fn state_name(state: DeliveryState) -> Option<&'static str> {
@@ -90,7 +90,10 @@ pub fn delivery(row: DeliveryRow) -> Delivery {
         sent_without_thread_link: row.sent_without_thread_link,
         created_at: Some(timestamp(row.created_at)),
         next_attempt_at: (state == DeliveryState::Queued).then(|| timestamp(row.next_attempt_at)),
-        sent_at: row.sent_at.filter(|_| state == DeliveryState::Sent).map(timestamp),
+        sent_at: row
+            .sent_at
+            .filter(|_| state == DeliveryState::Sent)
+            .map(timestamp),
         updated_at: Some(timestamp(row.updated_at)),
     }
 }
@@ -106,7 +109,11 @@ struct PageToken {
 fn fingerprint(filter: &Filter) -> String {
     let text = format!("{filter:?}");
     let digest = Sha256::digest(text.as_bytes());
-    digest.iter().take(8).map(|byte| format!("{byte:02x}")).collect()
+    digest
+        .iter()
+        .take(8)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 pub fn encode_page_token(filter: &Filter, last: &DeliveryRow) -> String {
@@ -131,6 +138,7 @@ pub fn decode_page_token(
     if token.filter != fingerprint(filter) {
         return Err(invalid());
     }
-    let created_at = DateTime::from_timestamp_micros(token.created_at_micros).ok_or_else(invalid)?;
+    let created_at =
+        DateTime::from_timestamp_micros(token.created_at_micros).ok_or_else(invalid)?;
     Ok(Some((created_at, token.job_id)))
 }

@@ -35,9 +35,7 @@ impl From<ApiError> for Status {
         match error {
             ApiError::InvalidArgument(message) => Status::new(Code::InvalidArgument, message),
             ApiError::NotFound(message) => Status::new(Code::NotFound, message),
-            ApiError::FailedPrecondition(message) => {
-                Status::new(Code::FailedPrecondition, message)
-            }
+            ApiError::FailedPrecondition(message) => Status::new(Code::FailedPrecondition, message),
             ApiError::Internal(error) => candor_platform::grpc::internal_error(error),
         }
     }

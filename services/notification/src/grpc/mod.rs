@@ -59,15 +59,15 @@ impl NotificationApi {
     async fn send_email(&self, request: SendEmailRequest) -> Result<SendEmailResponse, ApiError> {
         let content = validate_send_email(&request)?;
         let account_id = optional_uuid("account_id", &request.account_id)?;
-        let digest = Sha256::digest(request.encode_to_vec());
-        let content_json = serde_json::to_value(&content)
-            .map_err(|error| ApiError::Internal(error.into()))?;
+        let digest_bytes = Sha256::digest(request.encode_to_vec()).to_vec();
+        let content_json =
+            serde_json::to_value(&content).map_err(|error| ApiError::Internal(error.into()))?;
         let mut connection = self.pool.acquire().await?;
         let outcome = store::jobs::insert_transactional(
             &mut connection,
             NewTransactional {
                 idempotency_key: &request.idempotency_key,
-                request_digest: digest.as_slice(),
+                request_digest: &digest_bytes,
                 kind: content.kind(),
                 account_id,
                 to_address: request.to_address.trim(),
@@ -94,7 +94,10 @@ impl NotificationApi {
         })
     }
 
-    async fn get_delivery(&self, request: GetDeliveryRequest) -> Result<GetDeliveryResponse, ApiError> {
+    async fn get_delivery(
+        &self,
+        request: GetDeliveryRequest,
+    ) -> Result<GetDeliveryResponse, ApiError> {
         let job_id = Uuid::parse_str(&request.delivery_id)
             .map_err(|_| ApiError::invalid("delivery_id: must be a UUID"))?;
         let mut connection = self.pool.acquire().await?;
@@ -268,7 +271,9 @@ impl NotificationService for NotificationApi {
     ) -> Result<Response<GetDeliveryResponse>, Status> {
         self.credentials
             .require(request.metadata(), OPERATOR_OR_SERVICE)?;
-        Ok(Response::new(self.get_delivery(request.into_inner()).await?))
+        Ok(Response::new(
+            self.get_delivery(request.into_inner()).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListDeliveries"))]
@@ -278,7 +283,9 @@ impl NotificationService for NotificationApi {
     ) -> Result<Response<ListDeliveriesResponse>, Status> {
         self.credentials
             .require(request.metadata(), OPERATOR_OR_SERVICE)?;
-        Ok(Response::new(self.list_deliveries(request.into_inner()).await?))
+        Ok(Response::new(
+            self.list_deliveries(request.into_inner()).await?,
+        ))
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetIncidentProgress"))]
@@ -330,7 +337,9 @@ fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, ApiError> {
 fn check_link(field: &str, value: &str) -> Result<String, ApiError> {
     check_length(field, value, 1, 2048)?;
     if !(value.starts_with("https://") || value.starts_with("http://")) {
-        return Err(ApiError::invalid(format!("{field}: must be an absolute http(s) URL")));
+        return Err(ApiError::invalid(format!(
+            "{field}: must be an absolute http(s) URL"
+        )));
     }
     Ok(value.to_owned())
 }
@@ -353,7 +362,10 @@ fn validate_send_email(request: &SendEmailRequest) -> Result<TransactionalConten
         None => Err(ApiError::invalid("content: exactly one is required")),
         Some(Content::PasswordReset(email)) => Ok(TransactionalContent::PasswordReset {
             link: check_link("password_reset.reset_url", &email.reset_url)?,
-            expires_at: convert::from_timestamp("password_reset.expires_at", email.expires_at.as_ref())?,
+            expires_at: convert::from_timestamp(
+                "password_reset.expires_at",
+                email.expires_at.as_ref(),
+            )?,
         }),
         Some(Content::DeactivationConfirmation(email)) => {
             Ok(TransactionalContent::DeactivationConfirmation {

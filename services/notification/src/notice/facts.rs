@@ -168,7 +168,10 @@ fn compensation_wording(report: &BreachReported) -> Option<String> {
             format!("a free upgrade to a lifetime membership{worth}")
         }
         CompensationKind::PaidMembership => {
-            format!("{} days of paid membership{worth}", compensation.duration_days)
+            format!(
+                "{} days of paid membership{worth}",
+                compensation.duration_days
+            )
         }
         CompensationKind::AccountCredit => format!(
             "a credit of {} to your account",

@@ -12,7 +12,7 @@ use lettre::Message;
 use lettre::address::Envelope;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
-use minijinja::{Environment, Value, context};
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, Value, context};
 
 pub use facts::{IncidentNotice, format_time};
 pub use transactional::TransactionalContent;
@@ -21,14 +21,38 @@ pub use transactional::TransactionalContent;
 pub const BREACH_NOTICE_SUBJECT: &str = "Notice of Data Breach";
 
 const TEMPLATES: [(&str, &str); 8] = [
-    ("breach_notice.txt", include_str!("../../templates/breach_notice.txt")),
-    ("breach_notice.html", include_str!("../../templates/breach_notice.html")),
-    ("password_reset.txt", include_str!("../../templates/password_reset.txt")),
-    ("password_reset.html", include_str!("../../templates/password_reset.html")),
-    ("deactivation_confirmation.txt", include_str!("../../templates/deactivation_confirmation.txt")),
-    ("deactivation_confirmation.html", include_str!("../../templates/deactivation_confirmation.html")),
-    ("password_changed.txt", include_str!("../../templates/password_changed.txt")),
-    ("password_changed.html", include_str!("../../templates/password_changed.html")),
+    (
+        "breach_notice.txt",
+        include_str!("../../templates/breach_notice.txt"),
+    ),
+    (
+        "breach_notice.html",
+        include_str!("../../templates/breach_notice.html"),
+    ),
+    (
+        "password_reset.txt",
+        include_str!("../../templates/password_reset.txt"),
+    ),
+    (
+        "password_reset.html",
+        include_str!("../../templates/password_reset.html"),
+    ),
+    (
+        "deactivation_confirmation.txt",
+        include_str!("../../templates/deactivation_confirmation.txt"),
+    ),
+    (
+        "deactivation_confirmation.html",
+        include_str!("../../templates/deactivation_confirmation.html"),
+    ),
+    (
+        "password_changed.txt",
+        include_str!("../../templates/password_changed.txt"),
+    ),
+    (
+        "password_changed.html",
+        include_str!("../../templates/password_changed.html"),
+    ),
 ];
 
 /// Why an email could not be produced; the job fails permanently (retrying
@@ -97,6 +121,7 @@ impl Renderer {
         let from: Mailbox = from.parse().context("parsing EMAIL_FROM")?;
         let mut environment = Environment::new();
         environment.set_keep_trailing_newline(true);
+        environment.set_formatter(html_formatter);
         for (name, source) in TEMPLATES {
             environment
                 .add_template(name, source)
@@ -280,6 +305,38 @@ fn greeting(display_name: &str) -> String {
     } else {
         format!("Dear {},", display_name.trim())
     }
+}
+
+/// HTML escaping of `& < > " '` (enough for text and quoted attributes).
+/// minijinja's default also writes `/` as `&#x2f;`, which is valid but
+/// leaves links unreadable in the source and unsearchable; this keeps them.
+fn html_formatter(
+    output: &mut Output<'_>,
+    state: &State<'_, '_>,
+    value: &Value,
+) -> Result<(), Error> {
+    if state.auto_escape() != AutoEscape::Html
+        || value.is_safe()
+        || value.is_undefined()
+        || value.is_none()
+    {
+        return minijinja::escape_formatter(output, state, value);
+    }
+    let text = value.to_string();
+    let mut escaped = String::with_capacity(text.len());
+    for character in text.chars() {
+        match character {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#x27;"),
+            other => escaped.push(other),
+        }
+    }
+    output
+        .write_str(&escaped)
+        .map_err(|_| Error::new(ErrorKind::WriteFailure, "writing the rendered template"))
 }
 
 const AUTO_GENERATED: &str = "auto-generated";

@@ -28,7 +28,10 @@ mod tests {
         for (attempts, full_ms) in [(1, 100), (2, 200), (3, 400), (8, 10_000), (40, 10_000)] {
             for _ in 0..50 {
                 let delay = retry_delay(attempts, initial, max).as_millis();
-                assert!(delay >= full_ms / 2 && delay <= full_ms + 1, "{attempts}: {delay}");
+                assert!(
+                    delay >= full_ms / 2 && delay <= full_ms + 1,
+                    "{attempts}: {delay}"
+                );
             }
         }
     }

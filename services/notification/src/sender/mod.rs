@@ -24,7 +24,9 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::notice::{IncidentContext, NoticeRecipient, RenderError, Renderer, TransactionalContent};
+use crate::notice::{
+    IncidentContext, NoticeRecipient, RenderError, Renderer, TransactionalContent,
+};
 use crate::smtp::{SmtpError, SmtpPool};
 use crate::store::claims::{self, ClaimedJob, Outcome};
 
@@ -229,7 +231,11 @@ impl Sender {
                 suppress: None,
             };
         }
-        let delay = retry_delay(attempts, self.settings.retry_initial, self.settings.retry_max);
+        let delay = retry_delay(
+            attempts,
+            self.settings.retry_initial,
+            self.settings.retry_max,
+        );
         Outcome::Retry {
             job_id: job.job_id,
             error,

@@ -98,7 +98,10 @@ impl SmtpPool {
     }
 
     fn take_idle(&self) -> Option<AsyncSmtpConnection> {
-        let mut idle = self.idle.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         while let Some(entry) = idle.pop() {
             if entry.since.elapsed() < MAX_IDLE && !entry.connection.has_broken() {
                 return Some(entry.connection);

@@ -43,7 +43,8 @@ impl SmtpSettings {
     /// or `smtps://[user:password@]host[:port]`. User and password are
     /// percent-decoded. The error never repeats the URL (it may hold a password).
     pub fn parse(value: &str) -> Result<Self, String> {
-        let url = url::Url::parse(value).map_err(|error| format!("SMTP_URL is not a URL: {error}"))?;
+        let url =
+            url::Url::parse(value).map_err(|error| format!("SMTP_URL is not a URL: {error}"))?;
         let implicit = match url.scheme() {
             "smtp" => false,
             "smtps" => true,
@@ -57,7 +58,11 @@ impl SmtpSettings {
             .trim_end_matches(']')
             .to_owned();
         let port = url.port().unwrap_or(if implicit { 465 } else { 25 });
-        let mut tls = if implicit { TlsMode::Implicit } else { TlsMode::None };
+        let mut tls = if implicit {
+            TlsMode::Implicit
+        } else {
+            TlsMode::None
+        };
         for (key, value) in url.query_pairs() {
             match (key.as_ref(), value.as_ref()) {
                 ("tls", "none") if !implicit => tls = TlsMode::None,

@@ -24,20 +24,26 @@ pub struct DeliveryRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "job_id, kind, incident_id, account_id, to_address, state, attempts, \
-    last_error, suppression_reason, message_id, sent_without_thread_link, created_at, \
-    next_attempt_at, sent_at, updated_at";
+/// `SELECT <every DeliveryRow column> FROM email_jobs <rest>`, a static string.
+macro_rules! select_deliveries {
+    ($rest:literal) => {
+        concat!(
+            "SELECT job_id, kind, incident_id, account_id, to_address, state, attempts, ",
+            "last_error, suppression_reason, message_id, sent_without_thread_link, created_at, ",
+            "next_attempt_at, sent_at, updated_at FROM email_jobs ",
+            $rest
+        )
+    };
+}
 
 pub async fn get(
     connection: &mut PgConnection,
     job_id: Uuid,
 ) -> Result<Option<DeliveryRow>, sqlx::Error> {
-    sqlx::query_as::<_, DeliveryRow>(&format!(
-        "SELECT {COLUMNS} FROM email_jobs WHERE job_id = $1"
-    ))
-    .bind(job_id)
-    .fetch_optional(connection)
-    .await
+    sqlx::query_as::<_, DeliveryRow>(select_deliveries!("WHERE job_id = $1"))
+        .bind(job_id)
+        .fetch_optional(connection)
+        .await
 }
 
 /// Filters of a listing; `None` matches anything.
@@ -57,9 +63,8 @@ pub async fn list(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: u32,
 ) -> Result<Vec<DeliveryRow>, sqlx::Error> {
-    sqlx::query_as::<_, DeliveryRow>(&format!(
-        "SELECT {COLUMNS} FROM email_jobs \
-         WHERE ($1::text IS NULL OR incident_id = $1) \
+    sqlx::query_as::<_, DeliveryRow>(select_deliveries!(
+        "WHERE ($1::text IS NULL OR incident_id = $1) \
            AND ($2::uuid IS NULL OR account_id = $2) \
            AND ($3::text IS NULL OR state = $3) \
            AND ($4::text IS NULL OR kind = $4) \

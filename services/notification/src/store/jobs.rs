@@ -117,12 +117,11 @@ pub async fn insert_transactional(
     .bind(message_id_domain)
     .execute(&mut *connection)
     .await?;
-    let (existing_id, digest): (Uuid, Option<Vec<u8>>) = sqlx::query_as(
-        "SELECT job_id, request_digest FROM email_jobs WHERE idempotency_key = $1",
-    )
-    .bind(email.idempotency_key)
-    .fetch_one(connection)
-    .await?;
+    let (existing_id, digest): (Uuid, Option<Vec<u8>>) =
+        sqlx::query_as("SELECT job_id, request_digest FROM email_jobs WHERE idempotency_key = $1")
+            .bind(email.idempotency_key)
+            .fetch_one(connection)
+            .await?;
     if digest.as_deref() == Some(email.request_digest) {
         Ok(TransactionalOutcome::Job(existing_id))
     } else {

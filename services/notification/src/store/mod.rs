@@ -7,8 +7,8 @@ pub mod incidents;
 pub mod jobs;
 pub mod progress;
 
-/// Serialises work on one incident across transactions (recording it,
-/// parking or inserting its batches), so a batch can never be parked after
+/// Serialises work on one incident across transactions (recording it or
+/// its thread, parking or inserting its batches), so a batch can never be parked after
 /// the incident's recording looked for parked batches.
 pub async fn lock_incident(
     connection: &mut sqlx::PgConnection,

@@ -3,4 +3,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod api;
+mod delivery;
+mod helpers;
+mod notices;
 mod startup;

@@ -59,6 +59,15 @@ async fn in_process_the_app_migrates_serves_and_stops() {
         public_base_url: "http://localhost:8080".to_owned(),
         account_grpc_url: "http://127.0.0.1:50051".to_owned(),
         forum_grpc_url: "http://127.0.0.1:50054".to_owned(),
+        email_from: "Candor <notices@candor.example>".to_owned(),
+        thread_link_wait_seconds: 600,
+        send_rate_per_second: 14.0,
+        smtp_concurrency: 8,
+        smtp_timeout_seconds: 30,
+        send_max_attempts: 12,
+        send_retry_initial_ms: 5_000,
+        send_retry_max_ms: 900_000,
+        sending_stale_seconds: 300,
         common: environment.common_config(),
     };
     let app = App::build(config).await.unwrap();

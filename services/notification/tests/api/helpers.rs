@@ -1,0 +1,179 @@
+//! Typed helpers: a configured app against the test's database, broker and
+//! SMTP sink; events published the way other services publish them.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use candor_notification::{App, Config};
+use candor_proto::events::v1::{
+    AccountDeactivated, AccountsAffected, AffectedAccount, BreachReported, EnumerationCompleted,
+    Event, IncidentThreadOpened,
+};
+use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN, TestEnvironment};
+use candor_testkit::service::RunningService;
+use sqlx::PgPool;
+use tonic::transport::Channel;
+use uuid::Uuid;
+
+pub const INCIDENT_JSON: &str =
+    include_str!("../../../../crates/candor-proto/tests/data/breach_reported.json");
+
+/// A service configuration for tests: fast retries, no rate limit unless set.
+pub fn config(environment: &TestEnvironment, smtp_url: &str) -> Config {
+    Config {
+        grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        smtp_url: smtp_url.into(),
+        public_base_url: "https://books.example".to_owned(),
+        account_grpc_url: "http://127.0.0.1:50051".to_owned(),
+        forum_grpc_url: "http://127.0.0.1:50054".to_owned(),
+        email_from: "Candor Books <notices@books.example>".to_owned(),
+        thread_link_wait_seconds: 600,
+        send_rate_per_second: 0.0,
+        smtp_concurrency: 4,
+        smtp_timeout_seconds: 5,
+        send_max_attempts: 100,
+        send_retry_initial_ms: 200,
+        send_retry_max_ms: 1_000,
+        sending_stale_seconds: 300,
+        common: environment.common_config(),
+    }
+}
+
+/// Builds and runs the app; returns it running and serving.
+pub async fn start(config: Config) -> RunningService {
+    let app = App::build(config).await.unwrap();
+    let service = RunningService::spawn(
+        candor_notification::BINARY_NAME,
+        app.grpc_addr().unwrap(),
+        |shutdown| app.run_until(shutdown),
+    );
+    service
+        .wait_until_serving(Duration::from_secs(30))
+        .await
+        .unwrap();
+    service
+}
+
+pub async fn client(service: &RunningService) -> NotificationServiceClient<Channel> {
+    NotificationServiceClient::new(service.channel().await.unwrap())
+}
+
+/// A request carrying `token` as its bearer credential.
+pub fn authorized<T>(message: T, token: &str) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request
+        .metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+}
+
+pub fn as_operator<T>(message: T) -> tonic::Request<T> {
+    authorized(message, OPERATOR_TOKEN)
+}
+
+pub fn as_service<T>(message: T) -> tonic::Request<T> {
+    authorized(message, SERVICE_TOKEN)
+}
+
+pub async fn publish<E: Event>(environment: &TestEnvironment, event: &E) {
+    environment
+        .broker
+        .publish_raw(
+            E::ROUTING_KEY,
+            Some("application/x-protobuf"),
+            &event.encode_to_vec(),
+        )
+        .await
+        .unwrap();
+}
+
+/// The README's incident under a fresh id.
+pub fn incident() -> BreachReported {
+    let mut incident: BreachReported = candor_proto::decode_json(INCIDENT_JSON.as_bytes()).unwrap();
+    incident.incident_id = format!("test-{}", Uuid::new_v4().simple());
+    incident
+}
+
+/// `count` affected accounts with distinct addresses.
+pub fn accounts(count: usize) -> Vec<AffectedAccount> {
+    (0..count)
+        .map(|index| {
+            let account_id = Uuid::now_v7();
+            AffectedAccount {
+                account_id: account_id.to_string(),
+                email: format!("member-{index}-{}@example.org", account_id.simple()),
+                display_name: format!("Member {index}"),
+                joined_at: Some(prost_types::Timestamp {
+                    seconds: 1_200_000_000,
+                    nanos: 0,
+                }),
+            }
+        })
+        .collect()
+}
+
+pub fn batch(incident_id: &str, sequence: u32, accounts: &[AffectedAccount]) -> AccountsAffected {
+    AccountsAffected {
+        incident_id: incident_id.to_owned(),
+        batch_sequence: sequence,
+        accounts: accounts.to_vec(),
+    }
+}
+
+pub fn thread_opened(incident_id: &str) -> IncidentThreadOpened {
+    let thread_id = Uuid::now_v7();
+    IncidentThreadOpened {
+        incident_id: incident_id.to_owned(),
+        thread_id: thread_id.to_string(),
+        url: format!("https://books.example/forum/threads/{thread_id}"),
+        opened_at: Some(now()),
+    }
+}
+
+pub fn enumeration_completed(incident_id: &str, total: u64, batches: u32) -> EnumerationCompleted {
+    EnumerationCompleted {
+        incident_id: incident_id.to_owned(),
+        affected_accounts: total,
+        batch_count: batches,
+        completed_at: Some(now()),
+        ..Default::default()
+    }
+}
+
+pub fn deactivated(account_id: &str) -> AccountDeactivated {
+    AccountDeactivated {
+        account_id: account_id.to_owned(),
+        deactivated_at: Some(now()),
+    }
+}
+
+pub fn now() -> prost_types::Timestamp {
+    prost_types::Timestamp::from(std::time::SystemTime::now())
+}
+
+/// Polls `check` until it returns `Some`, or panics after `timeout` with `what`.
+pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Jobs of an incident by state, straight from the database.
+pub async fn count_jobs(pool: &PgPool, incident_id: &str, state: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM email_jobs WHERE incident_id = $1 AND state = $2")
+        .bind(incident_id)
+        .bind(state)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
