@@ -91,8 +91,7 @@ async fn email_to(stack: &Stack, address: &str, word: &str) -> Email {
                 .unwrap()
                 .iter()
                 .map(mail::decode)
-                .filter(|email| email.text.to_ascii_lowercase().contains(word))
-                .last()
+                .rfind(|email| email.text.to_ascii_lowercase().contains(word))
         },
     )
     .await
