@@ -219,3 +219,112 @@ pub fn every_setting_has_an_environment_variable(
     }
     Ok(names)
 }
+
+/// The platform's migrations ran on `pool` (the outbox table exists).
+pub async fn platform_migrations_ran(pool: &sqlx::PgPool) -> anyhow::Result<()> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('candor_outbox') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    ensure!(
+        exists,
+        "the platform migrations did not run (no candor_outbox table)"
+    );
+    Ok(())
+}
+
+/// The four start-up tests every service has, written once:
+///
+/// ```text
+/// candor_testkit::service_startup_tests! {
+///     service: candor_account,
+///     binary: "candor-account",
+///     grpc_service: "candor.account.v1.AccountService",
+///     settings: [("LEGACY_HASH_KEY", "test-legacy-hash-key-0123456789abcdef")],
+///     required: ["DATABASE_URL", "OPERATOR_TOKEN", "SERVICE_TOKEN", "LEGACY_HASH_KEY"],
+/// }
+/// ```
+///
+/// `settings` are the service's required settings beyond the common ones,
+/// by environment variable; `required` are the variables whose absence must
+/// stop the start.
+#[macro_export]
+macro_rules! service_startup_tests {
+    (
+        service: $service:ident,
+        binary: $binary:literal,
+        grpc_service: $grpc_service:literal,
+        settings: [$(($name:literal, $value:expr)),* $(,)?],
+        required: [$($required:literal),* $(,)?] $(,)?
+    ) => {
+        const STARTUP_BINARY: &str = env!(concat!("CARGO_BIN_EXE_", $binary));
+
+        fn startup_settings() -> Vec<(&'static str, String)> {
+            vec![$(($name, ($value).to_string())),*]
+        }
+
+        fn startup_binary(
+            environment: &$crate::environment::TestEnvironment,
+        ) -> $crate::binary::ServiceBinary {
+            startup_settings()
+                .into_iter()
+                .fold(environment.binary(STARTUP_BINARY), |binary, (name, value)| {
+                    binary.env(name, value)
+                })
+        }
+
+        #[tokio::test]
+        async fn help_lists_every_setting_with_its_environment_variable() {
+            let environment = $crate::environment::TestEnvironment::new().await.unwrap();
+            let command = <$service::Config as clap::CommandFactory>::command();
+            let settings =
+                $crate::conformance::every_setting_has_an_environment_variable(&command).unwrap();
+            let settings: Vec<&str> = settings.iter().map(String::as_str).collect();
+            $crate::conformance::help_lists_every_setting(&startup_binary(&environment), &settings)
+                .unwrap();
+        }
+
+        #[tokio::test]
+        async fn a_missing_or_invalid_setting_stops_the_start_with_one_line() {
+            let environment = $crate::environment::TestEnvironment::new().await.unwrap();
+            let binary = startup_binary(&environment);
+            for required in [$($required),*] {
+                $crate::conformance::missing_setting_is_one_line(&binary, required).unwrap();
+            }
+            $crate::conformance::invalid_setting_is_one_line(&binary, "AMQP_QUEUE_TYPE", "lazy")
+                .unwrap();
+            $crate::conformance::invalid_setting_is_one_line(&binary, "OPERATOR_TOKEN", "short")
+                .unwrap();
+            $crate::conformance::invalid_setting_is_one_line(&binary, "GRPC_ADDR", "localhost")
+                .unwrap();
+        }
+
+        #[tokio::test]
+        async fn the_binary_serves_health_and_reflection_and_exits_0_on_sigterm() {
+            let environment = $crate::environment::TestEnvironment::new().await.unwrap();
+            $crate::conformance::serves_and_stops_on_sigterm(
+                &startup_binary(&environment),
+                &[$grpc_service, "grpc.health.v1.Health"],
+            )
+            .await
+            .unwrap();
+        }
+
+        #[tokio::test]
+        async fn in_process_the_app_migrates_serves_and_stops() {
+            let environment = $crate::environment::TestEnvironment::new().await.unwrap();
+            let config: $service::Config = environment.config(&startup_settings()).unwrap();
+            let app = $service::App::build(config).await.unwrap();
+            $crate::conformance::platform_migrations_ran(app.pool()).await.unwrap();
+            let service = $crate::service::RunningService::spawn(
+                $service::BINARY_NAME,
+                app.grpc_addr().unwrap(),
+                |shutdown| app.run_until(shutdown),
+            );
+            service
+                .wait_until_serving(std::time::Duration::from_secs(30))
+                .await
+                .unwrap();
+            service.stop().await.unwrap();
+        }
+    };
+}

@@ -40,17 +40,54 @@ impl TestEnvironment {
         }
     }
 
+    /// The settings of [`TestEnvironment::common_config`] as environment
+    /// variables.
+    pub fn common_settings(&self) -> Vec<(&'static str, String)> {
+        let amqp = self.broker.config();
+        vec![
+            ("DATABASE_URL", self.database.url().to_owned()),
+            (
+                "AMQP_URL",
+                candor_platform::config::expose(&amqp.amqp_url).to_owned(),
+            ),
+            ("AMQP_NAMESPACE", amqp.amqp_namespace.clone()),
+            ("OPERATOR_TOKEN", OPERATOR_TOKEN.to_owned()),
+            ("SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
+            ("SHUTDOWN_GRACE_SECONDS", "10".to_owned()),
+        ]
+    }
+
     /// The service binary at `path` with the environment variables of
     /// [`TestEnvironment::common_config`].
     pub fn binary(&self, path: &str) -> ServiceBinary {
-        let amqp = self.broker.config();
-        ServiceBinary::new(path)
-            .env("DATABASE_URL", self.database.url())
-            .env("AMQP_URL", candor_platform::config::expose(&amqp.amqp_url))
-            .env("AMQP_NAMESPACE", amqp.amqp_namespace.clone())
-            .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
-            .env("SERVICE_TOKEN", SERVICE_TOKEN)
-            .env("SHUTDOWN_GRACE_SECONDS", "10")
+        self.common_settings()
+            .into_iter()
+            .fold(ServiceBinary::new(path), |binary, (name, value)| {
+                binary.env(name, value)
+            })
             .env("RUST_LOG", "warn")
+    }
+
+    /// A service's configuration parsed the way the binary parses it, from
+    /// the common settings, `GRPC_ADDR=127.0.0.1:0` and `settings` (by
+    /// environment variable name), so every other setting keeps its default.
+    pub fn config<C: clap::Parser>(&self, settings: &[(&str, String)]) -> anyhow::Result<C> {
+        let command = C::command();
+        let flag_of = |name: &str| {
+            command
+                .get_arguments()
+                .find(|arg| arg.get_env().is_some_and(|env| env == name))
+                .and_then(|arg| arg.get_long())
+                .map(|long| format!("--{long}"))
+                .ok_or_else(|| anyhow::anyhow!("{} has no setting {name}", command.get_name()))
+        };
+        let mut pairs: Vec<(&str, String)> = self.common_settings();
+        pairs.push(("GRPC_ADDR", "127.0.0.1:0".to_owned()));
+        pairs.extend(settings.iter().map(|(name, value)| (*name, value.clone())));
+        let mut args = vec![command.get_name().to_owned()];
+        for (name, value) in pairs {
+            args.push(format!("{}={value}", flag_of(name)?));
+        }
+        candor_platform::config::try_parse_from(args).map_err(|error| anyhow::anyhow!("{error}"))
     }
 }
