@@ -70,8 +70,9 @@ pub fn init(service_name: &str, config: &TelemetryConfig) -> anyhow::Result<Tele
 }
 
 /// A tracer provider that always produces real trace ids (so they propagate
-/// between services) and exports only when an endpoint is configured.
-fn tracer_provider(
+/// between services) and exports over OTLP/gRPC only when an endpoint is
+/// configured. Needs a Tokio runtime when it exports.
+pub fn tracer_provider(
     service_name: &str,
     config: &TelemetryConfig,
 ) -> anyhow::Result<SdkTracerProvider> {

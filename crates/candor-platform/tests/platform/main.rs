@@ -7,3 +7,4 @@ mod config;
 mod grpc;
 mod messaging;
 mod outbox;
+mod telemetry;
