@@ -82,12 +82,17 @@ async fn batches_before_the_breach_are_parked_then_applied_without_dead_letters(
     })
     .await;
     assert_eq!(parked, 2);
-    let progress = app.progress(&incident).await;
+    // EnumerationCompleted may be handled after the batches (the consumer
+    // runs messages concurrently); wait for it rather than race it.
+    let progress = eventually("the enumeration totals are recorded", || async {
+        let progress = app.progress(&incident).await;
+        progress.enumeration_complete.then_some(progress)
+    })
+    .await;
     assert!(
         !progress.incident_known,
         "no guessing before breach.reported"
     );
-    assert!(progress.enumeration_complete);
     assert_eq!(progress.credited, 0);
     assert_eq!(app.compensation_entries(&incident).await, 0);
 
