@@ -160,14 +160,24 @@ fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
 
 /// A channel to another Candor service that connects lazily (a service may
 /// start before the one it calls) and reconnects by itself.
+/// Every call on it must finish within 30 s.
 pub fn client_channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
-    let channel = tonic::transport::Channel::from_shared(url.to_owned())
+    Ok(endpoint(url)?
+        .timeout(Duration::from_secs(30))
+        .connect_lazy())
+}
+
+/// Like [`client_channel`] without a deadline per call, for streams that
+/// legitimately run for minutes (a million-record `ImportAccounts`).
+pub fn streaming_client_channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
+    Ok(endpoint(url)?.connect_lazy())
+}
+
+fn endpoint(url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
+    Ok(tonic::transport::Channel::from_shared(url.to_owned())
         .with_context(|| format!("{url} is not a valid gRPC URL"))?
         .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .tcp_nodelay(true)
-        .connect_lazy();
-    Ok(channel)
+        .tcp_nodelay(true))
 }
 
 /// Logs an internal failure with its full cause chain and returns a status

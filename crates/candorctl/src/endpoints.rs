@@ -66,9 +66,19 @@ impl Endpoints {
         AmqpConfig::new(&self.amqp_url, &self.amqp_namespace)
     }
 
-    /// A lazily connected channel to `url` carrying the operator token.
+    /// A lazily connected channel to `url` carrying the operator token;
+    /// each call must finish within 30 s.
     pub fn operator_channel(&self, url: &str) -> anyhow::Result<OperatorChannel> {
-        let channel = candor_platform::grpc::client_channel(url)?;
+        self.with_operator_token(candor_platform::grpc::client_channel(url)?)
+    }
+
+    /// Like [`Endpoints::operator_channel`] without a per-call deadline, for
+    /// long streams such as an import.
+    pub fn operator_stream_channel(&self, url: &str) -> anyhow::Result<OperatorChannel> {
+        self.with_operator_token(candor_platform::grpc::streaming_client_channel(url)?)
+    }
+
+    fn with_operator_token(&self, channel: Channel) -> anyhow::Result<OperatorChannel> {
         let interceptor = match &self.operator_token {
             Some(token) => OutgoingInterceptor::with_token(&SecretString::from(token.clone()))
                 .map_err(|status| anyhow::anyhow!("OPERATOR_TOKEN: {}", status.message()))?,

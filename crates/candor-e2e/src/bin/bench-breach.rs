@@ -32,6 +32,9 @@ struct Args {
     /// Affected members to seed (all joined before the cutoff).
     #[arg(long, default_value_t = 100_000)]
     accounts: u64,
+    /// SMTP transactions in flight in the notification service.
+    #[arg(long, default_value_t = 8)]
+    smtp_concurrency: u32,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     timeout_seconds: u64,
@@ -75,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
                 ("ACCOUNT_GRPC_URL", url(0)),
                 ("FORUM_GRPC_URL", url(3)),
                 ("SEND_RATE_PER_SECOND", "0".to_owned()),
-                ("SMTP_CONCURRENCY", "32".to_owned()),
+                ("SMTP_CONCURRENCY", args.smtp_concurrency.to_string()),
             ],
         ),
         ("candor-membership", vec![("ACCOUNT_GRPC_URL", url(0))]),
