@@ -315,15 +315,13 @@ macro_rules! service_startup_tests {
             let config: $service::Config = environment.config(&startup_settings()).unwrap();
             let app = $service::App::build(config).await.unwrap();
             $crate::conformance::platform_migrations_ran(app.pool()).await.unwrap();
-            let service = $crate::service::RunningService::spawn(
+            let service = $crate::service::RunningService::serving(
                 $service::BINARY_NAME,
                 app.grpc_addr().unwrap(),
                 |shutdown| app.run_until(shutdown),
-            );
-            service
-                .wait_until_serving(std::time::Duration::from_secs(30))
-                .await
-                .unwrap();
+            )
+            .await
+            .unwrap();
             service.stop().await.unwrap();
         }
     };

@@ -47,6 +47,18 @@ impl RunningService {
         }
     }
 
+    /// [`RunningService::spawn`], then waits (up to 30 s) until health
+    /// says SERVING.
+    pub async fn serving<F, Fut>(name: &str, addr: SocketAddr, run: F) -> anyhow::Result<Self>
+    where
+        F: FnOnce(ShutdownSignal) -> Fut,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let service = Self::spawn(name, addr, run);
+        service.wait_until_serving(Duration::from_secs(30)).await?;
+        Ok(service)
+    }
+
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }

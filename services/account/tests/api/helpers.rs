@@ -64,15 +64,13 @@ impl TestApp {
         config: Config,
     ) -> Self {
         let app = App::build(config).await.unwrap();
-        let service = RunningService::spawn(
+        let service = RunningService::serving(
             candor_account::BINARY_NAME,
             app.grpc_addr().unwrap(),
             |shutdown| app.run_until(shutdown),
-        );
-        service
-            .wait_until_serving(Duration::from_secs(30))
-            .await
-            .unwrap();
+        )
+        .await
+        .unwrap();
         let client = AccountServiceClient::new(service.channel().await.unwrap());
         Self {
             environment,

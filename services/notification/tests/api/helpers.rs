@@ -43,16 +43,13 @@ pub fn config(environment: &TestEnvironment, smtp_url: &str) -> Config {
 /// Builds and runs the app; returns it running and serving.
 pub async fn start(config: Config) -> RunningService {
     let app = App::build(config).await.unwrap();
-    let service = RunningService::spawn(
+    RunningService::serving(
         candor_notification::BINARY_NAME,
         app.grpc_addr().unwrap(),
         |shutdown| app.run_until(shutdown),
-    );
-    service
-        .wait_until_serving(Duration::from_secs(30))
-        .await
-        .unwrap();
-    service
+    )
+    .await
+    .unwrap()
 }
 
 pub async fn client(service: &RunningService) -> NotificationServiceClient<Channel> {

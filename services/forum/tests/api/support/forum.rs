@@ -40,15 +40,13 @@ impl TestForum {
         let app = App::build(config(&environment, &accounts.url, options))
             .await
             .unwrap();
-        let service = RunningService::spawn(
+        let service = RunningService::serving(
             candor_forum::BINARY_NAME,
             app.grpc_addr().unwrap(),
             |shutdown| app.run_until(shutdown),
-        );
-        service
-            .wait_until_serving(Duration::from_secs(30))
-            .await
-            .unwrap();
+        )
+        .await
+        .unwrap();
         let client = ForumServiceClient::new(service.channel().await.unwrap());
         Self {
             environment,
