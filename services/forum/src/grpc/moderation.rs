@@ -10,6 +10,7 @@ use super::{ForumApi, convert};
 use crate::errors::{ModerationError, parse_uuid};
 use crate::posting::check_body;
 use crate::sessions::Caller;
+use crate::store::threads::ThreadFlag;
 use crate::store::{PostRow, ThreadRow, posts, threads};
 
 impl ForumApi {
@@ -79,24 +80,11 @@ impl ForumApi {
         &self,
         request: Request<PinThreadRequest>,
     ) -> Result<PinThreadResponse, ModerationError> {
-        self.sessions.staff(request.metadata()).await?;
-        let request = request.into_inner();
-        let thread_id = parse_uuid("thread_id", &request.thread_id)?;
-        let mut conn = self
-            .pool
-            .acquire()
-            .await
-            .context("acquiring a connection")?;
-        if !threads::set_pinned(&mut conn, thread_id, request.pinned)
-            .await
-            .context("pinning the thread")?
-        {
-            return Err(ModerationError::ThreadNotFound(thread_id));
-        }
-        let thread = reread_thread(&mut conn, thread_id).await?;
-        tracing::info!(pinned = request.pinned, "thread pin changed");
+        let pinned = request.get_ref().pinned;
+        let thread = self.set_flag(request, ThreadFlag::Pinned, pinned).await?;
+        tracing::info!(pinned, "thread pin changed");
         Ok(PinThreadResponse {
-            thread: Some(convert::thread(&thread, &self.links)),
+            thread: Some(thread),
         })
     }
 
@@ -105,25 +93,54 @@ impl ForumApi {
         &self,
         request: Request<LockThreadRequest>,
     ) -> Result<LockThreadResponse, ModerationError> {
+        let locked = request.get_ref().locked;
+        let thread = self.set_flag(request, ThreadFlag::Locked, locked).await?;
+        tracing::info!(locked, "thread lock changed");
+        Ok(LockThreadResponse {
+            thread: Some(thread),
+        })
+    }
+
+    /// PinThread and LockThread: staff only, then one flag, then the thread
+    /// as it now is.
+    async fn set_flag<R: ThreadTarget>(
+        &self,
+        request: Request<R>,
+        flag: ThreadFlag,
+        value: bool,
+    ) -> Result<Thread, ModerationError> {
         self.sessions.staff(request.metadata()).await?;
-        let request = request.into_inner();
-        let thread_id = parse_uuid("thread_id", &request.thread_id)?;
+        let thread_id = parse_uuid("thread_id", request.get_ref().thread_id())?;
         let mut conn = self
             .pool
             .acquire()
             .await
             .context("acquiring a connection")?;
-        if !threads::set_locked(&mut conn, thread_id, request.locked)
+        if !threads::set_flag(&mut conn, thread_id, flag, value)
             .await
-            .context("locking the thread")?
+            .context("setting a thread flag")?
         {
             return Err(ModerationError::ThreadNotFound(thread_id));
         }
         let thread = reread_thread(&mut conn, thread_id).await?;
-        tracing::info!(locked = request.locked, "thread lock changed");
-        Ok(LockThreadResponse {
-            thread: Some(convert::thread(&thread, &self.links)),
-        })
+        Ok(convert::thread(&thread, &self.links))
+    }
+}
+
+/// A request naming the thread it acts on.
+trait ThreadTarget {
+    fn thread_id(&self) -> &str;
+}
+
+impl ThreadTarget for PinThreadRequest {
+    fn thread_id(&self) -> &str {
+        &self.thread_id
+    }
+}
+
+impl ThreadTarget for LockThreadRequest {
+    fn thread_id(&self) -> &str {
+        &self.thread_id
     }
 }
 

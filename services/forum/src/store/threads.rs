@@ -103,27 +103,28 @@ pub async fn lock_for_posting(
         .await
 }
 
-pub async fn set_pinned(
-    conn: &mut PgConnection,
-    thread_id: Uuid,
-    pinned: bool,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query("UPDATE threads SET pinned = $2 WHERE thread_id = $1")
-        .bind(thread_id)
-        .bind(pinned)
-        .execute(conn)
-        .await?;
-    Ok(result.rows_affected() == 1)
+/// A staff-controlled flag of a thread.
+#[derive(Debug, Clone, Copy)]
+pub enum ThreadFlag {
+    Pinned,
+    Locked,
 }
 
-pub async fn set_locked(
+/// Sets `flag` on the thread; `false` when the thread does not exist.
+pub async fn set_flag(
     conn: &mut PgConnection,
     thread_id: Uuid,
-    locked: bool,
+    flag: ThreadFlag,
+    value: bool,
 ) -> sqlx::Result<bool> {
-    let result = sqlx::query("UPDATE threads SET locked = $2 WHERE thread_id = $1")
+    // The column name comes from this enum only, never from input.
+    let statement = match flag {
+        ThreadFlag::Pinned => "UPDATE threads SET pinned = $2 WHERE thread_id = $1",
+        ThreadFlag::Locked => "UPDATE threads SET locked = $2 WHERE thread_id = $1",
+    };
+    let result = sqlx::query(statement)
         .bind(thread_id)
-        .bind(locked)
+        .bind(value)
         .execute(conn)
         .await?;
     Ok(result.rows_affected() == 1)
