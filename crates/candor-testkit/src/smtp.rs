@@ -1,13 +1,20 @@
 //! An SMTP sink for tests, built on the `mailin` SMTP server library: it
 //! speaks real SMTP on 127.0.0.1, records every accepted message, and can be
-//! told to refuse chosen recipients temporarily (4xx) or permanently (5xx).
+//! told to refuse chosen recipients temporarily (4xx) or permanently (5xx)
+//! or to hold each acceptance for a while.
+//!
+//! [`SmtpSink::builder`] adds STARTTLS, implicit TLS (smtps) and AUTH
+//! PLAIN/LOGIN, with a certificate authority made up when the sink starts
+//! ([`SmtpSink::ca_pem`] is what a client must trust).
+
+mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use mailin_embedded::{Handler, Response, Server};
+use mailin_embedded::{AuthMechanism, Handler, Response, Server};
 
 /// One message the sink accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,30 +70,81 @@ pub enum Refusal {
 struct State {
     messages: Vec<ReceivedMessage>,
     refusals: HashMap<String, Refusal>,
+    accept_delay: Duration,
 }
 
-/// A running SMTP sink; it lives as long as the test process.
-#[derive(Clone)]
-pub struct SmtpSink {
-    addr: SocketAddr,
-    state: Arc<Mutex<State>>,
+/// What a sink offers besides plain SMTP; see [`SmtpSink::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct SmtpSinkBuilder {
+    starttls: bool,
+    implicit_tls: bool,
+    credentials: Option<(String, String)>,
 }
 
-impl SmtpSink {
-    /// Starts a sink on a free port of 127.0.0.1.
-    pub fn start() -> anyhow::Result<Self> {
+impl SmtpSinkBuilder {
+    /// Offer STARTTLS (the certificate is for `127.0.0.1` and `localhost`).
+    pub fn starttls(mut self) -> Self {
+        self.starttls = true;
+        self
+    }
+
+    /// Speak TLS from the first byte (smtps), instead of plain SMTP.
+    pub fn implicit_tls(mut self) -> Self {
+        self.implicit_tls = true;
+        self
+    }
+
+    /// Require AUTH PLAIN or LOGIN with these credentials before MAIL FROM.
+    /// The server (mailin) offers AUTH only after STARTTLS, so this needs
+    /// [`Self::starttls`].
+    pub fn credentials(mut self, user: &str, password: &str) -> Self {
+        self.credentials = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Starts the sink on a free port of 127.0.0.1.
+    pub fn start(self) -> anyhow::Result<SmtpSink> {
+        if self.credentials.is_some() && !self.starttls {
+            anyhow::bail!("the SMTP sink offers AUTH only after STARTTLS");
+        }
+        if self.starttls && self.implicit_tls {
+            anyhow::bail!("the SMTP sink offers either STARTTLS or implicit TLS");
+        }
+        let certificate = if self.starttls || self.implicit_tls {
+            Some(Arc::new(tls::TestCertificate::generate()?))
+        } else {
+            None
+        };
         let listener = TcpListener::bind("127.0.0.1:0")?;
-        let addr = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
         let handler = RecordingHandler {
             state: state.clone(),
             current: None,
+            credentials: self.credentials.map(Arc::new),
         };
         let mut server = Server::new(handler);
         server
             .with_name("candor-testkit-smtp-sink")
-            .with_num_threads(8)
-            .with_tcp_listener(listener);
+            .with_num_threads(8);
+        if self.starttls
+            && let Some(certificate) = &certificate
+        {
+            tls::install_crypto_provider();
+            server
+                .with_ssl(certificate.ssl_config())
+                .map_err(|error| anyhow::anyhow!("configuring STARTTLS: {error}"))?;
+            server.with_auth(AuthMechanism::Plain);
+            server.with_auth(AuthMechanism::Login);
+        }
+        // Implicit TLS: mailin speaks plain SMTP behind a TLS listener.
+        let addr = match (&certificate, self.implicit_tls) {
+            (Some(certificate), true) => {
+                let inner = listener.local_addr()?;
+                tls::serve_implicit(certificate, inner)?
+            }
+            _ => listener.local_addr()?,
+        };
+        server.with_tcp_listener(listener);
         std::thread::Builder::new()
             .name("smtp-sink".to_owned())
             .spawn(move || {
@@ -94,7 +152,33 @@ impl SmtpSink {
                     tracing::error!(%error, "smtp sink stopped");
                 }
             })?;
-        Ok(Self { addr, state })
+        Ok(SmtpSink {
+            addr,
+            state,
+            implicit_tls: self.implicit_tls,
+            certificate,
+        })
+    }
+}
+
+/// A running SMTP sink; it lives as long as the test process.
+#[derive(Clone)]
+pub struct SmtpSink {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    implicit_tls: bool,
+    certificate: Option<Arc<tls::TestCertificate>>,
+}
+
+impl SmtpSink {
+    /// Starts a plain sink (no TLS, no AUTH) on a free port of 127.0.0.1.
+    pub fn start() -> anyhow::Result<Self> {
+        Self::builder().start()
+    }
+
+    /// A sink with STARTTLS, implicit TLS or AUTH.
+    pub fn builder() -> SmtpSinkBuilder {
+        SmtpSinkBuilder::default()
     }
 
     /// Where the sink listens.
@@ -102,9 +186,34 @@ impl SmtpSink {
         self.addr
     }
 
-    /// An `SMTP_URL` for the sink (plain SMTP, no TLS, no authentication).
+    /// An `SMTP_URL` for the sink: `smtp://127.0.0.1:port`, or `smtps://…`
+    /// for an implicit-TLS sink (no credentials, no parameters).
     pub fn url(&self) -> String {
-        format!("smtp://{}", self.addr)
+        let scheme = if self.implicit_tls { "smtps" } else { "smtp" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// The PEM certificate of the authority that signed the sink's TLS
+    /// certificate (`None` for a sink without TLS).
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.certificate
+            .as_ref()
+            .map(|certificate| certificate.ca_pem.as_str())
+    }
+
+    /// Writes [`Self::ca_pem`] to a fresh file and returns its path.
+    pub fn write_ca_file(&self) -> anyhow::Result<std::path::PathBuf> {
+        let pem = self
+            .ca_pem()
+            .ok_or_else(|| anyhow::anyhow!("this SMTP sink has no TLS"))?;
+        tls::write_temp("ca.pem", pem)
+    }
+
+    /// Holds every acceptance (the reply to the final `.`) for `delay`; the
+    /// message is recorded before the wait, as a real server may have
+    /// queued it before a client gave up on the reply.
+    pub fn set_accept_delay(&self, delay: Duration) {
+        lock(&self.state).accept_delay = delay;
     }
 
     /// Every message accepted so far, in arrival order.
@@ -167,6 +276,18 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
 struct RecordingHandler {
     state: Arc<Mutex<State>>,
     current: Option<ReceivedMessage>,
+    credentials: Option<Arc<(String, String)>>,
+}
+
+impl RecordingHandler {
+    fn check(&self, user: &str, password: &str) -> Response {
+        match &self.credentials {
+            Some(expected) if expected.0 == user && expected.1 == password => {
+                mailin_embedded::response::AUTH_OK
+            }
+            _ => mailin_embedded::response::INVALID_CREDENTIALS,
+        }
+    }
 }
 
 impl Handler for RecordingHandler {
@@ -199,9 +320,30 @@ impl Handler for RecordingHandler {
     }
 
     fn data_end(&mut self) -> Response {
-        if let Some(message) = self.current.take() {
-            lock(&self.state).messages.push(message);
+        let delay = {
+            let mut state = lock(&self.state);
+            if let Some(message) = self.current.take() {
+                state.messages.push(message);
+            }
+            state.accept_delay
+        };
+        // mailin runs each connection on its own pool thread.
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
         }
         mailin_embedded::response::OK
+    }
+
+    fn auth_plain(
+        &mut self,
+        _authorization_id: &str,
+        authentication_id: &str,
+        password: &str,
+    ) -> Response {
+        self.check(authentication_id, password)
+    }
+
+    fn auth_login(&mut self, username: &str, password: &str) -> Response {
+        self.check(username, password)
     }
 }

@@ -19,6 +19,7 @@ use candor_testkit::smtp::SmtpSink;
 use chrono::{DateTime, Utc};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
+use sqlx::Connection as _;
 use uuid::Uuid;
 
 const INCIDENT_JSON: &str =
@@ -42,25 +43,47 @@ async fn main() -> anyhow::Result<()> {
     let environment = TestEnvironment::new().await?;
     let sink = SmtpSink::start()?;
 
+    let cpu_before = process_ticks(std::process::id());
     let bare = bare_lettre_loop(&sink, count, concurrency).await?;
+    let bare_cpu = process_ticks(std::process::id()) - cpu_before;
     println!(
         "bare lettre loop (TCP_NODELAY, {concurrency} connections): {count} messages in {:.2} s = {:.0}/s",
         bare.as_secs_f64(),
         count as f64 / bare.as_secs_f64()
     );
+    println!(
+        "bare lettre loop: CPU {:.1} ms per 1000 messages (client and sink)",
+        per_thousand(bare_cpu, count)
+    );
     let bare_rate = count as f64 / bare.as_secs_f64();
 
     let already = sink.messages().len();
-    let (service_rate, wall, peak_rss_kib) =
+    let (service_rate, wall, peak_rss_kib, cpu) =
         service_run(&environment, &sink, count, concurrency).await?;
-    let received = sink.messages().len() - already;
-    println!("service: {received} notices accepted by the sink");
+    let messages = sink.messages();
+    let received = messages.len() - already;
+    let service_bytes: usize = messages[already..]
+        .iter()
+        .map(|message| message.data.len())
+        .sum();
+    println!(
+        "service: {received} notices accepted by the sink, {:.0} bytes each on average (bare loop: {} bytes)",
+        service_bytes as f64 / received.max(1) as f64,
+        messages.first().map_or(0, |message| message.data.len())
+    );
     println!(
         "service: {:.0}/s from first to last send; {:.2} s from first publish to last send",
         service_rate,
         wall.as_secs_f64()
     );
     println!("service: peak RSS {:.1} MiB", peak_rss_kib as f64 / 1024.0);
+    println!(
+        "service: CPU {:.1} ms per 1000 messages (service {:.1}, sink {:.1}, PostgreSQL backends {:.1})",
+        per_thousand(cpu.service + cpu.sink + cpu.postgres, count),
+        per_thousand(cpu.service, count),
+        per_thousand(cpu.sink, count),
+        per_thousand(cpu.postgres, count)
+    );
     println!(
         "ratio service / bare: {:.0} %",
         100.0 * service_rate / bare_rate
@@ -128,14 +151,25 @@ async fn publish<E: Event>(environment: &TestEnvironment, event: &E) -> anyhow::
     Ok(())
 }
 
+/// CPU clock ticks spent while the service sent (from the thread link to
+/// the last send): a second view of cost that other load on the machine
+/// does not skew the way it skews throughput.
+#[derive(Debug, Default, Clone, Copy)]
+struct CpuTicks {
+    service: u64,
+    sink: u64,
+    postgres: u64,
+}
+
 /// Runs the service binary against the sink with no rate limit; returns the
-/// send rate, the time from first publish to last send, and the peak RSS.
+/// send rate, the time from first publish to last send, the peak RSS and
+/// the CPU spent sending.
 async fn service_run(
     environment: &TestEnvironment,
     sink: &SmtpSink,
     count: usize,
     concurrency: usize,
-) -> anyhow::Result<(f64, Duration, u64)> {
+) -> anyhow::Result<(f64, Duration, u64, CpuTicks)> {
     let amqp = environment.broker.config();
     let port = candor_testkit::binary::free_port()?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_candor-notification"))
@@ -199,6 +233,40 @@ async fn service_run(
         };
         publish(environment, &batch).await?;
     }
+    // Every job queued before the thread link releases them, so the CPU
+    // window below covers sending only.
+    let mut monitor = sqlx::PgConnection::connect(environment.database.url()).await?;
+    let monitor_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut monitor)
+        .await?;
+    loop {
+        let queued: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM email_jobs WHERE incident_id = $1")
+                .bind(&id)
+                .fetch_one(&mut monitor)
+                .await?;
+        if queued as usize >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let backends: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> $1",
+    )
+    .bind(monitor_pid)
+    .fetch_all(&mut monitor)
+    .await?;
+    let backend_ticks = |backends: &[i32]| -> u64 {
+        backends
+            .iter()
+            .map(|pid| process_ticks(u32::try_from(*pid).unwrap_or(0)))
+            .sum()
+    };
+    let before = CpuTicks {
+        service: process_ticks(pid),
+        sink: sink_ticks(),
+        postgres: backend_ticks(&backends),
+    };
     // The thread link last, so the notices are queued and go out together.
     publish(
         environment,
@@ -234,12 +302,29 @@ async fn service_run(
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let wall = published.elapsed();
+    let cpu = CpuTicks {
+        service: process_ticks(pid) - before.service,
+        sink: sink_ticks() - before.sink,
+        postgres: backend_ticks(&backends) - before.postgres,
+    };
     peak_rss = peak_rss.max(rss_kib(pid, "VmHWM:"));
     let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
         sqlx::query_as("SELECT min(sent_at), max(sent_at) FROM email_jobs WHERE incident_id = $1")
             .bind(&id)
             .fetch_one(pool)
             .await?;
+    let (commits, tuples_updated, hot_updated): (i64, i64, i64) = sqlx::query_as(
+        "SELECT d.xact_commit, coalesce(t.n_tup_upd, 0), coalesce(t.n_tup_hot_upd, 0) \
+         FROM pg_stat_database d \
+         LEFT JOIN pg_stat_user_tables t ON t.relname = 'email_jobs' \
+         WHERE d.datname = current_database()",
+    )
+    .fetch_one(pool)
+    .await?;
+    eprintln!(
+        "database: {commits} transactions committed, {tuples_updated} email_jobs row updates, \
+         {hot_updated} of them HOT (whole run)"
+    );
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
@@ -248,7 +333,45 @@ async fn service_run(
         (Some(first), Some(last)) => (last - first).num_milliseconds().max(1) as f64 / 1000.0,
         _ => f64::INFINITY,
     };
-    Ok((count as f64 / span, wall, peak_rss))
+    Ok((count as f64 / span, wall, peak_rss, cpu))
+}
+
+/// utime + stime of a process or thread from its `stat` file, in clock
+/// ticks (0 when unreadable).
+fn stat_ticks(path: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let user: u64 = fields.get(11)?.parse().ok()?;
+            let system: u64 = fields.get(12)?.parse().ok()?;
+            Some(user + system)
+        })
+        .unwrap_or(0)
+}
+
+fn process_ticks(pid: u32) -> u64 {
+    stat_ticks(&format!("/proc/{pid}/stat"))
+}
+
+/// The testkit sink's threads in this process (named `smtp-sink…`).
+fn sink_ticks() -> u64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    tasks
+        .flatten()
+        .filter(|task| {
+            std::fs::read_to_string(task.path().join("comm"))
+                .is_ok_and(|name| name.starts_with("smtp-sink"))
+        })
+        .map(|task| stat_ticks(&task.path().join("stat").display().to_string()))
+        .sum()
+}
+
+/// Clock ticks (100 per second on Linux) as CPU milliseconds per 1000 messages.
+fn per_thousand(ticks: u64, count: usize) -> f64 {
+    ticks as f64 * 10.0 * 1000.0 / count as f64
 }
 
 /// A `/proc/<pid>/status` size field in KiB (0 when unreadable).

@@ -56,6 +56,12 @@ pub struct Config {
     #[arg(long, env = "SMTP_CONCURRENCY", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub smtp_concurrency: u32,
 
+    /// PEM file of certificate authorities to trust for the SMTP server's
+    /// TLS certificate besides the public web roots (a private CA); unset
+    /// for none.
+    #[arg(long, env = "SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<std::path::PathBuf>,
+
     /// Seconds to wait for the SMTP server to connect or answer a command.
     #[arg(long, env = "SMTP_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub smtp_timeout_seconds: u64,

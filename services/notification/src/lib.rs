@@ -45,9 +45,14 @@ pub struct App {
 impl App {
     /// Connects, migrates, declares queues and binds `GRPC_ADDR`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let smtp_settings =
+        let mut smtp_settings =
             smtp::SmtpSettings::parse(candor_platform::config::expose(&config.smtp_url))
                 .map_err(anyhow::Error::msg)?;
+        if let Some(path) = &config.smtp_ca_file {
+            smtp_settings
+                .trust_ca_file(path)
+                .map_err(anyhow::Error::msg)?;
+        }
         let renderer = notice::Renderer::new(&config.email_from, &config.public_base_url)
             .context("preparing the email templates")?;
         let smtp = Arc::new(smtp::SmtpPool::new(

@@ -2,6 +2,7 @@
 //! `templates/`), headers, and the formatted RFC 5322 message.
 
 mod facts;
+mod prepared;
 mod transactional;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use lettre::message::{Mailbox, MultiPart};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, Value, context};
 
 pub use facts::{IncidentNotice, format_time};
+pub use prepared::PreparedNotice;
 pub use transactional::TransactionalContent;
 
 /// The title California Civ. Code 1798.82 prescribes.
@@ -187,6 +189,40 @@ impl Renderer {
         )
     }
 
+    /// The incident's notice rendered once, for [`PreparedNotice::format`]
+    /// to fill in per member (the sender's path for breach notices).
+    pub fn prepare_breach_notice(
+        &self,
+        incident: &IncidentContext,
+        thread_url: Option<&str>,
+    ) -> Result<PreparedNotice, RenderError> {
+        let markers = prepared::Markers::new();
+        let context = context! {
+            incident => incident.value.clone(),
+            organization => &self.organization,
+            greeting => &markers.greeting,
+            to_address => &markers.address,
+            thread_url => thread_url,
+            reset_url => self.reset_url(),
+            deactivation_url => self.deactivation_url(),
+        };
+        let (text, html) = self.render_pair("breach_notice", &context)?;
+        let reply_to = incident
+            .reply_to
+            .as_deref()
+            .map(|email| email.parse().map(|address| Mailbox::new(None, address)))
+            .transpose()
+            .context("parsing the contact address for Reply-To")?;
+        PreparedNotice::new(
+            self.from.clone(),
+            reply_to,
+            BREACH_NOTICE_SUBJECT,
+            &markers,
+            &text,
+            &html,
+        )
+    }
+
     /// A transactional email (SendEmail).
     pub fn transactional(
         &self,
@@ -322,8 +358,15 @@ fn html_formatter(
     {
         return minijinja::escape_formatter(output, state, value);
     }
-    let text = value.to_string();
-    let mut escaped = String::with_capacity(text.len());
+    let escaped = escape_html(&value.to_string());
+    output
+        .write_str(&escaped)
+        .map_err(|_| Error::new(ErrorKind::WriteFailure, "writing the rendered template"))
+}
+
+/// `& < > " '` as HTML entities (the template formatter's escaping).
+fn escape_html(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 16);
     for character in text.chars() {
         match character {
             '&' => escaped.push_str("&amp;"),
@@ -334,9 +377,7 @@ fn html_formatter(
             other => escaped.push(other),
         }
     }
-    output
-        .write_str(&escaped)
-        .map_err(|_| Error::new(ErrorKind::WriteFailure, "writing the rendered template"))
+    escaped
 }
 
 const AUTO_GENERATED: &str = "auto-generated";

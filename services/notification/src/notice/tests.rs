@@ -137,3 +137,79 @@ fn a_bad_recipient_address_is_a_render_error() {
     );
     assert!(matches!(result, Err(RenderError::InvalidAddress(_))));
 }
+
+/// A part of a formatted message, quoted-printable decoded.
+fn decoded_part(message: &str, content_type: &str) -> String {
+    let start = message
+        .find(&format!("Content-Type: {content_type}"))
+        .unwrap();
+    let body_start = start + message[start..].find("\r\n\r\n").unwrap() + 4;
+    let body_end = body_start + message[body_start..].find("\r\n--").unwrap();
+    let decoded = quoted_printable::decode(
+        &message[body_start..body_end],
+        quoted_printable::ParseMode::Strict,
+    )
+    .unwrap();
+    String::from_utf8(decoded).unwrap().replace("\r\n", "\n")
+}
+
+#[test]
+fn a_prepared_notice_formats_exactly_what_a_full_render_says() {
+    let renderer = renderer();
+    let context = IncidentContext::new(&incident());
+    let long_name = "Bartholomew ".repeat(12);
+    for thread_url in [Some("https://candor.example/forum/threads/t1"), None] {
+        let prepared = renderer
+            .prepare_breach_notice(&context, thread_url)
+            .unwrap();
+        for name in [
+            "Ada",
+            "Zoë <b>&\"O'Neil\"</b>",
+            long_name.as_str(),
+            "",
+            "  ",
+        ] {
+            let to = "reader+1@example.org";
+            let full = renderer
+                .breach_notice(
+                    &context,
+                    NoticeRecipient {
+                        display_name: name,
+                        to_address: to,
+                        thread_url,
+                    },
+                    "<job@candor.example>",
+                )
+                .unwrap();
+            let (envelope, message) = prepared.format(name, to, "<job@candor.example>").unwrap();
+            let message = String::from_utf8(message).unwrap();
+            assert_eq!(envelope.to().len(), 1);
+            assert_eq!(envelope.to()[0].to_string(), to);
+            assert_eq!(decoded_part(&message, "text/plain"), full.text, "{name:?}");
+            assert_eq!(decoded_part(&message, "text/html"), full.html, "{name:?}");
+            let body = message.split_once("\r\n\r\n").unwrap().1;
+            let long = body.lines().find(|line| line.len() > 76);
+            assert_eq!(long, None, "quoted-printable lines are at most 76 long");
+            for header in [
+                "Subject: Notice of Data Breach\r\n",
+                "Message-ID: <job@candor.example>\r\n",
+                "Auto-Submitted: auto-generated\r\n",
+                "MIME-Version: 1.0\r\n",
+                "From: \"Candor Books\" <notices@candor.example>\r\n",
+            ] {
+                assert!(message.contains(header), "{header:?} in {message}");
+            }
+            assert!(message.contains("Reply-To: "), "{message}");
+        }
+    }
+}
+
+#[test]
+fn a_prepared_notice_refuses_an_invalid_address() {
+    let renderer = renderer();
+    let prepared = renderer
+        .prepare_breach_notice(&IncidentContext::new(&incident()), None)
+        .unwrap();
+    let result = prepared.format("Ada", "not an address", "<job@candor.example>");
+    assert!(matches!(result, Err(RenderError::InvalidAddress(_))));
+}

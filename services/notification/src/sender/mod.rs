@@ -24,9 +24,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::notice::{
-    IncidentContext, NoticeRecipient, RenderError, Renderer, TransactionalContent,
-};
+use crate::notice::{IncidentContext, PreparedNotice, RenderError, Renderer, TransactionalContent};
 use crate::smtp::{SmtpError, SmtpPool};
 use crate::store::claims::{self, ClaimedJob, Outcome};
 
@@ -40,6 +38,10 @@ const IDLE_POLL: Duration = Duration::from_millis(250);
 const STALE_CHECK: Duration = Duration::from_secs(30);
 /// Most outcomes written in one transaction.
 const RECORD_BATCH: usize = 1000;
+/// How long the recorder gathers outcomes before writing them: at
+/// thousands of sends a second this makes one transaction of hundreds
+/// instead of hundreds of small ones.
+const RECORD_LINGER: Duration = Duration::from_millis(20);
 
 /// How the sender behaves (from the configuration).
 #[derive(Debug, Clone)]
@@ -62,7 +64,11 @@ pub struct Sender {
     settings: SenderSettings,
     wake: Arc<Notify>,
     incidents: Mutex<HashMap<String, Arc<IncidentContext>>>,
+    prepared: Mutex<PreparedNotices>,
 }
+
+/// Prepared notices by incident and thread link.
+type PreparedNotices = HashMap<(String, Option<String>), Arc<PreparedNotice>>;
 
 impl Sender {
     pub fn new(
@@ -79,6 +85,7 @@ impl Sender {
             settings,
             wake,
             incidents: Mutex::new(HashMap::new()),
+            prepared: Mutex::new(HashMap::new()),
         })
     }
 
@@ -90,7 +97,10 @@ impl Sender {
     /// Runs until `stop`; then finishes the jobs it claimed, records their
     /// outcomes and returns.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) -> anyhow::Result<()> {
-        let max_in_flight = (self.settings.concurrency * 16).clamp(16, 2 * CLAIM_BATCH);
+        // A window of several claim batches: the next claim starts once half
+        // of it is free, so claiming overlaps sending and each claim is big.
+        let max_in_flight = (self.settings.concurrency * 64).clamp(64, 2 * CLAIM_BATCH);
+        let refill = u32::try_from((max_in_flight / 2).min(CLAIM_BATCH)).unwrap_or(1);
         let in_flight = Arc::new(Semaphore::new(max_in_flight));
         let (outcomes, outcomes_received) = mpsc::unbounded_channel();
         let recorder = tokio::spawn(record_outcomes(self.pool.clone(), outcomes_received));
@@ -99,21 +109,27 @@ impl Sender {
         loop {
             while sends.try_join_next().is_some() {}
             if Instant::now() >= next_stale_check {
-                next_stale_check = Instant::now() + STALE_CHECK;
+                // Never less often than the staleness itself, so a restarted
+                // replica picks up what its predecessor left promptly.
+                next_stale_check = Instant::now() + STALE_CHECK.min(self.settings.stale_after);
                 self.requeue_stale().await;
             }
             let first = tokio::select! {
                 () = stop.cancelled() => break,
-                permit = in_flight.clone().acquire_owned() => permit.context("in-flight semaphore closed")?,
+                permits = in_flight.clone().acquire_many_owned(refill) => permits.context("in-flight semaphore closed")?,
             };
             let mut permits = vec![first];
-            while permits.len() < CLAIM_BATCH {
+            let mut claimable = refill as usize;
+            while claimable < CLAIM_BATCH {
                 match in_flight.clone().try_acquire_owned() {
-                    Ok(permit) => permits.push(permit),
+                    Ok(permit) => {
+                        permits.push(permit);
+                        claimable += 1;
+                    }
                     Err(_) => break,
                 }
             }
-            let (jobs, wait) = match self.claim(permits.len()).await {
+            let (jobs, wait) = match self.claim(claimable).await {
                 Ok(claimed) => claimed,
                 Err(error) => {
                     tracing::warn!(error = %format!("{error:#}"), "claiming due jobs failed");
@@ -129,7 +145,18 @@ impl Sender {
                 }
                 continue;
             }
-            for (job, permit) in jobs.into_iter().zip(permits) {
+            // One permit per claimed job (the first grant is split up).
+            let mut single = Vec::with_capacity(jobs.len());
+            for mut permit in permits {
+                while permit.num_permits() > 1 {
+                    match permit.split(1) {
+                        Some(one) => single.push(one),
+                        None => break,
+                    }
+                }
+                single.push(permit);
+            }
+            for (job, permit) in jobs.into_iter().zip(single) {
                 let sender = self.clone();
                 let outcomes = outcomes.clone();
                 sends.spawn(async move {
@@ -253,16 +280,10 @@ impl Sender {
                 .incident_id
                 .as_deref()
                 .context("a breach notice without an incident")?;
-            let incident = self.incident(incident_id).await?;
-            self.renderer.breach_notice(
-                &incident,
-                NoticeRecipient {
-                    display_name: &job.display_name,
-                    to_address: &job.to_address,
-                    thread_url: job.thread_url.as_deref(),
-                },
-                &job.message_id,
-            )?
+            let prepared = self
+                .prepared(incident_id, job.thread_url.as_deref())
+                .await?;
+            return prepared.format(&job.display_name, &job.to_address, &job.message_id);
         } else {
             let content: TransactionalContent = serde_json::from_value(
                 job.content
@@ -278,6 +299,28 @@ impl Sender {
             )?
         };
         rendered.format()
+    }
+
+    /// The incident's notice rendered once per process and thread link.
+    async fn prepared(
+        &self,
+        incident_id: &str,
+        thread_url: Option<&str>,
+    ) -> Result<Arc<PreparedNotice>, RenderError> {
+        let key = (incident_id.to_owned(), thread_url.map(str::to_owned));
+        if let Some(found) = self.lock_prepared().get(&key) {
+            return Ok(found.clone());
+        }
+        let incident = self.incident(incident_id).await?;
+        let prepared = Arc::new(self.renderer.prepare_breach_notice(&incident, thread_url)?);
+        self.lock_prepared().insert(key, prepared.clone());
+        Ok(prepared)
+    }
+
+    fn lock_prepared(&self) -> std::sync::MutexGuard<'_, PreparedNotices> {
+        self.prepared
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The incident's notice wording, loaded once per process.
@@ -329,6 +372,8 @@ async fn record_outcomes(
     while let Some((outcome, permit)) = received.recv().await {
         batch.push(outcome);
         permits.push(permit);
+        // Sleeping, rather than waking for each outcome, then taking what came.
+        tokio::time::sleep(RECORD_LINGER).await;
         while batch.len() < RECORD_BATCH {
             match received.try_recv() {
                 Ok((outcome, permit)) => {
@@ -342,6 +387,12 @@ async fn record_outcomes(
         loop {
             let written = async {
                 let mut transaction = pool.begin().await?;
+                // Not waiting for the WAL flush is safe here: if PostgreSQL
+                // loses this commit in a crash, the jobs stay SENDING and are
+                // requeued as possibly re-sent, which the report counts.
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *transaction)
+                    .await?;
                 claims::record_outcomes(&mut transaction, &batch).await?;
                 transaction.commit().await
             }

@@ -3,6 +3,8 @@
 
 use lettre::transport::smtp::authentication::Credentials;
 use percent_encoding::percent_decode_str;
+use tokio_rustls::rustls::pki_types::CertificateDer;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
 
 /// How the connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +26,9 @@ pub struct SmtpSettings {
     pub port: u16,
     pub tls: TlsMode,
     pub credentials: Option<Credentials>,
+    /// Certificate authorities trusted besides the public web roots
+    /// (`SMTP_CA_FILE`).
+    pub extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl std::fmt::Debug for SmtpSettings {
@@ -34,6 +39,7 @@ impl std::fmt::Debug for SmtpSettings {
             .field("port", &self.port)
             .field("tls", &self.tls)
             .field("authenticated", &self.credentials.is_some())
+            .field("extra_roots", &self.extra_roots.len())
             .finish()
     }
 }
@@ -96,7 +102,23 @@ impl SmtpSettings {
             port,
             tls,
             credentials,
+            extra_roots: Vec::new(),
         })
+    }
+
+    /// Adds the certificate authorities of a PEM file (`SMTP_CA_FILE`).
+    pub fn trust_ca_file(&mut self, path: &std::path::Path) -> Result<(), String> {
+        let roots = CertificateDer::pem_file_iter(path)
+            .and_then(|certificates| certificates.collect::<Result<Vec<_>, _>>())
+            .map_err(|error| format!("SMTP_CA_FILE {}: {error}", path.display()))?;
+        if roots.is_empty() {
+            return Err(format!(
+                "SMTP_CA_FILE {} holds no PEM certificate",
+                path.display()
+            ));
+        }
+        self.extra_roots.extend(roots);
+        Ok(())
     }
 }
 
@@ -128,6 +150,21 @@ mod tests {
         assert!(SmtpSettings::parse("smtp://h?tls=maybe").is_err());
         assert!(SmtpSettings::parse("smtps://h?tls=none").is_err());
         assert!(SmtpSettings::parse("http://h").is_err());
+    }
+
+    #[test]
+    fn a_ca_file_without_certificates_is_refused() {
+        let mut settings = SmtpSettings::parse("smtps://h").unwrap();
+        let path = std::env::temp_dir().join(format!("candor-empty-{}.pem", uuid::Uuid::new_v4()));
+        std::fs::write(&path, "not a certificate\n").unwrap();
+        let error = settings.trust_ca_file(&path).unwrap_err();
+        assert!(error.contains("SMTP_CA_FILE"), "{error}");
+        assert!(
+            settings
+                .trust_ca_file(std::path::Path::new("/nonexistent/ca.pem"))
+                .is_err()
+        );
+        std::fs::remove_file(path).unwrap();
     }
 
     #[test]

@@ -9,7 +9,9 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Mechanism;
-use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -38,7 +40,7 @@ pub async fn open(
     tcp.set_nodelay(true)
         .map_err(|error| format!("cannot set TCP_NODELAY: {error}"))?;
     let stream: Box<dyn AsyncTokioStream> = if settings.tls == TlsMode::Implicit {
-        Box::new(implicit_tls(tcp, &settings.host, timeout).await?)
+        Box::new(implicit_tls(tcp, settings, timeout).await?)
     } else {
         Box::new(tcp)
     };
@@ -55,7 +57,14 @@ pub async fn open(
         TlsMode::None | TlsMode::Implicit => false,
     };
     if starttls {
-        let parameters = TlsParameters::new(settings.host.clone())
+        let mut parameters = TlsParameters::builder(settings.host.clone());
+        for root in &settings.extra_roots {
+            let certificate = Certificate::from_der(root.to_vec())
+                .map_err(|error| format!("SMTP_CA_FILE certificate: {error}"))?;
+            parameters = parameters.add_root_certificate(certificate);
+        }
+        let parameters = parameters
+            .build()
             .map_err(|error| format!("TLS parameters: {error}"))?;
         tokio::time::timeout(timeout, connection.starttls(parameters, hello))
             .await
@@ -76,10 +85,17 @@ pub async fn open(
 
 async fn implicit_tls(
     tcp: TcpStream,
-    host: &str,
+    settings: &SmtpSettings,
     timeout: Duration,
 ) -> Result<ImplicitTls, String> {
-    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let host = settings.host.as_str();
+    let mut roots =
+        rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    for root in &settings.extra_roots {
+        roots
+            .add(root.clone())
+            .map_err(|error| format!("SMTP_CA_FILE certificate: {error}"))?;
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

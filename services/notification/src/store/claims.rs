@@ -76,7 +76,7 @@ pub async fn claim_due(
     sqlx::query_as::<_, ClaimedJob>(
         "WITH due AS ( \
             SELECT job_id FROM email_jobs \
-            WHERE state = 'queued' AND next_attempt_at <= now() \
+            WHERE claimable AND next_attempt_at <= now() \
             ORDER BY priority, next_attempt_at \
             LIMIT $1 \
             FOR UPDATE SKIP LOCKED) \

@@ -104,7 +104,7 @@ pub async fn insert_transactional(
                 '<' || $1::text || '@' || $9 || '>' \
          FROM (SELECT 1) AS one \
          LEFT JOIN suppressed_addresses s ON s.address = lower($4) \
-         ON CONFLICT (idempotency_key) DO NOTHING",
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
     )
     .bind(job_id)
     .bind(email.kind)

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod api;
+mod crash;
 mod delivery;
 mod helpers;
 mod notices;
 mod startup;
+mod transport;
