@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use candor_platform::grpc::GrpcServer;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
@@ -55,7 +56,10 @@ impl App {
             LegacyKey::new(config.legacy_hash_key.clone()),
         )?;
         let notifier = Notifier::new(
-            &config.notification_grpc_url,
+            foundation
+                .tls
+                .client_channel(&config.notification_grpc_url)
+                .context("NOTIFICATION_GRPC_URL")?,
             &config.common.auth.service_token,
         )?;
         let api = AccountApi::new(Shared {

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use candor_platform::grpc::GrpcServer;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
@@ -55,7 +56,10 @@ impl App {
             Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
         let sessions = Arc::new(sessions::Sessions::new(
             foundation.credentials.clone(),
-            &config.account_grpc_url,
+            foundation
+                .tls
+                .client_channel(&config.account_grpc_url)
+                .context("ACCOUNT_GRPC_URL")?,
             &config.common.auth.service_token,
             Duration::from_secs(u64::from(config.session_cache_seconds)),
             config.session_cache_capacity as usize,
