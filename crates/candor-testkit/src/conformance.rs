@@ -16,7 +16,7 @@ use tonic_health::pb::health_client::HealthClient;
 use candor_platform::config::GrpcTlsConfig;
 use candor_platform::grpc::GrpcTls;
 
-use crate::binary::{ServiceBinary, free_port};
+use crate::binary::{Exited, RunningBinary, ServiceBinary, free_port};
 use crate::tls::TestPki;
 
 /// `--help` exits 0 and names every environment variable in `settings`.
@@ -115,15 +115,7 @@ pub async fn serves_and_stops_on_sigterm(
             "reflection v1alpha lacks {service}: {v1alpha:?}"
         );
     }
-    let exited = tokio::task::spawn_blocking(move || running.terminate(Duration::from_secs(30)))
-        .await
-        .context("joining the terminate task")??;
-    ensure!(
-        exited.status.success(),
-        "exit status {} after SIGTERM; stderr:\n{}",
-        exited.status,
-        exited.stderr
-    );
+    let exited = exits_0_on_sigterm(running).await?;
     let lines: Vec<&str> = exited
         .stdout
         .lines()
@@ -185,6 +177,12 @@ pub async fn serves_mutual_tls(binary: &ServiceBinary) -> anyhow::Result<()> {
         health(plain).await.is_err(),
         "plain-text gRPC got an answer from a TLS server"
     );
+    exits_0_on_sigterm(running).await?;
+    Ok(())
+}
+
+/// Sends SIGTERM and expects exit status 0 within 30 s.
+async fn exits_0_on_sigterm(running: RunningBinary) -> anyhow::Result<Exited> {
     let exited = tokio::task::spawn_blocking(move || running.terminate(Duration::from_secs(30)))
         .await
         .context("joining the terminate task")??;
@@ -194,7 +192,7 @@ pub async fn serves_mutual_tls(binary: &ServiceBinary) -> anyhow::Result<()> {
         exited.status,
         exited.stderr
     );
-    Ok(())
+    Ok(exited)
 }
 
 async fn health(channel: Channel) -> anyhow::Result<ServingStatus> {
