@@ -326,6 +326,11 @@ async fn login(bench: &Bench, seconds: u64) {
 #[tokio::main]
 async fn main() {
     let options = options();
+    // RUST_LOG=candor_account=debug prints the service's stage timings (the
+    // split in BENCHMARKS.md); without it no subscriber adds its overhead.
+    if std::env::var_os("RUST_LOG").is_some() {
+        candor_testkit::tracing::init();
+    }
     let bench = start().await;
     match options.mode.as_str() {
         "import" => import(&bench, options.accounts).await,

@@ -9,7 +9,7 @@
 //! crash anywhere means a redelivery that finds the incident recorded with
 //! the same content and continues from the cursor.
 
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 use anyhow::Context as _;
 use candor_platform::messaging::{HandlerError, IncomingMessage, MessageHandler};
@@ -53,9 +53,15 @@ impl BreachIntake {
             .validate(SystemTime::now())
             .map_err(|error| HandlerError::invalid(format!("invalid breach.reported: {error}")))?;
         self.record(&event).await?;
+        let started = Instant::now();
         self.publish(&event.incident_id)
             .await
-            .map_err(HandlerError::transient)
+            .map_err(HandlerError::transient)?;
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis(),
+            "every batch and EnumerationCompleted in the outbox"
+        );
+        Ok(())
     }
 
     async fn record(&self, event: &BreachReported) -> Result<(), HandlerError> {
@@ -93,11 +99,16 @@ impl BreachIntake {
             ),
             others_must_change: scope == PasswordResetScope::All,
         };
+        let started = Instant::now();
         incidents::freeze(&mut tx, &event.incident_id, cutoff, rule)
             .await
             .map_err(HandlerError::transient)?;
         tx.commit().await.map_err(HandlerError::transient)?;
-        tracing::info!(?scope, "incident recorded and affected set frozen");
+        tracing::info!(
+            ?scope,
+            elapsed_ms = started.elapsed().as_millis(),
+            "incident recorded and affected set frozen"
+        );
         Ok(())
     }
 

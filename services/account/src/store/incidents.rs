@@ -93,32 +93,50 @@ pub async fn freeze(
     cutoff: DateTime<Utc>,
     rule: PasswordRule,
 ) -> sqlx::Result<()> {
-    let affected = sqlx::query(
-        "INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence)
-         SELECT $1, account_id, email, display_name, joined_at,
-                ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer
-         FROM accounts
-         WHERE joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL",
-    )
-    .bind(incident_id)
-    .bind(cutoff)
-    .bind(BATCH_SIZE)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-
-    let mut invalidated = 0;
-    if rule.invalidate_affected {
-        invalidated = sqlx::query(
-            "UPDATE accounts a SET password_state = 3
-             FROM incident_accounts i
-             WHERE i.incident_id = $1 AND a.account_id = i.account_id",
+    let started = std::time::Instant::now();
+    // One statement and so one snapshot: the accounts whose passwords stop
+    // working are exactly the frozen set, even while members register,
+    // import or deactivate concurrently. Batches are numbered in account_id
+    // order, so batch order is also primary-key order.
+    let (affected, invalidated) = if rule.invalidate_affected {
+        let affected = sqlx::query(
+            "WITH affected AS (
+                 UPDATE accounts SET password_state = 3
+                 WHERE joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL
+                 RETURNING account_id, email, display_name, joined_at
+             )
+             INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence)
+             SELECT $1, account_id, email, display_name, joined_at,
+                    ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer
+             FROM affected",
         )
         .bind(incident_id)
+        .bind(cutoff)
+        .bind(BATCH_SIZE)
         .execute(&mut *conn)
         .await?
         .rows_affected();
-    }
+        (affected, affected)
+    } else {
+        let affected = sqlx::query(
+            "INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence)
+             SELECT $1, account_id, email, display_name, joined_at,
+                    ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer
+             FROM accounts
+             WHERE joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL",
+        )
+        .bind(incident_id)
+        .bind(cutoff)
+        .bind(BATCH_SIZE)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        (affected, 0)
+    };
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis(),
+        "freeze: affected set stored and passwords invalidated"
+    );
     let mut others = 0;
     if rule.others_must_change {
         others = sqlx::query(
@@ -143,6 +161,10 @@ pub async fn freeze(
     .await?
     .rows_affected();
 
+    tracing::debug!(
+        elapsed_ms = started.elapsed().as_millis(),
+        "freeze: others marked and sessions revoked"
+    );
     let affected = i64::try_from(affected).unwrap_or(i64::MAX);
     sqlx::query(
         "UPDATE incidents SET affected_accounts = $2, batch_count = (($2 + $3 - 1) / $3)::integer,

@@ -367,3 +367,63 @@ async fn scope_all_forces_a_reset_on_affected_members_and_a_change_on_the_others
     let progress = progress(&app, "everyone").await;
     assert_eq!(progress.passwords_reset_since, 1);
 }
+
+#[tokio::test]
+async fn deactivation_erases_the_frozen_copy_in_every_incident() {
+    let app = TestApp::spawn().await;
+    let leaving = app.register("old@example.com", "Old").await;
+    let staying = app.register("stays@example.com", "Stays").await;
+    for account in [&leaving, &staying] {
+        app.set_joined_at(&account.account_id, "2010-05-01T00:00:00Z")
+            .await;
+    }
+    // Scope none keeps the password working for the deactivation below.
+    let intake = BreachIntake::new(app.pool().clone());
+    for incident in ["first", "second"] {
+        intake
+            .process(breach(incident, PasswordResetScope::None))
+            .await
+            .unwrap();
+    }
+
+    let session = app.session("old@example.com", PASSWORD).await;
+    app.client
+        .clone()
+        .request_deactivation(with_token(
+            &session.session_token,
+            RequestDeactivationRequest {},
+        ))
+        .await
+        .unwrap();
+    let calls = app.notifications.wait_for(1).await;
+    let Some(
+        candor_proto::notification::v1::send_email_request::Content::DeactivationConfirmation(
+            email,
+        ),
+    ) = &calls[0].1.content
+    else {
+        panic!("expected a deactivation confirmation email");
+    };
+    app.client
+        .clone()
+        .confirm_deactivation(ConfirmDeactivationRequest {
+            deactivation_token: token_of(&email.confirmation_url),
+        })
+        .await
+        .unwrap();
+
+    let copies: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT account_id::text, email, display_name FROM incident_accounts
+         ORDER BY incident_id, email",
+    )
+    .fetch_all(app.pool())
+    .await
+    .unwrap();
+    let erased = (leaving.account_id.clone(), String::new(), String::new());
+    let kept = (
+        staying.account_id.clone(),
+        "stays@example.com".to_owned(),
+        "Stays".to_owned(),
+    );
+    assert_eq!(copies, vec![erased.clone(), kept.clone(), erased, kept]);
+}

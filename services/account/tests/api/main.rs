@@ -9,4 +9,5 @@ mod import;
 mod intake;
 mod members;
 mod reset;
+mod resume;
 mod startup;
