@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use candor_platform::grpc::GrpcServer;
+use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
 use candor_proto::account::v1::account_service_server::AccountServiceServer;
@@ -72,7 +73,7 @@ impl App {
                 login_failures_per_account: config.login_failures_per_account,
                 login_failures_per_address: config.login_failures_per_address,
                 requests_per_address_per_hour: config.requests_per_address_per_hour,
-                public_base_url: config.public_base_url.clone(),
+                links: PublicLinks::new(&config.public_base_url),
             },
         });
         Ok(Self { foundation, api })
