@@ -173,20 +173,16 @@ pub fn parse_optional_uuid(
     }
 }
 
-impl From<(&'static str, String)> for ReadError {
-    fn from((field, reason): (&'static str, String)) -> Self {
-        Self::InvalidArgument { field, reason }
-    }
+/// A rejected request field (from [`parse_uuid`] and friends) becomes each
+/// operation's INVALID_ARGUMENT.
+macro_rules! invalid_argument_from_field {
+    ($($error:ident),+) => {$(
+        impl From<(&'static str, String)> for $error {
+            fn from((field, reason): (&'static str, String)) -> Self {
+                Self::InvalidArgument { field, reason }
+            }
+        }
+    )+};
 }
 
-impl From<(&'static str, String)> for PostingError {
-    fn from((field, reason): (&'static str, String)) -> Self {
-        Self::InvalidArgument { field, reason }
-    }
-}
-
-impl From<(&'static str, String)> for ModerationError {
-    fn from((field, reason): (&'static str, String)) -> Self {
-        Self::InvalidArgument { field, reason }
-    }
-}
+invalid_argument_from_field!(ReadError, PostingError, ModerationError);

@@ -13,7 +13,6 @@ use anyhow::Context as _;
 use candor_platform::grpc::GrpcServer;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
-use candor_proto::forum::v1::forum_service_server::ForumServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
@@ -107,7 +106,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grpc = GrpcServer::new()?.add_service(ForumServiceServer::new(self.api));
+        let grpc = GrpcServer::new()?.add_service(grpc::ForumRoutes::new(self.api));
         let consumer =
             self.foundation
                 .consumer(ServiceQueue::Forum, self.events, ConsumerOptions::default());

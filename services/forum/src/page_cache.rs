@@ -7,13 +7,24 @@
 //! cached page at once, so a member always sees their own write here. Writes
 //! made through *another* replica show up after at most the TTL
 //! (`FORUM_PAGE_CACHE_MILLIS`, default 1000 ms; 0 turns the cache off).
+//!
+//! Only one reader at a time fills a given page: readers that miss while it
+//! is being read from the database wait for it rather than send the same
+//! query (every page of a busy thread expires once per TTL, and without
+//! this the misses of a whole second pile up as duplicate queries).
+//!
+//! A page is kept as the bytes of its encoded `ListPostsResponse`, served as
+//! they are (`grpc::routes`): a hit costs a refcount, not a copy of 50 posts
+//! and an encode.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use candor_proto::forum::v1::ListPostsResponse;
+use prost::bytes::Bytes;
+use tokio::sync::{Mutex as AsyncMutex, MutexGuard as AsyncMutexGuard};
 use uuid::Uuid;
 
 /// One page: the thread, the position it starts after, and its size.
@@ -27,7 +38,8 @@ pub struct PageKey {
 struct CachedPage {
     generation: u64,
     stored_at: Instant,
-    page: Arc<ListPostsResponse>,
+    /// An encoded `ListPostsResponse`.
+    page: Bytes,
 }
 
 pub struct PageCache {
@@ -36,7 +48,14 @@ pub struct PageCache {
     /// Bumped by every local write; a page read before the bump is stale.
     generation: AtomicU64,
     pages: Mutex<HashMap<PageKey, CachedPage>>,
+    /// Held while a page is read from the database; a page uses the stripe
+    /// its key hashes to, so two pages rarely wait for each other.
+    fills: Box<[AsyncMutex<()>]>,
 }
+
+/// Stripes of [`PageCache::fills`]: more than the database pool has
+/// connections, so fills of different pages seldom share one.
+const FILL_STRIPES: usize = 64;
 
 impl PageCache {
     pub fn new(ttl: Duration, capacity: usize) -> Self {
@@ -45,7 +64,22 @@ impl PageCache {
             capacity,
             generation: AtomicU64::new(0),
             pages: Mutex::new(HashMap::new()),
+            fills: (0..FILL_STRIPES).map(|_| AsyncMutex::new(())).collect(),
         }
+    }
+
+    /// Waits until no other reader is filling `key`'s page. Hold the guard
+    /// while reading the page from the database and storing it, and look in
+    /// the cache again once it is held: the reader before may have filled it.
+    /// None when the cache is off (every reader queries).
+    pub async fn fill_lock(&self, key: &PageKey) -> Option<AsyncMutexGuard<'_, ()>> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let hash = BuildHasherDefault::<DefaultHasher>::default().hash_one(key);
+        // The remainder is below FILL_STRIPES, so it fits in usize.
+        let stripe = (hash % FILL_STRIPES as u64) as usize;
+        Some(self.fills[stripe].lock().await)
     }
 
     /// The generation to pass to [`PageCache::put`]; read it before querying.
@@ -54,7 +88,7 @@ impl PageCache {
     }
 
     /// A fresh cached page, if any.
-    pub fn get(&self, key: &PageKey) -> Option<ListPostsResponse> {
+    pub fn get(&self, key: &PageKey) -> Option<Bytes> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -62,11 +96,12 @@ impl PageCache {
         let pages = self.pages.lock().ok()?;
         let cached = pages.get(key)?;
         let fresh = cached.generation == generation && cached.stored_at.elapsed() < self.ttl;
-        fresh.then(|| (*cached.page).clone())
+        fresh.then(|| cached.page.clone())
     }
 
-    /// Stores `page`, read from the database at `generation`.
-    pub fn put(&self, key: PageKey, page: &ListPostsResponse, generation: u64) {
+    /// Stores `page` (an encoded `ListPostsResponse`), read from the
+    /// database at `generation`.
+    pub fn put(&self, key: PageKey, page: Bytes, generation: u64) {
         if self.ttl.is_zero() || generation != self.generation() {
             return;
         }
@@ -87,7 +122,7 @@ impl PageCache {
             CachedPage {
                 generation,
                 stored_at: Instant::now(),
-                page: Arc::new(page.clone()),
+                page,
             },
         );
     }
@@ -110,18 +145,15 @@ mod tests {
         }
     }
 
-    fn page(token: &str) -> ListPostsResponse {
-        ListPostsResponse {
-            next_page_token: token.to_owned(),
-            ..ListPostsResponse::default()
-        }
+    fn page(token: &'static str) -> Bytes {
+        Bytes::from_static(token.as_bytes())
     }
 
     #[test]
     fn a_stored_page_is_served_until_a_write_invalidates_it() {
         let cache = PageCache::new(Duration::from_secs(60), 100);
-        cache.put(key(), &page("a"), cache.generation());
-        assert_eq!(cache.get(&key()).unwrap().next_page_token, "a");
+        cache.put(key(), page("a"), cache.generation());
+        assert_eq!(cache.get(&key()).unwrap(), page("a"));
         cache.invalidate();
         assert!(cache.get(&key()).is_none());
     }
@@ -131,18 +163,34 @@ mod tests {
         let cache = PageCache::new(Duration::from_secs(60), 100);
         let generation = cache.generation();
         cache.invalidate();
-        cache.put(key(), &page("stale"), generation);
+        cache.put(key(), page("stale"), generation);
         assert!(cache.get(&key()).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_second_reader_waits_for_the_first_to_fill_a_page() {
+        let cache = PageCache::new(Duration::from_secs(60), 100);
+        let filling = cache.fill_lock(&key()).await;
+        let key = key();
+        let waiting = tokio::time::timeout(Duration::from_millis(50), cache.fill_lock(&key));
+        assert!(waiting.await.is_err(), "the page is being filled");
+        cache.put(key, page("filled"), cache.generation());
+        drop(filling);
+        let _second = cache.fill_lock(&key).await;
+        assert_eq!(cache.get(&key).unwrap(), page("filled"));
+        let off = PageCache::new(Duration::ZERO, 100);
+        let _one = off.fill_lock(&key).await;
+        assert!(off.fill_lock(&key).await.is_none(), "no cache, no waiting");
     }
 
     #[test]
     fn pages_expire_and_a_zero_ttl_caches_nothing() {
         let cache = PageCache::new(Duration::from_millis(1), 100);
-        cache.put(key(), &page("a"), cache.generation());
+        cache.put(key(), page("a"), cache.generation());
         std::thread::sleep(Duration::from_millis(5));
         assert!(cache.get(&key()).is_none());
         let off = PageCache::new(Duration::ZERO, 100);
-        off.put(key(), &page("a"), off.generation());
+        off.put(key(), page("a"), off.generation());
         assert!(off.get(&key()).is_none());
     }
 }

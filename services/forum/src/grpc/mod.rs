@@ -6,12 +6,15 @@ mod canned;
 pub mod convert;
 mod moderation;
 mod posts;
+mod routes;
 mod threads;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use candor_proto::forum::v1::forum_service_server::ForumService;
 use candor_proto::forum::v1::*;
+use prost::Message as _;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
@@ -19,6 +22,8 @@ use crate::links::Links;
 use crate::page_cache::PageCache;
 use crate::posting::PostingPolicy;
 use crate::sessions::Sessions;
+
+pub use routes::ForumRoutes;
 
 /// The forum API's shared state.
 pub struct ForumApi {
@@ -100,7 +105,13 @@ impl ForumService for ForumApi {
         &self,
         request: Request<ListPostsRequest>,
     ) -> Result<Response<ListPostsResponse>, Status> {
-        respond(self.posts_of_thread(request.into_inner()).await)
+        // `ForumRoutes` serves ListPosts from the encoded page without this
+        // decode; this keeps the plain generated server complete.
+        let page = self.posts_of_thread(request.into_inner()).await?;
+        let page = ListPostsResponse::decode(page)
+            .context("decoding a page we encoded")
+            .map_err(candor_platform::grpc::internal_error)?;
+        Ok(Response::new(page))
     }
 
     async fn edit_post(

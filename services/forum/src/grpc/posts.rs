@@ -2,6 +2,8 @@
 
 use anyhow::Context as _;
 use candor_proto::forum::v1::*;
+use prost::Message as _;
+use prost::bytes::Bytes;
 use tonic::Request;
 
 use super::{ForumApi, convert};
@@ -45,10 +47,11 @@ impl ForumApi {
         })
     }
 
+    /// One page of a thread, as an encoded `ListPostsResponse`.
     pub(super) async fn posts_of_thread(
         &self,
         request: ListPostsRequest,
-    ) -> Result<ListPostsResponse, ReadError> {
+    ) -> Result<Bytes, ReadError> {
         let thread_id = parse_uuid("thread_id", &request.thread_id)?;
         let after_seq = if request.page_token.is_empty() {
             0
@@ -69,6 +72,10 @@ impl ForumApi {
             after_seq,
             page_size,
         };
+        if let Some(page) = self.pages.get(&key) {
+            return Ok(page);
+        }
+        let _filling = self.pages.fill_lock(&key).await;
         if let Some(page) = self.pages.get(&key) {
             return Ok(page);
         }
@@ -94,11 +101,14 @@ impl ForumApi {
             Some(last) if more => paging::encode_posts(thread_id, last.seq),
             _ => String::new(),
         };
-        let page = ListPostsResponse {
-            posts: rows.iter().map(convert::post).collect(),
-            next_page_token,
-        };
-        self.pages.put(key, &page, generation);
+        let page = Bytes::from(
+            ListPostsResponse {
+                posts: rows.iter().map(convert::post).collect(),
+                next_page_token,
+            }
+            .encode_to_vec(),
+        );
+        self.pages.put(key, page.clone(), generation);
         Ok(page)
     }
 }

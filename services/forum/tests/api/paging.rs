@@ -129,3 +129,48 @@ async fn listing_threads_while_posts_bump_them_repeats_and_skips_nothing() {
         .collect();
     assert_eq!(fresh, [late, threads[6].clone(), threads[0].clone()]);
 }
+
+async fn first_page(
+    forum: &TestForum,
+    thread_id: &str,
+) -> Result<ListPostsResponse, tonic::Status> {
+    forum
+        .client()
+        .list_posts(ListPostsRequest {
+            thread_id: thread_id.to_owned(),
+            page_size: 0,
+            page_token: String::new(),
+        })
+        .await
+        .map(tonic::Response::into_inner)
+}
+
+#[tokio::test]
+async fn a_cached_page_reads_the_same_until_a_local_write_and_errors_keep_their_codes() {
+    let forum = TestForum::start().await;
+    let member = forum.accounts.member("Rereader");
+    let (thread_id, _) = forum.talk_thread(&member, "Cached").await;
+    let fresh = first_page(&forum, &thread_id).await.unwrap();
+    assert_eq!(fresh.posts.len(), 1);
+    // Served from the encoded page this time.
+    assert_eq!(first_page(&forum, &thread_id).await.unwrap(), fresh);
+
+    forum
+        .reply(&member.token, &thread_id, "after the cache", "")
+        .await
+        .unwrap();
+    let bodies: Vec<String> = first_page(&forum, &thread_id)
+        .await
+        .unwrap()
+        .posts
+        .into_iter()
+        .map(|post| post.body)
+        .collect();
+    assert_eq!(bodies, ["first post of Cached", "after the cache"]);
+
+    let unknown = uuid::Uuid::new_v4().to_string();
+    let status = first_page(&forum, &unknown).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+    let status = first_page(&forum, "not-a-uuid").await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+}
