@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use candor_platform::grpc::GrpcServer;
+use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
 use sqlx::PgPool;
@@ -21,7 +22,6 @@ mod config;
 mod errors;
 mod events;
 mod grpc;
-mod links;
 mod notice;
 mod page_cache;
 mod paging;
@@ -63,7 +63,7 @@ impl App {
             Duration::from_secs(u64::from(config.session_cache_seconds)),
             config.session_cache_capacity as usize,
         )?);
-        let links = links::Links::new(&config.public_base_url);
+        let links = PublicLinks::new(&config.public_base_url);
         let policy = posting::PostingPolicy {
             member_interval: Duration::from_secs(u64::from(config.post_interval_seconds)),
         };
