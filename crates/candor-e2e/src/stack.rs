@@ -25,6 +25,19 @@ const LEGACY_HASH_KEY: &str = "end-to-end-legacy-hash-key-0123456789abcdef";
 /// ports on this machine, or `account=URL,notification=URL,membership=URL,forum=URL`.
 pub const ENDPOINTS_VAR: &str = "CANDOR_E2E_ENDPOINTS";
 
+/// Builds one service's `App` from flags and spawns it. A macro rather than
+/// a function because the four `App` types share a shape, not a trait.
+macro_rules! start_in_process {
+    ($service:ident, $name:literal, $args:expr) => {{
+        let config: $service::Config = parse($args)?;
+        let app = $service::App::build(config)
+            .await
+            .context(concat!("starting ", $name))?;
+        let addr = app.grpc_addr()?;
+        RunningService::spawn($name, addr, |shutdown| app.run_until(shutdown))
+    }};
+}
+
 /// A running Candor.
 pub struct Stack {
     /// Where candorctl finds everything (with the operator token).
@@ -73,6 +86,7 @@ impl Stack {
             membership_grpc_url: "http://127.0.0.1:50053".to_owned(),
             forum_grpc_url: "http://127.0.0.1:50054".to_owned(),
             operator_token: Some(variable("OPERATOR_TOKEN", "change-me-dev-operator-token")),
+            tls: Default::default(),
         };
         if spec.trim() != "compose" {
             for entry in spec
@@ -127,14 +141,7 @@ impl Stack {
             format!("--public-base-url={PUBLIC_BASE_URL}"),
             format!("--legacy-hash-key={LEGACY_HASH_KEY}"),
         ]);
-        let config: candor_account::Config = parse(args)?;
-        let app = candor_account::App::build(config)
-            .await
-            .context("starting account")?;
-        let addr = app.grpc_addr()?;
-        services.push(RunningService::spawn("account", addr, |shutdown| {
-            app.run_until(shutdown)
-        }));
+        services.push(start_in_process!(candor_account, "account", args));
         databases.push(database);
 
         let database = TestDatabase::create().await?;
@@ -150,27 +157,13 @@ impl Stack {
             format!("--account-grpc-url={}", url(ports.account)),
             format!("--forum-grpc-url={}", url(ports.forum)),
         ]);
-        let config: candor_notification::Config = parse(args)?;
-        let app = candor_notification::App::build(config)
-            .await
-            .context("starting notification")?;
-        let addr = app.grpc_addr()?;
-        services.push(RunningService::spawn("notification", addr, |shutdown| {
-            app.run_until(shutdown)
-        }));
+        services.push(start_in_process!(candor_notification, "notification", args));
         databases.push(database);
 
         let database = TestDatabase::create().await?;
         let args = common_args("candor-membership", ports.membership, &database, &broker)
             .chain([format!("--account-grpc-url={}", url(ports.account))]);
-        let config: candor_membership::Config = parse(args)?;
-        let app = candor_membership::App::build(config)
-            .await
-            .context("starting membership")?;
-        let addr = app.grpc_addr()?;
-        services.push(RunningService::spawn("membership", addr, |shutdown| {
-            app.run_until(shutdown)
-        }));
+        services.push(start_in_process!(candor_membership, "membership", args));
         databases.push(database);
 
         let database = TestDatabase::create().await?;
@@ -178,14 +171,7 @@ impl Stack {
             format!("--account-grpc-url={}", url(ports.account)),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
         ]);
-        let config: candor_forum::Config = parse(args)?;
-        let app = candor_forum::App::build(config)
-            .await
-            .context("starting forum")?;
-        let addr = app.grpc_addr()?;
-        services.push(RunningService::spawn("forum", addr, |shutdown| {
-            app.run_until(shutdown)
-        }));
+        services.push(start_in_process!(candor_forum, "forum", args));
         databases.push(database);
 
         for service in &services {
@@ -200,6 +186,7 @@ impl Stack {
             membership_grpc_url: url(ports.membership),
             forum_grpc_url: url(ports.forum),
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
+            tls: Default::default(),
         };
         Ok(Self {
             endpoints,

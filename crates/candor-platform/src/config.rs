@@ -5,6 +5,7 @@
 //! `Parser` and call [`parse_or_exit`], which turns any problem into one line
 //! naming the setting and exits non-zero before anything starts.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Parser;
@@ -153,6 +154,32 @@ pub struct ServerConfig {
     /// Seconds in-flight requests and messages get to finish after SIGTERM.
     #[arg(long, env = "SHUTDOWN_GRACE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub shutdown_grace_seconds: u64,
+
+    /// `true` to accept only callers presenting a certificate signed by
+    /// `GRPC_TLS_CA_FILE` (mutual TLS); needs `GRPC_TLS_CERT_FILE` too.
+    #[arg(long, env = "GRPC_TLS_REQUIRE_CLIENT_CERT", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub grpc_tls_require_client_cert: bool,
+}
+
+/// TLS for gRPC, off unless set. The same certificate serves this
+/// service's gRPC port and is presented as its client certificate when it
+/// calls another service at an `https://` URL.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct GrpcTlsConfig {
+    /// PEM certificate chain this service serves gRPC with (and presents to
+    /// services it calls); plain-text gRPC when unset.
+    #[arg(long, env = "GRPC_TLS_CERT_FILE", requires = "grpc_tls_key_file")]
+    pub grpc_tls_cert_file: Option<PathBuf>,
+
+    /// PEM private key of `GRPC_TLS_CERT_FILE`.
+    #[arg(long, env = "GRPC_TLS_KEY_FILE", requires = "grpc_tls_cert_file")]
+    pub grpc_tls_key_file: Option<PathBuf>,
+
+    /// PEM CA certificates that verify services called at `https://` URLs
+    /// (the system's roots when unset) and, with
+    /// `GRPC_TLS_REQUIRE_CLIENT_CERT`, callers' certificates.
+    #[arg(long, env = "GRPC_TLS_CA_FILE")]
+    pub grpc_tls_ca_file: Option<PathBuf>,
 }
 
 impl ServerConfig {
@@ -165,6 +192,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             shutdown_grace_seconds: 30,
+            grpc_tls_require_client_cert: false,
         }
     }
 }
@@ -365,6 +393,8 @@ pub struct CommonConfig {
     pub auth: AuthConfig,
     #[command(flatten)]
     pub server: ServerConfig,
+    #[command(flatten)]
+    pub grpc_tls: GrpcTlsConfig,
     #[command(flatten)]
     pub telemetry: TelemetryConfig,
 }

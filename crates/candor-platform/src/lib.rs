@@ -15,6 +15,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod grpc;
+pub mod links;
 pub mod messaging;
 pub mod outbox;
 pub mod service;

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::Credentials;
 use crate::config::{CommonConfig, TelemetryConfig};
-use crate::grpc::GrpcServer;
+use crate::grpc::{GrpcServer, GrpcTls};
 use crate::messaging::{Broker, Publisher, Topology};
 use crate::outbox::OutboxRelay;
 
@@ -87,6 +87,8 @@ pub struct Foundation {
     pub topology: Topology,
     pub credentials: Credentials,
     pub common: CommonConfig,
+    /// TLS for the gRPC server and for channels to other services.
+    pub tls: GrpcTls,
     listener: TcpListener,
 }
 
@@ -100,6 +102,7 @@ impl Foundation {
         grpc_addr: SocketAddr,
         migrations: &Migrator,
     ) -> anyhow::Result<Self> {
+        let tls = GrpcTls::load(&common.grpc_tls, common.server.grpc_tls_require_client_cert)?;
         let pool = crate::db::connect(&common.database).await?;
         crate::db::migrate(&pool, migrations).await?;
         let broker = Broker::connect(&common.amqp)
@@ -123,6 +126,7 @@ impl Foundation {
             topology,
             credentials: Credentials::new(&common.auth),
             common: common.clone(),
+            tls,
             listener,
         })
     }
@@ -178,6 +182,7 @@ impl Foundation {
             trigger.cancel();
         });
         let served = grpc
+            .with_tls(self.tls.server_config())
             .serve(self.listener, grpc_stop.cancelled_owned(), grace)
             .await;
         stop.cancel();

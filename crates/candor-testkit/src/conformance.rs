@@ -2,7 +2,7 @@
 //! from each service's tests: `--help` lists every setting with its
 //! environment variable, a missing setting is one line and exit 64, and the
 //! real binary starts, serves health and reflection (v1 and v1alpha), and
-//! exits 0 on SIGTERM.
+//! exits 0 on SIGTERM, also behind mutual TLS.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,11 @@ use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::binary::{ServiceBinary, free_port};
+use candor_platform::config::GrpcTlsConfig;
+use candor_platform::grpc::GrpcTls;
+
+use crate::binary::{Exited, RunningBinary, ServiceBinary, free_port};
+use crate::tls::TestPki;
 
 /// `--help` exits 0 and names every environment variable in `settings`.
 pub fn help_lists_every_setting(binary: &ServiceBinary, settings: &[&str]) -> anyhow::Result<()> {
@@ -111,15 +115,7 @@ pub async fn serves_and_stops_on_sigterm(
             "reflection v1alpha lacks {service}: {v1alpha:?}"
         );
     }
-    let exited = tokio::task::spawn_blocking(move || running.terminate(Duration::from_secs(30)))
-        .await
-        .context("joining the terminate task")??;
-    ensure!(
-        exited.status.success(),
-        "exit status {} after SIGTERM; stderr:\n{}",
-        exited.status,
-        exited.stderr
-    );
+    let exited = exits_0_on_sigterm(running).await?;
     let lines: Vec<&str> = exited
         .stdout
         .lines()
@@ -139,6 +135,89 @@ pub async fn serves_and_stops_on_sigterm(
         "the shutdown was not logged: {lines:?}"
     );
     Ok(())
+}
+
+/// With `GRPC_TLS_*` set and client certificates required, the binary
+/// serves only TLS, only to callers with a certificate from its CA, and
+/// still stops cleanly on SIGTERM.
+pub async fn serves_mutual_tls(binary: &ServiceBinary) -> anyhow::Result<()> {
+    let pki = TestPki::generate()?;
+    let port = free_port()?;
+    let path = |path: &std::path::Path| path.display().to_string();
+    let running = binary
+        .clone()
+        .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
+        .env("GRPC_TLS_CERT_FILE", path(&pki.cert))
+        .env("GRPC_TLS_KEY_FILE", path(&pki.key))
+        .env("GRPC_TLS_CA_FILE", path(&pki.ca))
+        .env("GRPC_TLS_REQUIRE_CLIENT_CERT", "true")
+        .spawn()?;
+    let url = format!("https://localhost:{port}");
+    let tls = |cert: Option<&std::path::Path>, key: Option<&std::path::Path>| {
+        GrpcTls::load(
+            &GrpcTlsConfig {
+                grpc_tls_cert_file: cert.map(Into::into),
+                grpc_tls_key_file: key.map(Into::into),
+                grpc_tls_ca_file: Some(pki.ca.clone()),
+            },
+            false,
+        )
+    };
+    let member = tls(Some(&pki.cert), Some(&pki.key))?.client_channel(&url)?;
+    wait_until_serving(member, Duration::from_secs(60))
+        .await
+        .context("a caller with a certificate from the CA")?;
+    let anonymous = tls(None, None)?.client_channel(&url)?;
+    ensure!(
+        health(anonymous).await.is_err(),
+        "a caller without a client certificate got an answer"
+    );
+    let plain = Channel::from_shared(format!("http://127.0.0.1:{port}"))?.connect_lazy();
+    ensure!(
+        health(plain).await.is_err(),
+        "plain-text gRPC got an answer from a TLS server"
+    );
+    exits_0_on_sigterm(running).await?;
+    Ok(())
+}
+
+/// Sends SIGTERM and expects exit status 0 within 30 s.
+async fn exits_0_on_sigterm(running: RunningBinary) -> anyhow::Result<Exited> {
+    let exited = tokio::task::spawn_blocking(move || running.terminate(Duration::from_secs(30)))
+        .await
+        .context("joining the terminate task")??;
+    ensure!(
+        exited.status.success(),
+        "exit status {} after SIGTERM; stderr:\n{}",
+        exited.status,
+        exited.stderr
+    );
+    Ok(exited)
+}
+
+async fn health(channel: Channel) -> anyhow::Result<ServingStatus> {
+    Ok(HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await?
+        .into_inner()
+        .status())
+}
+
+/// Waits until `channel` (lazily connected) reports SERVING.
+pub async fn wait_until_serving(channel: Channel, timeout: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match health(channel.clone()).await {
+            Ok(ServingStatus::Serving) => return Ok(()),
+            Ok(_) | Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Ok(status) => bail!("still {status:?} after {timeout:?}"),
+            Err(error) => return Err(error.context(format!("no health answer in {timeout:?}"))),
+        }
+    }
 }
 
 /// Waits until the gRPC server at `url` reports SERVING; returns a channel to it.
@@ -307,6 +386,14 @@ macro_rules! service_startup_tests {
             )
             .await
             .unwrap();
+        }
+
+        #[tokio::test]
+        async fn with_tls_settings_the_binary_serves_only_mutual_tls() {
+            let environment = $crate::environment::TestEnvironment::new().await.unwrap();
+            $crate::conformance::serves_mutual_tls(&startup_binary(&environment))
+                .await
+                .unwrap();
         }
 
         #[tokio::test]

@@ -1,7 +1,9 @@
 //! Everything one service test needs from the outside world: its own
 //! database and its own RabbitMQ names, and the settings pointing at them.
 
-use candor_platform::config::{AuthConfig, CommonConfig, ServerConfig, TelemetryConfig};
+use candor_platform::config::{
+    AuthConfig, CommonConfig, GrpcTlsConfig, ServerConfig, TelemetryConfig,
+};
 
 use crate::binary::ServiceBinary;
 use crate::database::TestDatabase;
@@ -35,7 +37,9 @@ impl TestEnvironment {
             auth: AuthConfig::new(OPERATOR_TOKEN, SERVICE_TOKEN),
             server: ServerConfig {
                 shutdown_grace_seconds: 10,
+                grpc_tls_require_client_cert: false,
             },
+            grpc_tls: GrpcTlsConfig::default(),
             telemetry: TelemetryConfig::default(),
         }
     }

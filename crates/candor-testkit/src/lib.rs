@@ -14,4 +14,5 @@ pub mod proxy;
 pub mod rabbitmq;
 pub mod service;
 pub mod smtp;
+pub mod tls;
 pub mod tracing;

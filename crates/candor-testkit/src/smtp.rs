@@ -201,12 +201,13 @@ impl SmtpSink {
             .map(|certificate| certificate.ca_pem.as_str())
     }
 
-    /// Writes [`Self::ca_pem`] to a fresh file and returns its path.
-    pub fn write_ca_file(&self) -> anyhow::Result<std::path::PathBuf> {
-        let pem = self
-            .ca_pem()
-            .ok_or_else(|| anyhow::anyhow!("this SMTP sink has no TLS"))?;
-        tls::write_temp("ca.pem", pem)
+    /// The file holding [`Self::ca_pem`], for clients that read one; it
+    /// lives as long as the sink.
+    pub fn ca_file(&self) -> anyhow::Result<std::path::PathBuf> {
+        self.certificate
+            .as_ref()
+            .map(|certificate| certificate.ca_path().to_path_buf())
+            .ok_or_else(|| anyhow::anyhow!("this SMTP sink has no TLS"))
     }
 
     /// Holds every acceptance (the reply to the final `.`) for `delay`; the

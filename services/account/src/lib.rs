@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use candor_platform::grpc::GrpcServer;
+use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
 use candor_proto::account::v1::account_service_server::AccountServiceServer;
@@ -55,7 +57,10 @@ impl App {
             LegacyKey::new(config.legacy_hash_key.clone()),
         )?;
         let notifier = Notifier::new(
-            &config.notification_grpc_url,
+            foundation
+                .tls
+                .client_channel(&config.notification_grpc_url)
+                .context("NOTIFICATION_GRPC_URL")?,
             &config.common.auth.service_token,
         )?;
         let api = AccountApi::new(Shared {
@@ -68,7 +73,7 @@ impl App {
                 login_failures_per_account: config.login_failures_per_account,
                 login_failures_per_address: config.login_failures_per_address,
                 requests_per_address_per_hour: config.requests_per_address_per_hour,
-                public_base_url: config.public_base_url.clone(),
+                links: PublicLinks::new(&config.public_base_url),
             },
         });
         Ok(Self { foundation, api })

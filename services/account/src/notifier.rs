@@ -36,8 +36,7 @@ impl std::fmt::Debug for Notifier {
 
 impl Notifier {
     /// A lazily connecting client with the service credential.
-    pub fn new(url: &str, service_token: &SecretString) -> anyhow::Result<Self> {
-        let channel = candor_platform::grpc::client_channel(url)?;
+    pub fn new(channel: Channel, service_token: &SecretString) -> anyhow::Result<Self> {
         let interceptor = OutgoingInterceptor::with_token(service_token).map_err(|status| {
             anyhow::anyhow!("SERVICE_TOKEN is not valid metadata: {}", status.message())
         })?;

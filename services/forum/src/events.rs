@@ -7,6 +7,7 @@ use std::time::SystemTime;
 
 use anyhow::Context as _;
 use candor_platform::db::{ConstraintViolation, constraint_violation};
+use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{HandlerError, IncomingMessage, MessageHandler};
 use candor_proto::events::v1::{
     ACCOUNT_DEACTIVATED, AccountDeactivated, BREACH_REPORTED, BreachReported, IncidentThreadOpened,
@@ -18,7 +19,6 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::grpc::convert::timestamp;
-use crate::links::Links;
 use crate::notice;
 use crate::page_cache::PageCache;
 use crate::sessions::{SYSTEM_ACCOUNT_ID, Sessions};
@@ -30,13 +30,18 @@ pub const ANNOUNCEMENTS_BOARD: &str = "announcements";
 /// Handles the messages of the `forum` queue.
 pub struct ForumEvents {
     pool: PgPool,
-    links: Links,
+    links: PublicLinks,
     sessions: Arc<Sessions>,
     pages: Arc<PageCache>,
 }
 
 impl ForumEvents {
-    pub fn new(pool: PgPool, links: Links, sessions: Arc<Sessions>, pages: Arc<PageCache>) -> Self {
+    pub fn new(
+        pool: PgPool,
+        links: PublicLinks,
+        sessions: Arc<Sessions>,
+        pages: Arc<PageCache>,
+    ) -> Self {
         Self {
             pool,
             links,
@@ -93,7 +98,7 @@ impl ForumEvents {
         let event = IncidentThreadOpened {
             incident_id: breach.incident_id.clone(),
             thread_id: thread_id.to_string(),
-            url: self.links.thread(thread_id),
+            url: self.links.forum_thread(thread_id),
             opened_at: Some(timestamp(thread.created_at)),
         };
         candor_platform::outbox::enqueue_event(&mut tx, &event).await?;

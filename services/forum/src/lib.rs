@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use candor_platform::grpc::GrpcServer;
+use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
 use sqlx::PgPool;
@@ -20,7 +22,6 @@ mod config;
 mod errors;
 mod events;
 mod grpc;
-mod links;
 mod notice;
 mod page_cache;
 mod paging;
@@ -54,12 +55,15 @@ impl App {
             Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
         let sessions = Arc::new(sessions::Sessions::new(
             foundation.credentials.clone(),
-            &config.account_grpc_url,
+            foundation
+                .tls
+                .client_channel(&config.account_grpc_url)
+                .context("ACCOUNT_GRPC_URL")?,
             &config.common.auth.service_token,
             Duration::from_secs(u64::from(config.session_cache_seconds)),
             config.session_cache_capacity as usize,
         )?);
-        let links = links::Links::new(&config.public_base_url);
+        let links = PublicLinks::new(&config.public_base_url);
         let policy = posting::PostingPolicy {
             member_interval: Duration::from_secs(u64::from(config.post_interval_seconds)),
         };

@@ -1,6 +1,7 @@
 //! The first post of an incident's announcement thread: the notice in
 //! Markdown. Operator text is plain text, so it is Markdown-escaped.
 
+use candor_platform::links::PublicLinks;
 use candor_proto::events::v1::{
     BreachReported, Compensation, CompensationKind, DataClass, DataClassTaken, PasswordResetScope,
 };
@@ -8,10 +9,9 @@ use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
 use crate::canned::escape_markdown;
-use crate::links::Links;
 
 /// The notice as the thread's first post.
-pub fn render(breach: &BreachReported, links: &Links) -> String {
+pub fn render(breach: &BreachReported, links: &PublicLinks) -> String {
     let mut body = String::new();
     let mut section = |heading: &str, text: String| {
         body.push_str("## ");
@@ -140,7 +140,7 @@ fn data_class(taken: &DataClassTaken) -> String {
     label.to_owned()
 }
 
-fn password_steps(breach: &BreachReported, links: &Links) -> Option<String> {
+fn password_steps(breach: &BreachReported, links: &PublicLinks) -> Option<String> {
     let reset = links.password_reset();
     match PasswordResetScope::try_from(breach.password_reset_scope).ok()? {
         PasswordResetScope::Affected => Some(format!(

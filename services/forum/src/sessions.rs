@@ -83,17 +83,16 @@ pub struct Sessions {
 impl Sessions {
     pub fn new(
         credentials: Credentials,
-        account_grpc_url: &str,
+        account_channel: Channel,
         service_token: &SecretString,
         ttl: Duration,
         capacity: usize,
     ) -> anyhow::Result<Self> {
-        let channel = candor_platform::grpc::client_channel(account_grpc_url)?;
         let interceptor = OutgoingInterceptor::with_token(service_token)
             .map_err(|status| anyhow::anyhow!("SERVICE_TOKEN: {}", status.message()))?;
         Ok(Self {
             credentials,
-            client: AccountServiceClient::with_interceptor(channel, interceptor),
+            client: AccountServiceClient::with_interceptor(account_channel, interceptor),
             ttl,
             capacity: capacity.max(1),
             cache: Mutex::new(HashMap::new()),

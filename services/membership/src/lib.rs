@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use candor_platform::auth::OutgoingInterceptor;
-use candor_platform::grpc::{GrpcServer, client_channel};
+use candor_platform::grpc::GrpcServer;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::{BackgroundTask, Foundation};
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
@@ -52,7 +52,10 @@ impl App {
             Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
         let interceptor = OutgoingInterceptor::with_token(&config.common.auth.service_token)
             .map_err(|status| anyhow::anyhow!("SERVICE_TOKEN: {}", status.message()))?;
-        let channel = client_channel(&config.account_grpc_url).context("ACCOUNT_GRPC_URL")?;
+        let channel = foundation
+            .tls
+            .client_channel(&config.account_grpc_url)
+            .context("ACCOUNT_GRPC_URL")?;
         let accounts = AccountServiceClient::with_interceptor(channel, interceptor);
         let auth = grpc::Authenticator::new(foundation.credentials.clone(), accounts);
         let api = grpc::MembershipApi::new(foundation.pool.clone(), auth);

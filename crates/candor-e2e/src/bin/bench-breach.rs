@@ -123,6 +123,7 @@ async fn main() -> anyhow::Result<()> {
         membership_grpc_url: url(2),
         forum_grpc_url: url(3),
         operator_token: Some(OPERATOR_TOKEN.to_owned()),
+        tls: Default::default(),
     };
     for index in 0..4 {
         candor_testkit::conformance::wait_for_serving(&url(index), Duration::from_secs(60)).await?;

@@ -96,3 +96,20 @@ fn help_is_not_an_error() {
         matches!(parse(&["--help"], None), Err(ConfigError::Display(text)) if text.contains("[env: AMQP_URL"))
     );
 }
+
+#[test]
+fn a_tls_certificate_without_its_key_is_one_line_naming_the_key() {
+    let line = invalid_line(parse(&["--grpc-tls-cert-file=/etc/candor/cert.pem"], None));
+    assert!(line.contains("GRPC_TLS_KEY_FILE"), "{line}");
+    let line = invalid_line(parse(&["--grpc-tls-key-file=/etc/candor/key.pem"], None));
+    assert!(line.contains("GRPC_TLS_CERT_FILE"), "{line}");
+}
+
+#[test]
+fn tls_is_off_by_default() {
+    let config = parse(&[], None).unwrap();
+    assert!(config.common.grpc_tls.grpc_tls_cert_file.is_none());
+    assert!(!config.common.server.grpc_tls_require_client_cert);
+    let tls = candor_platform::grpc::GrpcTls::load(&config.common.grpc_tls, false).unwrap();
+    assert!(tls.server_config().is_none());
+}

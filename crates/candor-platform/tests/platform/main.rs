@@ -5,6 +5,7 @@
 
 mod config;
 mod grpc;
+mod grpc_tls;
 mod messaging;
 mod outbox;
 mod telemetry;

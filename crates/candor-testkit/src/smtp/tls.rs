@@ -2,56 +2,46 @@
 //! 127.0.0.1 made up at start, and the implicit-TLS front for smtps.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use mailin_embedded::SslConfig;
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer, pki_types::pem::PemObject};
 
-/// A CA and the server certificate it signed, on disk for mailin.
+use crate::tls::TestPki;
+
+/// A CA and the server certificate it signed, on disk for mailin (the
+/// files live as long as this value).
 pub(super) struct TestCertificate {
     pub ca_pem: String,
     cert_pem: String,
     key_pem: String,
-    cert_path: PathBuf,
-    key_path: PathBuf,
+    pki: TestPki,
 }
 
 impl TestCertificate {
     pub fn generate() -> anyhow::Result<Self> {
-        let ca_key = KeyPair::generate()?;
-        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "candor-testkit SMTP sink CA");
-        let ca = ca_params.self_signed(&ca_key)?;
-        let issuer = Issuer::new(ca_params, ca_key);
-        let key = KeyPair::generate()?;
-        let mut params =
-            CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])?;
-        params
-            .distinguished_name
-            .push(DnType::CommonName, "candor-testkit SMTP sink");
-        let cert = params.signed_by(&key, &issuer)?;
-        let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+        let pki = TestPki::generate()?;
         Ok(Self {
-            ca_pem: ca.pem(),
-            cert_path: write_temp("sink-cert.pem", &cert_pem)?,
-            key_path: write_temp("sink-key.pem", &key_pem)?,
-            cert_pem,
-            key_pem,
+            ca_pem: pki.ca_pem()?,
+            cert_pem: pki.cert_pem()?,
+            key_pem: pki.key_pem()?,
+            pki,
         })
+    }
+
+    /// The CA certificate's file.
+    pub fn ca_path(&self) -> &Path {
+        &self.pki.ca
     }
 
     /// For mailin's STARTTLS (it reads files).
     pub fn ssl_config(&self) -> SslConfig {
         SslConfig::SelfSigned {
-            cert_path: self.cert_path.display().to_string(),
-            key_path: self.key_path.display().to_string(),
+            cert_path: self.pki.cert.display().to_string(),
+            key_path: self.pki.key.display().to_string(),
         }
     }
 
@@ -73,18 +63,7 @@ impl TestCertificate {
 /// mailin builds its rustls config with the process-wide crypto provider;
 /// with both ring and aws-lc-rs linked there is none until one is chosen.
 pub(super) fn install_crypto_provider() {
-    // Err only means a provider is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// Writes `contents` to a new file under the temporary directory.
-pub(super) fn write_temp(name: &str, contents: &str) -> anyhow::Result<PathBuf> {
-    let path = std::env::temp_dir().join(format!(
-        "candor-testkit-{}-{name}",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
-    Ok(path)
+    candor_platform::grpc::install_crypto_provider();
 }
 
 /// Accepts TLS connections on a new port and relays each, decrypted, to the

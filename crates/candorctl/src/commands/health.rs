@@ -3,16 +3,17 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use tonic::transport::Channel;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use super::{EXIT_NOT_OK, EXIT_UNREACHABLE};
+use crate::endpoints::ClientTlsArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct HealthArgs {
-    /// gRPC address of the service, e.g. http://127.0.0.1:50051.
+    /// gRPC address of the service, e.g. http://127.0.0.1:50051
+    /// (`https://` for a service with TLS on).
     #[arg(long)]
     addr: String,
 
@@ -23,6 +24,9 @@ pub struct HealthArgs {
     /// Seconds before giving up.
     #[arg(long, default_value_t = 5)]
     timeout_seconds: u64,
+
+    #[command(flatten)]
+    tls: ClientTlsArgs,
 }
 
 pub async fn run(args: HealthArgs) -> ExitCode {
@@ -48,7 +52,9 @@ pub async fn run(args: HealthArgs) -> ExitCode {
 }
 
 async fn check(args: &HealthArgs) -> anyhow::Result<ServingStatus> {
-    let channel = Channel::from_shared(args.addr.clone())?.connect().await?;
+    // Inside a service's container the service's own GRPC_TLS_* settings
+    // apply, so the healthcheck also passes mutual TLS.
+    let channel = args.tls.load()?.streaming_client_channel(&args.addr)?;
     let response = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: args.service.clone(),

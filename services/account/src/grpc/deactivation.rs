@@ -76,11 +76,10 @@ pub async fn request_deactivation(
             to_display_name: account.display_name.clone().unwrap_or_default(),
             content: Some(send_email_request::Content::DeactivationConfirmation(
                 DeactivationConfirmationEmail {
-                    confirmation_url: format!(
-                        "{}/confirm-deactivation?token={}",
-                        shared.settings.public_base_url.trim_end_matches('/'),
-                        token.secret
-                    ),
+                    confirmation_url: shared
+                        .settings
+                        .links
+                        .deactivation_confirmation(&token.secret),
                     expires_at: Some(convert::timestamp(expires_at)),
                 },
             )),

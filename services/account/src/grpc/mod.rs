@@ -13,6 +13,7 @@ mod reset;
 use std::sync::Arc;
 
 use candor_platform::auth::Credentials;
+use candor_platform::links::PublicLinks;
 use candor_proto::account::v1::account_service_server::AccountService;
 use candor_proto::account::v1::*;
 use sqlx::PgPool;
@@ -28,7 +29,8 @@ pub struct Settings {
     pub login_failures_per_account: u32,
     pub login_failures_per_address: u32,
     pub requests_per_address_per_hour: u32,
-    pub public_base_url: String,
+    /// Where reset and deactivation emails link to.
+    pub links: PublicLinks,
 }
 
 /// What every RPC shares.

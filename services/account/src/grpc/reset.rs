@@ -90,11 +90,10 @@ pub async fn request_password_reset(
             to_display_name: account.display_name.clone().unwrap_or_default(),
             content: Some(send_email_request::Content::PasswordReset(
                 PasswordResetEmail {
-                    reset_url: format!(
-                        "{}/reset-password?token={}",
-                        shared.settings.public_base_url.trim_end_matches('/'),
-                        token.secret
-                    ),
+                    reset_url: shared
+                        .settings
+                        .links
+                        .password_reset_confirmation(&token.secret),
                     expires_at: Some(convert::timestamp(expires_at)),
                 },
             )),

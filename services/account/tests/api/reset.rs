@@ -24,7 +24,17 @@ async fn request_reset(app: &TestApp, email: &str) {
 
 fn reset_token(content: &Option<Content>) -> String {
     match content {
-        Some(Content::PasswordReset(email)) => token_of(&email.reset_url),
+        Some(Content::PasswordReset(email)) => {
+            // The route the README's public link table promises.
+            assert!(
+                email
+                    .reset_url
+                    .starts_with("http://localhost:8080/account/reset-password/confirm?token="),
+                "{}",
+                email.reset_url
+            );
+            token_of(&email.reset_url)
+        }
         other => panic!("expected a reset email, got {other:?}"),
     }
 }
@@ -135,7 +145,16 @@ async fn deactivation_erases_personal_data_revokes_sessions_and_publishes_the_ev
     assert!(expires.confirmation_expires_at.is_some());
     let calls = app.notifications.wait_for(1).await;
     let token = match &calls[0].1.content {
-        Some(Content::DeactivationConfirmation(email)) => token_of(&email.confirmation_url),
+        Some(Content::DeactivationConfirmation(email)) => {
+            assert!(
+                email
+                    .confirmation_url
+                    .starts_with("http://localhost:8080/account/deactivate/confirm?token="),
+                "{}",
+                email.confirmation_url
+            );
+            token_of(&email.confirmation_url)
+        }
         other => panic!("expected a confirmation email, got {other:?}"),
     };
     let bad = app

@@ -73,7 +73,7 @@ impl ForumApi {
                 "member_display_name",
                 canned::escape_markdown(&member_display_name),
             ),
-            ("thread_url", self.links.thread(answered.thread_id)),
+            ("thread_url", self.links.forum_thread(answered.thread_id)),
         ]);
         let body = canned::fill(&template.body_template, &built_in, &request.variables).map_err(
             |error| PostingError::InvalidArgument {

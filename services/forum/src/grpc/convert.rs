@@ -1,11 +1,11 @@
 //! Stored rows as contract messages.
 
+use candor_platform::links::PublicLinks;
 use candor_proto::forum::v1::{Author, AuthorKind, Board, CannedReply, Post, Thread};
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
 use crate::canned;
-use crate::links::Links;
 use crate::store::AuthorView;
 use crate::store::boards::BoardRow;
 use crate::store::canned::CannedReplyRow;
@@ -40,7 +40,7 @@ pub fn author(view: &AuthorView) -> Author {
     }
 }
 
-pub fn thread(row: &ThreadRow, links: &Links) -> Thread {
+pub fn thread(row: &ThreadRow, links: &PublicLinks) -> Thread {
     Thread {
         thread_id: row.thread_id.to_string(),
         board_id: row.board_id.clone(),
@@ -51,7 +51,7 @@ pub fn thread(row: &ThreadRow, links: &Links) -> Thread {
         pinned: row.pinned,
         locked: row.locked,
         incident_id: row.incident_id.clone().unwrap_or_default(),
-        url: links.thread(row.thread_id),
+        url: links.forum_thread(row.thread_id),
         created_at: Some(timestamp(row.created_at)),
         last_activity_at: Some(timestamp(row.last_activity_at)),
     }

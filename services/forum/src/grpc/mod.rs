@@ -12,13 +12,13 @@ mod threads;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use candor_platform::links::PublicLinks;
 use candor_proto::forum::v1::forum_service_server::ForumService;
 use candor_proto::forum::v1::*;
 use prost::Message as _;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-use crate::links::Links;
 use crate::page_cache::PageCache;
 use crate::posting::PostingPolicy;
 use crate::sessions::Sessions;
@@ -29,7 +29,7 @@ pub use routes::ForumRoutes;
 pub struct ForumApi {
     pool: PgPool,
     sessions: Arc<Sessions>,
-    links: Links,
+    links: PublicLinks,
     policy: PostingPolicy,
     pages: Arc<PageCache>,
 }
@@ -38,7 +38,7 @@ impl ForumApi {
     pub fn new(
         pool: PgPool,
         sessions: Arc<Sessions>,
-        links: Links,
+        links: PublicLinks,
         policy: PostingPolicy,
         pages: Arc<PageCache>,
     ) -> Self {

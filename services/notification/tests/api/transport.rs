@@ -54,7 +54,7 @@ async fn a_notice_goes_out_over_starttls_with_auth() {
         &environment,
         &format!("smtp://candor:s3cret%2Fpass@{}?tls=required", sink.addr()),
     );
-    settings.smtp_ca_file = Some(sink.write_ca_file().unwrap());
+    settings.smtp_ca_file = Some(sink.ca_file().unwrap());
     let service = start(settings).await;
     let id = breach(&environment, 3).await;
 
@@ -81,7 +81,7 @@ async fn a_notice_goes_out_over_implicit_tls() {
     let sink = SmtpSink::builder().implicit_tls().start().unwrap();
     assert!(sink.url().starts_with("smtps://"));
     let mut settings = config(&environment, &sink.url());
-    settings.smtp_ca_file = Some(sink.write_ca_file().unwrap());
+    settings.smtp_ca_file = Some(sink.ca_file().unwrap());
     let service = start(settings).await;
     let id = breach(&environment, 2).await;
 
@@ -108,7 +108,7 @@ async fn wrong_credentials_fail_the_attempt_and_send_nothing() {
         &environment,
         &format!("smtp://candor:wrong@{}?tls=required", sink.addr()),
     );
-    settings.smtp_ca_file = Some(sink.write_ca_file().unwrap());
+    settings.smtp_ca_file = Some(sink.ca_file().unwrap());
     let service = start(settings).await;
     let id = breach(&environment, 2).await;
 

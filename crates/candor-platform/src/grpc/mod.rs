@@ -1,7 +1,12 @@
 //! One way to serve a Candor service over gRPC: the standard health service,
 //! server reflection (v1 and v1alpha, so `grpcurl` and older clients work), a
 //! tracing layer that joins the caller's trace, and graceful shutdown (health
-//! goes NOT_SERVING first, in-flight calls finish under a grace timeout).
+//! goes NOT_SERVING first, in-flight calls finish under a grace timeout),
+//! and TLS when configured ([`GrpcTls`]).
+
+mod tls;
+
+pub use tls::{GrpcTls, install_crypto_provider};
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -33,6 +38,7 @@ pub struct GrpcServer {
     routes: RoutesBuilder,
     health_reporter: HealthReporter,
     service_names: Vec<&'static str>,
+    tls: Option<tonic::transport::ServerTlsConfig>,
 }
 
 impl GrpcServer {
@@ -58,6 +64,7 @@ impl GrpcServer {
             routes,
             health_reporter,
             service_names: Vec::new(),
+            tls: None,
         })
     }
 
@@ -77,6 +84,12 @@ impl GrpcServer {
     {
         self.routes.add_service(service);
         self.service_names.push(S::NAME);
+        self
+    }
+
+    /// Serves TLS with `tls` (plain text when `None`).
+    pub fn with_tls(mut self, tls: Option<tonic::transport::ServerTlsConfig>) -> Self {
+        self.tls = tls;
         self
     }
 
@@ -111,14 +124,21 @@ impl GrpcServer {
             stop_signal.cancel();
         });
 
-        let server = tonic::transport::Server::builder()
+        let tls_on = self.tls.is_some();
+        let mut builder = tonic::transport::Server::builder();
+        if let Some(tls) = self.tls {
+            builder = builder
+                .tls_config(tls)
+                .context("GRPC_TLS_CERT_FILE / GRPC_TLS_KEY_FILE: unusable TLS settings")?;
+        }
+        let server = builder
             .layer(tower_http::trace::TraceLayer::new_for_grpc().make_span_with(request_span))
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(listener),
                 stop_accepting.clone().cancelled_owned(),
             );
-        tracing::info!(addr = ?local_addr, "grpc server listening");
+        tracing::info!(addr = ?local_addr, tls = tls_on, "grpc server listening");
 
         let grace_expired = async {
             stop_accepting.cancelled().await;
@@ -158,22 +178,19 @@ fn request_span<B>(request: &http::Request<B>) -> tracing::Span {
     span
 }
 
-/// A channel to another Candor service that connects lazily (a service may
-/// start before the one it calls) and reconnects by itself.
-/// Every call on it must finish within 30 s.
+/// A channel to another Candor service (see [`GrpcTls::client_channel`])
+/// with no TLS settings of its own: `https://` URLs are verified against
+/// the system's roots. Services use their [`GrpcTls`] instead.
 pub fn client_channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
-    Ok(endpoint(url)?
-        .timeout(Duration::from_secs(30))
-        .connect_lazy())
+    GrpcTls::system_roots().client_channel(url)
 }
 
-/// Like [`client_channel`] without a deadline per call, for streams that
-/// legitimately run for minutes (a million-record `ImportAccounts`).
+/// Like [`client_channel`] without a deadline per call.
 pub fn streaming_client_channel(url: &str) -> anyhow::Result<tonic::transport::Channel> {
-    Ok(endpoint(url)?.connect_lazy())
+    GrpcTls::system_roots().streaming_client_channel(url)
 }
 
-fn endpoint(url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
+fn plain_endpoint(url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
     Ok(tonic::transport::Channel::from_shared(url.to_owned())
         .with_context(|| format!("{url} is not a valid gRPC URL"))?
         .connect_timeout(Duration::from_secs(5))
