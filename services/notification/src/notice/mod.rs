@@ -8,6 +8,7 @@ mod transactional;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use candor_platform::links::PublicLinks;
 use candor_proto::events::v1::BreachReported;
 use lettre::Message;
 use lettre::address::Envelope;
@@ -114,7 +115,7 @@ pub struct Renderer {
     from: Mailbox,
     organization: String,
     message_id_domain: String,
-    public_base_url: String,
+    links: PublicLinks,
 }
 
 impl Renderer {
@@ -134,7 +135,7 @@ impl Renderer {
             message_id_domain: from.email.domain().to_owned(),
             from,
             environment,
-            public_base_url: public_base_url.trim_end_matches('/').to_owned(),
+            links: PublicLinks::new(public_base_url),
         }))
     }
 
@@ -148,17 +149,19 @@ impl Renderer {
         &self.message_id_domain
     }
 
+    /// Where a member asks for a password reset email.
     pub fn reset_url(&self) -> String {
-        format!("{}/account/password-reset", self.public_base_url)
+        self.links.password_reset()
     }
 
+    /// Where a member starts deactivating their account.
     pub fn deactivation_url(&self) -> String {
-        format!("{}/account/deactivate", self.public_base_url)
+        self.links.deactivation()
     }
 
     /// A placeholder thread link for dry runs.
     pub fn sample_thread_url(&self) -> String {
-        format!("{}/forum/threads/sample", self.public_base_url)
+        self.links.forum_thread("sample")
     }
 
     /// The "Notice of Data Breach" for one recipient.

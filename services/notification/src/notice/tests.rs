@@ -66,7 +66,7 @@ fn the_notice_has_every_regulatory_section_in_both_parts() {
         assert!(part.contains("privacy@candor.example"), "contact point");
     }
     for link in [
-        "https://candor.example/account/password-reset",
+        "https://candor.example/account/reset-password",
         "https://candor.example/account/deactivate",
         "https://candor.example/forum/threads/t1",
     ] {

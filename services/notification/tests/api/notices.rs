@@ -85,7 +85,7 @@ async fn exactly_one_notice_per_affected_account_with_every_section_and_link() {
             "20 May 2025, 16:45 UTC",
             "salted SHA-1 password hashes",
             "lifetime membership (worth $25)",
-            "https://books.example/account/password-reset",
+            "https://books.example/account/reset-password",
             "https://books.example/account/deactivate",
             &thread.url,
         ] {
