@@ -94,44 +94,37 @@ pub async fn freeze(
     rule: PasswordRule,
 ) -> sqlx::Result<()> {
     let started = std::time::Instant::now();
+    const AFFECTED: &str = "joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL";
+    const FREEZE: &str = "INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence)
+         SELECT $1, account_id, email, display_name, joined_at,
+                ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer";
     // One statement and so one snapshot: the accounts whose passwords stop
     // working are exactly the frozen set, even while members register,
     // import or deactivate concurrently. Batches are numbered in account_id
     // order, so batch order is also primary-key order.
-    let (affected, invalidated) = if rule.invalidate_affected {
-        let affected = sqlx::query(
+    let statement = if rule.invalidate_affected {
+        format!(
             "WITH affected AS (
-                 UPDATE accounts SET password_state = 3
-                 WHERE joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL
+                 UPDATE accounts SET password_state = 3 WHERE {AFFECTED}
                  RETURNING account_id, email, display_name, joined_at
              )
-             INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence)
-             SELECT $1, account_id, email, display_name, joined_at,
-                    ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer
-             FROM affected",
+             {FREEZE} FROM affected"
         )
-        .bind(incident_id)
-        .bind(cutoff)
-        .bind(BATCH_SIZE)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
-        (affected, affected)
     } else {
-        let affected = sqlx::query(
-            "INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence)
-             SELECT $1, account_id, email, display_name, joined_at,
-                    ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer
-             FROM accounts
-             WHERE joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL",
-        )
+        format!("{FREEZE} FROM accounts WHERE {AFFECTED}")
+    };
+    // Built from the constants above only: no input reaches the text.
+    let affected = sqlx::query(sqlx::AssertSqlSafe(statement))
         .bind(incident_id)
         .bind(cutoff)
         .bind(BATCH_SIZE)
         .execute(&mut *conn)
         .await?
         .rows_affected();
-        (affected, 0)
+    let invalidated = if rule.invalidate_affected {
+        affected
+    } else {
+        0
     };
     tracing::debug!(
         elapsed_ms = started.elapsed().as_millis(),
