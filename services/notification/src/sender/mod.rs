@@ -32,6 +32,8 @@ pub use backoff::retry_delay;
 
 /// Most jobs claimed in one statement.
 const CLAIM_BATCH: usize = 256;
+/// Most jobs claimed ahead of sending in one replica.
+const MAX_IN_FLIGHT: usize = 2 * CLAIM_BATCH;
 /// How often an idle sender looks for due jobs (SendEmail wakes it at once).
 const IDLE_POLL: Duration = Duration::from_millis(250);
 /// How often abandoned SENDING jobs are looked for.
@@ -67,6 +69,9 @@ pub struct Sender {
     prepared: Mutex<PreparedNotices>,
 }
 
+/// Claimed jobs waiting for a send worker, each with its in-flight permit.
+type SendQueue = mpsc::UnboundedReceiver<(ClaimedJob, OwnedSemaphorePermit)>;
+
 /// Prepared notices by incident and thread link.
 type PreparedNotices = HashMap<(String, Option<String>), Arc<PreparedNotice>>;
 
@@ -97,17 +102,37 @@ impl Sender {
     /// Runs until `stop`; then finishes the jobs it claimed, records their
     /// outcomes and returns.
     pub async fn run(self: Arc<Self>, stop: CancellationToken) -> anyhow::Result<()> {
-        // A window of several claim batches: the next claim starts once half
-        // of it is free, so claiming overlaps sending and each claim is big.
-        let max_in_flight = (self.settings.concurrency * 64).clamp(64, 2 * CLAIM_BATCH);
-        let refill = u32::try_from((max_in_flight / 2).min(CLAIM_BATCH)).unwrap_or(1);
+        // A window of two claim batches: the next claim starts once half of
+        // it is free, so claiming overlaps sending and each claim is big. A
+        // job leaves the window once its SMTP transaction is over and its
+        // outcome is handed to the recorder: had it waited for the outcome to
+        // be written (tens of ms, hundreds of messages at full speed), the
+        // connections would run dry between claims. The recorder's queue is
+        // bounded as well, so when writing fails the senders stop (holding
+        // their places) instead of piling up outcomes.
+        let max_in_flight = (self.settings.concurrency * 64).clamp(64, MAX_IN_FLIGHT);
+        let refill = u32::try_from((max_in_flight / 2).clamp(1, CLAIM_BATCH)).unwrap_or(1);
         let in_flight = Arc::new(Semaphore::new(max_in_flight));
-        let (outcomes, outcomes_received) = mpsc::unbounded_channel();
+        let (outcomes, outcomes_received) = mpsc::channel(max_in_flight);
         let recorder = tokio::spawn(record_outcomes(self.pool.clone(), outcomes_received));
+        // `concurrency` workers, each sending one job after another (and so
+        // keeping its SMTP connection), take the claimed jobs from a queue:
+        // a task per job meant a spawn and, with more tasks than
+        // connections, a wait for a pool slot and a wake-up per message.
+        let (queue, queued) = mpsc::unbounded_channel();
+        let queued = Arc::new(tokio::sync::Mutex::new(queued));
+        let workers = self.settings.concurrency.max(1);
         let mut sends = JoinSet::new();
+        for _ in 0..workers {
+            sends.spawn(self.clone().send_queued(queued.clone(), outcomes.clone()));
+        }
         let mut next_stale_check = Instant::now();
         loop {
-            while sends.try_join_next().is_some() {}
+            while let Some(ended) = sends.try_join_next() {
+                // Only a panic ends a worker while the queue is open.
+                tracing::error!(error = ?ended.err(), "a send worker ended; starting another");
+                sends.spawn(self.clone().send_queued(queued.clone(), outcomes.clone()));
+            }
             if Instant::now() >= next_stale_check {
                 // Never less often than the staleness itself, so a restarted
                 // replica picks up what its predecessor left promptly.
@@ -156,20 +181,35 @@ impl Sender {
                 }
                 single.push(permit);
             }
-            for (job, permit) in jobs.into_iter().zip(single) {
-                let sender = self.clone();
-                let outcomes = outcomes.clone();
-                sends.spawn(async move {
-                    let outcome = sender.deliver(job).await;
-                    let _ = outcomes.send((outcome, permit));
-                });
+            for queued_job in jobs.into_iter().zip(single) {
+                if queue.send(queued_job).is_err() {
+                    anyhow::bail!("the send queue closed");
+                }
             }
         }
+        // The workers send what is queued, then see the queue closed.
+        drop(queue);
         while sends.join_next().await.is_some() {}
         drop(outcomes);
         recorder.await.context("the outcome recorder panicked")?;
         tracing::info!("sender stopped");
         Ok(())
+    }
+
+    /// One send worker: delivers queued jobs one at a time until the queue
+    /// is closed and empty.
+    async fn send_queued(
+        self: Arc<Self>,
+        queued: Arc<tokio::sync::Mutex<SendQueue>>,
+        outcomes: mpsc::Sender<Outcome>,
+    ) {
+        loop {
+            let next = queued.lock().await.recv().await;
+            let Some((job, permit)) = next else { break };
+            let outcome = self.deliver(job).await;
+            let _ = outcomes.send(outcome).await;
+            drop(permit);
+        }
     }
 
     async fn requeue_stale(&self) {
@@ -361,24 +401,18 @@ fn is_transient_render(error: &anyhow::Error) -> bool {
 }
 
 /// Writes outcomes as they come, many per transaction; a failed write is
-/// retried (the in-flight permits are held until it succeeds, so the
+/// retried (the bounded queue fills meanwhile and the senders wait, so the
 /// sender slows down instead of piling up).
-async fn record_outcomes(
-    pool: PgPool,
-    mut received: mpsc::UnboundedReceiver<(Outcome, OwnedSemaphorePermit)>,
-) {
+async fn record_outcomes(pool: PgPool, mut received: mpsc::Receiver<Outcome>) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
-    let mut permits = Vec::with_capacity(RECORD_BATCH);
-    while let Some((outcome, permit)) = received.recv().await {
+    while let Some(outcome) = received.recv().await {
         batch.push(outcome);
-        permits.push(permit);
         // Sleeping, rather than waking for each outcome, then taking what came.
         tokio::time::sleep(RECORD_LINGER).await;
         while batch.len() < RECORD_BATCH {
             match received.try_recv() {
-                Ok((outcome, permit)) => {
+                Ok(outcome) => {
                     batch.push(outcome);
-                    permits.push(permit);
                 }
                 Err(_) => break,
             }
@@ -407,6 +441,5 @@ async fn record_outcomes(
             }
         }
         batch.clear();
-        permits.clear();
     }
 }
