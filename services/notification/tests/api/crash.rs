@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use candor_proto::notification::v1::GetIncidentProgressRequest;
 use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use candor_testkit::binary::{RunningBinary, ServiceBinary, free_port};
 use candor_testkit::environment::TestEnvironment;
@@ -78,18 +77,13 @@ async fn a_killed_sender_resends_at_most_what_it_reports_as_possibly_resent() {
     sink.set_accept_delay(Duration::ZERO);
     let (second, port) = spawn(&binary);
     let client = grpc_client(port).await;
-    let progress = eventually(LONG, "every notice sent after the restart", || {
-        let mut client = client.clone();
-        let id = id.clone();
-        async move {
-            let progress = client
-                .get_incident_progress(as_operator(GetIncidentProgressRequest { incident_id: id }))
-                .await
-                .ok()?
-                .into_inner();
-            (progress.sent == MEMBERS as u64).then_some(progress)
-        }
-    })
+    let progress = progress_when(
+        &client,
+        &id,
+        LONG,
+        "every notice sent after the restart",
+        |progress| progress.sent == MEMBERS as u64,
+    )
     .await;
 
     let mut received: HashMap<String, usize> = HashMap::new();

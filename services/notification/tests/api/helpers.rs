@@ -10,6 +10,7 @@ use candor_proto::events::v1::{
     Event, IncidentThreadOpened,
 };
 use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use candor_proto::notification::v1::{GetIncidentProgressRequest, GetIncidentProgressResponse};
 use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN, TestEnvironment};
 use candor_testkit::service::RunningService;
 use sqlx::PgPool;
@@ -174,4 +175,31 @@ pub async fn count_jobs(pool: &PgPool, incident_id: &str, state: &str) -> i64 {
         .fetch_one(pool)
         .await
         .unwrap()
+}
+
+/// Polls GetIncidentProgress (as the operator) until `done` holds; failed
+/// calls (a service still starting) count as not done.
+pub async fn progress_when(
+    client: &NotificationServiceClient<Channel>,
+    incident_id: &str,
+    timeout: Duration,
+    what: &str,
+    done: impl Fn(&GetIncidentProgressResponse) -> bool,
+) -> GetIncidentProgressResponse {
+    eventually(timeout, what, || {
+        let mut client = client.clone();
+        let request = GetIncidentProgressRequest {
+            incident_id: incident_id.to_owned(),
+        };
+        let done = &done;
+        async move {
+            let progress = client
+                .get_incident_progress(as_operator(request))
+                .await
+                .ok()?
+                .into_inner();
+            done(&progress).then_some(progress)
+        }
+    })
+    .await
 }

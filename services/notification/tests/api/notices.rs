@@ -195,17 +195,8 @@ async fn after_the_wait_notices_go_without_the_link_and_the_report_says_so() {
     assert!(!decoded_text(&messages[0].text()).contains("forum thread"));
 
     let mut client = client(&service).await;
-    let progress = eventually(LONG, "a complete report", || {
-        let mut client = client.clone();
-        let id = id.clone();
-        async move {
-            let progress = client
-                .get_incident_progress(as_operator(GetIncidentProgressRequest { incident_id: id }))
-                .await
-                .unwrap()
-                .into_inner();
-            progress.complete.then_some(progress)
-        }
+    let progress = progress_when(&client, &id, LONG, "a complete report", |progress| {
+        progress.complete
     })
     .await;
     assert_eq!(progress.sent, 2);
