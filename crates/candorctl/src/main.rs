@@ -37,6 +37,9 @@ enum Command {
     Accounts(commands::accounts::AccountsCommand),
     /// Create demo members for a fresh stack (same path as an import).
     Seed(Box<commands::accounts::seed::SeedArgs>),
+    /// Write a development CA and service certificate for the TLS switch
+    /// (deploy/compose.tls.yml).
+    DevCerts(commands::dev_certs::DevCertsArgs),
 }
 
 #[tokio::main]
@@ -59,5 +62,6 @@ async fn main() -> ExitCode {
         Command::Incident(command) => commands::incident::run(command).await,
         Command::Accounts(command) => commands::accounts::run(command).await,
         Command::Seed(args) => commands::accounts::seed::run(*args).await,
+        Command::DevCerts(args) => commands::dev_certs::run(args).await,
     }
 }

@@ -6,8 +6,14 @@ use serde_yaml::Value;
 use crate::read;
 
 fn compose() -> Value {
+    compose_file("docker-compose.yml")
+}
+
+/// A compose file with its merge keys resolved (top level, each service and
+/// its environment, healthcheck and build sections).
+pub(crate) fn compose_file(path: &str) -> Value {
     let mut document: Value =
-        serde_yaml::from_str(&read("docker-compose.yml")).expect("docker-compose.yml parses");
+        serde_yaml::from_str(&read(path)).unwrap_or_else(|error| panic!("{path} parses: {error}"));
     document.apply_merge().expect("merge keys resolve");
     // Merge keys nested below the top level need resolving too.
     let services = document
@@ -25,14 +31,14 @@ fn compose() -> Value {
     document
 }
 
-fn service<'a>(document: &'a Value, name: &str) -> &'a Value {
+pub(crate) fn service<'a>(document: &'a Value, name: &str) -> &'a Value {
     document
         .get("services")
         .and_then(|services| services.get(name))
         .unwrap_or_else(|| panic!("docker-compose.yml has no service {name:?}"))
 }
 
-fn environment(service: &Value) -> Vec<(String, String)> {
+pub(crate) fn environment(service: &Value) -> Vec<(String, String)> {
     service
         .get("environment")
         .and_then(Value::as_mapping)
@@ -50,7 +56,7 @@ fn environment(service: &Value) -> Vec<(String, String)> {
 }
 
 /// `${NAME:-default}` becomes `default`; plain values stay.
-fn default_of(value: &str) -> String {
+pub(crate) fn default_of(value: &str) -> String {
     match value
         .strip_prefix("${")
         .and_then(|rest| rest.strip_suffix('}'))
@@ -101,34 +107,39 @@ fn every_required_setting_is_set_in_compose() {
 #[test]
 fn compose_values_pass_the_services_own_validation() {
     let document = compose();
-    type Parse = fn(Vec<String>) -> Result<(), String>;
-    let parsers: Vec<(&str, Parse)> = vec![
-        ("account", |args| parse::<candor_account::Config>(args)),
-        ("notification", |args| {
-            parse::<candor_notification::Config>(args)
-        }),
-        ("membership", |args| {
-            parse::<candor_membership::Config>(args)
-        }),
-        ("forum", |args| parse::<candor_forum::Config>(args)),
-    ];
-    for (name, parse) in parsers {
-        let expected = services()
-            .into_iter()
-            .find(|s| s.compose_name == name)
-            .expect("known service");
-        let mut args = vec![expected.binary.to_owned()];
-        for (env, value) in environment(service(&document, name)) {
-            let setting = expected
-                .settings
-                .iter()
-                .find(|s| s.env == env)
-                .expect("accepted setting");
-            args.push(format!("{}={}", setting.long_flag, default_of(&value)));
+    for expected in services() {
+        let environment = environment(service(&document, expected.compose_name));
+        if let Err(line) = validate(expected.compose_name, &environment) {
+            panic!(
+                "compose defaults for {} are rejected: {line}",
+                expected.compose_name
+            );
         }
-        if let Err(line) = parse(args) {
-            panic!("compose defaults for {name} are rejected: {line}");
-        }
+    }
+}
+
+/// Parses `environment` (compose values, `${NAME:-default}` taken at their
+/// defaults) with the named service's own configuration.
+pub(crate) fn validate(name: &str, environment: &[(String, String)]) -> Result<(), String> {
+    let expected = services()
+        .into_iter()
+        .find(|s| s.compose_name == name)
+        .expect("known service");
+    let mut args = vec![expected.binary.to_owned()];
+    for (env, value) in environment {
+        let setting = expected
+            .settings
+            .iter()
+            .find(|s| &s.env == env)
+            .unwrap_or_else(|| panic!("{name} does not accept {env}"));
+        args.push(format!("{}={}", setting.long_flag, default_of(value)));
+    }
+    match name {
+        "account" => parse::<candor_account::Config>(args),
+        "notification" => parse::<candor_notification::Config>(args),
+        "membership" => parse::<candor_membership::Config>(args),
+        "forum" => parse::<candor_forum::Config>(args),
+        other => panic!("unknown service {other}"),
     }
 }
 

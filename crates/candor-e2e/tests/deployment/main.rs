@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod compose;
+mod compose_tls;
 mod readme;
 
 use std::path::PathBuf;

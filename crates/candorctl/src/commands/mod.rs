@@ -1,5 +1,6 @@
 pub mod accounts;
 pub mod breach;
+pub mod dev_certs;
 pub mod health;
 pub mod incident;
 

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod breach_report;
+mod dev_certs;
 mod help;
 mod incident;
 

@@ -1,0 +1,95 @@
+//! `candorctl dev-certs`: a throwaway certificate authority and one
+//! certificate for every compose service, to try the TLS switch
+//! (`deploy/compose.tls.yml`). For development only: the CA's key is not
+//! kept, and the key file is readable by the containers' user.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose,
+};
+
+/// The names compose's services reach each other and the host reaches them by.
+const COMPOSE_HOSTS: &str = "account,notification,membership,forum,localhost,127.0.0.1";
+
+#[derive(clap::Args, Debug)]
+pub struct DevCertsArgs {
+    /// Directory to write `ca.pem`, `cert.pem` and `key.pem` into (created
+    /// when missing; existing files are replaced).
+    #[arg(long, default_value = "deploy/certs")]
+    out: PathBuf,
+
+    /// Comma-separated DNS names and IP addresses the certificate is for.
+    #[arg(long, value_delimiter = ',', default_value = COMPOSE_HOSTS)]
+    hosts: Vec<String>,
+}
+
+pub async fn run(args: DevCertsArgs) -> ExitCode {
+    match write(&args.out, &args.hosts) {
+        Ok(()) => {
+            println!(
+                "wrote {0}/ca.pem, {0}/cert.pem and {0}/key.pem for {1} (development only)",
+                args.out.display(),
+                args.hosts.join(", ")
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("candorctl: dev-certs: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Generates a CA and a certificate for `hosts` (server and client use, so
+/// it also serves mutual TLS) into `out`.
+pub fn write(out: &Path, hosts: &[String]) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        hosts.iter().any(|host| !host.trim().is_empty()),
+        "--hosts names no host"
+    );
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+
+    let ca_key = KeyPair::generate().context("generating the CA key")?;
+    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Candor development CA");
+    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca = ca_params.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca_params, ca_key);
+
+    let key = KeyPair::generate().context("generating the service key")?;
+    let hosts: Vec<String> = hosts
+        .iter()
+        .map(|host| host.trim().to_owned())
+        .filter(|host| !host.is_empty())
+        .collect();
+    let mut params = CertificateParams::new(hosts).context("--hosts")?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Candor development services");
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    let cert = params.signed_by(&key, &issuer)?;
+
+    for (name, contents) in [
+        ("ca.pem", ca.pem()),
+        ("cert.pem", cert.pem()),
+        ("key.pem", key.serialize_pem()),
+    ] {
+        let path = out.join(name);
+        std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
