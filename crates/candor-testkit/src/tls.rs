@@ -6,10 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use candor_platform::grpc::certificates::CertificateAuthority;
 
 /// PEM files of a test PKI.
 pub struct TestPki {
@@ -42,15 +39,16 @@ impl TestPki {
             directory,
         };
 
-        let (ca_pem, issuer) = certificate_authority("Candor Test CA")?;
-        let (cert_pem, key_pem) = leaf(&issuer)?;
-        let (_, stranger_issuer) = certificate_authority("Unrelated Test CA")?;
-        let (stranger_cert_pem, stranger_key_pem) = leaf(&stranger_issuer)?;
-        write(&pki.ca, &ca_pem)?;
-        write(&pki.cert, &cert_pem)?;
-        write(&pki.key, &key_pem)?;
-        write(&pki.stranger_cert, &stranger_cert_pem)?;
-        write(&pki.stranger_key, &stranger_key_pem)?;
+        let hosts = ["localhost".to_owned(), "127.0.0.1".to_owned()];
+        let ca = CertificateAuthority::generate("Candor Test CA")?;
+        let cert = ca.issue("localhost", &hosts)?;
+        let stranger =
+            CertificateAuthority::generate("Unrelated Test CA")?.issue("localhost", &hosts)?;
+        write(&pki.ca, &ca.cert_pem)?;
+        write(&pki.cert, &cert.cert_pem)?;
+        write(&pki.key, &cert.key_pem)?;
+        write(&pki.stranger_cert, &stranger.cert_pem)?;
+        write(&pki.stranger_key, &stranger.key_pem)?;
         Ok(pki)
     }
 
@@ -79,37 +77,6 @@ impl Drop for TestPki {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.directory);
     }
-}
-
-fn certificate_authority(name: &str) -> anyhow::Result<(String, Issuer<'static, KeyPair>)> {
-    let key = KeyPair::generate().context("generating a CA key")?;
-    let mut params = CertificateParams::new(Vec::<String>::new()).context("CA parameters")?;
-    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.distinguished_name.push(DnType::CommonName, name);
-    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let cert = params.self_signed(&key).context("self-signing the CA")?;
-    Ok((cert.pem(), Issuer::new(params, key)))
-}
-
-fn leaf(issuer: &Issuer<'static, KeyPair>) -> anyhow::Result<(String, String)> {
-    let key = KeyPair::generate().context("generating a key")?;
-    let mut params = CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-        .context("certificate parameters")?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let cert = params
-        .signed_by(&key, issuer)
-        .context("signing a certificate")?;
-    Ok((cert.pem(), key.serialize_pem()))
 }
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {

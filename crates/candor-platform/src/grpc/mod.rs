@@ -4,6 +4,7 @@
 //! goes NOT_SERVING first, in-flight calls finish under a grace timeout),
 //! and TLS when configured ([`GrpcTls`]).
 
+pub mod certificates;
 mod tls;
 
 pub use tls::{GrpcTls, install_crypto_provider};

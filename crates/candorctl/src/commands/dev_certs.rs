@@ -7,10 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
-};
+use candor_platform::grpc::certificates::CertificateAuthority;
 
 /// The names compose's services reach each other and the host reaches them by.
 const COMPOSE_HOSTS: &str = "account,notification,membership,forum,localhost,127.0.0.1";
@@ -53,40 +50,20 @@ pub fn write(out: &Path, hosts: &[String]) -> anyhow::Result<()> {
     );
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
 
-    let ca_key = KeyPair::generate().context("generating the CA key")?;
-    let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Candor development CA");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-    let ca = ca_params.self_signed(&ca_key)?;
-    let issuer = Issuer::new(ca_params, ca_key);
-
-    let key = KeyPair::generate().context("generating the service key")?;
     let hosts: Vec<String> = hosts
         .iter()
         .map(|host| host.trim().to_owned())
         .filter(|host| !host.is_empty())
         .collect();
-    let mut params = CertificateParams::new(hosts).context("--hosts")?;
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "Candor development services");
-    params.key_usages = vec![
-        KeyUsagePurpose::DigitalSignature,
-        KeyUsagePurpose::KeyEncipherment,
-    ];
-    params.extended_key_usages = vec![
-        ExtendedKeyUsagePurpose::ServerAuth,
-        ExtendedKeyUsagePurpose::ClientAuth,
-    ];
-    let cert = params.signed_by(&key, &issuer)?;
+    let ca = CertificateAuthority::generate("Candor development CA")?;
+    let cert = ca
+        .issue("Candor development services", &hosts)
+        .context("--hosts")?;
 
     for (name, contents) in [
-        ("ca.pem", ca.pem()),
-        ("cert.pem", cert.pem()),
-        ("key.pem", key.serialize_pem()),
+        ("ca.pem", ca.cert_pem),
+        ("cert.pem", cert.cert_pem),
+        ("key.pem", cert.key_pem),
     ] {
         let path = out.join(name);
         std::fs::write(&path, contents).with_context(|| format!("writing {}", path.display()))?;
