@@ -55,6 +55,19 @@ pub(crate) fn environment(service: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The healthcheck's `test` command of a service.
+pub(crate) fn healthcheck_test(service: &Value) -> Vec<String> {
+    service
+        .get("healthcheck")
+        .and_then(|healthcheck| healthcheck.get("test"))
+        .and_then(Value::as_sequence)
+        .expect("healthcheck test list")
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// `${NAME:-default}` becomes `default`; plain values stay.
 pub(crate) fn default_of(value: &str) -> String {
     match value
@@ -186,15 +199,7 @@ fn ports_and_healthchecks_match_the_grpc_address() {
             expected.compose_name
         );
 
-        let test: Vec<String> = service
-            .get("healthcheck")
-            .and_then(|healthcheck| healthcheck.get("test"))
-            .and_then(Value::as_sequence)
-            .expect("healthcheck test list")
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_owned)
-            .collect();
+        let test = healthcheck_test(service);
         assert_eq!(
             test,
             [

@@ -7,7 +7,7 @@
 use candor_e2e::services;
 use serde_yaml::Value;
 
-use crate::compose::{compose_file, default_of, environment, service, validate};
+use crate::compose::{compose_file, default_of, environment, healthcheck_test, service, validate};
 
 const OVERLAY: &str = "deploy/compose.tls.yml";
 const MOUNT: &str = "/etc/candor/tls";
@@ -75,17 +75,9 @@ fn the_tls_overlay_switches_every_service_to_mutual_tls() {
                 .any(|volume| volume.split(':').nth(1) == Some(MOUNT)),
             "{name} mounts {MOUNT}: {volumes:?}"
         );
-        let test: Vec<&str> = overlay_service
-            .get("healthcheck")
-            .and_then(|healthcheck| healthcheck.get("test"))
-            .and_then(Value::as_sequence)
-            .expect("healthcheck test list")
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
         let own = format!("https://localhost:{}", expected.default_port);
         assert_eq!(
-            test,
+            healthcheck_test(overlay_service),
             ["CMD", "candorctl", "health", "--addr", own.as_str()],
             "{name} healthcheck asks its own port over TLS"
         );
