@@ -205,14 +205,15 @@ async fn health(channel: Channel) -> anyhow::Result<ServingStatus> {
         .status())
 }
 
-/// Waits until `channel` (lazily connected) reports SERVING.
+/// Waits until `channel` (lazily connected, so it reconnects between
+/// attempts) reports SERVING. The one polling loop of the test kit.
 pub async fn wait_until_serving(channel: Channel, timeout: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         match health(channel.clone()).await {
             Ok(ServingStatus::Serving) => return Ok(()),
             Ok(_) | Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Ok(status) => bail!("still {status:?} after {timeout:?}"),
             Err(error) => return Err(error.context(format!("no health answer in {timeout:?}"))),
@@ -222,28 +223,11 @@ pub async fn wait_until_serving(channel: Channel, timeout: Duration) -> anyhow::
 
 /// Waits until the gRPC server at `url` reports SERVING; returns a channel to it.
 pub async fn wait_for_serving(url: &str, timeout: Duration) -> anyhow::Result<Channel> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let attempt = async {
-            let channel = Channel::from_shared(url.to_owned())?.connect().await?;
-            let status = HealthClient::new(channel.clone())
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await?
-                .into_inner()
-                .status();
-            anyhow::Ok((channel, status))
-        };
-        match attempt.await {
-            Ok((channel, ServingStatus::Serving)) => return Ok(channel),
-            Ok(_) | Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Ok((_, status)) => bail!("{url} is {status:?} after {timeout:?}"),
-            Err(error) => return Err(error.context(format!("{url} never answered health"))),
-        }
-    }
+    let channel = Channel::from_shared(url.to_owned())?.connect_lazy();
+    wait_until_serving(channel.clone(), timeout)
+        .await
+        .with_context(|| format!("{url} did not become SERVING"))?;
+    Ok(channel)
 }
 
 /// The v1 and v1alpha reflection APIs are the same messages in two

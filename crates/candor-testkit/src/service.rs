@@ -7,7 +7,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tokio::task::JoinHandle;
@@ -91,19 +91,12 @@ impl RunningService {
 
     /// Waits until health says SERVING.
     pub async fn wait_until_serving(&self, timeout: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            match self.health("").await {
-                Ok(ServingStatus::Serving) => return Ok(()),
-                Ok(_) | Err(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Ok(status) => bail!("{} is {status:?} after {timeout:?}", self.name),
-                Err(error) => {
-                    return Err(error.context(format!("{} never became healthy", self.name)));
-                }
-            }
-        }
+        let channel = Channel::from_shared(self.url())?
+            .connect_timeout(Duration::from_secs(5))
+            .connect_lazy();
+        crate::conformance::wait_until_serving(channel, timeout)
+            .await
+            .with_context(|| format!("{} never became healthy", self.name))
     }
 
     /// Triggers shutdown without waiting (to observe draining).
