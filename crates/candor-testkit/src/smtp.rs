@@ -5,7 +5,7 @@
 //!
 //! [`SmtpSink::builder`] adds STARTTLS, implicit TLS (smtps) and AUTH
 //! PLAIN/LOGIN, with a certificate authority made up when the sink starts
-//! ([`SmtpSink::ca_pem`] is what a client must trust).
+//! ([`SmtpSink::ca_file`] is what a client must trust).
 
 mod tls;
 
@@ -15,6 +15,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use mailin_embedded::{AuthMechanism, Handler, Response, Server};
+
+use crate::tls::TestPki;
 
 /// One message the sink accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,8 +112,8 @@ impl SmtpSinkBuilder {
         if self.starttls && self.implicit_tls {
             anyhow::bail!("the SMTP sink offers either STARTTLS or implicit TLS");
         }
-        let certificate = if self.starttls || self.implicit_tls {
-            Some(Arc::new(tls::TestCertificate::generate()?))
+        let pki = if self.starttls || self.implicit_tls {
+            Some(Arc::new(TestPki::generate()?))
         } else {
             None
         };
@@ -127,20 +129,22 @@ impl SmtpSinkBuilder {
             .with_name("candor-testkit-smtp-sink")
             .with_num_threads(8);
         if self.starttls
-            && let Some(certificate) = &certificate
+            && let Some(pki) = &pki
         {
-            tls::install_crypto_provider();
+            // mailin builds its rustls config with the process-wide crypto
+            // provider, which is unset while ring and aws-lc-rs are both linked.
+            candor_platform::grpc::install_crypto_provider();
             server
-                .with_ssl(certificate.ssl_config())
+                .with_ssl(tls::ssl_config(pki))
                 .map_err(|error| anyhow::anyhow!("configuring STARTTLS: {error}"))?;
             server.with_auth(AuthMechanism::Plain);
             server.with_auth(AuthMechanism::Login);
         }
         // Implicit TLS: mailin speaks plain SMTP behind a TLS listener.
-        let addr = match (&certificate, self.implicit_tls) {
-            (Some(certificate), true) => {
+        let addr = match (&pki, self.implicit_tls) {
+            (Some(pki), true) => {
                 let inner = listener.local_addr()?;
-                tls::serve_implicit(certificate, inner)?
+                tls::serve_implicit(pki, inner)?
             }
             _ => listener.local_addr()?,
         };
@@ -156,7 +160,7 @@ impl SmtpSinkBuilder {
             addr,
             state,
             implicit_tls: self.implicit_tls,
-            certificate,
+            pki,
         })
     }
 }
@@ -167,7 +171,7 @@ pub struct SmtpSink {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
     implicit_tls: bool,
-    certificate: Option<Arc<tls::TestCertificate>>,
+    pki: Option<Arc<TestPki>>,
 }
 
 impl SmtpSink {
@@ -193,20 +197,12 @@ impl SmtpSink {
         format!("{scheme}://{}", self.addr)
     }
 
-    /// The PEM certificate of the authority that signed the sink's TLS
-    /// certificate (`None` for a sink without TLS).
-    pub fn ca_pem(&self) -> Option<&str> {
-        self.certificate
-            .as_ref()
-            .map(|certificate| certificate.ca_pem.as_str())
-    }
-
-    /// The file holding [`Self::ca_pem`], for clients that read one; it
-    /// lives as long as the sink.
+    /// The file holding the certificate authority that signed the sink's
+    /// TLS certificate, for clients to trust; it lives as long as the sink.
     pub fn ca_file(&self) -> anyhow::Result<std::path::PathBuf> {
-        self.certificate
+        self.pki
             .as_ref()
-            .map(|certificate| certificate.ca_path().to_path_buf())
+            .map(|pki| pki.ca.clone())
             .ok_or_else(|| anyhow::anyhow!("this SMTP sink has no TLS"))
     }
 

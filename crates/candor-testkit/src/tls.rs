@@ -52,21 +52,6 @@ impl TestPki {
         Ok(pki)
     }
 
-    /// The CA certificate as PEM text.
-    pub fn ca_pem(&self) -> anyhow::Result<String> {
-        read(&self.ca)
-    }
-
-    /// The certificate as PEM text.
-    pub fn cert_pem(&self) -> anyhow::Result<String> {
-        read(&self.cert)
-    }
-
-    /// The private key as PEM text.
-    pub fn key_pem(&self) -> anyhow::Result<String> {
-        read(&self.key)
-    }
-
     /// The directory holding the files.
     pub fn directory(&self) -> &Path {
         &self.directory
@@ -81,8 +66,4 @@ impl Drop for TestPki {
 
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-}
-
-fn read(path: &Path) -> anyhow::Result<String> {
-    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }

@@ -1,8 +1,7 @@
-//! The sink's TLS: a certificate authority and a server certificate for
-//! 127.0.0.1 made up at start, and the implicit-TLS front for smtps.
+//! The sink's TLS: mailin's STARTTLS settings and the implicit-TLS front
+//! for smtps, both with the sink's [`TestPki`] certificate.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -12,67 +11,31 @@ use tokio_rustls::rustls::{self, pki_types::PrivateKeyDer, pki_types::pem::PemOb
 
 use crate::tls::TestPki;
 
-/// A CA and the server certificate it signed, on disk for mailin (the
-/// files live as long as this value).
-pub(super) struct TestCertificate {
-    pub ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-    pki: TestPki,
-}
-
-impl TestCertificate {
-    pub fn generate() -> anyhow::Result<Self> {
-        let pki = TestPki::generate()?;
-        Ok(Self {
-            ca_pem: pki.ca_pem()?,
-            cert_pem: pki.cert_pem()?,
-            key_pem: pki.key_pem()?,
-            pki,
-        })
-    }
-
-    /// The CA certificate's file.
-    pub fn ca_path(&self) -> &Path {
-        &self.pki.ca
-    }
-
-    /// For mailin's STARTTLS (it reads files).
-    pub fn ssl_config(&self) -> SslConfig {
-        SslConfig::SelfSigned {
-            cert_path: self.pki.cert.display().to_string(),
-            key_path: self.pki.key.display().to_string(),
-        }
-    }
-
-    fn server_config(&self) -> anyhow::Result<rustls::ServerConfig> {
-        let certs = rustls::pki_types::CertificateDer::pem_slice_iter(self.cert_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .context("reading the sink certificate")?;
-        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
-            .context("reading the sink key")?;
-        Ok(rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)?)
+/// For mailin's STARTTLS (it reads the certificate and key files).
+pub(super) fn ssl_config(pki: &TestPki) -> SslConfig {
+    SslConfig::SelfSigned {
+        cert_path: pki.cert.display().to_string(),
+        key_path: pki.key.display().to_string(),
     }
 }
 
-/// mailin builds its rustls config with the process-wide crypto provider;
-/// with both ring and aws-lc-rs linked there is none until one is chosen.
-pub(super) fn install_crypto_provider() {
-    candor_platform::grpc::install_crypto_provider();
+fn server_config(pki: &TestPki) -> anyhow::Result<rustls::ServerConfig> {
+    let certs = rustls::pki_types::CertificateDer::pem_file_iter(&pki.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .context("reading the sink certificate")?;
+    let key = PrivateKeyDer::from_pem_file(&pki.key).context("reading the sink key")?;
+    Ok(rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_no_client_auth()
+    .with_single_cert(certs, key)?)
 }
 
 /// Accepts TLS connections on a new port and relays each, decrypted, to the
 /// plain sink at `inner`. Returns the TLS port's address.
-pub(super) fn serve_implicit(
-    certificate: &TestCertificate,
-    inner: SocketAddr,
-) -> anyhow::Result<SocketAddr> {
-    let acceptor = TlsAcceptor::from(Arc::new(certificate.server_config()?));
+pub(super) fn serve_implicit(pki: &TestPki, inner: SocketAddr) -> anyhow::Result<SocketAddr> {
+    let acceptor = TlsAcceptor::from(Arc::new(server_config(pki)?));
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
     listener.set_nonblocking(true)?;
