@@ -161,24 +161,36 @@ pub struct ServerConfig {
     pub grpc_tls_require_client_cert: bool,
 }
 
-/// TLS for gRPC, off unless set. The same certificate serves this
-/// service's gRPC port and is presented as its client certificate when it
-/// calls another service at an `https://` URL.
+/// TLS for gRPC, off unless set. A service serves its gRPC port with the
+/// certificate and presents it as its client certificate when it calls
+/// another service at an `https://` URL; `candorctl` presents it too.
+/// (`global` lets candorctl take the flags after a subcommand; a service has
+/// no subcommands.)
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct GrpcTlsConfig {
-    /// PEM certificate chain this service serves gRPC with (and presents to
-    /// services it calls); plain-text gRPC when unset.
-    #[arg(long, env = "GRPC_TLS_CERT_FILE", requires = "grpc_tls_key_file")]
+    /// PEM certificate chain served on a service's gRPC port and presented
+    /// to the services called at `https://` URLs; plain-text gRPC when unset.
+    #[arg(
+        long,
+        env = "GRPC_TLS_CERT_FILE",
+        requires = "grpc_tls_key_file",
+        global = true
+    )]
     pub grpc_tls_cert_file: Option<PathBuf>,
 
     /// PEM private key of `GRPC_TLS_CERT_FILE`.
-    #[arg(long, env = "GRPC_TLS_KEY_FILE", requires = "grpc_tls_cert_file")]
+    #[arg(
+        long,
+        env = "GRPC_TLS_KEY_FILE",
+        requires = "grpc_tls_cert_file",
+        global = true
+    )]
     pub grpc_tls_key_file: Option<PathBuf>,
 
     /// PEM CA certificates that verify services called at `https://` URLs
     /// (the system's roots when unset) and, with
     /// `GRPC_TLS_REQUIRE_CLIENT_CERT`, callers' certificates.
-    #[arg(long, env = "GRPC_TLS_CA_FILE")]
+    #[arg(long, env = "GRPC_TLS_CA_FILE", global = true)]
     pub grpc_tls_ca_file: Option<PathBuf>,
 }
 

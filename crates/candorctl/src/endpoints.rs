@@ -2,8 +2,6 @@
 //! defaulting to the docker compose ports on this machine.
 
 use candor_platform::auth::OutgoingInterceptor;
-use std::path::PathBuf;
-
 use candor_platform::config::{AmqpConfig, GrpcTlsConfig};
 use candor_platform::grpc::GrpcTls;
 use secrecy::SecretString;
@@ -59,45 +57,9 @@ pub struct Endpoints {
     /// Operator bearer token (operator RPCs: dry-run counts, status, import).
     #[arg(long, env = "OPERATOR_TOKEN", hide_env_values = true, global = true)]
     pub operator_token: Option<String>,
+    // TLS for `https://` service URLs, by the services' own `GRPC_TLS_*` names.
     #[command(flatten)]
-    pub tls: ClientTlsArgs,
-}
-
-/// TLS for `https://` service URLs, as the services' own `GRPC_TLS_*`
-/// settings name it.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct ClientTlsArgs {
-    /// PEM CA certificates that verify the services (the system's roots when unset).
-    #[arg(long, env = "GRPC_TLS_CA_FILE", global = true)]
-    pub grpc_tls_ca_file: Option<PathBuf>,
-    /// PEM client certificate, for deployments that require one (mutual TLS).
-    #[arg(
-        long,
-        env = "GRPC_TLS_CERT_FILE",
-        requires = "grpc_tls_key_file",
-        global = true
-    )]
-    pub grpc_tls_cert_file: Option<PathBuf>,
-    /// PEM private key of `--grpc-tls-cert-file`.
-    #[arg(
-        long,
-        env = "GRPC_TLS_KEY_FILE",
-        requires = "grpc_tls_cert_file",
-        global = true
-    )]
-    pub grpc_tls_key_file: Option<PathBuf>,
-}
-
-impl ClientTlsArgs {
-    /// Reads the files; an error names the setting.
-    pub fn load(&self) -> anyhow::Result<GrpcTls> {
-        let config = GrpcTlsConfig {
-            grpc_tls_cert_file: self.grpc_tls_cert_file.clone(),
-            grpc_tls_key_file: self.grpc_tls_key_file.clone(),
-            grpc_tls_ca_file: self.grpc_tls_ca_file.clone(),
-        };
-        GrpcTls::load(&config, false)
-    }
+    pub tls: GrpcTlsConfig,
 }
 
 /// A channel that sends the operator token (when set) and trace context.
@@ -121,7 +83,7 @@ impl Endpoints {
     }
 
     fn grpc_tls(&self) -> anyhow::Result<GrpcTls> {
-        self.tls.load()
+        GrpcTls::load(&self.tls, false)
     }
 
     fn with_operator_token(&self, channel: Channel) -> anyhow::Result<OperatorChannel> {

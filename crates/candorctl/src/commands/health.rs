@@ -3,12 +3,13 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use candor_platform::config::GrpcTlsConfig;
+use candor_platform::grpc::GrpcTls;
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use super::{EXIT_NOT_OK, EXIT_UNREACHABLE};
-use crate::endpoints::ClientTlsArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct HealthArgs {
@@ -26,7 +27,7 @@ pub struct HealthArgs {
     timeout_seconds: u64,
 
     #[command(flatten)]
-    tls: ClientTlsArgs,
+    tls: GrpcTlsConfig,
 }
 
 pub async fn run(args: HealthArgs) -> ExitCode {
@@ -54,7 +55,7 @@ pub async fn run(args: HealthArgs) -> ExitCode {
 async fn check(args: &HealthArgs) -> anyhow::Result<ServingStatus> {
     // Inside a service's container the service's own GRPC_TLS_* settings
     // apply, so the healthcheck also passes mutual TLS.
-    let channel = args.tls.load()?.streaming_client_channel(&args.addr)?;
+    let channel = GrpcTls::load(&args.tls, false)?.streaming_client_channel(&args.addr)?;
     let response = HealthClient::new(channel)
         .check(HealthCheckRequest {
             service: args.service.clone(),
