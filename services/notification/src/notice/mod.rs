@@ -171,16 +171,12 @@ impl Renderer {
         recipient: NoticeRecipient<'_>,
         message_id: &str,
     ) -> Result<RenderedEmail, RenderError> {
-        let context = context! {
-            incident => incident.value.clone(),
-            organization => &self.organization,
-            greeting => greeting(recipient.display_name),
-            to_address => recipient.to_address,
-            thread_url => recipient.thread_url,
-            reset_url => self.reset_url(),
-            deactivation_url => self.deactivation_url(),
-        };
-        let (text, html) = self.render_pair("breach_notice", &context)?;
+        let (text, html) = self.render_breach_notice(
+            incident,
+            &greeting(recipient.display_name),
+            recipient.to_address,
+            recipient.thread_url,
+        )?;
         self.assemble(
             BREACH_NOTICE_SUBJECT,
             text,
@@ -200,16 +196,8 @@ impl Renderer {
         thread_url: Option<&str>,
     ) -> Result<PreparedNotice, RenderError> {
         let markers = prepared::Markers::new();
-        let context = context! {
-            incident => incident.value.clone(),
-            organization => &self.organization,
-            greeting => &markers.greeting,
-            to_address => &markers.address,
-            thread_url => thread_url,
-            reset_url => self.reset_url(),
-            deactivation_url => self.deactivation_url(),
-        };
-        let (text, html) = self.render_pair("breach_notice", &context)?;
+        let (text, html) =
+            self.render_breach_notice(incident, &markers.greeting, &markers.address, thread_url)?;
         let reply_to = incident
             .reply_to
             .as_deref()
@@ -224,6 +212,27 @@ impl Renderer {
             &text,
             &html,
         )
+    }
+
+    /// The notice's text and HTML parts for one greeting and address (a
+    /// member's, or the markers a prepared notice fills in later).
+    fn render_breach_notice(
+        &self,
+        incident: &IncidentContext,
+        greeting: &str,
+        to_address: &str,
+        thread_url: Option<&str>,
+    ) -> Result<(String, String), RenderError> {
+        let context = context! {
+            incident => incident.value.clone(),
+            organization => &self.organization,
+            greeting => greeting,
+            to_address => to_address,
+            thread_url => thread_url,
+            reset_url => self.reset_url(),
+            deactivation_url => self.deactivation_url(),
+        };
+        self.render_pair("breach_notice", &context)
     }
 
     /// A transactional email (SendEmail).
