@@ -218,6 +218,11 @@ impl SmtpSink {
         lock(&self.state).messages.clone()
     }
 
+    /// How many messages were accepted so far (without copying them).
+    pub fn message_count(&self) -> usize {
+        lock(&self.state).messages.len()
+    }
+
     /// Messages whose envelope includes `recipient`.
     pub fn messages_to(&self, recipient: &str) -> Vec<ReceivedMessage> {
         lock(&self.state)

@@ -1,6 +1,7 @@
 //! The sender's side of the jobs table: the shared rate bucket, claiming
-//! due jobs (`FOR UPDATE SKIP LOCKED`, so replicas share the work),
-//! recording outcomes in bulk, and requeuing abandoned SENDING jobs.
+//! due jobs from `email_queue` (`FOR UPDATE SKIP LOCKED`, so replicas share
+//! the work), recording outcomes in bulk (a retry goes back into the
+//! queue), and requeuing abandoned SENDING jobs.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -68,21 +69,25 @@ pub struct ClaimedJob {
 }
 
 /// Claims up to `limit` due jobs, transactional emails first, and marks them
-/// SENDING. Rows another replica holds are skipped.
+/// SENDING. Queue rows another replica holds are skipped; the rows taken
+/// leave the queue, and those of jobs no longer QUEUED (suppressed since)
+/// are dropped without a claim.
 pub async fn claim_due(
     connection: &mut PgConnection,
     limit: usize,
 ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
     sqlx::query_as::<_, ClaimedJob>(
         "WITH due AS ( \
-            SELECT job_id FROM email_jobs \
-            WHERE claimable AND next_attempt_at <= now() \
+            SELECT ctid FROM email_queue \
+            WHERE next_attempt_at <= now() \
             ORDER BY priority, next_attempt_at \
             LIMIT $1 \
-            FOR UPDATE SKIP LOCKED) \
+            FOR UPDATE SKIP LOCKED), \
+         taken AS ( \
+            DELETE FROM email_queue q USING due WHERE q.ctid = due.ctid RETURNING q.job_id) \
          UPDATE email_jobs j \
             SET state = 'sending', attempts = j.attempts + 1, updated_at = now() \
-           FROM due WHERE j.job_id = due.job_id \
+           FROM taken WHERE j.job_id = taken.job_id AND j.state = 'queued' \
          RETURNING j.job_id, j.kind, j.incident_id, j.to_address, j.display_name, j.content, \
                    j.message_id, j.attempts, \
                    (SELECT t.thread_url FROM incident_threads t WHERE t.incident_id = j.incident_id) AS thread_url, \
@@ -179,10 +184,14 @@ pub async fn record_outcomes(
     }
     if !retry.0.is_empty() {
         sqlx::query(
-            "UPDATE email_jobs j SET state = 'queued', last_error = t.error, \
-                    next_attempt_at = t.next_attempt_at, updated_at = now() \
-             FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[]) AS t(job_id, error, next_attempt_at) \
-             WHERE j.job_id = t.job_id AND j.state = 'sending'",
+            "WITH retried AS ( \
+                UPDATE email_jobs j SET state = 'queued', last_error = t.error, \
+                       next_attempt_at = t.next_attempt_at, updated_at = now() \
+                FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[]) AS t(job_id, error, next_attempt_at) \
+                WHERE j.job_id = t.job_id AND j.state = 'sending' \
+                RETURNING j.job_id, j.priority, j.next_attempt_at, j.incident_id) \
+             INSERT INTO email_queue (job_id, priority, next_attempt_at, incident_id) \
+             SELECT job_id, priority, next_attempt_at, incident_id FROM retried",
         )
         .bind(&retry.0)
         .bind(&retry.1)
@@ -232,9 +241,13 @@ pub async fn requeue_stale(
     stale_seconds: f64,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
-        "UPDATE email_jobs SET state = 'queued', possibly_resent = true, next_attempt_at = now(), \
-                updated_at = now() \
-         WHERE state = 'sending' AND updated_at < now() - make_interval(secs => $1)",
+        "WITH requeued AS ( \
+            UPDATE email_jobs SET state = 'queued', possibly_resent = true, next_attempt_at = now(), \
+                   updated_at = now() \
+            WHERE state = 'sending' AND updated_at < now() - make_interval(secs => $1) \
+            RETURNING job_id, priority, next_attempt_at, incident_id) \
+         INSERT INTO email_queue (job_id, priority, next_attempt_at, incident_id) \
+         SELECT job_id, priority, next_attempt_at, incident_id FROM requeued",
     )
     .bind(stale_seconds)
     .execute(connection)

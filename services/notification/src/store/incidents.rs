@@ -98,14 +98,23 @@ pub async fn record_thread(
     .bind(opened_at)
     .execute(&mut *connection)
     .await?;
+    // The queue decides when a job is claimed; the job's own
+    // `next_attempt_at` is what GetDelivery shows.
     let released = sqlx::query(
+        "UPDATE email_queue SET next_attempt_at = now(), awaiting_thread = false \
+         WHERE incident_id = $1 AND awaiting_thread AND next_attempt_at > now()",
+    )
+    .bind(incident_id)
+    .execute(&mut *connection)
+    .await?
+    .rows_affected();
+    sqlx::query(
         "UPDATE email_jobs SET next_attempt_at = now() \
          WHERE incident_id = $1 AND state = 'queued' AND attempts = 0 AND next_attempt_at > now()",
     )
     .bind(incident_id)
     .execute(connection)
-    .await?
-    .rows_affected();
+    .await?;
     Ok(released)
 }
 

@@ -32,8 +32,9 @@ pub async fn insert_notices(
         .iter()
         .map(|notice| notice.display_name.as_str())
         .collect();
-    let created = sqlx::query(
-        "INSERT INTO email_jobs (job_id, kind, priority, incident_id, account_id, to_address, \
+    let created: i64 = sqlx::query_scalar(
+        "WITH created AS ( \
+         INSERT INTO email_jobs (job_id, kind, priority, incident_id, account_id, to_address, \
                                  display_name, state, suppression_reason, message_id, next_attempt_at) \
          SELECT t.job_id, 'breach_notice', 1, $1, t.account_id, \
                 CASE WHEN d.account_id IS NULL THEN t.email ELSE '' END, \
@@ -49,7 +50,14 @@ pub async fn insert_notices(
          LEFT JOIN incident_threads th ON th.incident_id = $1 \
          LEFT JOIN deactivated_accounts d ON d.account_id = t.account_id \
          LEFT JOIN suppressed_addresses s ON s.address = lower(t.email) \
-         ON CONFLICT (incident_id, account_id) DO NOTHING",
+         ON CONFLICT (incident_id, account_id) DO NOTHING \
+         RETURNING job_id, priority, incident_id, state, next_attempt_at), \
+         queued AS ( \
+         INSERT INTO email_queue (job_id, priority, next_attempt_at, incident_id, awaiting_thread) \
+         SELECT c.job_id, c.priority, c.next_attempt_at, c.incident_id, \
+                NOT EXISTS (SELECT 1 FROM incident_threads th WHERE th.incident_id = $1) \
+         FROM created c WHERE c.state = 'queued') \
+         SELECT count(*) FROM created",
     )
     .bind(incident_id)
     .bind(&job_ids)
@@ -58,10 +66,9 @@ pub async fn insert_notices(
     .bind(&names)
     .bind(message_id_domain)
     .bind(thread_wait_seconds)
-    .execute(connection)
-    .await?
-    .rows_affected();
-    Ok(created)
+    .fetch_one(connection)
+    .await?;
+    Ok(u64::try_from(created).unwrap_or(0))
 }
 
 /// A transactional email to queue.
@@ -95,7 +102,8 @@ pub async fn insert_transactional(
 ) -> Result<TransactionalOutcome, sqlx::Error> {
     let job_id = Uuid::now_v7();
     sqlx::query(
-        "INSERT INTO email_jobs (job_id, kind, priority, account_id, to_address, display_name, \
+        "WITH created AS ( \
+         INSERT INTO email_jobs (job_id, kind, priority, account_id, to_address, display_name, \
                                  idempotency_key, request_digest, content, state, suppression_reason, message_id) \
          SELECT $1, $2, 0, $3, $4, $5, $6, $7, \
                 CASE WHEN s.address IS NULL THEN $8 END, \
@@ -104,7 +112,10 @@ pub async fn insert_transactional(
                 '<' || $1::text || '@' || $9 || '>' \
          FROM (SELECT 1) AS one \
          LEFT JOIN suppressed_addresses s ON s.address = lower($4) \
-         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING",
+         ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING \
+         RETURNING job_id, priority, state, next_attempt_at) \
+         INSERT INTO email_queue (job_id, priority, next_attempt_at) \
+         SELECT job_id, priority, next_attempt_at FROM created WHERE state = 'queued'",
     )
     .bind(job_id)
     .bind(email.kind)

@@ -150,13 +150,20 @@ async fn notices_wait_for_the_thread_link_and_carry_it() {
     let service = start(config(&environment, &sink.url())).await;
     let incident = incident();
     let id = incident.incident_id.clone();
-    let affected = accounts(2);
+    let affected = accounts(3);
 
     publish(&environment, &incident).await;
     publish(&environment, &batch(&id, 1, &affected)).await;
     let pool = environment.database.pool();
-    eventually(LONG, "two queued jobs", || async {
-        (count_jobs(pool, &id, "queued").await == 2).then_some(())
+    eventually(LONG, "three queued jobs", || async {
+        (count_jobs(pool, &id, "queued").await == 3).then_some(())
+    })
+    .await;
+    // Deactivated while its notice waits in the send queue: the job is
+    // suppressed, and the claim drops its queue row instead of sending.
+    publish(&environment, &deactivated(&affected[2].account_id)).await;
+    eventually(LONG, "the deactivated account's job suppressed", || async {
+        (count_jobs(pool, &id, "suppressed").await == 1).then_some(())
     })
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -172,6 +179,23 @@ async fn notices_wait_for_the_thread_link_and_carry_it() {
     for message in &messages {
         assert!(decoded_text(&message.text()).contains(&thread.url));
     }
+    eventually(LONG, "the send queue empty", || async {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM email_queue")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        (left == 0).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        sink.messages().len(),
+        2,
+        "nothing for the deactivated account"
+    );
+    assert!(sink.messages_to(&affected[2].email).is_empty());
+    assert_eq!(count_jobs(pool, &id, "sent").await, 2);
+    assert_eq!(count_jobs(pool, &id, "suppressed").await, 1);
     service.stop().await.unwrap();
 }
 
