@@ -2,7 +2,8 @@
 //! lettre loop (TCP_NODELAY, same connections, same message) in the same run.
 //!
 //! `cargo bench -p candor-notification --bench delivery -- --count 100000`
-//! (`--count`, `--concurrency`). Needs PostgreSQL and RabbitMQ like the tests.
+//! (`--count`, `--concurrency`, `--threads`: the tokio worker threads of
+//! both clients). Needs PostgreSQL and RabbitMQ like the tests.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -40,16 +41,27 @@ fn argument(name: &str, default: usize) -> usize {
 async fn main() -> anyhow::Result<()> {
     let count = argument("--count", 100_000);
     let concurrency = argument("--concurrency", 8);
+    // Worker threads of the runtime both clients run on: the bare loop's
+    // own runtime and the service's (TOKIO_WORKER_THREADS).
+    let threads = argument("--threads", 1).max(1);
     let environment = TestEnvironment::new().await?;
     let sink = SmtpSink::start()?;
 
     let cpu_before = process_ticks(std::process::id());
     let sink_before = sink_ticks();
-    let bare = bare_lettre_loop(&sink, count, concurrency).await?;
+    let addr = sink.addr();
+    let bare = tokio::task::spawn_blocking(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads)
+            .enable_all()
+            .build()?
+            .block_on(bare_lettre_loop(addr, count, concurrency))
+    })
+    .await??;
     let bare_cpu = process_ticks(std::process::id()) - cpu_before;
     let bare_sink_cpu = sink_ticks() - sink_before;
     println!(
-        "bare lettre loop (TCP_NODELAY, {concurrency} connections): {count} messages in {:.2} s = {:.0}/s",
+        "bare lettre loop (TCP_NODELAY, {concurrency} connections, {threads} runtime worker threads): {count} messages in {:.2} s = {:.0}/s",
         bare.as_secs_f64(),
         count as f64 / bare.as_secs_f64()
     );
@@ -63,7 +75,7 @@ async fn main() -> anyhow::Result<()> {
 
     let already = sink.messages().len();
     let (service_rate, wall, peak_rss_kib, cpu) =
-        service_run(&environment, &sink, count, concurrency).await?;
+        service_run(&environment, &sink, count, concurrency, threads).await?;
     let messages = sink.messages();
     let received = messages.len() - already;
     let service_bytes: usize = messages[already..]
@@ -113,7 +125,7 @@ fn sample_message() -> anyhow::Result<(lettre::address::Envelope, Vec<u8>)> {
 }
 
 async fn bare_lettre_loop(
-    sink: &SmtpSink,
+    sink: std::net::SocketAddr,
     count: usize,
     connections: usize,
 ) -> anyhow::Result<Duration> {
@@ -123,7 +135,7 @@ async fn bare_lettre_loop(
     let mut tasks = tokio::task::JoinSet::new();
     for worker in 0..connections {
         let share = count / connections + usize::from(worker < count % connections);
-        let (envelope, message, addr) = (envelope.clone(), message.clone(), sink.addr());
+        let (envelope, message, addr) = (envelope.clone(), message.clone(), sink);
         tasks.spawn(async move {
             let tcp = tokio::net::TcpStream::connect(addr).await?;
             tcp.set_nodelay(true)?;
@@ -173,6 +185,7 @@ async fn service_run(
     sink: &SmtpSink,
     count: usize,
     concurrency: usize,
+    threads: usize,
 ) -> anyhow::Result<(f64, Duration, u64, CpuTicks)> {
     let amqp = environment.broker.config();
     let port = candor_testkit::binary::free_port()?;
@@ -189,6 +202,7 @@ async fn service_run(
         .env("SMTP_CONCURRENCY", concurrency.to_string())
         .env("THREAD_LINK_WAIT_SECONDS", "600")
         .env("RUST_LOG", "warn")
+        .env("TOKIO_WORKER_THREADS", threads.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
