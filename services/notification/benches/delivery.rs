@@ -37,39 +37,61 @@ fn argument(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let count = argument("--count", 100_000);
     let concurrency = argument("--concurrency", 8);
     // Worker threads of the runtime both clients run on: the bare loop's
     // own runtime and the service's (TOKIO_WORKER_THREADS).
     let threads = argument("--threads", 1).max(1);
-    let environment = TestEnvironment::new().await?;
-    let sink = SmtpSink::start()?;
-
-    let cpu_before = process_ticks(std::process::id());
-    let sink_before = sink_ticks();
-    let addr = sink.addr();
-    let bare = tokio::task::spawn_blocking(move || {
+    let runtime = || {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(threads)
             .enable_all()
-            .build()?
-            .block_on(bare_lettre_loop(addr, count, concurrency))
-    })
-    .await??;
-    let bare_cpu = process_ticks(std::process::id()) - cpu_before;
-    let bare_sink_cpu = sink_ticks() - sink_before;
+            .build()
+    };
+    if let Some(sink) = string_argument("--bare-client-of") {
+        // The bare loop as a process of its own (started by `bare_in_process`).
+        let elapsed = runtime()?.block_on(bare_lettre_loop(sink.parse()?, count, concurrency))?;
+        println!("{}", elapsed.as_secs_f64());
+        return Ok(());
+    }
+    runtime()?.block_on(bench(count, concurrency, threads))
+}
+
+async fn bench(count: usize, concurrency: usize, threads: usize) -> anyhow::Result<()> {
+    let environment = TestEnvironment::new().await?;
+    let sink = SmtpSink::start()?;
+
+    // The bare loop twice: on a runtime of this process (beside the sink's
+    // threads), then as a process of its own, as the service is (a thread
+    // switch between processes costs more than one within a process). The
+    // ratio is against the second.
+    let cpu_before = process_ticks(std::process::id());
+    let sink_before = sink_ticks();
+    let addr = sink.addr();
+    let in_process = tokio::task::spawn(bare_lettre_loop(addr, count, concurrency)).await??;
+    let client_cpu =
+        (process_ticks(std::process::id()) - cpu_before).saturating_sub(sink_ticks() - sink_before);
+    let sink_cpu = sink_ticks() - sink_before;
     println!(
-        "bare lettre loop (TCP_NODELAY, {concurrency} connections, {threads} runtime worker threads): {count} messages in {:.2} s = {:.0}/s",
+        "bare lettre loop in the sink's process (TCP_NODELAY, {concurrency} connections, {threads} runtime worker threads): {count} messages in {:.2} s = {:.0}/s; CPU {:.1} ms per 1000 messages (client {:.1}, sink {:.1})",
+        in_process.as_secs_f64(),
+        count as f64 / in_process.as_secs_f64(),
+        per_thousand(client_cpu + sink_cpu, count),
+        per_thousand(client_cpu, count),
+        per_thousand(sink_cpu, count)
+    );
+    let (bare, client_cpu, sink_cpu) = bare_in_process(addr, count, concurrency, threads)?;
+    println!(
+        "bare lettre loop as its own process (TCP_NODELAY, {concurrency} connections, {threads} runtime worker threads): {count} messages in {:.2} s = {:.0}/s",
         bare.as_secs_f64(),
         count as f64 / bare.as_secs_f64()
     );
     println!(
-        "bare lettre loop: CPU {:.1} ms per 1000 messages (client {:.1}, sink {:.1})",
-        per_thousand(bare_cpu, count),
-        per_thousand(bare_cpu.saturating_sub(bare_sink_cpu), count),
-        per_thousand(bare_sink_cpu, count)
+        "bare lettre loop as its own process: CPU {:.1} ms per 1000 messages (client {:.1}, sink {:.1})",
+        per_thousand(client_cpu + sink_cpu, count),
+        per_thousand(client_cpu, count),
+        per_thousand(sink_cpu, count)
     );
     let bare_rate = count as f64 / bare.as_secs_f64();
 
@@ -101,10 +123,60 @@ async fn main() -> anyhow::Result<()> {
         per_thousand(cpu.postgres, count)
     );
     println!(
-        "ratio service / bare: {:.0} %",
-        100.0 * service_rate / bare_rate
+        "ratio service / bare: {:.0} % (against the bare loop in the sink's process: {:.0} %)",
+        100.0 * service_rate / bare_rate,
+        100.0 * service_rate * in_process.as_secs_f64() / count as f64
     );
     Ok(())
+}
+
+fn string_argument(name: &str) -> Option<String> {
+    let arguments: Vec<String> = std::env::args().collect();
+    arguments
+        .iter()
+        .position(|argument| argument == name)
+        .and_then(|index| arguments.get(index + 1))
+        .cloned()
+}
+
+/// Runs the bare loop as a child process (this bench binary with
+/// `--bare-client-of`); returns its time, its CPU and the sink's, in ticks.
+fn bare_in_process(
+    sink: std::net::SocketAddr,
+    count: usize,
+    concurrency: usize,
+    threads: usize,
+) -> anyhow::Result<(Duration, u64, u64)> {
+    let sink_before = sink_ticks();
+    let child = Command::new(std::env::current_exe()?)
+        .args(["--bare-client-of", &sink.to_string()])
+        .args(["--count", &count.to_string()])
+        .args(["--concurrency", &concurrency.to_string()])
+        .args(["--threads", &threads.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()?;
+    // The child's CPU is read once it has exited and before it is reaped:
+    // a zombie's `stat` still holds its totals.
+    let pid = child.id();
+    let stat = format!("/proc/{pid}/stat");
+    let client_ticks = loop {
+        let state = std::fs::read_to_string(&stat)?
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next().map(str::to_owned));
+        if state.as_deref() == Some("Z") {
+            break stat_ticks(&stat);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let output = child.wait_with_output()?;
+    anyhow::ensure!(output.status.success(), "the bare loop process failed");
+    let seconds: f64 = String::from_utf8(output.stdout)?.trim().parse()?;
+    Ok((
+        Duration::from_secs_f64(seconds),
+        client_ticks,
+        sink_ticks() - sink_before,
+    ))
 }
 
 /// The notice a member would get, formatted once; both runs send messages
