@@ -81,7 +81,8 @@ pub struct Config {
     pub send_retry_max_ms: u64,
 
     /// Seconds after which a job still SENDING is taken for abandoned (its
-    /// replica stopped) and queued again, counted as possibly re-sent.
+    /// replica stopped) and queued again, counted as possibly re-sent. A
+    /// running replica refreshes the jobs it holds every third of this.
     #[arg(long, env = "SENDING_STALE_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub sending_stale_seconds: u64,
 

@@ -3,13 +3,14 @@
 //! SMTP pool with bounded concurrency, and records outcomes in bulk.
 //!
 //! A job is SENDING from its claim until its outcome is written; it is SENT
-//! only after the server accepted it. If the process dies in between, the
-//! job is requeued after `SENDING_STALE_SECONDS` and counted as possibly
-//! re-sent.
+//! only after the server accepted it. While a replica holds a job its
+//! `updated_at` is refreshed every third of `SENDING_STALE_SECONDS`; if the
+//! process dies, the job is requeued once that much time has passed without
+//! a refresh and counted as possibly re-sent.
 
 mod backoff;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::notice::{IncidentContext, PreparedNotice, RenderError, Renderer, TransactionalContent};
 use crate::smtp::{SmtpError, SmtpPool};
@@ -114,7 +116,21 @@ impl Sender {
         let refill = u32::try_from((max_in_flight / 2).clamp(1, CLAIM_BATCH)).unwrap_or(1);
         let in_flight = Arc::new(Semaphore::new(max_in_flight));
         let (outcomes, outcomes_received) = mpsc::channel(max_in_flight);
-        let recorder = tokio::spawn(record_outcomes(self.pool.clone(), outcomes_received));
+        let held = HeldJobs::default();
+        let recorder = tokio::spawn(record_outcomes(
+            self.pool.clone(),
+            outcomes_received,
+            held.clone(),
+        ));
+        // Jobs claimed ahead wait behind the ones being sent; however slow
+        // the SMTP server, they must not look abandoned to `requeue_stale`.
+        let refresh_stop = CancellationToken::new();
+        let refresher = tokio::spawn(keep_held_jobs_fresh(
+            self.pool.clone(),
+            held.clone(),
+            (self.settings.stale_after / 3).max(Duration::from_millis(100)),
+            refresh_stop.clone(),
+        ));
         // `concurrency` workers, each sending one job after another (and so
         // keeping its SMTP connection), take the claimed jobs from a queue:
         // a task per job meant a spawn and, with more tasks than
@@ -124,14 +140,21 @@ impl Sender {
         let workers = self.settings.concurrency.max(1);
         let mut sends = JoinSet::new();
         for _ in 0..workers {
-            sends.spawn(self.clone().send_queued(queued.clone(), outcomes.clone()));
+            sends.spawn(
+                self.clone()
+                    .send_queued(queued.clone(), outcomes.clone(), held.clone()),
+            );
         }
         let mut next_stale_check = Instant::now();
         loop {
             while let Some(ended) = sends.try_join_next() {
                 // Only a panic ends a worker while the queue is open.
                 tracing::error!(error = ?ended.err(), "a send worker ended; starting another");
-                sends.spawn(self.clone().send_queued(queued.clone(), outcomes.clone()));
+                sends.spawn(self.clone().send_queued(
+                    queued.clone(),
+                    outcomes.clone(),
+                    held.clone(),
+                ));
             }
             if Instant::now() >= next_stale_check {
                 // Never less often than the staleness itself, so a restarted
@@ -170,6 +193,7 @@ impl Sender {
                 }
                 continue;
             }
+            held.hold(jobs.iter().map(|job| job.job_id));
             // One permit per claimed job (the first grant is split up).
             let mut single = Vec::with_capacity(jobs.len());
             for mut permit in permits {
@@ -192,6 +216,8 @@ impl Sender {
         while sends.join_next().await.is_some() {}
         drop(outcomes);
         recorder.await.context("the outcome recorder panicked")?;
+        refresh_stop.cancel();
+        refresher.await.context("the claim refresher panicked")?;
         tracing::info!("sender stopped");
         Ok(())
     }
@@ -202,12 +228,19 @@ impl Sender {
         self: Arc<Self>,
         queued: Arc<tokio::sync::Mutex<SendQueue>>,
         outcomes: mpsc::Sender<Outcome>,
+        held: HeldJobs,
     ) {
         loop {
             let next = queued.lock().await.recv().await;
             let Some((job, permit)) = next else { break };
+            let mut handover = Handover {
+                job_id: Some(job.job_id),
+                held: &held,
+            };
             let outcome = self.deliver(job).await;
             let _ = outcomes.send(outcome).await;
+            // The recorder lets go of the job once its outcome is written.
+            handover.job_id = None;
             drop(permit);
         }
     }
@@ -400,10 +433,82 @@ fn is_transient_render(error: &anyhow::Error) -> bool {
     error.downcast_ref::<TransientRender>().is_some()
 }
 
+/// The jobs this replica holds as SENDING: claimed, outcome not yet written.
+#[derive(Debug, Clone, Default)]
+struct HeldJobs(Arc<Mutex<HashSet<Uuid>>>);
+
+impl HeldJobs {
+    fn hold(&self, job_ids: impl Iterator<Item = Uuid>) {
+        self.lock().extend(job_ids);
+    }
+
+    fn let_go(&self, job_ids: impl Iterator<Item = Uuid>) {
+        let mut held = self.lock();
+        for job_id in job_ids {
+            held.remove(&job_id);
+        }
+    }
+
+    fn all(&self) -> Vec<Uuid> {
+        self.lock().iter().copied().collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Lets go of a job whose worker panicked before handing its outcome to the
+/// recorder: no longer kept fresh, it is requeued as abandoned (and counted
+/// as possibly re-sent) like a job of a stopped replica.
+struct Handover<'a> {
+    job_id: Option<Uuid>,
+    held: &'a HeldJobs,
+}
+
+impl Drop for Handover<'_> {
+    fn drop(&mut self) {
+        if let Some(job_id) = self.job_id {
+            self.held.let_go(std::iter::once(job_id));
+        }
+    }
+}
+
+/// Refreshes the held jobs every `period` until `stop`.
+async fn keep_held_jobs_fresh(
+    pool: PgPool,
+    held: HeldJobs,
+    period: Duration,
+    stop: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = ticks.tick() => {}
+        }
+        let job_ids = held.all();
+        if job_ids.is_empty() {
+            continue;
+        }
+        let refreshed = async {
+            let mut connection = pool.acquire().await?;
+            claims::keep_claims_fresh(&mut connection, &job_ids).await
+        }
+        .await;
+        if let Err(error) = refreshed {
+            tracing::warn!(error = %error, jobs = job_ids.len(), "refreshing the jobs being sent failed");
+        }
+    }
+}
+
 /// Writes outcomes as they come, many per transaction; a failed write is
 /// retried (the bounded queue fills meanwhile and the senders wait, so the
-/// sender slows down instead of piling up).
-async fn record_outcomes(pool: PgPool, mut received: mpsc::Receiver<Outcome>) {
+/// sender slows down instead of piling up). Written jobs are let go of.
+async fn record_outcomes(pool: PgPool, mut received: mpsc::Receiver<Outcome>, held: HeldJobs) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while let Some(outcome) = received.recv().await {
         batch.push(outcome);
@@ -440,6 +545,7 @@ async fn record_outcomes(pool: PgPool, mut received: mpsc::Receiver<Outcome>) {
                 }
             }
         }
+        held.let_go(batch.iter().map(Outcome::job_id));
         batch.clear();
     }
 }

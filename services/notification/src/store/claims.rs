@@ -76,18 +76,23 @@ pub async fn claim_due(
     connection: &mut PgConnection,
     limit: usize,
 ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    // `= ANY(ARRAY(…))` rather than joins: PostgreSQL plans a prepared
+    // statement for any `$1` after a few runs, guessing a tenth of the
+    // queue for `LIMIT $1`, and with joins that generic plan hashed both
+    // tables (a second per claim at a million jobs); an array can only be
+    // looked up, by TID and by primary key.
     sqlx::query_as::<_, ClaimedJob>(
-        "WITH due AS ( \
-            SELECT ctid FROM email_queue \
-            WHERE next_attempt_at <= now() \
-            ORDER BY priority, next_attempt_at \
-            LIMIT $1 \
-            FOR UPDATE SKIP LOCKED), \
-         taken AS ( \
-            DELETE FROM email_queue q USING due WHERE q.ctid = due.ctid RETURNING q.job_id) \
+        "WITH taken AS ( \
+            DELETE FROM email_queue WHERE ctid = ANY(ARRAY( \
+                SELECT ctid FROM email_queue \
+                WHERE next_attempt_at <= now() \
+                ORDER BY priority, next_attempt_at \
+                LIMIT $1 \
+                FOR UPDATE SKIP LOCKED)) \
+            RETURNING job_id) \
          UPDATE email_jobs j \
             SET state = 'sending', attempts = j.attempts + 1, updated_at = now() \
-           FROM taken WHERE j.job_id = taken.job_id AND j.state = 'queued' \
+          WHERE j.job_id = ANY(ARRAY(SELECT job_id FROM taken)) AND j.state = 'queued' \
          RETURNING j.job_id, j.kind, j.incident_id, j.to_address, j.display_name, j.content, \
                    j.message_id, j.attempts, \
                    (SELECT t.thread_url FROM incident_threads t WHERE t.incident_id = j.incident_id) AS thread_url, \
@@ -122,6 +127,35 @@ pub enum Outcome {
     },
     /// Not sent on purpose (the address is on the suppression list).
     Suppressed { job_id: Uuid },
+}
+
+impl Outcome {
+    /// The job this is the outcome of.
+    pub fn job_id(&self) -> Uuid {
+        match self {
+            Self::Sent { job_id, .. }
+            | Self::Retry { job_id, .. }
+            | Self::Failed { job_id, .. }
+            | Self::Suppressed { job_id } => *job_id,
+        }
+    }
+}
+
+/// Marks jobs this replica still holds as SENDING (claimed, outcome not yet
+/// written) as alive, so [`requeue_stale`] leaves them alone however long
+/// they wait behind a slow SMTP server. A HOT update: `updated_at` is not
+/// indexed.
+pub async fn keep_claims_fresh(
+    connection: &mut PgConnection,
+    job_ids: &[Uuid],
+) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query(
+        "UPDATE email_jobs SET updated_at = now() WHERE job_id = ANY($1) AND state = 'sending'",
+    )
+    .bind(job_ids)
+    .execute(connection)
+    .await?
+    .rows_affected())
 }
 
 /// Records outcomes in a few set-based statements (one per kind).
@@ -234,8 +268,8 @@ pub async fn record_outcomes(
     Ok(())
 }
 
-/// Queues again the jobs left SENDING for longer than `stale_seconds` (their
-/// replica stopped mid-transaction) and marks them possibly re-sent.
+/// Queues again the jobs left SENDING and not kept fresh for longer than
+/// `stale_seconds` (their replica stopped) and marks them possibly re-sent.
 pub async fn requeue_stale(
     connection: &mut PgConnection,
     stale_seconds: f64,

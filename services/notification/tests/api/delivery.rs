@@ -167,6 +167,46 @@ async fn a_restart_mid_incident_resumes_without_resending_what_was_sent() {
 }
 
 #[tokio::test]
+async fn jobs_waiting_behind_a_slow_smtp_server_are_not_taken_for_abandoned() {
+    let environment = TestEnvironment::new().await.unwrap();
+    let sink = SmtpSink::start().unwrap();
+    // One connection at half a second a message: the last of the ten jobs
+    // claimed together waits five seconds, well past the two after which a
+    // job nobody refreshes counts as abandoned.
+    sink.set_accept_delay(Duration::from_millis(500));
+    let mut settings = config(&environment, &sink.url());
+    settings.thread_link_wait_seconds = 0;
+    settings.smtp_concurrency = 1;
+    settings.sending_stale_seconds = 2;
+    let service = start(settings).await;
+    let incident = incident();
+    let id = incident.incident_id.clone();
+    let affected = accounts(10);
+    publish(&environment, &incident).await;
+    publish(&environment, &batch(&id, 1, &affected)).await;
+
+    let pool = environment.database.pool();
+    eventually(LONG, "all ten sent", || async {
+        (count_jobs(pool, &id, "sent").await == 10).then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 10, "nothing requeued and sent twice");
+    let recipients: HashSet<String> = messages.iter().map(|m| m.to[0].clone()).collect();
+    assert_eq!(recipients.len(), 10);
+    let possibly_resent: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM email_jobs WHERE incident_id = $1 AND possibly_resent",
+    )
+    .bind(&id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert_eq!(possibly_resent, 0, "no live job was requeued");
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_rate_limit_holds_over_every_window() {
     let environment = TestEnvironment::new().await.unwrap();
     let sink = SmtpSink::start().unwrap();
