@@ -264,6 +264,7 @@ impl Sender {
     async fn claim(&self, wanted: usize) -> anyhow::Result<(Vec<ClaimedJob>, Duration)> {
         let rate = self.settings.rate_per_second;
         let mut transaction = self.pool.begin().await?;
+        claims::plan_for_actual_parameters(&mut transaction).await?;
         let granted = if rate > 0.0 {
             let (granted, wait) =
                 claims::take_tokens(&mut transaction, rate, rate.max(1.0), wanted).await?;
@@ -532,6 +533,7 @@ async fn record_outcomes(pool: PgPool, mut received: mpsc::Receiver<Outcome>, he
                 sqlx::query("SET LOCAL synchronous_commit = off")
                     .execute(&mut *transaction)
                     .await?;
+                claims::plan_for_actual_parameters(&mut transaction).await?;
                 claims::record_outcomes(&mut transaction, &batch).await?;
                 transaction.commit().await
             }

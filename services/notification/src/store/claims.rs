@@ -7,6 +7,19 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+/// Plans the rest of this transaction's statements for their actual
+/// parameters and table sizes. A connection otherwise keeps a generic plan
+/// per statement, made after its first few runs — perhaps while the tables
+/// held a handful of jobs — until something invalidates it: with autovacuum
+/// off nothing does, and the claim's plan made for an empty queue (scanning
+/// it whole) took seconds per claim at a million jobs.
+pub async fn plan_for_actual_parameters(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+        .execute(connection)
+        .await?;
+    Ok(())
+}
+
 /// Takes up to `wanted` send tokens from the bucket every replica shares
 /// (`rate` tokens per second, at most `burst` saved). Must run in the same
 /// transaction as the claim and [`return_tokens`]: the row lock serialises
@@ -76,11 +89,9 @@ pub async fn claim_due(
     connection: &mut PgConnection,
     limit: usize,
 ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
-    // `= ANY(ARRAY(…))` rather than joins: PostgreSQL plans a prepared
-    // statement for any `$1` after a few runs, guessing a tenth of the
-    // queue for `LIMIT $1`, and with joins that generic plan hashed both
-    // tables (a second per claim at a million jobs); an array can only be
-    // looked up, by TID and by primary key.
+    // `= ANY(ARRAY(…))` rather than joins: a plan for a `LIMIT` it cannot
+    // see (a generic plan guesses a tenth of the queue) hashed both tables
+    // when joined; an array is looked up, by TID and by primary key.
     sqlx::query_as::<_, ClaimedJob>(
         "WITH taken AS ( \
             DELETE FROM email_queue WHERE ctid = ANY(ARRAY( \
