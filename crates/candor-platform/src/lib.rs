@@ -20,4 +20,5 @@ pub mod messaging;
 pub mod outbox;
 pub mod service;
 pub mod shutdown;
+pub mod sync;
 pub mod telemetry;

@@ -2,9 +2,10 @@
 //! the shared one.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
+use candor_platform::sync::lock;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -64,7 +65,7 @@ impl TcpProxy {
 
     /// Drops every current connection and refuses new ones.
     pub fn cut(&self) {
-        let mut connections = self.state.lock();
+        let mut connections = lock(&self.state.connections);
         connections.cut = true;
         connections.token.cancel();
         connections.token = CancellationToken::new();
@@ -72,7 +73,7 @@ impl TcpProxy {
 
     /// Forwards new connections again.
     pub fn restore(&self) {
-        self.state.lock().cut = false;
+        lock(&self.state.connections).cut = false;
     }
 }
 
@@ -83,21 +84,13 @@ impl Drop for TcpProxy {
     }
 }
 
-impl ProxyState {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connections> {
-        self.connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
 async fn accept_loop(listener: TcpListener, state: Arc<ProxyState>) {
     loop {
         let Ok((client, _)) = listener.accept().await else {
             continue;
         };
         let token = {
-            let connections = state.lock();
+            let connections = lock(&state.connections);
             if connections.cut {
                 drop(client);
                 continue;

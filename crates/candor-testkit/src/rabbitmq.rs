@@ -4,12 +4,13 @@
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
 use std::str::FromStr;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use candor_platform::config::AmqpConfig;
 use candor_platform::messaging::{QueueSpec, ServiceQueue, Topology, header_string};
+use candor_platform::sync::lock;
 use lapin::options::{
     BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
     QueueDeleteOptions,
@@ -137,10 +138,7 @@ impl TestBroker {
         let topology = self.topology();
         let channel = self.channel().await?;
         topology.declare_exchanges(&channel).await?;
-        self.extra_queues
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(spec.name.clone());
+        lock(&self.extra_queues).insert(spec.name.clone());
         topology.declare_queue(&channel, config, spec).await?;
         close(channel).await;
         Ok(topology.queue_name(&spec.name))
@@ -246,10 +244,7 @@ impl TestBroker {
     }
 
     fn queue_names(&self) -> Vec<String> {
-        let extra = self
-            .extra_queues
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
+        let extra = lock(&self.extra_queues);
         ServiceQueue::ALL
             .iter()
             .map(|service| service.name().to_owned())

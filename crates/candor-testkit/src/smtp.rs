@@ -11,9 +11,10 @@ mod tls;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use candor_platform::sync::lock;
 use mailin_embedded::{AuthMechanism, Handler, Response, Server};
 
 use crate::tls::TestPki;
@@ -264,13 +265,6 @@ impl SmtpSink {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
-}
-
-fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
-    // A panicking test thread must not hide every later message.
-    state
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// One connection's handler; mailin clones it per connection.

@@ -4,10 +4,11 @@
 //! cost a round trip to the account service each time.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use candor_platform::auth::{Credentials, OutgoingInterceptor, bearer_token};
+use candor_platform::sync::lock;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::{Role, ValidateSessionRequest, ValidateSessionResponse};
 use secrecy::SecretString;
@@ -129,12 +130,12 @@ impl Sessions {
     /// Drops cached sessions of a deactivated account (other replicas' caches
     /// expire within the TTL; posting also checks the author table).
     pub fn forget_account(&self, account_id: Uuid) {
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = lock(&self.cache);
         cache.retain(|_, entry| entry.caller.account_id != account_id);
     }
 
     fn cached(&self, key: &[u8; 32]) -> Option<Caller> {
-        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let cache = lock(&self.cache);
         let entry = cache.get(key)?;
         (entry.valid_until > Instant::now()).then(|| entry.caller.clone())
     }
@@ -151,7 +152,7 @@ impl Sessions {
             return;
         }
         let now = Instant::now();
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut cache = lock(&self.cache);
         if cache.len() >= self.capacity {
             cache.retain(|_, entry| entry.valid_until > now);
         }

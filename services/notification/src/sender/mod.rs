@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use candor_platform::service::BackgroundTask;
+use candor_platform::sync::lock;
 use candor_proto::events::v1::BreachReported;
 use chrono::Utc;
 use prost::Message as _;
@@ -382,24 +383,18 @@ impl Sender {
         thread_url: Option<&str>,
     ) -> Result<Arc<PreparedNotice>, RenderError> {
         let key = (incident_id.to_owned(), thread_url.map(str::to_owned));
-        if let Some(found) = self.lock_prepared().get(&key) {
+        if let Some(found) = lock(&self.prepared).get(&key) {
             return Ok(found.clone());
         }
         let incident = self.incident(incident_id).await?;
         let prepared = Arc::new(self.renderer.prepare_breach_notice(&incident, thread_url)?);
-        self.lock_prepared().insert(key, prepared.clone());
+        lock(&self.prepared).insert(key, prepared.clone());
         Ok(prepared)
-    }
-
-    fn lock_prepared(&self) -> std::sync::MutexGuard<'_, PreparedNotices> {
-        self.prepared
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The incident's notice wording, loaded once per process.
     async fn incident(&self, incident_id: &str) -> Result<Arc<IncidentContext>, RenderError> {
-        if let Some(found) = self.lock_incidents().get(incident_id) {
+        if let Some(found) = lock(&self.incidents).get(incident_id) {
             return Ok(found.clone());
         }
         let mut connection = self
@@ -413,15 +408,8 @@ impl Sender {
             .context("the incident of a notice is not recorded")?;
         let report = BreachReported::decode(report.as_slice()).context("decoding the report")?;
         let context = Arc::new(IncidentContext::new(&report));
-        self.lock_incidents()
-            .insert(incident_id.to_owned(), context.clone());
+        lock(&self.incidents).insert(incident_id.to_owned(), context.clone());
         Ok(context)
-    }
-
-    fn lock_incidents(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<IncidentContext>>> {
-        self.incidents
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -440,24 +428,18 @@ struct HeldJobs(Arc<Mutex<HashSet<Uuid>>>);
 
 impl HeldJobs {
     fn hold(&self, job_ids: impl Iterator<Item = Uuid>) {
-        self.lock().extend(job_ids);
+        lock(&self.0).extend(job_ids);
     }
 
     fn let_go(&self, job_ids: impl Iterator<Item = Uuid>) {
-        let mut held = self.lock();
+        let mut held = lock(&self.0);
         for job_id in job_ids {
             held.remove(&job_id);
         }
     }
 
     fn all(&self) -> Vec<Uuid> {
-        self.lock().iter().copied().collect()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashSet<Uuid>> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        lock(&self.0).iter().copied().collect()
     }
 }
 

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use candor_platform::sync::lock;
 use lettre::address::Envelope;
 use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
@@ -98,10 +99,7 @@ impl SmtpPool {
     }
 
     fn take_idle(&self) -> Option<AsyncSmtpConnection> {
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut idle = lock(&self.idle);
         while let Some(entry) = idle.pop() {
             if entry.since.elapsed() < MAX_IDLE && !entry.connection.has_broken() {
                 return Some(entry.connection);
@@ -114,13 +112,10 @@ impl SmtpPool {
         if connection.has_broken() {
             return;
         }
-        self.idle
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .push(Idle {
-                connection,
-                since: Instant::now(),
-            });
+        lock(&self.idle).push(Idle {
+            connection,
+            since: Instant::now(),
+        });
     }
 }
 
