@@ -28,11 +28,7 @@ const INCIDENT_JSON: &str =
 const BATCH: usize = 500;
 
 fn argument(name: &str, default: usize) -> usize {
-    let arguments: Vec<String> = std::env::args().collect();
-    arguments
-        .iter()
-        .position(|argument| argument == name)
-        .and_then(|index| arguments.get(index + 1))
+    string_argument(name)
         .and_then(|value| value.parse().ok())
         .unwrap_or(default)
 }
@@ -50,7 +46,7 @@ fn main() -> anyhow::Result<()> {
             .build()
     };
     if let Some(sink) = string_argument("--bare-client-of") {
-        // The bare loop as a process of its own (started by `bare_in_process`).
+        // The bare loop as a process of its own (started by `bare_as_own_process`).
         let elapsed = runtime()?.block_on(bare_lettre_loop(sink.parse()?, count, concurrency))?;
         println!("{}", elapsed.as_secs_f64());
         return Ok(());
@@ -73,29 +69,22 @@ async fn bench(count: usize, concurrency: usize, threads: usize) -> anyhow::Resu
     let client_cpu =
         (process_ticks(std::process::id()) - cpu_before).saturating_sub(sink_ticks() - sink_before);
     let sink_cpu = sink_ticks() - sink_before;
-    println!(
-        "bare lettre loop in the sink's process (TCP_NODELAY, {concurrency} connections, {threads} runtime worker threads): {count} messages in {:.2} s = {:.0}/s; CPU {:.1} ms per 1000 messages (client {:.1}, sink {:.1})",
-        in_process.as_secs_f64(),
-        count as f64 / in_process.as_secs_f64(),
-        per_thousand(client_cpu + sink_cpu, count),
-        per_thousand(client_cpu, count),
-        per_thousand(sink_cpu, count)
-    );
-    let (bare, client_cpu, sink_cpu) = bare_in_process(addr, count, concurrency, threads)?;
-    println!(
-        "bare lettre loop as its own process (TCP_NODELAY, {concurrency} connections, {threads} runtime worker threads): {count} messages in {:.2} s = {:.0}/s",
-        bare.as_secs_f64(),
-        count as f64 / bare.as_secs_f64()
-    );
-    println!(
-        "bare lettre loop as its own process: CPU {:.1} ms per 1000 messages (client {:.1}, sink {:.1})",
-        per_thousand(client_cpu + sink_cpu, count),
-        per_thousand(client_cpu, count),
-        per_thousand(sink_cpu, count)
-    );
+    let report = |place: &str, elapsed: Duration, client_cpu: u64, sink_cpu: u64| {
+        println!(
+            "bare lettre loop {place} (TCP_NODELAY, {concurrency} connections, {threads} runtime worker threads): {count} messages in {:.2} s = {:.0}/s; CPU {:.1} ms per 1000 messages (client {:.1}, sink {:.1})",
+            elapsed.as_secs_f64(),
+            count as f64 / elapsed.as_secs_f64(),
+            per_thousand(client_cpu + sink_cpu, count),
+            per_thousand(client_cpu, count),
+            per_thousand(sink_cpu, count)
+        );
+    };
+    report("in the sink's process", in_process, client_cpu, sink_cpu);
+    let (bare, client_cpu, sink_cpu) = bare_as_own_process(addr, count, concurrency, threads)?;
+    report("as its own process", bare, client_cpu, sink_cpu);
     let bare_rate = count as f64 / bare.as_secs_f64();
 
-    let already = sink.messages().len();
+    let already = sink.message_count();
     let (service_rate, wall, peak_rss_kib, cpu) =
         service_run(&environment, &sink, count, concurrency, threads).await?;
     let messages = sink.messages();
@@ -141,7 +130,7 @@ fn string_argument(name: &str) -> Option<String> {
 
 /// Runs the bare loop as a child process (this bench binary with
 /// `--bare-client-of`); returns its time, its CPU and the sink's, in ticks.
-fn bare_in_process(
+fn bare_as_own_process(
     sink: std::net::SocketAddr,
     count: usize,
     concurrency: usize,
