@@ -150,10 +150,7 @@ async fn list_deliveries_pages_through_an_incident_in_order() {
     publish(&environment, &incident).await;
     publish(&environment, &batch(&id, 1, &accounts(5))).await;
     let pool = environment.database.pool();
-    eventually(LONG, "five queued", || async {
-        (count_jobs(pool, &id, "queued").await == 5).then_some(())
-    })
-    .await;
+    jobs_reach(pool, &id, "queued", 5).await;
 
     let mut seen = Vec::new();
     let mut page_token = String::new();

@@ -43,10 +43,7 @@ async fn smtp_down_for_a_while_then_back_delivers_every_email_once() {
     assert!(sink.messages().is_empty());
 
     proxy.restore();
-    eventually(LONG, "all twenty sent", || async {
-        (count_jobs(pool, &id, "sent").await == 20).then_some(())
-    })
-    .await;
+    jobs_reach(pool, &id, "sent", 20).await;
     let messages = sink.messages();
     assert_eq!(messages.len(), 20, "none lost, none doubled");
     let recipients: HashSet<String> = messages.iter().map(|m| m.to[0].clone()).collect();
@@ -155,10 +152,7 @@ async fn a_restart_mid_incident_resumes_without_resending_what_was_sent() {
     );
 
     let service = start(settings).await;
-    eventually(LONG, "all sixty sent", || async {
-        (count_jobs(pool, &id, "sent").await == 60).then_some(())
-    })
-    .await;
+    jobs_reach(pool, &id, "sent", 60).await;
     let messages = sink.messages();
     assert_eq!(messages.len(), 60, "nothing sent twice");
     let recipients: HashSet<String> = messages.iter().map(|m| m.to[0].clone()).collect();
@@ -186,10 +180,7 @@ async fn jobs_waiting_behind_a_slow_smtp_server_are_not_taken_for_abandoned() {
     publish(&environment, &batch(&id, 1, &affected)).await;
 
     let pool = environment.database.pool();
-    eventually(LONG, "all ten sent", || async {
-        (count_jobs(pool, &id, "sent").await == 10).then_some(())
-    })
-    .await;
+    jobs_reach(pool, &id, "sent", 10).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let messages = sink.messages();
     assert_eq!(messages.len(), 10, "nothing requeued and sent twice");
@@ -220,10 +211,7 @@ async fn the_rate_limit_holds_over_every_window() {
     publish(&environment, &batch(&id, 1, &accounts(60))).await;
 
     let pool = environment.database.pool();
-    eventually(LONG, "all sixty sent", || async {
-        (count_jobs(pool, &id, "sent").await == 60).then_some(())
-    })
-    .await;
+    jobs_reach(pool, &id, "sent", 60).await;
     let sent_at: Vec<DateTime<Utc>> = sqlx::query_scalar(
         "SELECT sent_at FROM email_jobs WHERE incident_id = $1 ORDER BY sent_at",
     )

@@ -177,6 +177,16 @@ pub async fn count_jobs(pool: &PgPool, incident_id: &str, state: &str) -> i64 {
         .unwrap()
 }
 
+/// Waits (up to a minute) until exactly `count` jobs of the incident are in
+/// `state`.
+pub async fn jobs_reach(pool: &PgPool, incident_id: &str, state: &str, count: i64) {
+    let what = format!("{count} jobs {state}");
+    eventually(Duration::from_secs(60), &what, || async {
+        (count_jobs(pool, incident_id, state).await == count).then_some(())
+    })
+    .await;
+}
+
 /// Polls GetIncidentProgress (as the operator) until `done` holds; failed
 /// calls (a service still starting) count as not done.
 pub async fn progress_when(

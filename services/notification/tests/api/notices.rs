@@ -155,17 +155,11 @@ async fn notices_wait_for_the_thread_link_and_carry_it() {
     publish(&environment, &incident).await;
     publish(&environment, &batch(&id, 1, &affected)).await;
     let pool = environment.database.pool();
-    eventually(LONG, "three queued jobs", || async {
-        (count_jobs(pool, &id, "queued").await == 3).then_some(())
-    })
-    .await;
+    jobs_reach(pool, &id, "queued", 3).await;
     // Deactivated while its notice waits in the send queue: the job is
     // suppressed, and the claim drops its queue row instead of sending.
     publish(&environment, &deactivated(&affected[2].account_id)).await;
-    eventually(LONG, "the deactivated account's job suppressed", || async {
-        (count_jobs(pool, &id, "suppressed").await == 1).then_some(())
-    })
-    .await;
+    jobs_reach(pool, &id, "suppressed", 1).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert!(
         sink.messages().is_empty(),

@@ -67,10 +67,7 @@ async fn a_notice_goes_out_over_starttls_with_auth() {
         );
     }
     let pool = environment.database.pool();
-    eventually(LONG, "all three recorded sent", || async {
-        (count_jobs(pool, &id, "sent").await == 3).then_some(())
-    })
-    .await;
+    jobs_reach(pool, &id, "sent", 3).await;
     service.stop().await.unwrap();
 }
 
@@ -89,10 +86,7 @@ async fn a_notice_goes_out_over_implicit_tls() {
     assert_eq!(messages.len(), 2);
     assert!(messages[0].text().contains("Notice of Data Breach"));
     let pool = environment.database.pool();
-    eventually(LONG, "both recorded sent", || async {
-        (count_jobs(pool, &id, "sent").await == 2).then_some(())
-    })
-    .await;
+    jobs_reach(pool, &id, "sent", 2).await;
     service.stop().await.unwrap();
 }
 
