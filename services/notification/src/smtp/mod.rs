@@ -5,8 +5,11 @@
 //! 40 ms on a connection. Here every connection is opened on our own tokio
 //! `TcpStream` with `set_nodelay(true)` and handed to lettre with
 //! `AsyncSmtpConnection::connect_with_transport`; this module is the one place
-//! that makes that choice.
+//! that makes that choice. Under lettre each connection also holds what is
+//! written until the reply is read ([`coalescing`]), so a message's content
+//! and its closing `.` leave in one segment.
 
+mod coalescing;
 mod pool;
 mod settings;
 mod stream;

@@ -1,5 +1,6 @@
-//! Opening one SMTP connection: TCP with `TCP_NODELAY`, then implicit TLS,
-//! greeting and EHLO, STARTTLS and AUTH as `SMTP_URL` asks.
+//! Opening one SMTP connection: TCP with `TCP_NODELAY` and writes held
+//! until the reply is read ([`Coalescing`]), then implicit TLS, greeting and
+//! EHLO, STARTTLS and AUTH as `SMTP_URL` asks.
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,7 +20,11 @@ use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 use tokio_rustls::rustls::{self, pki_types::ServerName};
 
+use super::coalescing::Coalescing;
 use super::settings::{SmtpSettings, TlsMode};
+
+/// The TCP connection under everything else (TLS included).
+type Tcp = Coalescing<TcpStream>;
 
 /// Opens, greets and (as configured) secures and authenticates a connection.
 /// Errors are text for the job's `last_error`; they are always transient
@@ -39,6 +44,7 @@ pub async fn open(
     .map_err(|error| format!("cannot connect to the SMTP server: {error}"))?;
     tcp.set_nodelay(true)
         .map_err(|error| format!("cannot set TCP_NODELAY: {error}"))?;
+    let tcp = Coalescing::new(tcp);
     let stream: Box<dyn AsyncTokioStream> = if settings.tls == TlsMode::Implicit {
         Box::new(implicit_tls(tcp, settings, timeout).await?)
     } else {
@@ -84,7 +90,7 @@ pub async fn open(
 }
 
 async fn implicit_tls(
-    tcp: TcpStream,
+    tcp: Tcp,
     settings: &SmtpSettings,
     timeout: Duration,
 ) -> Result<ImplicitTls, String> {
@@ -106,6 +112,7 @@ async fn implicit_tls(
     let name = ServerName::try_from(host.to_owned())
         .map_err(|_| format!("SMTP host {host:?} is not a valid TLS server name"))?;
     let peer = tcp
+        .get_ref()
         .peer_addr()
         .map_err(|error| format!("reading the SMTP peer address: {error}"))?;
     let stream = tokio::time::timeout(
@@ -121,8 +128,14 @@ async fn implicit_tls(
 /// A TLS stream lettre can drive (it needs `peer_addr` besides I/O).
 #[derive(Debug)]
 struct ImplicitTls {
-    stream: TlsStream<TcpStream>,
+    stream: TlsStream<Tcp>,
     peer: SocketAddr,
+}
+
+impl AsyncTokioStream for Tcp {
+    fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.get_ref().peer_addr()
+    }
 }
 
 impl AsyncTokioStream for ImplicitTls {
