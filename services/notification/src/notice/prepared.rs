@@ -8,7 +8,11 @@
 //! HTML part escaped like the template formatter does), so the decoded
 //! parts equal a full render; `tests.rs` checks that.
 
+use std::sync::Mutex;
+use std::time::SystemTime;
+
 use anyhow::Context as _;
+use candor_platform::sync::lock;
 use lettre::address::{Address, Envelope};
 use lettre::message::header::{
     ContentType, Date, From, HeaderName, HeaderValue, Headers, MIME_VERSION_1_0, MessageId,
@@ -31,18 +35,14 @@ enum Piece {
     Slot(Slot),
 }
 
-/// One line of a part: encoded once, or encoded per member.
+/// A stretch of the formatted message after the member's own headers:
+/// fixed text (headers, boundaries and every line without a slot, already
+/// quoted-printable encoded and joined), or one line holding a slot, filled
+/// in and encoded per member.
 #[derive(Debug, Clone)]
-enum Line {
-    Encoded(String),
-    Slotted(Vec<Piece>),
-}
-
-/// One body part (text or HTML) split into lines.
-#[derive(Debug, Clone)]
-struct Part {
-    lines: Vec<Line>,
-    html: bool,
+enum Segment {
+    Fixed(String),
+    Slotted { pieces: Vec<Piece>, html: bool },
 }
 
 /// The markers a template render is given in place of the member's values.
@@ -63,14 +63,21 @@ impl Markers {
 }
 
 /// A breach notice ready to be formatted for any member.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PreparedNotice {
     from: Mailbox,
-    /// From, Reply-To, Subject, Auto-Submitted, MIME-Version, Content-Type.
-    fixed_headers: String,
-    boundary: String,
-    text: Part,
-    html: Part,
+    /// Everything after Date, To and Message-ID: the fixed headers (From,
+    /// Reply-To, Subject, Auto-Submitted, MIME-Version, Content-Type), then
+    /// the text and HTML parts.
+    segments: Vec<Segment>,
+    /// The `Date` header line, formatted once per second.
+    date: Mutex<DateLine>,
+}
+
+#[derive(Debug, Default)]
+struct DateLine {
+    second: u64,
+    line: String,
 }
 
 impl PreparedNotice {
@@ -98,12 +105,22 @@ impl PreparedNotice {
             ContentType::parse(&format!("multipart/alternative; boundary=\"{boundary}\""))
                 .context("the multipart content type")?,
         );
+        let mut segments = Segments::default();
+        segments.fixed.push_str(&headers.to_string());
+        segments.fixed.push_str("\r\n");
+        for (rendered, html) in [(text, false), (html, true)] {
+            segments.fixed.push_str("--");
+            segments.fixed.push_str(&boundary);
+            segments.fixed.push_str("\r\n");
+            segments.push_part(rendered, markers, html);
+        }
+        segments.fixed.push_str("--");
+        segments.fixed.push_str(&boundary);
+        segments.fixed.push_str("--\r\n");
         Ok(Self {
             from,
-            fixed_headers: headers.to_string(),
-            boundary,
-            text: Part::split(text, markers, false),
-            html: Part::split(html, markers, true),
+            segments: segments.finish(),
+            date: Mutex::new(DateLine::default()),
         })
     }
 
@@ -121,8 +138,7 @@ impl PreparedNotice {
         let envelope = Envelope::new(Some(self.from.email.clone()), vec![address.clone()])
             .context("building the envelope")?;
         let name = Some(display_name.to_owned()).filter(|name| !name.is_empty());
-        let mut headers = Headers::with_capacity(3);
-        headers.set(Date::now());
+        let mut headers = Headers::with_capacity(2);
         headers.set(To::from(Mailboxes::from(Mailbox::new(name, address))));
         headers.set(MessageId::from(message_id.to_owned()));
 
@@ -132,19 +148,37 @@ impl PreparedNotice {
             address: to_address,
         };
         let mut message = String::with_capacity(8 * 1024);
+        self.push_date(&mut message);
         message.push_str(&headers.to_string());
-        message.push_str(&self.fixed_headers);
-        message.push_str("\r\n");
-        for part in [&self.text, &self.html] {
-            message.push_str("--");
-            message.push_str(&self.boundary);
-            message.push_str("\r\n");
-            part.write(&mut message, &values);
+        let mut line = String::new();
+        for segment in &self.segments {
+            match segment {
+                Segment::Fixed(text) => message.push_str(text),
+                Segment::Slotted { pieces, html } => {
+                    line.clear();
+                    fill(&mut line, pieces, &values, *html);
+                    message.push_str(&quoted_printable::encode_to_str(&line));
+                }
+            }
         }
-        message.push_str("--");
-        message.push_str(&self.boundary);
-        message.push_str("--\r\n");
         Ok((envelope, message.into_bytes()))
+    }
+
+    /// Appends the `Date` header for now; its text changes once a second,
+    /// so it is formatted once a second.
+    fn push_date(&self, message: &mut String) {
+        let now = SystemTime::now();
+        let second = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs());
+        let mut date = lock(&self.date);
+        if date.second != second || date.line.is_empty() {
+            let mut headers = Headers::with_capacity(1);
+            headers.set(Date::from(now));
+            date.line = headers.to_string();
+            date.second = second;
+        }
+        message.push_str(&date.line);
     }
 }
 
@@ -153,60 +187,69 @@ struct Values<'a> {
     address: &'a str,
 }
 
-impl Part {
-    fn split(rendered: &str, markers: &Markers, html: bool) -> Self {
-        let lines = rendered
-            .split('\n')
-            .map(|line| line.strip_suffix('\r').unwrap_or(line))
-            .map(|line| {
-                let pieces = pieces(line, markers);
-                if pieces.iter().any(|piece| matches!(piece, Piece::Slot(_))) {
-                    Line::Slotted(pieces)
-                } else {
-                    Line::Encoded(quoted_printable::encode_to_str(line))
-                }
-            })
-            .collect();
-        Self { lines, html }
-    }
+/// Builds the segments: fixed text accumulates until a slotted line.
+#[derive(Default)]
+struct Segments {
+    done: Vec<Segment>,
+    fixed: String,
+}
 
-    fn write(&self, out: &mut String, values: &Values<'_>) {
-        out.push_str(if self.html {
+impl Segments {
+    /// One body part (text or HTML): its headers, then its lines, each
+    /// quoted-printable encoded unless it holds a slot.
+    fn push_part(&mut self, rendered: &str, markers: &Markers, html: bool) {
+        self.fixed.push_str(if html {
             "Content-Type: text/html; charset=utf-8\r\n"
         } else {
             "Content-Type: text/plain; charset=utf-8\r\n"
         });
-        out.push_str("Content-Transfer-Encoding: quoted-printable\r\n\r\n");
-        let mut raw = String::new();
-        for (index, line) in self.lines.iter().enumerate() {
+        self.fixed
+            .push_str("Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+        let lines = rendered
+            .split('\n')
+            .map(|line| line.strip_suffix('\r').unwrap_or(line));
+        for (index, line) in lines.enumerate() {
             if index > 0 {
-                out.push_str("\r\n");
+                self.fixed.push_str("\r\n");
             }
-            match line {
-                Line::Encoded(encoded) => out.push_str(encoded),
-                Line::Slotted(pieces) => {
-                    raw.clear();
-                    for piece in pieces {
-                        match piece {
-                            Piece::Literal(text) => raw.push_str(text),
-                            Piece::Slot(slot) => {
-                                let value = match slot {
-                                    Slot::Greeting => values.greeting,
-                                    Slot::Address => values.address,
-                                };
-                                if self.html {
-                                    raw.push_str(&escape_html(value));
-                                } else {
-                                    raw.push_str(value);
-                                }
-                            }
-                        }
-                    }
-                    out.push_str(&quoted_printable::encode_to_str(&raw));
+            let pieces = pieces(line, markers);
+            if pieces.iter().any(|piece| matches!(piece, Piece::Slot(_))) {
+                self.done
+                    .push(Segment::Fixed(std::mem::take(&mut self.fixed)));
+                self.done.push(Segment::Slotted { pieces, html });
+            } else {
+                self.fixed.push_str(&quoted_printable::encode_to_str(line));
+            }
+        }
+        self.fixed.push_str("\r\n");
+    }
+
+    fn finish(mut self) -> Vec<Segment> {
+        self.done.push(Segment::Fixed(self.fixed));
+        self.done
+            .retain(|segment| !matches!(segment, Segment::Fixed(text) if text.is_empty()));
+        self.done
+    }
+}
+
+/// One slotted line with the member's values in (HTML-escaped in the HTML
+/// part), before quoted-printable encoding.
+fn fill(line: &mut String, pieces: &[Piece], values: &Values<'_>, html: bool) {
+    for piece in pieces {
+        match piece {
+            Piece::Literal(text) => line.push_str(text),
+            Piece::Slot(slot) => {
+                let value = match slot {
+                    Slot::Greeting => values.greeting,
+                    Slot::Address => values.address,
+                };
+                if html {
+                    line.push_str(&escape_html(value));
+                } else {
+                    line.push_str(value);
                 }
             }
         }
-        out.push_str("\r\n");
     }
 }
 

@@ -187,6 +187,8 @@ fn a_prepared_notice_formats_exactly_what_a_full_render_says() {
             assert_eq!(envelope.to()[0].to_string(), to);
             assert_eq!(decoded_part(&message, "text/plain"), full.text, "{name:?}");
             assert_eq!(decoded_part(&message, "text/html"), full.html, "{name:?}");
+            assert!(message.starts_with("Date: "), "{message}");
+            assert_eq!(message.matches("\r\nDate: ").count(), 0, "one Date header");
             let body = message.split_once("\r\n\r\n").unwrap().1;
             let long = body.lines().find(|line| line.len() > 76);
             assert_eq!(long, None, "quoted-printable lines are at most 76 long");
