@@ -3,6 +3,8 @@
 //! the work), recording outcomes in bulk (a retry goes back into the
 //! queue), and requeuing abandoned SENDING jobs.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -76,8 +78,10 @@ pub struct ClaimedJob {
     pub message_id: String,
     pub attempts: i32,
     /// The incident's forum thread link, when known.
+    #[sqlx(skip)]
     pub thread_url: Option<String>,
     /// The address failed permanently before: do not send.
+    #[sqlx(skip)]
     pub address_suppressed: bool,
 }
 
@@ -92,7 +96,7 @@ pub async fn claim_due(
     // `= ANY(ARRAY(…))` rather than joins: a plan for a `LIMIT` it cannot
     // see (a generic plan guesses a tenth of the queue) hashed both tables
     // when joined; an array is looked up, by TID and by primary key.
-    sqlx::query_as::<_, ClaimedJob>(
+    let mut jobs = sqlx::query_as::<_, ClaimedJob>(
         "WITH taken AS ( \
             DELETE FROM email_queue WHERE ctid = ANY(ARRAY( \
                 SELECT ctid FROM email_queue \
@@ -105,13 +109,61 @@ pub async fn claim_due(
             SET state = 'sending', attempts = j.attempts + 1, updated_at = now() \
           WHERE j.job_id = ANY(ARRAY(SELECT job_id FROM taken)) AND j.state = 'queued' \
          RETURNING j.job_id, j.kind, j.incident_id, j.to_address, j.display_name, j.content, \
-                   j.message_id, j.attempts, \
-                   (SELECT t.thread_url FROM incident_threads t WHERE t.incident_id = j.incident_id) AS thread_url, \
-                   EXISTS (SELECT 1 FROM suppressed_addresses s WHERE s.address = lower(j.to_address)) AS address_suppressed",
+                   j.message_id, j.attempts",
     )
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(&mut *connection)
+    .await?;
+    if !jobs.is_empty() {
+        look_up_links_and_suppressions(connection, &mut jobs).await?;
+    }
+    Ok(jobs)
+}
+
+/// Fills in the claimed jobs' thread links and suppressed addresses with one
+/// lookup each for the whole claim. (As subqueries of the claim they ran per
+/// job: two index probes and a `lower()` each, an eighth of PostgreSQL's
+/// work per message.)
+async fn look_up_links_and_suppressions(
+    connection: &mut PgConnection,
+    jobs: &mut [ClaimedJob],
+) -> Result<(), sqlx::Error> {
+    let mut incidents: Vec<&str> = jobs
+        .iter()
+        .filter_map(|job| job.incident_id.as_deref())
+        .collect();
+    incidents.sort_unstable();
+    incidents.dedup();
+    let links: HashMap<String, String> = if incidents.is_empty() {
+        HashMap::new()
+    } else {
+        sqlx::query_as::<_, (String, String)>(
+            "SELECT incident_id, thread_url FROM incident_threads WHERE incident_id = ANY($1)",
+        )
+        .bind(&incidents)
+        .fetch_all(&mut *connection)
+        .await?
+        .into_iter()
+        .collect()
+    };
+    let addresses: Vec<&str> = jobs.iter().map(|job| job.to_address.as_str()).collect();
+    let suppressed: HashSet<String> = sqlx::query_scalar(
+        "SELECT DISTINCT t.address FROM UNNEST($1::text[]) AS t(address) \
+         JOIN suppressed_addresses s ON s.address = lower(t.address)",
+    )
+    .bind(&addresses)
     .fetch_all(connection)
-    .await
+    .await?
+    .into_iter()
+    .collect();
+    for job in jobs {
+        job.thread_url = job
+            .incident_id
+            .as_ref()
+            .and_then(|incident| links.get(incident).cloned());
+        job.address_suppressed = suppressed.contains(&job.to_address);
+    }
+    Ok(())
 }
 
 /// What became of one claimed job.

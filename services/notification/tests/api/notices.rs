@@ -194,6 +194,42 @@ async fn notices_wait_for_the_thread_link_and_carry_it() {
 }
 
 #[tokio::test]
+async fn an_address_suppressed_while_its_notice_waits_is_not_sent() {
+    let environment = TestEnvironment::new().await.unwrap();
+    let sink = SmtpSink::start().unwrap();
+    let service = start(config(&environment, &sink.url())).await;
+    let incident = incident();
+    let id = incident.incident_id.clone();
+    let mut affected = accounts(3);
+    affected[0].email = "Mixed.Case@Example.org".to_owned();
+
+    publish(&environment, &incident).await;
+    publish(&environment, &batch(&id, 1, &affected)).await;
+    let pool = environment.database.pool();
+    jobs_reach(pool, &id, "queued", 3).await;
+    // A permanent failure elsewhere (another incident's notice, a
+    // transactional email) put the address on the list after the job was
+    // queued: the claim looks it up, whatever the case of the address.
+    sqlx::query("INSERT INTO suppressed_addresses (address, reason) VALUES ($1, 'test: 550')")
+        .bind("mixed.case@example.org")
+        .execute(pool)
+        .await
+        .unwrap();
+
+    let thread = thread_opened(&id);
+    publish(&environment, &thread).await;
+    jobs_reach(pool, &id, "sent", 2).await;
+    jobs_reach(pool, &id, "suppressed", 1).await;
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 2);
+    assert!(sink.messages_to(&affected[0].email).is_empty());
+    for message in &messages {
+        assert!(decoded_text(&message.text()).contains(&thread.url));
+    }
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn after_the_wait_notices_go_without_the_link_and_the_report_says_so() {
     use candor_proto::notification::v1::GetIncidentProgressRequest;
 
