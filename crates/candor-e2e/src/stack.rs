@@ -7,13 +7,17 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use candor_platform::config::GrpcTlsConfig;
 use candor_testkit::binary::free_port;
+use candor_testkit::conformance::wait_until_serving;
 use candor_testkit::database::TestDatabase;
 use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN};
 use candor_testkit::rabbitmq::TestBroker;
 use candor_testkit::service::RunningService;
 use candor_testkit::smtp::SmtpSink;
+use candor_testkit::tls::TestPki;
 use candorctl::endpoints::Endpoints;
+use tonic::transport::Channel;
 
 use crate::mailbox::{Mailbox, MailpitApi};
 
@@ -53,6 +57,8 @@ pub struct Stack {
     services: Vec<RunningService>,
     _databases: Vec<TestDatabase>,
     _broker: Option<TestBroker>,
+    /// The certificates of an in-process stack over mutual TLS.
+    _pki: Option<TestPki>,
 }
 
 struct Ports {
@@ -74,7 +80,9 @@ impl Stack {
 
     /// A running deployment: `spec` is `compose` or a comma-separated list
     /// of `service=URL`; `AMQP_URL`, `AMQP_NAMESPACE`, `OPERATOR_TOKEN`,
-    /// `MAILPIT_API_URL` and `PUBLIC_BASE_URL` default to docker compose's.
+    /// `MAILPIT_API_URL` and `PUBLIC_BASE_URL` default to docker compose's;
+    /// `GRPC_TLS_CA_FILE`, `GRPC_TLS_CERT_FILE` and `GRPC_TLS_KEY_FILE` are
+    /// used for `https://` URLs.
     pub fn external(spec: &str) -> anyhow::Result<Self> {
         let variable =
             |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
@@ -86,7 +94,13 @@ impl Stack {
             membership_grpc_url: "http://127.0.0.1:50053".to_owned(),
             forum_grpc_url: "http://127.0.0.1:50054".to_owned(),
             operator_token: Some(variable("OPERATOR_TOKEN", "change-me-dev-operator-token")),
-            tls: Default::default(),
+            // For a deployment serving TLS (`deploy/compose.tls.yml`), with
+            // `https://` URLs in the spec.
+            tls: GrpcTlsConfig {
+                grpc_tls_cert_file: std::env::var_os("GRPC_TLS_CERT_FILE").map(Into::into),
+                grpc_tls_key_file: std::env::var_os("GRPC_TLS_KEY_FILE").map(Into::into),
+                grpc_tls_ca_file: std::env::var_os("GRPC_TLS_CA_FILE").map(Into::into),
+            },
         };
         if spec.trim() != "compose" {
             for entry in spec
@@ -118,11 +132,30 @@ impl Stack {
             services: Vec::new(),
             _databases: Vec::new(),
             _broker: None,
+            _pki: None,
         })
     }
 
     /// Starts everything and waits until every service is SERVING.
     pub async fn in_process() -> anyhow::Result<Self> {
+        Self::start_in_process(None).await
+    }
+
+    /// Like [`Stack::in_process`], with every gRPC port serving mutual TLS
+    /// as `deploy/compose.tls.yml` sets it up: each service presents its
+    /// certificate to the others at `https://` URLs and requires theirs, and
+    /// candorctl's endpoints carry a client certificate too.
+    pub async fn in_process_over_mutual_tls() -> anyhow::Result<Self> {
+        Self::start_in_process(Some(TestPki::generate()?)).await
+    }
+
+    /// A channel to one of the stack's services (`https://` URLs verified
+    /// against the stack's CA, presenting its client certificate).
+    pub fn channel(&self, url: &str) -> anyhow::Result<Channel> {
+        candor_platform::grpc::GrpcTls::load(&self.endpoints.tls, false)?.client_channel(url)
+    }
+
+    async fn start_in_process(pki: Option<TestPki>) -> anyhow::Result<Self> {
         let smtp = SmtpSink::start()?;
         let broker = TestBroker::new();
         let ports = Ports {
@@ -131,12 +164,28 @@ impl Stack {
             membership: free_port()?,
             forum: free_port()?,
         };
-        let url = |port: u16| format!("http://127.0.0.1:{port}");
+        // The test certificate names `localhost` and `127.0.0.1`.
+        let url = |port: u16| match &pki {
+            Some(_) => format!("https://localhost:{port}"),
+            None => format!("http://127.0.0.1:{port}"),
+        };
+        let tls_args: Vec<String> = match &pki {
+            Some(pki) => vec![
+                format!("--grpc-tls-cert-file={}", pki.cert.display()),
+                format!("--grpc-tls-key-file={}", pki.key.display()),
+                format!("--grpc-tls-ca-file={}", pki.ca.display()),
+                "--grpc-tls-require-client-cert=true".to_owned(),
+            ],
+            None => Vec::new(),
+        };
+        let common_args = |binary: &str, port: u16, database: &TestDatabase| {
+            common_args(binary, port, database, &broker).chain(tls_args.clone())
+        };
         let mut databases = Vec::new();
         let mut services = Vec::new();
 
         let database = TestDatabase::create().await?;
-        let args = common_args("candor-account", ports.account, &database, &broker).chain([
+        let args = common_args("candor-account", ports.account, &database).chain([
             format!("--notification-grpc-url={}", url(ports.notification)),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
             format!("--legacy-hash-key={LEGACY_HASH_KEY}"),
@@ -145,13 +194,7 @@ impl Stack {
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = common_args(
-            "candor-notification",
-            ports.notification,
-            &database,
-            &broker,
-        )
-        .chain([
+        let args = common_args("candor-notification", ports.notification, &database).chain([
             format!("--smtp-url={}", smtp.url()),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
             format!("--account-grpc-url={}", url(ports.account)),
@@ -161,22 +204,19 @@ impl Stack {
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = common_args("candor-membership", ports.membership, &database, &broker)
+        let args = common_args("candor-membership", ports.membership, &database)
             .chain([format!("--account-grpc-url={}", url(ports.account))]);
         services.push(start_in_process!(candor_membership, "membership", args));
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = common_args("candor-forum", ports.forum, &database, &broker).chain([
+        let args = common_args("candor-forum", ports.forum, &database).chain([
             format!("--account-grpc-url={}", url(ports.account)),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
         ]);
         services.push(start_in_process!(candor_forum, "forum", args));
         databases.push(database);
 
-        for service in &services {
-            service.wait_until_serving(Duration::from_secs(60)).await?;
-        }
         let amqp = broker.config();
         let endpoints = Endpoints {
             amqp_url: candor_platform::config::expose(&amqp.amqp_url).to_owned(),
@@ -186,8 +226,28 @@ impl Stack {
             membership_grpc_url: url(ports.membership),
             forum_grpc_url: url(ports.forum),
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
-            tls: Default::default(),
+            tls: match &pki {
+                Some(pki) => GrpcTlsConfig {
+                    grpc_tls_cert_file: Some(pki.cert.clone()),
+                    grpc_tls_key_file: Some(pki.key.clone()),
+                    grpc_tls_ca_file: Some(pki.ca.clone()),
+                },
+                None => GrpcTlsConfig::default(),
+            },
         };
+        // Health through the same channels the tests use (TLS when the
+        // stack serves TLS).
+        let tls = candor_platform::grpc::GrpcTls::load(&endpoints.tls, false)?;
+        for (name, url) in [
+            ("account", &endpoints.account_grpc_url),
+            ("notification", &endpoints.notification_grpc_url),
+            ("membership", &endpoints.membership_grpc_url),
+            ("forum", &endpoints.forum_grpc_url),
+        ] {
+            wait_until_serving(tls.client_channel(url)?, Duration::from_secs(60))
+                .await
+                .with_context(|| format!("{name} never became healthy at {url}"))?;
+        }
         Ok(Self {
             endpoints,
             mailbox: Mailbox::Sink(smtp),
@@ -196,6 +256,7 @@ impl Stack {
             services,
             _databases: databases,
             _broker: Some(broker),
+            _pki: pki,
         })
     }
 

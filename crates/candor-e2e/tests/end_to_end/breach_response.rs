@@ -32,8 +32,8 @@ fn example_notice() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deploy/examples/breach.toml")
 }
 
-fn channel(url: &str) -> Channel {
-    candor_platform::grpc::client_channel(url).unwrap()
+fn channel(stack: &Stack, url: &str) -> Channel {
+    stack.channel(url).unwrap()
 }
 
 fn members(domain: &str) -> Vec<ImportRecord> {
@@ -68,7 +68,7 @@ async fn login(
     email: &str,
     password: &str,
 ) -> Result<login_response::Result, tonic::Status> {
-    let mut accounts = AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url));
+    let mut accounts = AccountServiceClient::new(channel(stack, &stack.endpoints.account_grpc_url));
     let response = accounts
         .login(LoginRequest {
             email: email.to_owned(),
@@ -112,14 +112,14 @@ async fn deactivate(stack: &Stack, email: &str) {
         "authorization",
         format!("Bearer {}", session.session_token).parse().unwrap(),
     );
-    AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url))
+    AccountServiceClient::new(channel(stack, &stack.endpoints.account_grpc_url))
         .request_deactivation(request)
         .await
         .unwrap();
     let confirmation = email_to(stack, email, "deactivat").await;
     let token = mail::token_in_link(&confirmation.text, &stack.public_base_url, "deactivat")
         .expect("the confirmation email has a deactivation link");
-    AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url))
+    AccountServiceClient::new(channel(stack, &stack.endpoints.account_grpc_url))
         .confirm_deactivation(ConfirmDeactivationRequest {
             deactivation_token: token,
         })
@@ -142,7 +142,29 @@ async fn breach_notices(stack: &Stack) -> Vec<Email> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     candor_testkit::tracing::init();
-    let stack = Stack::start().await.unwrap();
+    drive_one_breach(Stack::start().await.unwrap()).await;
+}
+
+/// The same breach with every gRPC port serving mutual TLS, as
+/// `deploy/compose.tls.yml` runs it: every call between the services (the
+/// account service's emails through the notification service, the others'
+/// calls to the account service) and every call from candorctl and this
+/// test goes over verified TLS with a client certificate. An in-process
+/// stack only: against a deployment (`CANDOR_E2E_ENDPOINTS`) the test above
+/// checks that deployment, over TLS when its URLs are `https://`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_breach_response_works_over_mutual_tls() {
+    candor_testkit::tracing::init();
+    if std::env::var_os(candor_e2e::stack::ENDPOINTS_VAR).is_some() {
+        eprintln!("checking a running deployment: the in-process mutual TLS run is not made");
+        return;
+    }
+    let stack = Stack::in_process_over_mutual_tls().await.unwrap();
+    assert!(stack.endpoints.account_grpc_url.starts_with("https://"));
+    drive_one_breach(stack).await;
+}
+
+async fn drive_one_breach(stack: Stack) {
     // Names of this run, so a shared deployment can be checked repeatedly.
     let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     let incident_id = format!("e2e-{run}");
@@ -234,7 +256,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
         per_address.values().all(|count| *count == 1),
         "one notice each"
     );
-    let thread = ForumServiceClient::new(channel(&stack.endpoints.forum_grpc_url))
+    let thread = ForumServiceClient::new(channel(&stack, &stack.endpoints.forum_grpc_url))
         .get_incident_thread(GetIncidentThreadRequest {
             incident_id: incident_id.to_owned(),
         })
@@ -294,7 +316,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     let mut accounts_by_email = BTreeMap::new();
     let mut page_token = String::new();
     let mut accounts = AccountServiceClient::with_interceptor(
-        channel(&stack.endpoints.account_grpc_url),
+        channel(&stack, &stack.endpoints.account_grpc_url),
         candor_platform::auth::OutgoingInterceptor::with_token(
             &candor_testkit::environment::OPERATOR_TOKEN.into(),
         )
@@ -330,7 +352,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     )
     .unwrap();
     let mut memberships_as_operator = MembershipServiceClient::with_interceptor(
-        channel(&stack.endpoints.membership_grpc_url),
+        channel(&stack, &stack.endpoints.membership_grpc_url),
         operator,
     );
     for account_id in accounts_by_email.values() {
@@ -368,7 +390,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
-    AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url))
+    AccountServiceClient::new(channel(&stack, &stack.endpoints.account_grpc_url))
         .request_password_reset(RequestPasswordResetRequest {
             email: affected.clone(),
         })
@@ -377,7 +399,7 @@ async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     let reset_email = email_to(&stack, &affected, "reset").await;
     let reset_token = mail::token_in_link(&reset_email.text, &stack.public_base_url, "reset")
         .expect("the reset email has a reset link");
-    AccountServiceClient::new(channel(&stack.endpoints.account_grpc_url))
+    AccountServiceClient::new(channel(&stack, &stack.endpoints.account_grpc_url))
         .reset_password(ResetPasswordRequest {
             reset_token,
             new_password: NEW_PASSWORD.to_owned(),
