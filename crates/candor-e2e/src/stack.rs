@@ -178,14 +178,14 @@ impl Stack {
             ],
             None => Vec::new(),
         };
-        let common_args = |binary: &str, port: u16, database: &TestDatabase| {
+        let service_args = |binary: &str, port: u16, database: &TestDatabase| {
             common_args(binary, port, database, &broker).chain(tls_args.clone())
         };
         let mut databases = Vec::new();
         let mut services = Vec::new();
 
         let database = TestDatabase::create().await?;
-        let args = common_args("candor-account", ports.account, &database).chain([
+        let args = service_args("candor-account", ports.account, &database).chain([
             format!("--notification-grpc-url={}", url(ports.notification)),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
             format!("--legacy-hash-key={LEGACY_HASH_KEY}"),
@@ -194,7 +194,7 @@ impl Stack {
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = common_args("candor-notification", ports.notification, &database).chain([
+        let args = service_args("candor-notification", ports.notification, &database).chain([
             format!("--smtp-url={}", smtp.url()),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
             format!("--account-grpc-url={}", url(ports.account)),
@@ -204,13 +204,13 @@ impl Stack {
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = common_args("candor-membership", ports.membership, &database)
+        let args = service_args("candor-membership", ports.membership, &database)
             .chain([format!("--account-grpc-url={}", url(ports.account))]);
         services.push(start_in_process!(candor_membership, "membership", args));
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = common_args("candor-forum", ports.forum, &database).chain([
+        let args = service_args("candor-forum", ports.forum, &database).chain([
             format!("--account-grpc-url={}", url(ports.account)),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
         ]);
