@@ -122,8 +122,8 @@ pub async fn claim_due(
 
 /// Fills in the claimed jobs' thread links and suppressed addresses with one
 /// lookup each for the whole claim. (As subqueries of the claim they ran per
-/// job: two index probes and a `lower()` each, an eighth of PostgreSQL's
-/// work per message.)
+/// job: two index probes and a `lower()` each, about a fifth of PostgreSQL's
+/// samples while the service sent; see BENCHMARKS.md, round four.)
 async fn look_up_links_and_suppressions(
     connection: &mut PgConnection,
     jobs: &mut [ClaimedJob],
@@ -148,7 +148,7 @@ async fn look_up_links_and_suppressions(
     };
     let addresses: Vec<&str> = jobs.iter().map(|job| job.to_address.as_str()).collect();
     let suppressed: HashSet<String> = sqlx::query_scalar(
-        "SELECT DISTINCT t.address FROM UNNEST($1::text[]) AS t(address) \
+        "SELECT t.address FROM UNNEST($1::text[]) AS t(address) \
          JOIN suppressed_addresses s ON s.address = lower(t.address)",
     )
     .bind(&addresses)
