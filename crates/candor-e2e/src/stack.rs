@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use candor_platform::config::GrpcTlsConfig;
+use candor_platform::grpc::GrpcTls;
 use candor_testkit::binary::free_port;
 use candor_testkit::conformance::wait_until_serving;
 use candor_testkit::database::TestDatabase;
@@ -54,6 +55,8 @@ pub struct Stack {
     /// members and incidents may exist there, so checks look at this run's
     /// own members only.
     pub external: bool,
+    /// `endpoints.tls` loaded, for the test's own channels.
+    tls: GrpcTls,
     services: Vec<RunningService>,
     _databases: Vec<TestDatabase>,
     _broker: Option<TestBroker>,
@@ -122,6 +125,7 @@ impl Stack {
             }
         }
         Ok(Self {
+            tls: GrpcTls::load(&endpoints.tls, false)?,
             endpoints,
             mailbox: Mailbox::Mailpit(MailpitApi::new(&variable(
                 "MAILPIT_API_URL",
@@ -152,7 +156,7 @@ impl Stack {
     /// A channel to one of the stack's services (`https://` URLs verified
     /// against the stack's CA, presenting its client certificate).
     pub fn channel(&self, url: &str) -> anyhow::Result<Channel> {
-        candor_platform::grpc::GrpcTls::load(&self.endpoints.tls, false)?.client_channel(url)
+        self.tls.client_channel(url)
     }
 
     async fn start_in_process(pki: Option<TestPki>) -> anyhow::Result<Self> {
@@ -237,7 +241,7 @@ impl Stack {
         };
         // Health through the same channels the tests use (TLS when the
         // stack serves TLS).
-        let tls = candor_platform::grpc::GrpcTls::load(&endpoints.tls, false)?;
+        let tls = GrpcTls::load(&endpoints.tls, false)?;
         for (name, url) in [
             ("account", &endpoints.account_grpc_url),
             ("notification", &endpoints.notification_grpc_url),
@@ -250,6 +254,7 @@ impl Stack {
         }
         Ok(Self {
             endpoints,
+            tls,
             mailbox: Mailbox::Sink(smtp),
             public_base_url: PUBLIC_BASE_URL.to_owned(),
             external: false,
