@@ -245,7 +245,22 @@ where
     I: IntoIterator<Item = T>,
     T: Into<std::ffi::OsString> + Clone,
 {
-    let command = C::command();
+    try_parse_with_environment(args, |name| std::env::var_os(name))
+}
+
+/// Like [`try_parse_from`], with `environment` answering for the `*_FILE`
+/// variables (and the variables they stand for), so tests can give a
+/// setting through a file without touching the process environment.
+pub fn try_parse_with_environment<C, I, T>(
+    args: I,
+    environment: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<C, ConfigError>
+where
+    C: Parser,
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let command = prepare_command(C::command(), &environment).map_err(ConfigError::Invalid)?;
     let result = command
         .clone()
         .try_get_matches_from(args)
@@ -312,10 +327,108 @@ fn error_source_line(error: &clap::Error) -> String {
         .to_owned()
 }
 
-fn looks_secret(name: &str) -> bool {
+/// Whether a setting (by its environment variable or flag) may hold a
+/// secret: its value is never echoed in errors nor shown by `--help`.
+/// URLs count, because database, broker and SMTP URLs carry passwords.
+pub fn looks_secret(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
     ["TOKEN", "KEY", "URL", "PASSWORD", "SECRET"]
         .iter()
         .any(|marker| name.contains(marker))
+}
+
+/// Suffix of the variable naming a file that holds a setting's value, as
+/// Docker and Kubernetes secrets are mounted (`SERVICE_TOKEN_FILE=/run/secrets/…`).
+pub const FILE_SUFFIX: &str = "_FILE";
+
+/// Readies a command for parsing with the platform's rules, for every
+/// argument of it and its subcommands: `--help` never prints the current
+/// value of a secret setting, and a setting `X` can come from the file named
+/// by `X_FILE` (trailing newlines dropped). Setting both is an error naming
+/// both; so is a file that cannot be read (the message names the variable and
+/// the path, never the content).
+pub fn prepare_command(
+    command: clap::Command,
+    environment: &impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<clap::Command, String> {
+    let mut problem = None;
+    let mut command = command.mut_args(|arg| {
+        let Some(variable) = arg.get_env().map(|env| env.to_string_lossy().into_owned()) else {
+            return arg;
+        };
+        let arg = if looks_secret(&variable) {
+            arg.hide_env_values(true)
+        } else {
+            arg
+        };
+        match value_from_file(&variable, environment) {
+            // A default stands in for the value; a required setting is
+            // satisfied by it (clap checks `required` before defaults).
+            Ok(Some(value)) => arg
+                .default_value(value)
+                .hide_default_value(true)
+                .required(false),
+            Ok(None) => arg,
+            Err(error) => {
+                problem.get_or_insert(error);
+                arg
+            }
+        }
+    });
+    if let Some(problem) = problem {
+        return Err(problem);
+    }
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|subcommand| subcommand.get_name().to_owned())
+        .collect();
+    for name in names {
+        let mut failure = None;
+        command = command.mut_subcommand(&name, |subcommand| {
+            match prepare_command(subcommand.clone(), environment) {
+                Ok(prepared) => prepared,
+                Err(error) => {
+                    failure = Some(error);
+                    subcommand
+                }
+            }
+        });
+        if let Some(failure) = failure {
+            return Err(failure);
+        }
+    }
+    Ok(command)
+}
+
+/// The value of setting `variable` from the file `<variable>_FILE` names.
+fn value_from_file(
+    variable: &str,
+    environment: &impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<Option<String>, String> {
+    let file_variable = format!("{variable}{FILE_SUFFIX}");
+    let Some(path) = environment(&file_variable).filter(|path| !path.is_empty()) else {
+        return Ok(None);
+    };
+    if environment(variable).is_some() {
+        return Err(format!(
+            "{variable} and {file_variable} are both set; set only one"
+        ));
+    }
+    let path = std::path::PathBuf::from(path);
+    let content = std::fs::read_to_string(&path).map_err(|error| {
+        format!(
+            "{file_variable} {}: cannot read the file: {error}",
+            path.display()
+        )
+    })?;
+    let value = content.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        return Err(format!(
+            "{file_variable} {}: the file is empty",
+            path.display()
+        ));
+    }
+    Ok(Some(value.to_owned()))
 }
 
 /// `--database-url <DATABASE_URL>` becomes `DATABASE_URL (--database-url)`.

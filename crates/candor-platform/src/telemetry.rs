@@ -3,6 +3,8 @@
 //! when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and propagation of the trace
 //! context through gRPC metadata (AMQP headers live in `messaging`).
 
+use std::io::IsTerminal as _;
+
 use anyhow::Context as _;
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TracerProvider as _;
@@ -12,6 +14,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::field::MakeExt as _;
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -62,11 +65,49 @@ pub fn init(service_name: &str, config: &TelemetryConfig) -> anyhow::Result<Tele
             )
             .try_init(),
         LogFormat::Text => registry
-            .with(tracing_subscriber::fmt::layer().with_filter(filter))
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .fmt_fields(escaped_fields())
+                    // Colours only for a person at a terminal, never in a file.
+                    .with_ansi(std::io::stdout().is_terminal())
+                    .with_filter(filter),
+            )
             .try_init(),
     };
     installed.context("a global tracing subscriber is already installed")?;
     Ok(TelemetryGuard { tracer_provider })
+}
+
+/// Text-log fields with every control character escaped (`\n` as `\\n`,
+/// others as `\\u{…}`), so a value from a request (an incident id, a name)
+/// cannot forge log lines or terminal escapes. JSON logs are escaped by JSON.
+fn escaped_fields() -> impl for<'writer> tracing_subscriber::fmt::FormatFields<'writer> + 'static {
+    tracing_subscriber::fmt::format::debug_fn(|writer, field, value| {
+        let raw = format!("{value:?}");
+        let text = escape_control_characters(&raw);
+        if field.name() == "message" {
+            write!(writer, "{text}")
+        } else {
+            write!(writer, "{field}={text}")
+        }
+    })
+    .delimited(" ")
+}
+
+/// `text` with control characters escaped as Rust string literals do.
+pub fn escape_control_characters(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for character in text.chars() {
+        if character.is_control() {
+            escaped.extend(character.escape_default());
+        } else {
+            escaped.push(character);
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// A tracer provider that always produces real trace ids (so they propagate
@@ -137,5 +178,22 @@ impl Injector for MetadataInjector<'_> {
         if let Ok(value) = tonic::metadata::MetadataValue::try_from(value.as_str()) {
             self.0.insert(key, value);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_control_characters;
+
+    #[test]
+    fn control_characters_are_escaped_and_other_text_kept() {
+        assert_eq!(
+            escape_control_characters("incident\nforged=line\r\u{1b}[31m"),
+            "incident\\nforged=line\\r\\u{1b}[31m"
+        );
+        assert_eq!(
+            escape_control_characters("plain — ünïcode"),
+            "plain — ünïcode"
+        );
     }
 }

@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use candorctl::commands;
 
@@ -44,7 +44,20 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    // The platform's rules: `X_FILE` variables, secrets hidden from --help.
+    let command = match candor_platform::config::prepare_command(Cli::command(), &|name| {
+        std::env::var_os(name)
+    }) {
+        Ok(command) => command,
+        Err(problem) => {
+            eprintln!("candorctl: {problem}");
+            return ExitCode::from(commands::EXIT_USAGE);
+        }
+    };
+    let parsed = command
+        .try_get_matches()
+        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();

@@ -113,3 +113,119 @@ fn tls_is_off_by_default() {
     let tls = candor_platform::grpc::GrpcTls::load(&config.common.grpc_tls, false).unwrap();
     assert!(tls.server_config().is_none());
 }
+
+/// A file holding `content`, removed when dropped.
+struct SecretFile(std::path::PathBuf);
+
+impl SecretFile {
+    fn new(content: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("candor-secret-{}", uuid::Uuid::new_v4()));
+        std::fs::write(&path, content).unwrap();
+        Self(path)
+    }
+
+    fn path(&self) -> std::ffi::OsString {
+        self.0.clone().into_os_string()
+    }
+}
+
+impl Drop for SecretFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Parses the valid settings without `--operator-token`, with `environment`
+/// standing in for the process environment's `*_FILE` variables.
+fn parse_with_files(
+    environment: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<TestConfig, ConfigError> {
+    let args = VALID
+        .iter()
+        .copied()
+        .filter(|arg| !arg.starts_with("--operator-token"));
+    candor_platform::config::try_parse_with_environment(
+        std::iter::once("candor-test").chain(args),
+        environment,
+    )
+}
+
+#[test]
+fn a_secret_can_come_from_the_file_its_file_variable_names() {
+    if std::env::var_os("OPERATOR_TOKEN").is_some() {
+        return;
+    }
+    let file = SecretFile::new("operator-token-from-a-file-0123\n");
+    let path = file.path();
+    let config =
+        parse_with_files(|name| (name == "OPERATOR_TOKEN_FILE").then(|| path.clone())).unwrap();
+    assert_eq!(
+        candor_platform::config::expose(&config.common.auth.operator_token),
+        "operator-token-from-a-file-0123",
+        "the trailing newline is dropped"
+    );
+}
+
+#[test]
+fn a_value_from_a_file_is_validated_like_any_other_without_being_echoed() {
+    if std::env::var_os("OPERATOR_TOKEN").is_some() {
+        return;
+    }
+    let file = SecretFile::new("hunter2");
+    let path = file.path();
+    let line = invalid_line(parse_with_files(|name| {
+        (name == "OPERATOR_TOKEN_FILE").then(|| path.clone())
+    }));
+    assert!(line.contains("OPERATOR_TOKEN"), "{line}");
+    assert!(line.contains("16 characters"), "{line}");
+    assert!(!line.contains("hunter2"), "the secret leaked: {line}");
+}
+
+#[test]
+fn a_setting_and_its_file_variable_together_are_refused() {
+    let file = SecretFile::new("operator-token-from-a-file-0123");
+    let path = file.path();
+    let line = invalid_line(parse_with_files(|name| match name {
+        "OPERATOR_TOKEN_FILE" => Some(path.clone()),
+        "OPERATOR_TOKEN" => Some("operator-token-from-the-env-0123".into()),
+        _ => None,
+    }));
+    assert!(
+        line.contains("OPERATOR_TOKEN and OPERATOR_TOKEN_FILE are both set"),
+        "{line}"
+    );
+    assert!(!line.contains("from-the-env"), "{line}");
+}
+
+#[test]
+fn an_unreadable_secret_file_names_the_variable_and_the_path() {
+    let line = invalid_line(parse_with_files(|name| {
+        (name == "OPERATOR_TOKEN_FILE").then(|| "/nonexistent/candor/operator-token".into())
+    }));
+    assert!(line.contains("OPERATOR_TOKEN_FILE"), "{line}");
+    assert!(
+        line.contains("/nonexistent/candor/operator-token"),
+        "{line}"
+    );
+}
+
+#[test]
+fn help_never_shows_a_secret_value_but_shows_other_values() {
+    let help = match try_parse_from::<TestConfig, _, _>(["candor-test", "--help"]) {
+        Err(ConfigError::Display(text)) => text,
+        other => panic!("expected help, got {other:?}"),
+    };
+    // Whatever the environment holds, the secret settings show no value.
+    for secret in [
+        "OPERATOR_TOKEN",
+        "SERVICE_TOKEN",
+        "DATABASE_URL",
+        "AMQP_URL",
+    ] {
+        assert!(
+            help.contains(&format!("[env: {secret}]")),
+            "{secret}: {help}"
+        );
+    }
+    assert!(help.contains("[env: AMQP_NAMESPACE"), "{help}");
+}
