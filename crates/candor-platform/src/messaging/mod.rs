@@ -23,7 +23,10 @@ mod backoff;
 mod connection;
 mod consumer;
 mod dead_letter;
+pub mod definitions;
 mod message;
+pub mod ownership;
+mod permissions;
 mod publisher;
 mod topology;
 pub mod trace_context;
@@ -33,7 +36,9 @@ pub use connection::Broker;
 pub use consumer::{ConsumerOptions, MessageHandler, run_consumer};
 pub use message::{
     CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF, HEADER_ATTEMPTS, HEADER_ERROR,
-    HEADER_ORIGINAL_ROUTING_KEY, HandlerError, IncomingMessage, OutgoingMessage, header_string,
+    HEADER_ORIGINAL_ROUTING_KEY, HEADER_ORIGINAL_USER_ID, HandlerError, IncomingMessage, OutgoingMessage, header_string,
 };
+pub use ownership::{EventOwner, RoutingPolicy};
+pub use permissions::{UserPermissions, UserRole};
 pub use publisher::{PublishError, Publisher};
 pub use topology::{QueueSpec, ServiceQueue, Topology};
