@@ -94,13 +94,14 @@ async fn main() -> anyhow::Result<()> {
                 path.display()
             );
         }
-        let mut binary = amqp_settings(&amqp).into_iter().fold(
-            ServiceBinary::new(&path),
-            |binary, (name, value)| binary.env(name, value),
-        )
-        .env("GRPC_ADDR", format!("127.0.0.1:{}", ports[index]))
-        .env("DATABASE_URL", database.url())
-        .env("DATABASE_MAX_CONNECTIONS", "20")
+        let mut binary = amqp_settings(&amqp)
+            .into_iter()
+            .fold(ServiceBinary::new(&path), |binary, (name, value)| {
+                binary.env(name, value)
+            })
+            .env("GRPC_ADDR", format!("127.0.0.1:{}", ports[index]))
+            .env("DATABASE_URL", database.url())
+            .env("DATABASE_MAX_CONNECTIONS", "20")
             .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
             .env("SERVICE_TOKEN", SERVICE_TOKEN)
             .env("RUST_LOG", "warn");

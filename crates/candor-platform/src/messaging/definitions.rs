@@ -278,7 +278,11 @@ fn exchange(vhost: &str, name: &str, kind: &str) -> Value {
     })
 }
 
-fn queue_definition(vhost: &str, name: &str, arguments: Vec<(&'static str, QueueArgument)>) -> Value {
+fn queue_definition(
+    vhost: &str,
+    name: &str,
+    arguments: Vec<(&'static str, QueueArgument)>,
+) -> Value {
     let arguments: serde_json::Map<String, Value> = arguments
         .into_iter()
         .map(|(key, value)| {
@@ -342,7 +346,10 @@ mod tests {
         let forum = &document["queues"][7];
         assert_eq!(forum["name"], "candor.forum");
         assert_eq!(forum["arguments"]["x-delivery-limit"], 20);
-        assert_eq!(forum["arguments"]["x-dead-letter-routing-key"], "candor.forum");
+        assert_eq!(
+            forum["arguments"]["x-dead-letter-routing-key"],
+            "candor.forum"
+        );
         // 4 dead-letter bindings + 1 + 5 + 4 + 2 event bindings.
         assert_eq!(document["bindings"].as_array().unwrap().len(), 16);
     }
@@ -358,10 +365,13 @@ mod tests {
             DefinitionsError::DuplicateUser("op".to_owned())
         );
         assert_eq!(
-            BrokerDefinitions::new("can dor", "/").to_json().unwrap_err(),
+            BrokerDefinitions::new("can dor", "/")
+                .to_json()
+                .unwrap_err(),
             DefinitionsError::Namespace("can dor".to_owned())
         );
-        let empty = BrokerDefinitions::new("candor", "/").operator_user("op", &SecretString::from(""));
+        let empty =
+            BrokerDefinitions::new("candor", "/").operator_user("op", &SecretString::from(""));
         assert_eq!(
             empty.to_json().unwrap_err(),
             DefinitionsError::EmptyPassword("op".to_owned())

@@ -266,9 +266,15 @@ mod tests {
         let reason = policy
             .check(BREACH_REPORTED, None, MAX_EVENT_MESSAGE_BYTES + 1)
             .unwrap_err();
-        assert!(reason.starts_with("message too large: breach.reported accepts at most 262144 bytes"));
+        assert!(
+            reason.starts_with("message too large: breach.reported accepts at most 262144 bytes")
+        );
         assert_eq!(
-            policy.check(BREACH_ACCOUNTS_AFFECTED, Some("candor-account"), MAX_BATCH_MESSAGE_BYTES),
+            policy.check(
+                BREACH_ACCOUNTS_AFFECTED,
+                Some("candor-account"),
+                MAX_BATCH_MESSAGE_BYTES
+            ),
             Ok(())
         );
         assert!(

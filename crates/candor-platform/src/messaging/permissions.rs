@@ -143,7 +143,8 @@ mod tests {
     #[test]
     fn a_service_configures_its_own_queues_and_publishes_its_own_keys() {
         let topology = Topology::new("candor");
-        let account = UserPermissions::for_role(&topology, UserRole::Service(ServiceQueue::Account));
+        let account =
+            UserPermissions::for_role(&topology, UserRole::Service(ServiceQueue::Account));
         assert_eq!(
             account.configure,
             r"^(candor\.account|candor\.account\.dead\-letter)$"

@@ -27,7 +27,10 @@ use crate::messaging::{DEADLINE, FnHandler, RunningConsumer, broker, wait_until}
 /// Seen by the handler: (routing key, user_id).
 type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
-fn recording() -> (Seen, FnHandler<impl Fn(&IncomingMessage) -> Result<(), HandlerError>>) {
+fn recording() -> (
+    Seen,
+    FnHandler<impl Fn(&IncomingMessage) -> Result<(), HandlerError>>,
+) {
     let seen: Seen = Arc::new(Mutex::new(Vec::new()));
     let handler = FnHandler({
         let seen = seen.clone();
@@ -42,7 +45,8 @@ fn recording() -> (Seen, FnHandler<impl Fn(&IncomingMessage) -> Result<(), Handl
 }
 
 fn options() -> ConsumerOptions {
-    ConsumerOptions::default().with_retry_backoff(Duration::from_millis(10), Duration::from_millis(100))
+    ConsumerOptions::default()
+        .with_retry_backoff(Duration::from_millis(10), Duration::from_millis(100))
 }
 
 fn letter_for<'a>(letters: &'a [ReceivedMessage], message_id: &str) -> &'a ReceivedMessage {
@@ -133,13 +137,23 @@ async fn forged_events_are_dead_lettered_with_their_reason_before_any_decoding()
                 "untrusted publisher: {routing_key} is accepted only from user \"{owner}\", this message came from \"{helper}\""
             )
         );
-        assert_eq!(letter.header(HEADER_ORIGINAL_USER_ID).as_deref(), Some(helper.as_str()));
-        assert_eq!(letter.header(HEADER_ORIGINAL_ROUTING_KEY).as_deref(), Some(*routing_key));
+        assert_eq!(
+            letter.header(HEADER_ORIGINAL_USER_ID).as_deref(),
+            Some(helper.as_str())
+        );
+        assert_eq!(
+            letter.header(HEADER_ORIGINAL_ROUTING_KEY).as_deref(),
+            Some(*routing_key)
+        );
         assert_eq!(letter.header(HEADER_ATTEMPTS).as_deref(), Some("0"));
     }
     assert_eq!(
-        letter_for(&letters, &anonymous).header(HEADER_ERROR).unwrap(),
-        format!("untrusted publisher: account.deactivated is accepted only from user \"{account_user}\", this message has no user_id")
+        letter_for(&letters, &anonymous)
+            .header(HEADER_ERROR)
+            .unwrap(),
+        format!(
+            "untrusted publisher: account.deactivated is accepted only from user \"{account_user}\", this message has no user_id"
+        )
     );
     let oversize_letter = letter_for(&letters, &oversize_id);
     assert_eq!(
@@ -151,14 +165,21 @@ async fn forged_events_are_dead_lettered_with_their_reason_before_any_decoding()
     );
     assert_eq!(oversize_letter.body.len(), MAX_EVENT_MESSAGE_BYTES + 1);
 
-    wait_until("the owner's message is handled", || !seen.lock().unwrap().is_empty()).await;
+    wait_until("the owner's message is handled", || {
+        !seen.lock().unwrap().is_empty()
+    })
+    .await;
     // Nothing else reached the handler.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(
         *seen.lock().unwrap(),
         [(ACCOUNT_DEACTIVATED.to_owned(), Some(account_user.clone()))]
     );
-    assert!(letters.iter().all(|letter| letter.message_id.as_deref() != Some(&owned_id)));
+    assert!(
+        letters
+            .iter()
+            .all(|letter| letter.message_id.as_deref() != Some(&owned_id))
+    );
     consumer.stop().await;
 }
 
@@ -168,18 +189,33 @@ async fn the_broker_keeps_each_service_to_its_own_keys_and_queues() {
     let topology = test_broker.topology();
     let forum = test_broker.service_config(ServiceQueue::Forum);
 
-    publish_as(&forum, OutgoingMessage::new(FORUM_INCIDENT_THREAD_OPENED, b"own".to_vec()))
-        .await
-        .unwrap();
-    for routing_key in [ACCOUNT_DEACTIVATED, BREACH_ACCOUNTS_AFFECTED, BREACH_REPORTED] {
+    publish_as(
+        &forum,
+        OutgoingMessage::new(FORUM_INCIDENT_THREAD_OPENED, b"own".to_vec()),
+    )
+    .await
+    .unwrap();
+    for routing_key in [
+        ACCOUNT_DEACTIVATED,
+        BREACH_ACCOUNTS_AFFECTED,
+        BREACH_REPORTED,
+    ] {
         assert_refused(
-            publish_as(&forum, OutgoingMessage::new(routing_key, b"forged".to_vec())).await,
+            publish_as(
+                &forum,
+                OutgoingMessage::new(routing_key, b"forged".to_vec()),
+            )
+            .await,
             &format!("forum publishing {routing_key}"),
         );
     }
     let membership = test_broker.service_config(ServiceQueue::Membership);
     assert_refused(
-        publish_as(&membership, OutgoingMessage::new(ACCOUNT_DEACTIVATED, b"forged".to_vec())).await,
+        publish_as(
+            &membership,
+            OutgoingMessage::new(ACCOUNT_DEACTIVATED, b"forged".to_vec()),
+        )
+        .await,
         "membership publishing account.deactivated",
     );
 
@@ -192,7 +228,10 @@ async fn the_broker_keeps_each_service_to_its_own_keys_and_queues() {
         channel
             .queue_declare(
                 account_queue.as_str().into(),
-                QueueDeclareOptions { durable: true, ..QueueDeclareOptions::default() },
+                QueueDeclareOptions {
+                    durable: true,
+                    ..QueueDeclareOptions::default()
+                },
                 FieldTable::default(),
             )
             .await
@@ -216,7 +255,10 @@ async fn the_broker_keeps_each_service_to_its_own_keys_and_queues() {
     assert_refused(
         channel
             .queue_bind(
-                topology.queue_name(ServiceQueue::Forum.name()).as_str().into(),
+                topology
+                    .queue_name(ServiceQueue::Forum.name())
+                    .as_str()
+                    .into(),
                 topology.events_exchange().as_str().into(),
                 BREACH_ACCOUNTS_AFFECTED.into(),
                 QueueBindOptions::default(),
@@ -232,12 +274,23 @@ async fn the_broker_keeps_each_service_to_its_own_keys_and_queues() {
 async fn an_operator_publishes_breach_reported_and_nothing_else() {
     let test_broker = TestBroker::with_users().await.unwrap();
     let operator = test_broker.operator_config();
-    publish_as(&operator, OutgoingMessage::new(BREACH_REPORTED, b"{}".to_vec()))
-        .await
-        .unwrap();
-    for routing_key in [ACCOUNT_DEACTIVATED, FORUM_INCIDENT_THREAD_OPENED, BREACH_ACCOUNTS_AFFECTED] {
+    publish_as(
+        &operator,
+        OutgoingMessage::new(BREACH_REPORTED, b"{}".to_vec()),
+    )
+    .await
+    .unwrap();
+    for routing_key in [
+        ACCOUNT_DEACTIVATED,
+        FORUM_INCIDENT_THREAD_OPENED,
+        BREACH_ACCOUNTS_AFFECTED,
+    ] {
         assert_refused(
-            publish_as(&operator, OutgoingMessage::new(routing_key, b"forged".to_vec())).await,
+            publish_as(
+                &operator,
+                OutgoingMessage::new(routing_key, b"forged".to_vec()),
+            )
+            .await,
             &format!("operator publishing {routing_key}"),
         );
     }
@@ -268,7 +321,10 @@ async fn a_restricted_service_declares_its_own_queue_and_dead_letters_there() {
     // own part is (AMQP_DECLARE_TOPOLOGY=own).
     let channel = notification_broker.channel().await.unwrap();
     let everything = topology.declare_all(&channel, &notification).await;
-    assert!(everything.is_err(), "a restricted user declared every queue");
+    assert!(
+        everything.is_err(),
+        "a restricted user declared every queue"
+    );
     let channel = notification_broker.channel().await.unwrap();
     topology
         .declare_for(&channel, &notification, ServiceQueue::Notification)
@@ -276,7 +332,10 @@ async fn a_restricted_service_declares_its_own_queue_and_dead_letters_there() {
         .unwrap();
 
     let handler = FnHandler(|message: &IncomingMessage| {
-        Err(HandlerError::invalid(format!("cannot decode {} bytes", message.body.len())))
+        Err(HandlerError::invalid(format!(
+            "cannot decode {} bytes",
+            message.body.len()
+        )))
     });
     let queue = topology.queue_name(ServiceQueue::Notification.name());
     let consumer = RunningConsumer::start(&notification_broker, &queue, handler, options());

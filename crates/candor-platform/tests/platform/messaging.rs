@@ -6,12 +6,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use candor_platform::config::AmqpConfig;
+use candor_platform::messaging::ownership::MAX_EVENT_MESSAGE_BYTES;
 use candor_platform::messaging::{
     Broker, CONTENT_TYPE_PROTOBUF, ConsumerOptions, HEADER_ATTEMPTS, HEADER_ERROR,
     HEADER_ORIGINAL_ROUTING_KEY, HandlerError, IncomingMessage, MessageHandler, OutgoingMessage,
     PublishError, Publisher, QueueSpec, RoutingPolicy, run_consumer,
 };
-use candor_platform::messaging::ownership::MAX_EVENT_MESSAGE_BYTES;
 use candor_testkit::rabbitmq::{TestBroker, test_user};
 use opentelemetry::trace::{TraceContextExt, TraceId, TracerProvider};
 use prost::Message;
@@ -88,8 +88,7 @@ pub(crate) fn fast_options() -> ConsumerOptions {
 
 /// Candor's routes with the default owners, plus the test keys.
 pub(crate) fn test_policy() -> RoutingPolicy {
-    let mut policy =
-        RoutingPolicy::from_config(&AmqpConfig::new("amqp://127.0.0.1", "unused"));
+    let mut policy = RoutingPolicy::from_config(&AmqpConfig::new("amqp://127.0.0.1", "unused"));
     for key in TEST_ROUTING_KEYS {
         policy = policy.with_route(key, [test_user()], MAX_EVENT_MESSAGE_BYTES);
     }
