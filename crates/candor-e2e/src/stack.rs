@@ -272,6 +272,12 @@ impl Stack {
         })
     }
 
+    /// The test broker of an in-process stack (its per-test users, dead
+    /// letters and helper publishing); `None` for an external deployment.
+    pub fn broker(&self) -> Option<&TestBroker> {
+        self._broker.as_ref()
+    }
+
     /// Stops every service and reports the first that did not stop cleanly.
     pub async fn stop(self) -> anyhow::Result<()> {
         let mut first_error = None;
