@@ -9,11 +9,12 @@ use std::time::Duration;
 use anyhow::Context;
 use candor_platform::config::GrpcTlsConfig;
 use candor_platform::grpc::GrpcTls;
+use candor_platform::messaging::ServiceQueue;
 use candor_testkit::binary::free_port;
 use candor_testkit::conformance::wait_until_serving;
 use candor_testkit::database::TestDatabase;
 use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN};
-use candor_testkit::rabbitmq::TestBroker;
+use candor_testkit::rabbitmq::{TestBroker, amqp_flags};
 use candor_testkit::service::RunningService;
 use candor_testkit::smtp::SmtpSink;
 use candor_testkit::tls::TestPki;
@@ -161,7 +162,9 @@ impl Stack {
 
     async fn start_in_process(pki: Option<TestPki>) -> anyhow::Result<Self> {
         let smtp = SmtpSink::start()?;
-        let broker = TestBroker::new();
+        // One broker user per service and one for the operator, with the
+        // permissions of the generated definitions, as compose runs them.
+        let broker = TestBroker::with_users().await?;
         let ports = Ports {
             account: free_port()?,
             notification: free_port()?,
@@ -182,14 +185,17 @@ impl Stack {
             ],
             None => Vec::new(),
         };
-        let service_args = |binary: &str, port: u16, database: &TestDatabase| {
-            common_args(binary, port, database, &broker).chain(tls_args.clone())
+        let service_args = |service: ServiceQueue, port: u16, database: &TestDatabase| {
+            let binary = format!("candor-{}", service.name());
+            common_args(&binary, port, database)
+                .chain(amqp_flags(&broker.service_config(service)))
+                .chain(tls_args.clone())
         };
         let mut databases = Vec::new();
         let mut services = Vec::new();
 
         let database = TestDatabase::create().await?;
-        let args = service_args("candor-account", ports.account, &database).chain([
+        let args = service_args(ServiceQueue::Account, ports.account, &database).chain([
             format!("--notification-grpc-url={}", url(ports.notification)),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
             format!("--legacy-hash-key={LEGACY_HASH_KEY}"),
@@ -198,7 +204,7 @@ impl Stack {
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = service_args("candor-notification", ports.notification, &database).chain([
+        let args = service_args(ServiceQueue::Notification, ports.notification, &database).chain([
             format!("--smtp-url={}", smtp.url()),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
             format!("--account-grpc-url={}", url(ports.account)),
@@ -208,20 +214,21 @@ impl Stack {
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = service_args("candor-membership", ports.membership, &database)
+        let args = service_args(ServiceQueue::Membership, ports.membership, &database)
             .chain([format!("--account-grpc-url={}", url(ports.account))]);
         services.push(start_in_process!(candor_membership, "membership", args));
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = service_args("candor-forum", ports.forum, &database).chain([
+        let args = service_args(ServiceQueue::Forum, ports.forum, &database).chain([
             format!("--account-grpc-url={}", url(ports.account)),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
         ]);
         services.push(start_in_process!(candor_forum, "forum", args));
         databases.push(database);
 
-        let amqp = broker.config();
+        // candorctl publishes breach.reported as the operator.
+        let amqp = broker.operator_config();
         let endpoints = Endpoints {
             amqp_url: candor_platform::config::expose(&amqp.amqp_url).to_owned(),
             amqp_namespace: amqp.amqp_namespace.clone(),
@@ -265,6 +272,12 @@ impl Stack {
         })
     }
 
+    /// The test broker of an in-process stack (its per-test users, dead
+    /// letters and helper publishing); `None` for an external deployment.
+    pub fn broker(&self) -> Option<&TestBroker> {
+        self._broker.as_ref()
+    }
+
     /// Stops every service and reports the first that did not stop cleanly.
     pub async fn stop(self) -> anyhow::Result<()> {
         let mut first_error = None;
@@ -281,18 +294,11 @@ fn common_args(
     binary: &str,
     port: u16,
     database: &TestDatabase,
-    broker: &TestBroker,
 ) -> impl Iterator<Item = String> + use<> {
-    let amqp = broker.config();
     vec![
         binary.to_owned(),
         format!("--grpc-addr=127.0.0.1:{port}"),
         format!("--database-url={}", database.url()),
-        format!(
-            "--amqp-url={}",
-            candor_platform::config::expose(&amqp.amqp_url)
-        ),
-        format!("--amqp-namespace={}", amqp.amqp_namespace),
         format!("--operator-token={OPERATOR_TOKEN}"),
         format!("--service-token={SERVICE_TOKEN}"),
         "--shutdown-grace-seconds=10".to_owned(),

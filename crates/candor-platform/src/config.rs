@@ -83,6 +83,39 @@ pub struct AmqpConfig {
     /// before the message is dead-lettered.
     #[arg(long, env = "AMQP_HANDLER_ATTEMPTS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub amqp_handler_attempts: u32,
+
+    /// Which exchanges and queues this service declares at start: `all` (the
+    /// whole topology; needs a user allowed to configure everything, as
+    /// `guest` in development) or `own` (only its own queues and bindings,
+    /// checking that the exchanges exist; for the per-service users of the
+    /// generated broker definitions, which create everything else).
+    #[arg(long, env = "AMQP_DECLARE_TOPOLOGY", value_enum, default_value_t = DeclareTopology::All)]
+    pub amqp_declare_topology: DeclareTopology,
+
+    /// The RabbitMQ user account's events must come from (`user_id`):
+    /// `breach.accounts_affected`, `breach.enumeration_completed`,
+    /// `account.deactivated`.
+    #[arg(long, env = "AMQP_ACCOUNT_USER", default_value = "candor-account", value_parser = parse_amqp_user)]
+    pub amqp_account_user: String,
+
+    /// The RabbitMQ user forum's events must come from
+    /// (`forum.incident_thread_opened`).
+    #[arg(long, env = "AMQP_FORUM_USER", default_value = "candor-forum", value_parser = parse_amqp_user)]
+    pub amqp_forum_user: String,
+
+    /// The RabbitMQ users (comma-separated) `breach.reported` may come from.
+    #[arg(long, env = "AMQP_OPERATOR_USERS", default_value = "candor-operator", value_delimiter = ',', value_parser = parse_amqp_user)]
+    pub amqp_operator_users: Vec<String>,
+}
+
+/// How much of the RabbitMQ topology a service declares at start.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeclareTopology {
+    /// Both exchanges and every service's queues (development, tests).
+    #[default]
+    All,
+    /// Only this service's own queues and bindings; the exchanges must exist.
+    Own,
 }
 
 impl AmqpConfig {
@@ -95,6 +128,10 @@ impl AmqpConfig {
             amqp_prefetch: 256,
             amqp_delivery_limit: 20,
             amqp_handler_attempts: 5,
+            amqp_declare_topology: DeclareTopology::All,
+            amqp_account_user: "candor-account".to_owned(),
+            amqp_forum_user: "candor-forum".to_owned(),
+            amqp_operator_users: vec!["candor-operator".to_owned()],
         }
     }
 }
@@ -488,6 +525,19 @@ fn parse_amqp_namespace(value: &str) -> Result<String, String> {
         Ok(value.to_owned())
     } else {
         Err("must be 1..=100 characters of a-z, A-Z, 0-9, '-', '_' or '.'".to_owned())
+    }
+}
+
+/// Parses a RabbitMQ user name: 1..=255 visible characters, no comma.
+fn parse_amqp_user(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let valid = !value.is_empty()
+        && value.len() <= 255
+        && value.chars().all(|c| c.is_ascii_graphic() && c != ',');
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("must be a RabbitMQ user name: 1..=255 visible ASCII characters, no comma".to_owned())
     }
 }
 

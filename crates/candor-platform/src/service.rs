@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Credentials;
 use crate::config::{CommonConfig, TelemetryConfig};
 use crate::grpc::{GrpcServer, GrpcTls};
-use crate::messaging::{Broker, Publisher, Topology};
+use crate::messaging::{Broker, Publisher, ServiceQueue, Topology};
 use crate::outbox::OutboxRelay;
 
 /// A future that resolves when the process should stop.
@@ -109,11 +109,13 @@ impl Foundation {
             .await
             .context("cannot connect to RabbitMQ at AMQP_URL")?;
         let topology = Topology::new(&common.amqp.amqp_namespace);
+        let service = ServiceQueue::from_name(name.trim_start_matches("candor-"))
+            .with_context(|| format!("{name} is not a service of the RabbitMQ topology"))?;
         let channel = broker.channel().await.context("opening an AMQP channel")?;
         topology
-            .declare_all(&channel, &common.amqp)
+            .declare_for(&channel, &common.amqp, service)
             .await
-            .context("declaring the RabbitMQ topology")?;
+            .context("declaring the RabbitMQ topology (AMQP_DECLARE_TOPOLOGY)")?;
         let _ = channel.close(200, "topology declared".into()).await;
         let publisher = Publisher::new(broker.clone());
         let listener = crate::grpc::bind(grpc_addr).await?;

@@ -7,7 +7,7 @@ use candor_platform::config::{
 
 use crate::binary::ServiceBinary;
 use crate::database::TestDatabase;
-use crate::rabbitmq::TestBroker;
+use crate::rabbitmq::{TestBroker, amqp_settings};
 
 /// The operator token every test environment configures.
 pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
@@ -47,18 +47,14 @@ impl TestEnvironment {
     /// The settings of [`TestEnvironment::common_config`] as environment
     /// variables.
     pub fn common_settings(&self) -> Vec<(&'static str, String)> {
-        let amqp = self.broker.config();
-        vec![
-            ("DATABASE_URL", self.database.url().to_owned()),
-            (
-                "AMQP_URL",
-                candor_platform::config::expose(&amqp.amqp_url).to_owned(),
-            ),
-            ("AMQP_NAMESPACE", amqp.amqp_namespace.clone()),
+        let mut settings = vec![("DATABASE_URL", self.database.url().to_owned())];
+        settings.extend(amqp_settings(&self.broker.config()));
+        settings.extend([
             ("OPERATOR_TOKEN", OPERATOR_TOKEN.to_owned()),
             ("SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
             ("SHUTDOWN_GRACE_SECONDS", "10".to_owned()),
-        ]
+        ]);
+        settings
     }
 
     /// The service binary at `path` with the environment variables of

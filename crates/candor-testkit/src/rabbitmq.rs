@@ -1,5 +1,7 @@
-//! RabbitMQ names per test (a unique namespace), and helpers to publish raw
-//! messages and read dead letters.
+//! RabbitMQ names per test (a unique namespace), optionally with per-test
+//! broker users (one per service and an operator, with the permissions of
+//! the generated broker definitions), and helpers to publish raw messages
+//! and read dead letters.
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -8,7 +10,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
-use candor_platform::config::AmqpConfig;
+use candor_platform::config::{AmqpConfig, DeclareTopology};
+use candor_platform::messaging::definitions::BrokerDefinitions;
 use candor_platform::messaging::{QueueSpec, ServiceQueue, Topology, header_string};
 use candor_platform::sync::lock;
 use lapin::options::{
@@ -18,8 +21,10 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
+use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
+use crate::management::ManagementApi;
 use crate::proxy::TcpProxy;
 
 /// Broker the tests use.
@@ -27,13 +32,30 @@ pub const AMQP_URL_VAR: &str = "CANDOR_TEST_AMQP_URL";
 const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 
 /// A unique namespace (`test-<uuid>`) on the shared broker, so tests run in
-/// parallel. Its queues and exchanges are deleted on drop (best effort).
+/// parallel. Its queues and exchanges (and its users) are deleted on drop
+/// (best effort).
+///
+/// [`TestBroker::new`] uses the test URL's user (`guest`) for everything and
+/// makes it the owner of every routing key. [`TestBroker::with_users`]
+/// imports the generated broker definitions for the namespace: one user per
+/// service and an operator, each with only its own permissions, as a
+/// deployment runs.
 #[derive(Debug)]
 pub struct TestBroker {
     namespace: String,
     url: String,
     connection: OnceCell<Connection>,
     extra_queues: Mutex<BTreeSet<String>>,
+    users: Option<TestUsers>,
+}
+
+/// The per-test users of [`TestBroker::with_users`].
+#[derive(Debug)]
+struct TestUsers {
+    management: ManagementApi,
+    /// (user, password) per service, in [`ServiceQueue::ALL`] order.
+    services: Vec<(ServiceQueue, String, String)>,
+    operator: (String, String),
 }
 
 /// A message read back with `basic.get`.
@@ -66,7 +88,46 @@ impl TestBroker {
             url: std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned()),
             connection: OnceCell::new(),
             extra_queues: Mutex::new(BTreeSet::new()),
+            users: None,
         }
+    }
+
+    /// A namespace with its own broker users, created through the
+    /// management API from [`BrokerDefinitions`] (which also creates the
+    /// exchanges, queues and bindings): `<namespace>-<service>` for each
+    /// service and `<namespace>-operator`, with random passwords. Fails with
+    /// a clear message when the management API is not reachable.
+    pub async fn with_users() -> anyhow::Result<Self> {
+        let mut broker = Self::new();
+        let management = ManagementApi::for_amqp_url(&broker.url)?;
+        let password = || uuid::Uuid::new_v4().simple().to_string();
+        let services: Vec<_> = ServiceQueue::ALL
+            .into_iter()
+            .map(|service| {
+                let user = format!("{}-{}", broker.namespace, service.name());
+                (service, user, password())
+            })
+            .collect();
+        let operator = (format!("{}-operator", broker.namespace), password());
+        let mut definitions = BrokerDefinitions::new(&broker.namespace, &broker.vhost()?);
+        for (service, user, password) in &services {
+            definitions =
+                definitions.service_user(*service, user, &SecretString::from(password.as_str()));
+        }
+        definitions =
+            definitions.operator_user(&operator.0, &SecretString::from(operator.1.as_str()));
+        let document = definitions.to_json()?;
+        // Record the users first, so drop deletes them even if the import
+        // fails half way.
+        broker.users = Some(TestUsers {
+            management: management.clone(),
+            services,
+            operator,
+        });
+        tokio::task::spawn_blocking(move || management.import_definitions(&document))
+            .await
+            .context("importing the broker definitions")??;
+        Ok(broker)
     }
 
     pub fn namespace(&self) -> &str {
@@ -81,9 +142,69 @@ impl TestBroker {
         Topology::new(&self.namespace)
     }
 
-    /// Settings for a service or platform component under test.
+    /// Settings for a platform component under test or a tool: the test
+    /// URL's user (`guest`), with the owners of the routing keys set to the
+    /// service users of [`TestBroker::with_users`], or else to that same user.
     pub fn config(&self) -> AmqpConfig {
-        AmqpConfig::new(&self.url, &self.namespace)
+        self.config_for_url(&self.url)
+    }
+
+    /// Settings for `service`: its own user and `AMQP_DECLARE_TOPOLOGY=own`
+    /// under [`TestBroker::with_users`], else [`TestBroker::config`].
+    pub fn service_config(&self, service: ServiceQueue) -> AmqpConfig {
+        let Some(users) = &self.users else {
+            return self.config();
+        };
+        let (user, password) = users.service(service);
+        let mut config = self.config_for_url(&self.url_for(user, password));
+        config.amqp_declare_topology = DeclareTopology::Own;
+        config
+    }
+
+    /// Settings for the operator (candorctl): its own user under
+    /// [`TestBroker::with_users`], else [`TestBroker::config`].
+    pub fn operator_config(&self) -> AmqpConfig {
+        match &self.users {
+            Some(users) => self.config_for_url(&self.url_for(&users.operator.0, &users.operator.1)),
+            None => self.config(),
+        }
+    }
+
+    /// The broker user of `service` (the test URL's user without per-test users).
+    pub fn service_user(&self, service: ServiceQueue) -> String {
+        match &self.users {
+            Some(users) => users.service(service).0.to_owned(),
+            None => self.helper_user(),
+        }
+    }
+
+    fn config_for_url(&self, url: &str) -> AmqpConfig {
+        let mut config = AmqpConfig::new(url, &self.namespace);
+        config.amqp_account_user = self.service_user(ServiceQueue::Account);
+        config.amqp_forum_user = self.service_user(ServiceQueue::Forum);
+        config.amqp_operator_users = vec![match &self.users {
+            Some(users) => users.operator.0.clone(),
+            None => self.helper_user(),
+        }];
+        config
+    }
+
+    /// The test URL with another user and password.
+    fn url_for(&self, user: &str, password: &str) -> String {
+        let mut uri = AMQPUri::from_str(&self.url).unwrap_or_default();
+        uri.authority.userinfo.username = user.to_owned();
+        uri.authority.userinfo.password = password.to_owned();
+        uri.to_string()
+    }
+
+    /// The user of the test URL, which the helper connection uses.
+    pub fn helper_user(&self) -> String {
+        user_of(&self.url)
+    }
+
+    fn vhost(&self) -> anyhow::Result<String> {
+        let uri = AMQPUri::from_str(&self.url).map_err(|error| anyhow!("{error}"))?;
+        Ok(uri.vhost)
     }
 
     /// Starts a [`TcpProxy`] to the broker and returns it with settings that
@@ -97,7 +218,7 @@ impl TestBroker {
         let proxy = TcpProxy::start(upstream).await?;
         uri.authority.host = "127.0.0.1".to_owned();
         uri.authority.port = proxy.port();
-        Ok((proxy, AmqpConfig::new(&uri.to_string(), &self.namespace)))
+        Ok((proxy, self.config_for_url(&uri.to_string())))
     }
 
     /// A new channel on the test's own helper connection.
@@ -145,12 +266,27 @@ impl TestBroker {
     }
 
     /// Publishes raw bytes to the events exchange (confirmed, mandatory), as
-    /// an operator or a foreign client might.
+    /// an operator or a foreign client might, with the helper connection's
+    /// user as `user_id` (the owner of every key without per-test users).
     pub async fn publish_raw(
         &self,
         routing_key: &str,
         content_type: Option<&str>,
         body: &[u8],
+    ) -> anyhow::Result<String> {
+        let user = self.helper_user();
+        self.publish_with_user_id(routing_key, content_type, body, Some(&user))
+            .await
+    }
+
+    /// Like [`TestBroker::publish_raw`] with any `user_id`, or none; the
+    /// broker refuses one that is not the helper connection's user.
+    pub async fn publish_with_user_id(
+        &self,
+        routing_key: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+        user_id: Option<&str>,
     ) -> anyhow::Result<String> {
         let message_id = uuid::Uuid::new_v4().to_string();
         let mut properties = BasicProperties::default()
@@ -158,6 +294,9 @@ impl TestBroker {
             .with_delivery_mode(2);
         if let Some(content_type) = content_type {
             properties = properties.with_content_type(content_type.into());
+        }
+        if let Some(user_id) = user_id {
+            properties = properties.with_user_id(user_id.into());
         }
         let channel = self.channel().await?;
         channel
@@ -253,8 +392,82 @@ impl TestBroker {
     }
 }
 
+impl TestUsers {
+    fn service(&self, service: ServiceQueue) -> (&str, &str) {
+        self.services
+            .iter()
+            .find(|(candidate, _, _)| *candidate == service)
+            .map(|(_, user, password)| (user.as_str(), password.as_str()))
+            .unwrap_or_default()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.services
+            .iter()
+            .map(|(_, user, _)| user.clone())
+            .chain([self.operator.0.clone()])
+            .collect()
+    }
+}
+
+/// The user of the tests' broker URL (`CANDOR_TEST_AMQP_URL`, `guest` by
+/// default): the helper connection's user.
+pub fn test_user() -> String {
+    user_of(&std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned()))
+}
+
+fn user_of(url: &str) -> String {
+    AMQPUri::from_str(url)
+        .map(|uri| uri.authority.userinfo.username)
+        .unwrap_or_else(|_| "guest".to_owned())
+}
+
+/// The AMQP settings of `config` as environment variables, for a service
+/// started as a binary.
+pub fn amqp_settings(config: &AmqpConfig) -> Vec<(&'static str, String)> {
+    let declare = match config.amqp_declare_topology {
+        DeclareTopology::All => "all",
+        DeclareTopology::Own => "own",
+    };
+    vec![
+        (
+            "AMQP_URL",
+            candor_platform::config::expose(&config.amqp_url).to_owned(),
+        ),
+        ("AMQP_NAMESPACE", config.amqp_namespace.clone()),
+        ("AMQP_DECLARE_TOPOLOGY", declare.to_owned()),
+        ("AMQP_ACCOUNT_USER", config.amqp_account_user.clone()),
+        ("AMQP_FORUM_USER", config.amqp_forum_user.clone()),
+        ("AMQP_OPERATOR_USERS", config.amqp_operator_users.join(",")),
+    ]
+}
+
+/// The AMQP settings of `config` as command-line flags.
+pub fn amqp_flags(config: &AmqpConfig) -> Vec<String> {
+    amqp_settings(config)
+        .into_iter()
+        .map(|(name, value)| {
+            let flag = name.to_ascii_lowercase().replace('_', "-");
+            format!("--{flag}={value}")
+        })
+        .collect()
+}
+
 impl Drop for TestBroker {
     fn drop(&mut self) {
+        if let Some(users) = &self.users {
+            let management = users.management.clone();
+            let names = users.names();
+            // Blocking HTTP: on its own thread, as drop may run in a runtime.
+            let deleter = std::thread::spawn(move || {
+                for name in names {
+                    if let Err(error) = management.delete_user(&name) {
+                        eprintln!("test broker: {error:#}");
+                    }
+                }
+            });
+            let _ = deleter.join();
+        }
         let url = self.url.clone();
         let topology = self.topology();
         let names = self.queue_names();

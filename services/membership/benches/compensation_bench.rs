@@ -103,9 +103,13 @@ async fn publish(environment: &TestEnvironment, options: &Options) -> Vec<Uuid> 
         .await
         .unwrap();
     let exchange = environment.broker.topology().events_exchange();
+    // Consumers accept each key only from its owner's user_id: the test
+    // broker makes the helper connection's user the owner of every key.
+    let user = environment.broker.helper_user();
     let send = |routing_key: &'static str, body: Vec<u8>| {
         let channel = channel.clone();
         let exchange = exchange.clone();
+        let user = user.clone();
         async move {
             channel
                 .basic_publish(
@@ -118,6 +122,7 @@ async fn publish(environment: &TestEnvironment, options: &Options) -> Vec<Uuid> 
                     &body,
                     BasicProperties::default()
                         .with_content_type(CONTENT_TYPE_PROTOBUF.into())
+                        .with_user_id(user.as_str().into())
                         .with_delivery_mode(2),
                 )
                 .await

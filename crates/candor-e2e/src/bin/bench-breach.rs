@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use candor_testkit::binary::{RunningBinary, ServiceBinary, free_port};
 use candor_testkit::database::TestDatabase;
 use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN};
-use candor_testkit::rabbitmq::TestBroker;
+use candor_testkit::rabbitmq::{TestBroker, amqp_settings};
 use candor_testkit::smtp::SmtpSink;
 use candorctl::commands::accounts::{seed, stream};
 use candorctl::commands::breach;
@@ -94,12 +94,14 @@ async fn main() -> anyhow::Result<()> {
                 path.display()
             );
         }
-        let mut binary = ServiceBinary::new(&path)
+        let mut binary = amqp_settings(&amqp)
+            .into_iter()
+            .fold(ServiceBinary::new(&path), |binary, (name, value)| {
+                binary.env(name, value)
+            })
             .env("GRPC_ADDR", format!("127.0.0.1:{}", ports[index]))
             .env("DATABASE_URL", database.url())
             .env("DATABASE_MAX_CONNECTIONS", "20")
-            .env("AMQP_URL", candor_platform::config::expose(&amqp.amqp_url))
-            .env("AMQP_NAMESPACE", amqp.amqp_namespace.clone())
             .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
             .env("SERVICE_TOKEN", SERVICE_TOKEN)
             .env("RUST_LOG", "warn");

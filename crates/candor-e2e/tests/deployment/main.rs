@@ -6,6 +6,7 @@
 
 mod compose;
 mod compose_tls;
+mod rabbitmq;
 mod readme;
 
 use std::path::PathBuf;

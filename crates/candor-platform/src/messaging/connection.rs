@@ -34,6 +34,8 @@ const DEFAULT_CONNECTION_TIMEOUT_MILLIS: u64 = 10_000;
 pub struct Broker {
     config: Arc<AmqpConfig>,
     uri: Arc<SecretString>,
+    /// The user of `AMQP_URL`: every publish carries it as `user_id`.
+    user: Arc<str>,
     state: Arc<Mutex<State>>,
 }
 
@@ -50,6 +52,7 @@ impl std::fmt::Debug for Broker {
         formatter
             .debug_struct("Broker")
             .field("namespace", &self.config.amqp_namespace)
+            .field("user", &self.user)
             .finish_non_exhaustive()
     }
 }
@@ -64,9 +67,13 @@ impl Broker {
         uri.query
             .connection_timeout
             .get_or_insert(DEFAULT_CONNECTION_TIMEOUT_MILLIS);
+        // lapin fills in `guest` when the URL names no user, as RabbitMQ's
+        // clients do; that is the user the broker will see.
+        let user = Arc::from(uri.authority.userinfo.username.as_str());
         Ok(Self {
             config: Arc::new(config.clone()),
             uri: Arc::new(SecretString::from(uri.to_string())),
+            user,
             state: Arc::new(Mutex::new(State {
                 connection: None,
                 backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(30)),
@@ -96,6 +103,12 @@ impl Broker {
     /// The settings this broker was created from.
     pub fn config(&self) -> &AmqpConfig {
         &self.config
+    }
+
+    /// The user this broker connects as (from `AMQP_URL`), which every
+    /// publish sets as its `user_id` property and RabbitMQ validates.
+    pub fn user(&self) -> &str {
+        &self.user
     }
 
     /// A new channel on the live connection, reconnecting first if the

@@ -1,5 +1,6 @@
-//! The consumer loop: bounded concurrency, ack after the handler committed,
-//! retries with backoff, dead-lettering with a reason, reconnection.
+//! The consumer loop: the publisher and size check before anything is
+//! decoded, bounded concurrency, ack after the handler committed, retries
+//! with backoff, dead-lettering with a reason, reconnection.
 
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -24,6 +25,7 @@ use super::backoff::Backoff;
 use super::connection::Broker;
 use super::dead_letter::dead_letter;
 use super::message::{HandlerError, IncomingMessage};
+use super::ownership::RoutingPolicy;
 use super::publisher::Publisher;
 use super::topology::{Topology, short};
 use super::trace_context;
@@ -52,6 +54,10 @@ pub struct ConsumerOptions {
     /// First delay between attempts; doubles (jittered) up to `max_retry_backoff`.
     pub retry_backoff: Duration,
     pub max_retry_backoff: Duration,
+    /// Which routing keys are accepted from whom and up to what size;
+    /// `None` takes Candor's routes with the owners from the settings
+    /// ([`RoutingPolicy::from_config`]).
+    pub routing_policy: Option<RoutingPolicy>,
 }
 
 impl Default for ConsumerOptions {
@@ -62,6 +68,7 @@ impl Default for ConsumerOptions {
             prefetch: None,
             retry_backoff: Duration::from_millis(500),
             max_retry_backoff: Duration::from_secs(30),
+            routing_policy: None,
         }
     }
 }
@@ -82,6 +89,11 @@ impl ConsumerOptions {
         self.max_retry_backoff = max;
         self
     }
+
+    pub fn with_routing_policy(mut self, policy: RoutingPolicy) -> Self {
+        self.routing_policy = Some(policy);
+        self
+    }
 }
 
 /// Consumes `queue` (the full name, e.g. `candor.account`) until `shutdown`
@@ -90,6 +102,11 @@ impl ConsumerOptions {
 /// and returns `Ok`. A lost connection or channel is logged and the consumer
 /// resumes by itself once the broker is back. The queue must have been
 /// declared ([`super::Topology`]).
+///
+/// Before a handler sees a message, its routing key, size and `user_id` are
+/// checked against the routing policy; a message from anyone but the key's
+/// owner, an oversized one, or one with an unknown key is dead-lettered at
+/// once with the reason, without being decoded.
 pub async fn run_consumer<H: MessageHandler>(
     broker: &Broker,
     queue: &str,
@@ -101,6 +118,10 @@ pub async fn run_consumer<H: MessageHandler>(
     let topology = Topology::new(&config.amqp_namespace);
     let shared = Arc::new(Shared {
         handler,
+        policy: options
+            .routing_policy
+            .clone()
+            .unwrap_or_else(|| RoutingPolicy::from_config(config)),
         queue: queue.to_owned(),
         dead_letters: Publisher::for_exchange(broker.clone(), topology.dead_letter_exchange()),
         attempts: options
@@ -147,6 +168,7 @@ pub async fn run_consumer<H: MessageHandler>(
 
 pub(super) struct Shared<H> {
     pub(super) handler: Arc<H>,
+    pub(super) policy: RoutingPolicy,
     pub(super) queue: String,
     pub(super) dead_letters: Publisher,
     pub(super) attempts: u32,
@@ -271,12 +293,26 @@ async fn handle_delivery<H: MessageHandler>(
         queue = %shared.queue,
         routing_key = %message.routing_key,
         message_id = message.message_id.as_deref().unwrap_or_default(),
+        user_id = message.user_id.as_deref().unwrap_or_default(),
         redelivered = message.redelivered,
     );
     // Without an OpenTelemetry layer there is no parent to set; that is fine.
     let _ = span.set_parent(trace_context::extract(&message.headers));
     async move {
-        match process(&shared, &message, &session).await {
+        let checked = shared.policy.check(
+            &message.routing_key,
+            message.user_id.as_deref(),
+            message.body.len(),
+        );
+        let outcome = match checked {
+            // Zero attempts: the handler never saw it.
+            Err(reason) => Outcome::DeadLetter {
+                reason,
+                attempts: 0,
+            },
+            Ok(()) => process(&shared, &message, &session).await,
+        };
+        match outcome {
             Outcome::Handled => ack(&delivery).await,
             Outcome::DeadLetter { reason, attempts } => {
                 dead_letter(&shared, &delivery, &message, &reason, attempts).await;

@@ -1,13 +1,18 @@
 //! Dead-lettering with the reason attached: the consumer republishes the
 //! message to the dead-letter exchange itself (the broker's own dead-lettering
-//! cannot add a header), then acks the original.
+//! cannot add a header), then acks the original. The republished message
+//! carries the consumer's own `user_id` (RabbitMQ refuses anyone else's) and
+//! the original publisher's in `x-candor-original-user-id`.
 
 use lapin::message::Delivery;
 use lapin::options::BasicRejectOptions;
 use lapin::types::{AMQPValue, LongString};
 
 use super::consumer::{MessageHandler, Shared, ack};
-use super::message::{HEADER_ATTEMPTS, HEADER_ERROR, HEADER_ORIGINAL_ROUTING_KEY, IncomingMessage};
+use super::message::{
+    HEADER_ATTEMPTS, HEADER_ERROR, HEADER_ORIGINAL_ROUTING_KEY, HEADER_ORIGINAL_USER_ID,
+    IncomingMessage,
+};
 
 /// Longest `x-candor-error` kept; a reason is for a human, not a core dump.
 const MAX_REASON_BYTES: usize = 4_096;
@@ -28,6 +33,7 @@ pub(super) async fn dead_letter<H: MessageHandler>(
         queue = %shared.queue,
         routing_key = %message.routing_key,
         message_id = message.message_id.as_deref().unwrap_or_default(),
+        user_id = message.user_id.as_deref().unwrap_or_default(),
         attempts,
         reason = %reason,
         "message dead-lettered"
@@ -45,6 +51,13 @@ pub(super) async fn dead_letter<H: MessageHandler>(
         HEADER_ATTEMPTS.into(),
         AMQPValue::LongLongInt(i64::from(attempts)),
     );
+    if let Some(user_id) = &message.user_id {
+        headers.insert(
+            HEADER_ORIGINAL_USER_ID.into(),
+            AMQPValue::LongString(LongString::from(user_id.as_str())),
+        );
+    }
+    // The publisher sets our own user_id in place of the original one.
     let properties = message.properties.clone().with_headers(headers);
     match shared
         .dead_letters

@@ -16,6 +16,9 @@ pub const HEADER_ERROR: &str = "x-candor-error";
 pub const HEADER_ORIGINAL_ROUTING_KEY: &str = "x-candor-original-routing-key";
 /// How many times the handler ran before the message was dead-lettered.
 pub const HEADER_ATTEMPTS: &str = "x-candor-attempts";
+/// The `user_id` the message was originally published with (a dead letter
+/// is republished under the consumer's own user, as RabbitMQ requires).
+pub const HEADER_ORIGINAL_USER_ID: &str = "x-candor-original-user-id";
 
 /// A message to publish on the events exchange.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,6 +99,10 @@ pub struct IncomingMessage {
     /// The AMQP `type` property (protobuf full name) when the publisher set it.
     pub message_type: Option<String>,
     pub timestamp: Option<DateTime<Utc>>,
+    /// The publisher's broker user (the AMQP `user_id` property, which
+    /// RabbitMQ validated); the consumer has already checked that it owns
+    /// the routing key.
+    pub user_id: Option<String>,
     pub headers: FieldTable,
     /// The broker delivered this message before (to this or another
     /// consumer) without an ack; the handler's idempotency makes it harmless.
@@ -114,6 +121,7 @@ impl IncomingMessage {
             message_id: Some(uuid::Uuid::now_v7().to_string()),
             message_type: None,
             timestamp: None,
+            user_id: None,
             headers: FieldTable::default(),
             redelivered: false,
             properties: BasicProperties::default(),
@@ -138,6 +146,7 @@ impl IncomingMessage {
                 .timestamp()
                 .and_then(|seconds| i64::try_from(seconds).ok())
                 .and_then(|seconds| DateTime::from_timestamp(seconds, 0)),
+            user_id: properties.user_id().as_ref().map(ToString::to_string),
             headers: properties.headers().clone().unwrap_or_default(),
             redelivered: delivery.redelivered,
             properties,

@@ -1,18 +1,24 @@
-//! RabbitMQ: topology, a confirming publisher, a consumer loop, and the W3C
-//! trace context carried in AMQP headers.
+//! RabbitMQ: topology, a confirming publisher, a consumer loop, who may
+//! publish what, the broker definitions generated from all that, and the
+//! W3C trace context carried in AMQP headers.
 //!
 //! One [`Broker`] per process owns the AMQP connection and reopens it with
-//! backoff when it drops. A [`Publisher`] keeps one confirm-mode channel and
-//! treats a nack or a return as an error. [`run_consumer`] drives a
-//! [`MessageHandler`] with bounded concurrency, acks only after the handler
-//! returned `Ok` (the handler commits its own transaction first), retries
-//! transient failures, dead-letters with the reason in `x-candor-error`, and
-//! resumes by itself after the broker comes back.
+//! backoff when it drops. A [`Publisher`] keeps one confirm-mode channel,
+//! sets the connection's user as every message's `user_id` (which RabbitMQ
+//! validates), and treats a nack or a return as an error. [`run_consumer`]
+//! first checks each message's routing key, size and `user_id` against the
+//! [`RoutingPolicy`] (the owners of [`ownership::ROUTES`]) and dead-letters
+//! what fails, then drives a [`MessageHandler`] with bounded concurrency,
+//! acks only after the handler returned `Ok` (the handler commits its own
+//! transaction first), retries transient failures, dead-letters with the
+//! reason in `x-candor-error`, and resumes by itself after the broker comes
+//! back. [`definitions::BrokerDefinitions`] turns the topology and the
+//! ownership table into RabbitMQ users, permissions and topic permissions.
 //!
 //! ```text
 //! let broker = Broker::connect(&config.amqp).await?;
 //! let topology = Topology::new(&config.amqp.amqp_namespace);
-//! topology.declare_all(&broker.channel().await?, &config.amqp).await?;
+//! topology.declare_for(&broker.channel().await?, &config.amqp, ServiceQueue::Account).await?;
 //! let publisher = Publisher::new(broker.clone());            // or the outbox relay
 //! tokio::spawn(OutboxRelay::new(pool.clone(), publisher).run(shutdown.clone()));
 //! let queue = topology.queue_name(ServiceQueue::Account.name());
@@ -23,7 +29,10 @@ mod backoff;
 mod connection;
 mod consumer;
 mod dead_letter;
+pub mod definitions;
 mod message;
+pub mod ownership;
+mod permissions;
 mod publisher;
 mod topology;
 pub mod trace_context;
@@ -33,7 +42,10 @@ pub use connection::Broker;
 pub use consumer::{ConsumerOptions, MessageHandler, run_consumer};
 pub use message::{
     CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF, HEADER_ATTEMPTS, HEADER_ERROR,
-    HEADER_ORIGINAL_ROUTING_KEY, HandlerError, IncomingMessage, OutgoingMessage, header_string,
+    HEADER_ORIGINAL_ROUTING_KEY, HEADER_ORIGINAL_USER_ID, HandlerError, IncomingMessage,
+    OutgoingMessage, header_string,
 };
+pub use ownership::{EventOwner, RoutingPolicy};
+pub use permissions::{UserPermissions, UserRole};
 pub use publisher::{PublishError, Publisher};
 pub use topology::{QueueSpec, ServiceQueue, Topology};

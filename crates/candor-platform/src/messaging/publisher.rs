@@ -47,7 +47,8 @@ pub enum PublishError {
 
 /// Publishes to one exchange (the events exchange unless
 /// [`Publisher::for_exchange`]) on a confirm-mode channel that is opened on
-/// first use and reused; cheap to clone.
+/// first use and reused; cheap to clone. Every message carries the
+/// connection's user as its `user_id` property ([`Broker::user`]).
 ///
 /// Recovery: when the connection drops, the publish in progress fails with
 /// [`PublishError::Unavailable`] and the next publish reopens the channel
@@ -114,7 +115,8 @@ impl Publisher {
     }
 
     /// Publishes with ready-made properties (the consumer forwards a dead
-    /// letter's original properties this way).
+    /// letter's original properties this way); `user_id` is replaced by this
+    /// connection's user, as on every publish.
     pub(crate) async fn publish_raw(
         &self,
         routing_key: &str,
@@ -187,6 +189,9 @@ impl Publisher {
     ) -> Result<PublisherConfirm, PublishError> {
         let exchange = short(&self.exchange).map_err(invalid)?;
         let routing_key = short(routing_key).map_err(invalid)?;
+        // The broker refuses a user_id other than the connection's own, and
+        // consumers accept a routing key only from its owner's user_id.
+        let properties = properties.with_user_id(short(self.broker.user()).map_err(invalid)?);
         let options = BasicPublishOptions {
             mandatory: true,
             ..BasicPublishOptions::default()

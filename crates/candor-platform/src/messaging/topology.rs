@@ -10,7 +10,7 @@ use lapin::{Channel, ExchangeKind};
 
 use anyhow::Context;
 
-use crate::config::{AmqpConfig, QueueType};
+use crate::config::{AmqpConfig, DeclareTopology, QueueType};
 
 /// The queue each service consumes, with the routing keys bound to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,6 +62,34 @@ impl ServiceQueue {
 
     pub fn spec(self) -> QueueSpec {
         QueueSpec::new(self.name(), self.routing_keys().iter().copied())
+    }
+
+    /// The service called `name` (`account`, …), if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|service| service.name() == name)
+    }
+}
+
+/// A queue argument as AMQP and the broker definitions file both carry it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum QueueArgument {
+    Text(String),
+    Integer(i64),
+}
+
+/// The queue settings that shape a queue's arguments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct QueueSettings {
+    pub(crate) queue_type: QueueType,
+    pub(crate) delivery_limit: u32,
+}
+
+impl QueueSettings {
+    pub(crate) fn from_config(config: &AmqpConfig) -> Self {
+        Self {
+            queue_type: config.amqp_queue_type,
+            delivery_limit: config.amqp_delivery_limit,
+        }
     }
 }
 
@@ -117,6 +145,49 @@ impl Topology {
     /// `<namespace>.<name>.dead-letter`.
     pub fn dead_letter_queue_name(&self, name: &str) -> String {
         format!("{}.{name}.dead-letter", self.namespace)
+    }
+
+    /// Declares what `AMQP_DECLARE_TOPOLOGY` says `service` declares: the
+    /// whole topology (`all`), or its own queues and bindings after checking
+    /// that both exchanges exist (`own`, for a user that may configure only
+    /// its own queues; the broker definitions create the rest).
+    pub async fn declare_for(
+        &self,
+        channel: &Channel,
+        config: &AmqpConfig,
+        service: ServiceQueue,
+    ) -> anyhow::Result<()> {
+        match config.amqp_declare_topology {
+            DeclareTopology::All => self.declare_all(channel, config).await,
+            DeclareTopology::Own => {
+                self.check_exchanges(channel).await?;
+                self.declare_queue(channel, config, &service.spec()).await
+            }
+        }
+    }
+
+    /// Checks that both exchanges exist (a passive declare, which needs no
+    /// permission); fails naming the missing one.
+    pub async fn check_exchanges(&self, channel: &Channel) -> anyhow::Result<()> {
+        let passive = ExchangeDeclareOptions {
+            passive: true,
+            durable: true,
+            ..ExchangeDeclareOptions::default()
+        };
+        for (exchange, kind) in [
+            (self.events_exchange(), ExchangeKind::Topic),
+            (self.dead_letter_exchange(), ExchangeKind::Direct),
+        ] {
+            channel
+                .exchange_declare(short(&exchange)?, kind, passive, FieldTable::default())
+                .await
+                .with_context(|| {
+                    format!(
+                        "exchange {exchange} does not exist (AMQP_DECLARE_TOPOLOGY=own expects the broker definitions to create it)"
+                    )
+                })?;
+        }
+        Ok(())
     }
 
     /// Declares both exchanges and every service's queue with its bindings,
@@ -224,35 +295,72 @@ impl Topology {
     /// that crashes or hangs its consumer every time) to the same
     /// dead-letter queue the consumer uses.
     fn queue_arguments(&self, config: &AmqpConfig, queue: &str) -> FieldTable {
-        let mut arguments = queue_type_arguments(config);
-        arguments.insert(
-            "x-dead-letter-exchange".into(),
-            long(&self.dead_letter_exchange()),
-        );
-        arguments.insert("x-dead-letter-routing-key".into(), long(queue));
-        if config.amqp_queue_type == QueueType::Quorum {
+        field_table(self.consumed_queue_arguments(QueueSettings::from_config(config), queue))
+    }
+
+    /// The arguments of a consumed queue, shared with the broker
+    /// definitions so that a service's own declare matches what the
+    /// definitions created (RabbitMQ refuses a redeclare with other ones).
+    pub(crate) fn consumed_queue_arguments(
+        &self,
+        settings: QueueSettings,
+        queue: &str,
+    ) -> Vec<(&'static str, QueueArgument)> {
+        let mut arguments = queue_type_argument_list(settings);
+        arguments.push((
+            "x-dead-letter-exchange",
+            QueueArgument::Text(self.dead_letter_exchange()),
+        ));
+        arguments.push((
+            "x-dead-letter-routing-key",
+            QueueArgument::Text(queue.to_owned()),
+        ));
+        if settings.queue_type == QueueType::Quorum {
             // RabbitMQ 3.10 has no default delivery limit; 4.x defaults to 20.
-            arguments.insert(
-                "x-delivery-limit".into(),
-                AMQPValue::LongLongInt(i64::from(config.amqp_delivery_limit)),
-            );
+            arguments.push((
+                "x-delivery-limit",
+                QueueArgument::Integer(i64::from(settings.delivery_limit)),
+            ));
             // At-least-once dead-lettering (3.10+) keeps a message until the
             // dead-letter queue confirmed it; it requires reject-publish.
-            arguments.insert("x-dead-letter-strategy".into(), long("at-least-once"));
-            arguments.insert("x-overflow".into(), long("reject-publish"));
+            arguments.push((
+                "x-dead-letter-strategy",
+                QueueArgument::Text("at-least-once".to_owned()),
+            ));
+            arguments.push((
+                "x-overflow",
+                QueueArgument::Text("reject-publish".to_owned()),
+            ));
         }
         arguments
     }
 }
 
-fn queue_type_arguments(config: &AmqpConfig) -> FieldTable {
-    let queue_type = match config.amqp_queue_type {
+/// The arguments of a dead-letter queue: only its type.
+pub(crate) fn queue_type_argument_list(
+    settings: QueueSettings,
+) -> Vec<(&'static str, QueueArgument)> {
+    let queue_type = match settings.queue_type {
         QueueType::Quorum => "quorum",
         QueueType::Classic => "classic",
     };
-    let mut arguments = FieldTable::default();
-    arguments.insert("x-queue-type".into(), long(queue_type));
-    arguments
+    vec![("x-queue-type", QueueArgument::Text(queue_type.to_owned()))]
+}
+
+fn queue_type_arguments(config: &AmqpConfig) -> FieldTable {
+    field_table(queue_type_argument_list(QueueSettings::from_config(config)))
+}
+
+fn field_table(arguments: Vec<(&'static str, QueueArgument)>) -> FieldTable {
+    let mut table = FieldTable::default();
+    for (name, value) in arguments {
+        let value = match value {
+            QueueArgument::Text(text) => long(&text),
+            QueueArgument::Integer(number) => AMQPValue::LongLongInt(number),
+        };
+        table.insert(name.into(), value);
+    }
+    table
 }
 
 fn long(value: &str) -> AMQPValue {

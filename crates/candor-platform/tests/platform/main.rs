@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod broker_trust;
 mod config;
 mod grpc;
 mod grpc_tls;

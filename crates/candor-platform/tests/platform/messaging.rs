@@ -6,12 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use candor_platform::config::AmqpConfig;
+use candor_platform::messaging::ownership::MAX_EVENT_MESSAGE_BYTES;
 use candor_platform::messaging::{
     Broker, CONTENT_TYPE_PROTOBUF, ConsumerOptions, HEADER_ATTEMPTS, HEADER_ERROR,
     HEADER_ORIGINAL_ROUTING_KEY, HandlerError, IncomingMessage, MessageHandler, OutgoingMessage,
-    PublishError, Publisher, QueueSpec, run_consumer,
+    PublishError, Publisher, QueueSpec, RoutingPolicy, run_consumer,
 };
-use candor_testkit::rabbitmq::TestBroker;
+use candor_testkit::rabbitmq::{TestBroker, test_user};
 use opentelemetry::trace::{TraceContextExt, TraceId, TracerProvider};
 use prost::Message;
 use tokio::sync::Semaphore;
@@ -77,10 +78,32 @@ pub(crate) fn broker(config: &AmqpConfig) -> Broker {
         .with_reconnect_backoff(Duration::from_millis(50), Duration::from_millis(500))
 }
 
+/// Short retries, and the tests' own routing keys accepted from the test
+/// broker's user (besides Candor's keys from their owners).
 pub(crate) fn fast_options() -> ConsumerOptions {
     ConsumerOptions::default()
         .with_retry_backoff(Duration::from_millis(10), Duration::from_millis(100))
+        .with_routing_policy(test_policy())
 }
+
+/// Candor's routes with the default owners, plus the test keys.
+pub(crate) fn test_policy() -> RoutingPolicy {
+    let mut policy = RoutingPolicy::from_config(&AmqpConfig::new("amqp://127.0.0.1", "unused"));
+    for key in TEST_ROUTING_KEYS {
+        policy = policy.with_route(key, [test_user()], MAX_EVENT_MESSAGE_BYTES);
+    }
+    policy
+}
+
+/// Every routing key these tests publish besides Candor's own.
+const TEST_ROUTING_KEYS: [&str; 6] = [
+    ROUTING_KEY,
+    "test.early",
+    "test.late",
+    "test.json",
+    "test.outage",
+    "test.traced",
+];
 
 pub(crate) struct RunningConsumer {
     shutdown: CancellationToken,
