@@ -104,12 +104,21 @@ pub async fn reserve_attempt(
     sqlx::query_scalar(
         "WITH input AS (
              SELECT * FROM unnest($1::text[], $2::int4[]) AS i(key, free)
+         ), blocked AS (
+             -- An attempt refused on one key counts on none: a blocked
+             -- address must not keep an account blocked, nor the reverse.
+             SELECT max(blocked_until) AS until FROM throttles
+             WHERE key = ANY($1) AND blocked_until > now()
          ), reserved AS (
+             -- Under concurrency `blocked` may miss a block committed after
+             -- this statement began; the upsert waits for that row's lock
+             -- and re-reads it, so `refused` still sees the block.
              INSERT INTO throttles AS t (key, window_started_at, hits, blocked_until, refused)
              SELECT key, now(), 1,
                     CASE WHEN free <= 1 THEN now() + make_interval(secs => $4) END,
                     false
              FROM input
+             WHERE (SELECT until FROM blocked) IS NULL
              ON CONFLICT (key) DO UPDATE SET
                  refused = coalesce(t.blocked_until > now(), false),
                  hits = CASE
@@ -132,8 +141,10 @@ pub async fn reserve_attempt(
                      ELSE NULL END
              RETURNING t.refused, t.blocked_until
          )
-         SELECT greatest(1, ceil(extract(epoch FROM max(blocked_until) - now())))::bigint
-         FROM reserved WHERE refused",
+         SELECT ceil(extract(epoch FROM coalesce(
+                    (SELECT until FROM blocked),
+                    (SELECT max(blocked_until) FROM reserved WHERE refused)
+                ) - now()))::bigint",
     )
     .bind(&names)
     .bind(&free)
@@ -142,6 +153,7 @@ pub async fn reserve_attempt(
     .bind(MAX_BLOCK_SECONDS)
     .fetch_one(conn)
     .await
+    .map(|wait: Option<i64>| wait.map(|seconds| seconds.max(1)))
 }
 
 /// Gives back the reservation of an attempt that succeeded on a key other
