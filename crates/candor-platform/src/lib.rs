@@ -22,3 +22,4 @@ pub mod service;
 pub mod shutdown;
 pub mod sync;
 pub mod telemetry;
+pub mod validation;

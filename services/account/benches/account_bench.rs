@@ -98,6 +98,11 @@ async fn start() -> Bench {
         login_failures_per_account: 5,
         login_failures_per_address: 20,
         requests_per_address_per_hour: 20,
+        argon2_max_memory_kib: 47_104,
+        argon2_max_iterations: 5,
+        argon2_max_parallelism: 1,
+        pwned_passwords_url: None,
+        pwned_passwords_timeout_ms: 2000,
         common,
     };
     let app = App::build(config).await.unwrap();

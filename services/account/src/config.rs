@@ -56,6 +56,33 @@ pub struct Config {
     #[arg(long, env = "REQUESTS_PER_ADDRESS_PER_HOUR", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
     pub requests_per_address_per_hour: u32,
 
+    /// Highest argon2 memory cost (KiB) of a hash this service did not
+    /// compute: an imported hash above it is rejected, a stored one is never
+    /// evaluated. Default: OWASP's largest recommended setting (46 MiB).
+    #[arg(long, env = "ARGON2_MAX_MEMORY_KIB", default_value_t = 47_104, value_parser = clap::value_parser!(u32).range(8..=4_194_304))]
+    pub argon2_max_memory_kib: u32,
+
+    /// Highest argon2 iteration count of a hash this service did not compute.
+    #[arg(long, env = "ARGON2_MAX_ITERATIONS", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub argon2_max_iterations: u32,
+
+    /// Highest argon2 parallelism (lanes) of a hash this service did not
+    /// compute.
+    #[arg(long, env = "ARGON2_MAX_PARALLELISM", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub argon2_max_parallelism: u32,
+
+    /// Base URL of a Pwned Passwords range API (Have I Been Pwned's
+    /// k-anonymity protocol: `GET {url}/range/{first 5 hex of SHA-1}`), e.g.
+    /// https://api.pwnedpasswords.com. Unset (the default): only the bundled
+    /// list of 100,000 common passwords is checked.
+    #[arg(long, env = "PWNED_PASSWORDS_URL", value_parser = parse_http_url)]
+    pub pwned_passwords_url: Option<String>,
+
+    /// How long a range request may take, in milliseconds; past it (or on
+    /// any error) the password is accepted and a warning logged (fail open).
+    #[arg(long, env = "PWNED_PASSWORDS_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=30_000))]
+    pub pwned_passwords_timeout_ms: u64,
+
     #[command(flatten)]
     pub common: CommonConfig,
 }

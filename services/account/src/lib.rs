@@ -8,6 +8,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use candor_platform::grpc::GrpcServer;
@@ -33,7 +34,8 @@ pub use config::Config;
 use grpc::{AccountApi, Settings, Shared};
 use intake::BreachIntake;
 use notifier::Notifier;
-use password::{LegacyKey, PasswordHasher};
+use password::cost::Argon2Ceiling;
+use password::{LegacyKey, PasswordHasher, PasswordPolicy};
 
 /// The binary's name, also the service name in logs and traces.
 pub const BINARY_NAME: &str = "candor-account";
@@ -55,6 +57,15 @@ impl App {
         let hasher = PasswordHasher::new(
             config.password_hashing_concurrency,
             LegacyKey::new(config.legacy_hash_key.clone()),
+            Argon2Ceiling {
+                memory_kib: config.argon2_max_memory_kib,
+                iterations: config.argon2_max_iterations,
+                parallelism: config.argon2_max_parallelism,
+            },
+        )?;
+        let password_policy = PasswordPolicy::new(
+            config.pwned_passwords_url.as_deref(),
+            Duration::from_millis(config.pwned_passwords_timeout_ms),
         )?;
         let notifier = Notifier::new(
             foundation
@@ -66,6 +77,7 @@ impl App {
         let api = AccountApi::new(Shared {
             pool: foundation.pool.clone(),
             hasher,
+            password_policy,
             credentials: foundation.credentials.clone(),
             notifier,
             settings: Settings {

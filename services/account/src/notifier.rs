@@ -10,11 +10,14 @@
 use std::time::Duration;
 
 use candor_platform::auth::OutgoingInterceptor;
-use candor_proto::notification::v1::SendEmailRequest;
 use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
+use candor_proto::notification::v1::{PasswordChangedEmail, SendEmailRequest, send_email_request};
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+use crate::store::accounts::AccountRow;
 
 type Client = NotificationServiceClient<InterceptedService<Channel, OutgoingInterceptor>>;
 
@@ -74,6 +77,36 @@ impl Notifier {
             },
             span,
         ));
+    }
+}
+
+impl Notifier {
+    /// Tells the member their password was changed (ChangePassword and
+    /// ResetPassword, after the change is committed), so a change they did
+    /// not make does not go unnoticed. An account without an email address
+    /// (imported without one) gets nothing.
+    pub fn password_changed(&self, account: &AccountRow, changed_at: DateTime<Utc>) {
+        let Some(to_address) = account.email.clone() else {
+            return;
+        };
+        self.send(
+            "password_changed",
+            SendEmailRequest {
+                idempotency_key: format!(
+                    "password-changed:{}:{}",
+                    account.account_id,
+                    changed_at.timestamp_micros()
+                ),
+                account_id: account.account_id.to_string(),
+                to_address,
+                to_display_name: account.display_name.clone().unwrap_or_default(),
+                content: Some(send_email_request::Content::PasswordChanged(
+                    PasswordChangedEmail {
+                        changed_at: Some(crate::convert::timestamp(changed_at)),
+                    },
+                )),
+            },
+        );
     }
 }
 

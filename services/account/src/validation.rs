@@ -1,10 +1,22 @@
-//! Field rules shared by several RPCs; errors name the field.
+//! Field rules shared by several RPCs; errors name the field. The generic
+//! length and character rules come from `candor_platform::validation`.
+
+use candor_platform::validation::{TextRejected, TextRule, single_line};
+
+/// Longest session, reset, change or deactivation token accepted, in
+/// characters (issued ones are 43).
+pub const TOKEN: TextRule = TextRule::single_line(1, 256);
+/// An incident id as the RPCs take it for a lookup (the event's own rule is
+/// stricter; an id that breaks it is simply not found).
+pub const INCIDENT_ID: TextRule = TextRule::single_line(1, 64);
 
 /// An email address rule broken; the text follows "<field>: ".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EmailRejected {
     #[error("must be 3..=254 characters")]
     Length,
+    #[error("{0}")]
+    Text(TextRejected),
     #[error("must contain exactly one '@' with text on both sides")]
     Shape,
     #[error("must not contain spaces or control characters")]
@@ -16,7 +28,7 @@ pub enum EmailRejected {
 /// Trims and lower-cases the domain (the local part is kept as typed; the
 /// uniqueness check is case-insensitive).
 pub fn normalize_email(raw: &str) -> Result<String, EmailRejected> {
-    let email = raw.trim();
+    let email = single_line(raw, 0, 254).map_err(EmailRejected::Text)?;
     if !(3..=254).contains(&email.chars().count()) {
         return Err(EmailRejected::Length);
     }
@@ -38,17 +50,11 @@ pub fn local_part(email: &str) -> Option<&str> {
     email.rsplit_once('@').map(|(local, _)| local)
 }
 
-/// Trims a display name and checks 1..=64 characters without control
-/// characters; the error text follows "display_name: ".
-pub fn normalize_display_name(raw: &str) -> Result<String, &'static str> {
-    let name = raw.trim();
-    if !(1..=64).contains(&name.chars().count()) {
-        return Err("must be 1..=64 characters");
-    }
-    if name.chars().any(char::is_control) {
-        return Err("must not contain control characters");
-    }
-    Ok(name.to_owned())
+/// Checks a display name (a single line, at most 64 characters as sent, at
+/// least one once trimmed) and returns it trimmed; the error text follows
+/// "display_name: ".
+pub fn normalize_display_name(raw: &str) -> Result<String, TextRejected> {
+    single_line(raw, 1, 64).map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -65,6 +71,15 @@ mod tests {
         assert_eq!(normalize_email("a@"), Err(EmailRejected::Length));
         assert_eq!(normalize_email("a b@x.org"), Err(EmailRejected::Characters));
         assert_eq!(normalize_email("ab@.org"), Err(EmailRejected::Domain));
+        assert!(matches!(
+            normalize_email("ann@example.org\r\nBcc: x@y.org"),
+            Err(EmailRejected::Text(TextRejected::LineBreak))
+        ));
+        let padded = format!("{}a@b.org", " ".repeat(250));
+        assert!(matches!(
+            normalize_email(&padded),
+            Err(EmailRejected::Text(TextRejected::TooLong { .. }))
+        ));
     }
 
     #[test]
@@ -73,5 +88,14 @@ mod tests {
         assert!(normalize_display_name("  ").is_err());
         assert!(normalize_display_name(&"x".repeat(65)).is_err());
         assert!(normalize_display_name("a\u{7}b").is_err());
+        assert_eq!(
+            normalize_display_name("Ann\r\nBcc: x@y.org"),
+            Err(TextRejected::LineBreak)
+        );
+        let padded = format!("{}Ann{}", " ".repeat(40), " ".repeat(40));
+        assert!(matches!(
+            normalize_display_name(&padded),
+            Err(TextRejected::TooLong { max: 64, .. })
+        ));
     }
 }

@@ -393,7 +393,7 @@ async fn main() {
         account_grpc_url: "http://127.0.0.1:9".to_owned(),
         public_base_url: "https://forum.bench.example".to_owned(),
         post_interval_seconds: 5,
-        session_cache_seconds: 30,
+        session_cache_seconds: 1,
         session_cache_capacity: 10_000,
         page_cache_millis: options.page_cache_millis,
         common,

@@ -4,6 +4,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use candor_platform::validation::{TextRejected, TextRule};
+
 /// Placeholders the forum fills itself.
 pub const BUILT_IN: [&str; 5] = [
     "deactivation_url",
@@ -14,6 +16,9 @@ pub const BUILT_IN: [&str; 5] = [
 ];
 
 const MAX_VARIABLES: usize = 16;
+/// A variable's value: one line of 1..=500 characters, inserted as sent
+/// (Markdown-escaped).
+const VALUE: TextRule = TextRule::single_line(1, 500);
 
 /// Why a template could not be filled (INVALID_ARGUMENT).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -24,8 +29,8 @@ pub enum FillError {
     TooMany,
     #[error("key {0:?} must match ^[a-z_]{{1,32}}$")]
     BadKey(String),
-    #[error("value of {0:?} must be 1..=500 characters")]
-    BadValue(String),
+    #[error("value of {0:?} {1}")]
+    BadValue(String, TextRejected),
 }
 
 /// The `{name}` placeholders of a template, in order of appearance.
@@ -72,8 +77,8 @@ pub fn check_variables(variables: &HashMap<String, String>) -> Result<(), FillEr
         if !is_key(key) {
             return Err(FillError::BadKey(key.clone()));
         }
-        if !(1..=500).contains(&value.chars().count()) {
-            return Err(FillError::BadValue(key.clone()));
+        if let Err(reason) = VALUE.check_verbatim(value) {
+            return Err(FillError::BadValue(key.clone(), reason));
         }
     }
     Ok(())
@@ -153,7 +158,17 @@ mod tests {
         let empty = HashMap::from([("ok".to_owned(), String::new())]);
         assert!(matches!(
             check_variables(&empty),
-            Err(FillError::BadValue(_))
+            Err(FillError::BadValue(..))
+        ));
+        let header = HashMap::from([("ok".to_owned(), "line\r\nbreak".to_owned())]);
+        assert!(matches!(
+            check_variables(&header),
+            Err(FillError::BadValue(_, TextRejected::LineBreak))
+        ));
+        let long = HashMap::from([("ok".to_owned(), "x".repeat(501))]);
+        assert!(matches!(
+            check_variables(&long),
+            Err(FillError::BadValue(_, TextRejected::TooLong { .. }))
         ));
     }
 }

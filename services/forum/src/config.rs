@@ -31,8 +31,10 @@ pub struct Config {
     pub post_interval_seconds: u32,
 
     /// Seconds a validated session is remembered before the account service
-    /// is asked again (never past the session's expiry).
-    #[arg(long, env = "FORUM_SESSION_CACHE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(0..=300))]
+    /// is asked again (never past the session's expiry): 0 or 1, so a
+    /// session ended by Logout, RevokeAllSessions, a password change or a
+    /// deactivation is refused here within a second.
+    #[arg(long, env = "FORUM_SESSION_CACHE_SECONDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1))]
     pub session_cache_seconds: u32,
 
     /// Most sessions the cache holds at once.

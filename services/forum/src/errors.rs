@@ -1,6 +1,7 @@
 //! What can go wrong in each kind of forum operation, and the one table that
 //! turns it into a gRPC status. Internal causes are logged, never sent.
 
+use candor_platform::validation::TextRule;
 use tonic::{Code, Status};
 use uuid::Uuid;
 
@@ -171,6 +172,25 @@ pub fn parse_optional_uuid(
     } else {
         parse_uuid(field, value).map(Some)
     }
+}
+
+/// A board or incident id as a lookup key: one line of 1..=64 characters.
+const LOOKUP_ID: TextRule = TextRule::single_line(1, 64);
+/// A page token: empty (the first page) or one line of at most 512.
+const PAGE_TOKEN: TextRule = TextRule::single_line(0, 512);
+
+/// A board or incident id request field, checked as sent.
+pub fn check_lookup_id(field: &'static str, value: &str) -> Result<(), (&'static str, String)> {
+    LOOKUP_ID
+        .check_verbatim(value)
+        .map_err(|reason| (field, reason.to_string()))
+}
+
+/// A page token request field, checked as sent before it is decoded.
+pub fn check_page_token(value: &str) -> Result<(), (&'static str, String)> {
+    PAGE_TOKEN
+        .check_verbatim(value)
+        .map_err(|reason| ("page_token", reason.to_string()))
 }
 
 /// A rejected request field (from [`parse_uuid`] and friends) becomes each

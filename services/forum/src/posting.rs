@@ -2,10 +2,12 @@
 //! input limits, retry-safety by `request_id`, the thread lock, duplicate
 //! protection and the per-member rate limit, in one transaction.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use candor_platform::db::{ConstraintViolation, constraint_violation};
+use candor_platform::validation::TextRule;
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -18,32 +20,27 @@ use crate::store::{PostRow, ThreadRow, boards, posts, threads};
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_BODY_CHARS: usize = 20_000;
 
-/// Checks a Markdown body: 1..=20000 characters after trimming.
-pub fn check_body(field: &'static str, body: &str) -> Result<(), (&'static str, String)> {
-    let length = body.trim().chars().count();
-    if (1..=MAX_BODY_CHARS).contains(&length) {
-        Ok(())
-    } else {
-        Err((
-            field,
-            format!("must be 1..={MAX_BODY_CHARS} characters after trimming (is {length})"),
-        ))
-    }
+/// A post body: Markdown, at most 20000 characters as sent, at least one
+/// once trimmed; LF and TAB allowed, no other control character.
+const BODY: TextRule = TextRule::multi_line(1, MAX_BODY_CHARS);
+/// A thread title: a single line of at most 200 characters as sent.
+const TITLE: TextRule = TextRule::single_line(1, MAX_TITLE_CHARS);
+
+/// Checks a Markdown body and returns what to store: trimmed, CRLF as LF.
+/// The bound is on the raw value, so what is stored was checked.
+pub fn check_body<'a>(
+    field: &'static str,
+    body: &'a str,
+) -> Result<Cow<'a, str>, (&'static str, String)> {
+    BODY.check(body)
+        .map_err(|reason| (field, reason.to_string()))
 }
 
-/// Checks a title: 1..=200 characters after trimming, a single line.
-pub fn check_title(title: &str) -> Result<(), (&'static str, String)> {
-    let length = title.trim().chars().count();
-    if !(1..=MAX_TITLE_CHARS).contains(&length) {
-        return Err((
-            "title",
-            format!("must be 1..={MAX_TITLE_CHARS} characters after trimming (is {length})"),
-        ));
-    }
-    if title.contains(['\n', '\r']) {
-        return Err(("title", "must be a single line".to_owned()));
-    }
-    Ok(())
+/// Checks a title and returns it trimmed.
+pub fn check_title(title: &str) -> Result<Cow<'_, str>, (&'static str, String)> {
+    TITLE
+        .check(title)
+        .map_err(|reason| ("title", reason.to_string()))
 }
 
 /// How often members may post; staff and the system account are exempt.
@@ -70,7 +67,7 @@ pub async fn reply(
     caller: &Caller,
     reply: &Reply<'_>,
 ) -> Result<PostRow, PostingError> {
-    check_body("body", reply.body)?;
+    let body = check_body("body", reply.body)?;
     let mut conn = pool.acquire().await.context("acquiring a connection")?;
     if let Some(request_id) = reply.request_id
         && let Some(existing) = posts::get_by_request(&mut conn, caller.account_id, request_id)
@@ -99,7 +96,7 @@ pub async fn reply(
         }
     }
     if reply.canned_reply_id.is_none() {
-        refuse_duplicate(&mut tx, caller, reply.body).await?;
+        refuse_duplicate(&mut tx, caller, &body).await?;
     }
     take_slot(&mut tx, policy, caller).await?;
 
@@ -110,7 +107,7 @@ pub async fn reply(
             post_id,
             thread_id: reply.thread_id,
             author_id: caller.account_id,
-            body: reply.body,
+            body: &body,
             in_reply_to_post_id: reply.in_reply_to_post_id,
             canned_reply_id: reply.canned_reply_id,
             request_id: reply.request_id,
@@ -154,8 +151,8 @@ pub async fn start_thread(
     caller: &Caller,
     draft: &NewThreadDraft<'_>,
 ) -> Result<(ThreadRow, PostRow), PostingError> {
-    check_title(draft.title)?;
-    check_body("body", draft.body)?;
+    let title = check_title(draft.title)?;
+    let body = check_body("body", draft.body)?;
     let mut conn = pool.acquire().await.context("acquiring a connection")?;
     let board = boards::get(&mut conn, draft.board_id)
         .await
@@ -174,7 +171,7 @@ pub async fn start_thread(
     drop(conn);
 
     let mut tx = pool.begin().await.context("beginning the transaction")?;
-    refuse_duplicate(&mut tx, caller, draft.body).await?;
+    refuse_duplicate(&mut tx, caller, &body).await?;
     take_slot(&mut tx, policy, caller).await?;
     let thread_id = Uuid::now_v7();
     let inserted = threads::insert(
@@ -183,8 +180,8 @@ pub async fn start_thread(
             thread_id,
             first_post_id: Uuid::now_v7(),
             board_id: draft.board_id,
-            title: draft.title.trim(),
-            body: draft.body,
+            title: &title,
+            body: &body,
             author_id: caller.account_id,
             pinned: false,
             incident_id: None,

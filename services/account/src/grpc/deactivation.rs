@@ -18,6 +18,7 @@ use crate::convert;
 use crate::store::tokens::{self as token_store, Purpose};
 use crate::store::{accounts, sessions, throttles};
 use crate::tokens;
+use crate::validation::TOKEN;
 
 const DEACTIVATION_TOKEN_SECONDS: u32 = 24 * 3600;
 /// Confirmation emails per account per hour.
@@ -97,9 +98,9 @@ pub async fn confirm_deactivation(
     request: Request<ConfirmDeactivationRequest>,
 ) -> Result<ConfirmDeactivationResponse, ApiError> {
     let token = request.into_inner().deactivation_token;
-    if token.is_empty() {
-        return Err(ApiError::invalid("deactivation_token", "must not be empty"));
-    }
+    TOKEN
+        .check_verbatim(&token)
+        .map_err(|reason| ApiError::invalid("deactivation_token", reason))?;
     let token_hash = tokens::hash(&token);
     let mut tx = shared.pool.begin().await.db("beginning the deactivation")?;
     let Some(account_id) = token_store::find_open(&mut tx, &token_hash, Purpose::Deactivation)

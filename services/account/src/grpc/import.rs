@@ -17,6 +17,7 @@ use uuid::Uuid;
 use super::Shared;
 use super::error::{ApiError, DbContext as _};
 use crate::convert::from_timestamp;
+use crate::password::cost::Argon2Ceiling;
 use crate::password::legacy::LegacyHashError;
 use crate::password::{ImportedPassword, LegacyKey};
 use crate::store::accounts::{PASSWORD_OK, PASSWORD_RESET_REQUIRED};
@@ -72,6 +73,7 @@ pub async fn import_accounts(
         .require(request.metadata(), &[Principal::Operator])?;
     let mut stream = request.into_inner();
     let key = shared.hasher.legacy_key().clone();
+    let ceiling = shared.hasher.ceiling();
     let mut summary = Summary::default();
     let mut position = 0u64;
     loop {
@@ -103,7 +105,7 @@ pub async fn import_accounts(
             } else {
                 position
             };
-            match validate(&key, &record) {
+            match validate(&key, &ceiling, &record) {
                 Err((reason, message)) => rejected.push(reject(position, line, reason, message)),
                 Ok(valid) => {
                     if let Some(email) = &valid.email
@@ -161,6 +163,7 @@ struct ValidRecord {
 
 fn validate(
     key: &LegacyKey,
+    ceiling: &Argon2Ceiling,
     record: &ImportRecord,
 ) -> Result<ValidRecord, (ImportRejectionReason, String)> {
     let email = if record.email.trim().is_empty() {
@@ -193,13 +196,16 @@ fn validate(
     let password = match &record.password_hash {
         None => None,
         Some(hash) => Some(
-            key.wrap_import(hash.algorithm, &hash.salt, &hash.hash)
+            key.wrap_import(hash.algorithm, &hash.salt, &hash.hash, ceiling)
                 .map_err(|error| match error {
                     LegacyHashError::UnknownAlgorithm => {
                         (ImportRejectionReason::UnknownAlgorithm, error.to_string())
                     }
                     LegacyHashError::Invalid { .. } => {
                         (ImportRejectionReason::InvalidHash, error.to_string())
+                    }
+                    LegacyHashError::TooCostly(_) => {
+                        (ImportRejectionReason::HashTooCostly, error.to_string())
                     }
                 })?,
         ),

@@ -18,9 +18,13 @@ use super::Shared;
 use super::error::{ApiError, DbContext as _};
 use crate::convert::{from_timestamp, timestamp};
 use crate::store::incidents;
+use crate::validation::INCIDENT_ID;
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 1000;
+/// Page tokens are short base64 strings; an empty one starts at the top.
+const PAGE_TOKEN: candor_platform::validation::TextRule =
+    candor_platform::validation::TextRule::single_line(0, 512);
 
 fn non_negative(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
@@ -102,9 +106,12 @@ pub async fn list_affected_accounts(
         &[Principal::Operator, Principal::Service],
     )?;
     let request = request.into_inner();
-    if request.incident_id.is_empty() {
-        return Err(ApiError::invalid("incident_id", "must not be empty"));
-    }
+    INCIDENT_ID
+        .check_verbatim(&request.incident_id)
+        .map_err(|reason| ApiError::invalid("incident_id", reason))?;
+    PAGE_TOKEN
+        .check_verbatim(&request.page_token)
+        .map_err(|reason| ApiError::invalid("page_token", reason))?;
     let after = decode_page_token(&request.incident_id, &request.page_token)?;
     let page_size = match request.page_size {
         0 => DEFAULT_PAGE_SIZE,
@@ -165,9 +172,9 @@ pub async fn get_incident_progress(
         &[Principal::Operator, Principal::Service],
     )?;
     let incident_id = request.into_inner().incident_id;
-    if incident_id.is_empty() {
-        return Err(ApiError::invalid("incident_id", "must not be empty"));
-    }
+    INCIDENT_ID
+        .check_verbatim(&incident_id)
+        .map_err(|reason| ApiError::invalid("incident_id", reason))?;
     let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
     let Some(incident) = incidents::find(&mut conn, &incident_id)
         .await

@@ -13,12 +13,13 @@ use super::Shared;
 use super::caller::client_address;
 use super::error::{ApiError, DbContext as _};
 use crate::convert;
-use crate::password::{StoredPassword, Verified, check_new_password, policy::MAX_PASSWORD_BYTES};
+use crate::password::{StoredPassword, Verified, policy::MAX_PASSWORD_BYTES};
 use crate::store::accounts::{self, PASSWORD_CHANGE_REQUIRED, PASSWORD_RESET_REQUIRED};
 use crate::store::tokens::{self as token_store, Purpose};
 use crate::store::{sessions, throttles};
 use crate::tokens;
 use crate::validation::{local_part, normalize_email};
+use candor_platform::validation::single_line;
 
 /// The one answer for every failed login, so it reveals nothing.
 const LOGIN_FAILED: &str = "email or password is wrong";
@@ -60,10 +61,8 @@ pub async fn login(
         &shared.credentials,
     );
     let request = request.into_inner();
-    let raw_email = request.email.trim();
-    if raw_email.is_empty() || raw_email.chars().count() > 254 {
-        return Err(ApiError::invalid("email", "must be 1..=254 characters"));
-    }
+    let raw_email =
+        single_line(&request.email, 1, 254).map_err(|reason| ApiError::invalid("email", reason))?;
     check_password_field("password", &request.password)?;
     // An unparseable address is looked up (and throttled) like any other, so
     // the answer does not depend on it.
@@ -71,11 +70,22 @@ pub async fn login(
     let account_key = format!("login-account:{}", email.to_lowercase());
     let address_key = format!("login-address:{address}");
 
+    let address_free = shared.settings.login_failures_per_address;
     let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
-    if let Some(wait) =
-        throttles::blocked_for(&mut conn, &[account_key.clone(), address_key.clone()])
-            .await
-            .db("checking throttles")?
+    // Reserved before the verify, in one statement: concurrent guesses
+    // cannot all be evaluated.
+    if let Some(wait) = throttles::reserve_attempt(
+        &mut conn,
+        &[
+            (
+                account_key.clone(),
+                shared.settings.login_failures_per_account,
+            ),
+            (address_key.clone(), address_free),
+        ],
+    )
+    .await
+    .db("reserving a login attempt")?
     {
         return Err(ApiError::Throttled {
             retry_after_seconds: wait,
@@ -96,29 +106,16 @@ pub async fn login(
             if account.password_state != PASSWORD_RESET_REQUIRED =>
         {
             if let (Some(upgraded), Some(wrapped)) = (upgraded, &account.password_hash) {
-                accounts::upgrade_legacy_hash(&mut tx, account.account_id, wrapped, &upgraded)
+                accounts::upgrade_hash(&mut tx, account.account_id, wrapped, &upgraded)
                     .await
-                    .db("upgrading the legacy hash")?;
-                tracing::info!(account_id = %account.account_id, "legacy password hash upgraded to argon2id");
+                    .db("upgrading the password hash")?;
+                tracing::info!(account_id = %account.account_id, "password hash upgraded to the argon2id policy");
             }
             account
         }
         _ => {
-            throttles::record_failure(
-                &mut tx,
-                &account_key,
-                shared.settings.login_failures_per_account,
-            )
-            .await
-            .db("recording a failed login")?;
-            throttles::record_failure(
-                &mut tx,
-                &address_key,
-                shared.settings.login_failures_per_address,
-            )
-            .await
-            .db("recording a failed login")?;
-            tx.commit().await.db("committing a failed login")?;
+            // The reservation already counted this failure.
+            drop(tx);
             tracing::info!("login failed");
             return Err(ApiError::Unauthenticated(LOGIN_FAILED));
         }
@@ -126,6 +123,9 @@ pub async fn login(
     throttles::clear(&mut tx, &account_key)
         .await
         .db("clearing throttles")?;
+    throttles::release(&mut tx, &address_key, address_free)
+        .await
+        .db("releasing the address reservation")?;
     let result = if account.password_state == PASSWORD_CHANGE_REQUIRED {
         let token = tokens::issue();
         let expires_at = token_store::issue(
@@ -191,9 +191,15 @@ pub async fn change_password(
     let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
     let (account_id, change_token) = change_password_caller(&mut conn, &token).await?;
     let throttle_key = format!("change-password:{account_id}");
-    if let Some(wait) = throttles::blocked_for(&mut conn, std::slice::from_ref(&throttle_key))
-        .await
-        .db("checking throttles")?
+    if let Some(wait) = throttles::reserve_attempt(
+        &mut conn,
+        &[(
+            throttle_key.clone(),
+            shared.settings.login_failures_per_account,
+        )],
+    )
+    .await
+    .db("reserving a password change attempt")?
     {
         return Err(ApiError::Throttled {
             retry_after_seconds: wait,
@@ -207,25 +213,21 @@ pub async fn change_password(
             "credential is unknown, expired or revoked",
         ))?;
     drop(conn);
-    check_new_password(
-        &request.new_password,
-        account.email.as_deref().and_then(local_part),
-    )
-    .map_err(|error| ApiError::invalid("new_password", error))?;
+    shared
+        .password_policy
+        .check(
+            &request.new_password,
+            account.email.as_deref().and_then(local_part),
+        )
+        .await
+        .map_err(|error| ApiError::invalid("new_password", error))?;
 
     let verified = shared
         .hasher
         .verify(&request.current_password, account.stored_password())
         .await?;
     if verified == Verified::Invalid || account.password_state == PASSWORD_RESET_REQUIRED {
-        let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
-        throttles::record_failure(
-            &mut conn,
-            &throttle_key,
-            shared.settings.login_failures_per_account,
-        )
-        .await
-        .db("recording a failed password change")?;
+        // The reservation already counted this failure.
         return Err(ApiError::Unauthenticated("current_password is wrong"));
     }
     if request.new_password == request.current_password {
@@ -267,6 +269,9 @@ pub async fn change_password(
     let session = open_session(&mut tx, account_id, shared.settings.session_ttl_seconds).await?;
     tx.commit().await.db("committing the password change")?;
     tracing::info!(%account_id, "password changed");
+    shared
+        .notifier
+        .password_changed(&account, chrono::Utc::now());
     Ok(ChangePasswordResponse {
         session: Some(session),
     })

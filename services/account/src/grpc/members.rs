@@ -13,10 +13,9 @@ use super::Shared;
 use super::caller::{client_address, member_session};
 use super::error::{ApiError, DbContext as _};
 use crate::convert;
-use crate::password::check_new_password;
 use crate::store::{accounts, sessions, throttles};
 use crate::tokens;
-use crate::validation::{local_part, normalize_display_name, normalize_email};
+use crate::validation::{TOKEN, local_part, normalize_display_name, normalize_email};
 
 #[tracing::instrument(skip_all)]
 pub async fn register(
@@ -33,7 +32,10 @@ pub async fn register(
         normalize_email(&request.email).map_err(|error| ApiError::invalid("email", error))?;
     let display_name = normalize_display_name(&request.display_name)
         .map_err(|reason| ApiError::invalid("display_name", reason))?;
-    check_new_password(&request.password, local_part(&email))
+    shared
+        .password_policy
+        .check(&request.password, local_part(&email))
+        .await
         .map_err(|error| ApiError::invalid("password", error))?;
 
     let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
@@ -89,12 +91,9 @@ pub async fn validate_session(
         .credentials
         .require(request.metadata(), &[Principal::Service])?;
     let token = request.into_inner().session_token;
-    if token.is_empty() || token.len() > 256 {
-        return Err(ApiError::invalid(
-            "session_token",
-            "must be 1..=256 characters",
-        ));
-    }
+    TOKEN
+        .check_verbatim(&token)
+        .map_err(|reason| ApiError::invalid("session_token", reason))?;
     let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
     let session = sessions::find_live(&mut conn, &tokens::hash(&token))
         .await

@@ -7,8 +7,10 @@ pub mod error;
 mod import;
 mod incidents;
 mod login;
+mod logout;
 mod members;
 mod reset;
+mod revoke_all_sessions;
 
 use std::sync::Arc;
 
@@ -20,7 +22,7 @@ use sqlx::PgPool;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::notifier::Notifier;
-use crate::password::PasswordHasher;
+use crate::password::{PasswordHasher, PasswordPolicy};
 
 /// Settings the RPCs use.
 #[derive(Debug, Clone)]
@@ -38,6 +40,8 @@ pub struct Settings {
 pub struct Shared {
     pub pool: PgPool,
     pub hasher: PasswordHasher,
+    /// The rules for new passwords (length, common and breached passwords).
+    pub password_policy: PasswordPolicy,
     pub credentials: Credentials,
     pub notifier: Notifier,
     pub settings: Settings,
@@ -110,6 +114,17 @@ impl AccountService for AccountApi {
 
     async fn set_roles(&self, request: Request<SetRolesRequest>) -> RpcResult<SetRolesResponse> {
         respond(members::set_roles(&self.shared, request).await)
+    }
+
+    async fn logout(&self, request: Request<LogoutRequest>) -> RpcResult<LogoutResponse> {
+        respond(logout::logout(&self.shared, request).await)
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        request: Request<RevokeAllSessionsRequest>,
+    ) -> RpcResult<RevokeAllSessionsResponse> {
+        respond(revoke_all_sessions::revoke_all_sessions(&self.shared, request).await)
     }
 
     async fn request_deactivation(

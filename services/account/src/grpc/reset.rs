@@ -12,11 +12,10 @@ use super::caller::client_address;
 use super::error::{ApiError, DbContext as _};
 use super::login::open_session;
 use crate::convert;
-use crate::password::check_new_password;
 use crate::store::tokens::{self as token_store, Purpose};
 use crate::store::{accounts, sessions, throttles};
 use crate::tokens;
-use crate::validation::{local_part, normalize_email};
+use crate::validation::{TOKEN, local_part, normalize_email};
 
 const RESET_TOKEN_SECONDS: u32 = 3600;
 /// Reset emails one address may receive per hour.
@@ -114,6 +113,9 @@ pub async fn reset_password(
         &shared.credentials,
     );
     let request = request.into_inner();
+    TOKEN
+        .check_verbatim(&request.reset_token)
+        .map_err(|reason| ApiError::invalid("reset_token", reason))?;
     let guess_key = format!("reset-guess:{address}");
     let token_hash = tokens::hash(&request.reset_token);
     let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
@@ -143,11 +145,14 @@ pub async fn reset_password(
         .filter(accounts::AccountRow::is_active)
         .ok_or(ApiError::Unauthenticated(INVALID_TOKEN))?;
     drop(conn);
-    check_new_password(
-        &request.new_password,
-        account.email.as_deref().and_then(local_part),
-    )
-    .map_err(|error| ApiError::invalid("new_password", error))?;
+    shared
+        .password_policy
+        .check(
+            &request.new_password,
+            account.email.as_deref().and_then(local_part),
+        )
+        .await
+        .map_err(|error| ApiError::invalid("new_password", error))?;
     if shared
         .hasher
         .matches(&request.new_password, account.stored_password())
@@ -180,6 +185,9 @@ pub async fn reset_password(
     let session = open_session(&mut tx, account_id, shared.settings.session_ttl_seconds).await?;
     tx.commit().await.db("committing the reset")?;
     tracing::info!(%account_id, "password reset");
+    shared
+        .notifier
+        .password_changed(&account, chrono::Utc::now());
     Ok(ResetPasswordResponse {
         session: Some(session),
     })

@@ -5,15 +5,11 @@
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::{Algorithm, Argon2, PasswordHasher as _, PasswordVerifier as _, Version};
 use tokio::sync::Semaphore;
 
+use super::cost::{self, Argon2Ceiling};
 use super::legacy::{LegacyHash, LegacyKey};
-
-/// OWASP: m = 19 MiB, t = 2, p = 1.
-const MEMORY_KIB: u32 = 19_456;
-const ITERATIONS: u32 = 2;
-const PARALLELISM: u32 = 1;
 
 /// What is stored for an account's password.
 #[derive(Debug, Clone)]
@@ -29,8 +25,8 @@ pub enum StoredPassword {
 /// The outcome of checking a password.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verified {
-    /// The password matches; `upgraded` is the argon2id hash that replaces a
-    /// legacy one.
+    /// The password matches; `upgraded` is the policy argon2id hash that
+    /// replaces a legacy one or an argon2 hash at other parameters.
     Valid {
         upgraded: Option<String>,
     },
@@ -45,6 +41,7 @@ pub struct PasswordHasher {
     /// what a wrong password costs.
     dummy_hash: Arc<str>,
     legacy_key: LegacyKey,
+    ceiling: Argon2Ceiling,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -54,9 +51,11 @@ impl std::fmt::Debug for PasswordHasher {
 }
 
 fn argon2() -> anyhow::Result<Argon2<'static>> {
-    let params = Params::new(MEMORY_KIB, ITERATIONS, PARALLELISM, None)
-        .map_err(|error| anyhow::anyhow!("argon2 parameters: {error}"))?;
-    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+    Ok(Argon2::new(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        cost::policy_params()?,
+    ))
 }
 
 fn hash_blocking(password: &[u8]) -> anyhow::Result<String> {
@@ -73,8 +72,13 @@ fn verify_blocking(password: &[u8], phc: &str) -> bool {
 }
 
 impl PasswordHasher {
-    /// `concurrency` 0 means one permit per CPU core.
-    pub fn new(concurrency: usize, legacy_key: LegacyKey) -> anyhow::Result<Self> {
+    /// `concurrency` 0 means one permit per CPU core. `ceiling` bounds the
+    /// argon2 hashes this service did not compute.
+    pub fn new(
+        concurrency: usize,
+        legacy_key: LegacyKey,
+        ceiling: Argon2Ceiling,
+    ) -> anyhow::Result<Self> {
         let concurrency = if concurrency == 0 {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
         } else {
@@ -85,12 +89,18 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(concurrency)),
             dummy_hash: dummy_hash.into(),
             legacy_key,
+            ceiling,
         })
     }
 
     /// The key that wraps legacy hashes at import.
     pub fn legacy_key(&self) -> &LegacyKey {
         &self.legacy_key
+    }
+
+    /// The bound on argon2 hashes not computed here.
+    pub fn ceiling(&self) -> Argon2Ceiling {
+        self.ceiling
     }
 
     async fn run<T, F>(&self, work: F) -> anyhow::Result<T>
@@ -120,12 +130,26 @@ impl PasswordHasher {
         let password = password.as_bytes().to_vec();
         let dummy = Arc::clone(&self.dummy_hash);
         let key = self.legacy_key.clone();
+        let ceiling = self.ceiling;
         self.run(move || match stored {
-            StoredPassword::Argon2(phc) => Ok(if verify_blocking(&password, &phc) {
-                Verified::Valid { upgraded: None }
-            } else {
-                Verified::Invalid
-            }),
+            StoredPassword::Argon2(phc) => {
+                if let Err(reason) = ceiling.check(&phc) {
+                    // Stored before the ceiling existed (or lowered since):
+                    // never evaluated; the member resets the password.
+                    tracing::warn!(%reason, "stored argon2 hash over the ceiling, not verified");
+                    verify_blocking(&password, &dummy);
+                    return Ok(Verified::Invalid);
+                }
+                if !verify_blocking(&password, &phc) {
+                    return Ok(Verified::Invalid);
+                }
+                let upgraded = if cost::needs_rehash(&phc) {
+                    Some(hash_blocking(&password)?)
+                } else {
+                    None
+                };
+                Ok(Verified::Valid { upgraded })
+            }
             StoredPassword::Legacy(legacy) => {
                 if key.verify(&legacy, &password) {
                     let upgraded = hash_blocking(&password)?;

@@ -5,6 +5,8 @@
 //! with argon2id and the wrapped hash is dropped.
 
 use candor_proto::account::v1::LegacyHashAlgorithm;
+
+use super::cost::{Argon2Ceiling, CostRejected, check_bcrypt_cost};
 use hmac::{Hmac, Mac};
 use md5::Md5;
 use secrecy::{ExposeSecret, SecretString};
@@ -16,6 +18,8 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Longest legacy salt accepted, in characters.
 const MAX_SALT_CHARS: usize = 256;
+/// Longest hash string accepted (a PHC string is about 100).
+const MAX_HASH_CHARS: usize = 512;
 /// Length of the digest part of a bcrypt string (after "$2b$NN$" and the salt).
 const BCRYPT_DIGEST_CHARS: usize = 31;
 const BCRYPT_SALT_CHARS: usize = 22;
@@ -48,6 +52,9 @@ pub enum LegacyHashError {
         field: &'static str,
         reason: &'static str,
     },
+    /// Parameters above the configured ceiling (argon2) or cost 14 (bcrypt).
+    #[error("password_hash.hash: {0}")]
+    TooCostly(CostRejected),
 }
 
 fn invalid(field: &'static str, reason: &'static str) -> LegacyHashError {
@@ -85,13 +92,18 @@ impl LegacyKey {
         mac.finalize().into_bytes().to_vec()
     }
 
-    /// Validates an import record's hash and wraps it.
+    /// Validates an import record's hash (argon2 parameters within
+    /// `ceiling`, bcrypt cost at most 14) and wraps it.
     pub fn wrap_import(
         &self,
         algorithm: i32,
         salt: &str,
         hash: &str,
+        ceiling: &Argon2Ceiling,
     ) -> Result<ImportedPassword, LegacyHashError> {
+        if hash.len() > MAX_HASH_CHARS {
+            return Err(invalid("hash", "must be at most 512 characters"));
+        }
         let algorithm = LegacyHashAlgorithm::try_from(algorithm)
             .map_err(|_| LegacyHashError::UnknownAlgorithm)?;
         if salt.chars().count() > MAX_SALT_CHARS {
@@ -130,6 +142,7 @@ impl LegacyKey {
                 if hash.len() != 60 || !valid_prefix {
                     return Err(invalid("hash", "not a 60-character $2a$/$2b$/$2y$ string"));
                 }
+                check_bcrypt_cost(parts.get_cost()).map_err(LegacyHashError::TooCostly)?;
                 let digest = &hash[hash.len() - BCRYPT_DIGEST_CHARS..];
                 let stored_salt = format!("{}${}", parts.get_cost(), parts.get_salt());
                 Ok(self.legacy(code, stored_salt, digest.as_bytes()))
@@ -146,6 +159,10 @@ impl LegacyKey {
                         "must be empty for argon2id (it is embedded)",
                     ));
                 }
+                ceiling.check(hash).map_err(|reason| match reason {
+                    CostRejected::Unreadable => invalid("hash", "not an argon2id PHC string"),
+                    too_costly => LegacyHashError::TooCostly(too_costly),
+                })?;
                 Ok(ImportedPassword::Argon2(hash.to_owned()))
             }
         }
@@ -185,6 +202,8 @@ fn legacy_digest(stored: &LegacyHash, password: &[u8]) -> Option<Vec<u8>> {
                 return None;
             }
             let cost: u32 = cost.parse().ok()?;
+            // Imported before the bound existed: never evaluated.
+            check_bcrypt_cost(cost).ok()?;
             let salt_bytes: [u8; 16] = bcrypt_salt(salt)?;
             let parts = bcrypt::hash_with_salt(password, cost, salt_bytes).ok()?;
             let formatted = parts.format_for_version(bcrypt::Version::TwoB);
@@ -227,8 +246,9 @@ mod tests {
             (LegacyHashAlgorithm::Md5, "", md5.as_str()),
             (LegacyHashAlgorithm::Bcrypt, "", bcrypt.as_str()),
         ] {
-            let ImportedPassword::Legacy(stored) =
-                key.wrap_import(algorithm as i32, salt, hash).unwrap()
+            let ImportedPassword::Legacy(stored) = key
+                .wrap_import(algorithm as i32, salt, hash, &Argon2Ceiling::default())
+                .unwrap()
             else {
                 panic!("{algorithm:?} must be wrapped");
             };
@@ -250,22 +270,46 @@ mod tests {
     fn malformed_legacy_hashes_are_refused() {
         let key = key();
         assert_eq!(
-            key.wrap_import(0, "", "x"),
+            key.wrap_import(0, "", "x", &Argon2Ceiling::default()),
             Err(LegacyHashError::UnknownAlgorithm)
         );
         assert_eq!(
-            key.wrap_import(99, "", "x"),
+            key.wrap_import(99, "", "x", &Argon2Ceiling::default()),
             Err(LegacyHashError::UnknownAlgorithm)
         );
         assert!(
-            key.wrap_import(1, "", &"a".repeat(40)).is_err(),
+            key.wrap_import(1, "", &"a".repeat(40), &Argon2Ceiling::default())
+                .is_err(),
             "salt required"
         );
-        assert!(key.wrap_import(1, "s", &"g".repeat(40)).is_err(), "not hex");
         assert!(
-            key.wrap_import(3, "", &"a".repeat(31)).is_err(),
+            key.wrap_import(1, "s", &"g".repeat(40), &Argon2Ceiling::default())
+                .is_err(),
+            "not hex"
+        );
+        assert!(
+            key.wrap_import(3, "", &"a".repeat(31), &Argon2Ceiling::default())
+                .is_err(),
             "too short"
         );
-        assert!(key.wrap_import(4, "", "$2b$10$short").is_err());
+        assert!(
+            key.wrap_import(4, "", "$2b$10$short", &Argon2Ceiling::default())
+                .is_err()
+        );
+        // A cost-4 hash relabelled as cost 15: the bound is checked before
+        // anything is computed.
+        let costly_bcrypt = bcrypt::hash("x", 4).unwrap().replacen("$04$", "$15$", 1);
+        assert!(matches!(
+            key.wrap_import(4, "", &costly_bcrypt, &Argon2Ceiling::default()),
+            Err(LegacyHashError::TooCostly(CostRejected::Bcrypt {
+                actual: 15
+            }))
+        ));
+        let costly_argon2 = "$argon2id$v=19$m=1048576,t=2,p=1$c29tZXNhbHQxMjM0$\
+                             MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
+        assert!(matches!(
+            key.wrap_import(5, "", costly_argon2, &Argon2Ceiling::default()),
+            Err(LegacyHashError::TooCostly(CostRejected::Memory { .. }))
+        ));
     }
 }

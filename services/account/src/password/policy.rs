@@ -1,24 +1,53 @@
 //! The password policy (NIST SP 800-63B): length in bytes, not a common or
-//! breached password, not containing the email's local part. No composition
-//! rules: they make passwords harder to remember, not harder to guess.
+//! breached password (the bundled corpus of 100,000, then optionally the
+//! Pwned Passwords range API), not containing the email's local part. No
+//! composition rules: they make passwords harder to remember, not harder to
+//! guess.
 
 use std::collections::HashSet;
-use std::sync::LazyLock;
+use std::time::Duration;
+
+use super::corpus;
+use super::pwned::PwnedRange;
 
 /// Shortest accepted password, in bytes.
 pub const MIN_PASSWORD_BYTES: usize = 8;
 /// Longest accepted password, in bytes (bounds the hashing input).
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// The most common passwords of public breach corpora (lower case); a
-/// password equal to one of them, ignoring case, is refused.
-static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
-    include_str!("common_passwords.txt")
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .collect()
-});
+/// The policy with its optional range API, shared by the RPCs that set a
+/// password.
+#[derive(Debug, Clone)]
+pub struct PasswordPolicy {
+    range: Option<PwnedRange>,
+}
+
+impl PasswordPolicy {
+    /// Loads the bundled corpus (so a damaged one stops the service at
+    /// start) and configures the range API when `pwned_passwords_url` is set.
+    pub fn new(pwned_passwords_url: Option<&str>, timeout: Duration) -> anyhow::Result<Self> {
+        let entries = corpus::preload()?;
+        tracing::debug!(entries, "common-password corpus loaded");
+        Ok(Self {
+            range: pwned_passwords_url.map(|url| PwnedRange::new(url, timeout)),
+        })
+    }
+
+    /// [`check_new_password`], then the range API if one is configured.
+    pub async fn check(
+        &self,
+        password: &str,
+        email_local_part: Option<&str>,
+    ) -> Result<(), PasswordRejected> {
+        check_new_password(password, email_local_part)?;
+        if let Some(range) = &self.range
+            && range.seen(password).await
+        {
+            return Err(PasswordRejected::Breached);
+        }
+        Ok(())
+    }
+}
 
 /// Why a new password is refused; the text is sent after "<field>: ".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +56,8 @@ pub enum PasswordRejected {
     Length,
     #[error("is a commonly used password; choose a less common one")]
     Common,
+    #[error("appears in a known data breach; choose another one")]
+    Breached,
     #[error("must not contain the email address")]
     ContainsEmail,
     #[error("is too repetitive; choose a less predictable one")]
@@ -43,7 +74,7 @@ pub fn check_new_password(
         return Err(PasswordRejected::Length);
     }
     let lowered = password.to_lowercase();
-    if COMMON_PASSWORDS.contains(lowered.as_str()) {
+    if corpus::contains(&lowered) {
         return Err(PasswordRejected::Common);
     }
     let distinct: HashSet<char> = lowered.chars().collect();
@@ -78,7 +109,7 @@ mod tests {
             Err(PasswordRejected::Common)
         );
         assert_eq!(
-            check_new_password("aaaaaaaaaa", None),
+            check_new_password("qwqwqqwwqwqw", None),
             Err(PasswordRejected::Repetitive)
         );
         assert_eq!(

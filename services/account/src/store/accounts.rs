@@ -118,7 +118,10 @@ pub async fn set_password(
 
 /// Replaces a wrapped legacy hash by argon2id of the same password, unless
 /// the password changed meanwhile (the legacy hash is gone).
-pub async fn upgrade_legacy_hash(
+/// Replaces a stored hash (legacy, or argon2 at other parameters) with a
+/// policy argon2id hash after a successful login; a no-op when the hash
+/// changed meanwhile (a concurrent login or password change won).
+pub async fn upgrade_hash(
     conn: &mut PgConnection,
     account_id: Uuid,
     wrapped: &str,
@@ -126,7 +129,7 @@ pub async fn upgrade_legacy_hash(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE accounts SET password_hash = $3, legacy_algorithm = NULL, legacy_salt = NULL
-         WHERE account_id = $1 AND legacy_algorithm IS NOT NULL AND password_hash = $2",
+         WHERE account_id = $1 AND password_hash = $2",
     )
     .bind(account_id)
     .bind(wrapped)

@@ -7,6 +7,8 @@ use uuid::Uuid;
 /// A live session joined with its (active) account.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LiveSession {
+    /// The SHA-256 of the session's token (the row's key).
+    pub token_hash: Vec<u8>,
     pub account_id: Uuid,
     pub display_name: String,
     pub roles: Vec<i16>,
@@ -38,7 +40,7 @@ pub async fn find_live(
     token_hash: &[u8],
 ) -> sqlx::Result<Option<LiveSession>> {
     sqlx::query_as::<_, LiveSession>(
-        "SELECT s.account_id, a.display_name, a.roles, s.expires_at
+        "SELECT s.token_hash, s.account_id, a.display_name, a.roles, s.expires_at
          FROM sessions s JOIN accounts a USING (account_id)
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
            AND a.deactivated_at IS NULL AND a.display_name IS NOT NULL",
@@ -46,6 +48,18 @@ pub async fn find_live(
     .bind(token_hash)
     .fetch_optional(conn)
     .await
+}
+
+/// Revokes one session; false when it was already revoked (or is unknown).
+pub async fn revoke(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<bool> {
+    let result = sqlx::query(
+        "UPDATE sessions SET revoked_at = now()
+         WHERE token_hash = $1 AND revoked_at IS NULL",
+    )
+    .bind(token_hash)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 /// Revokes every live session of the account; returns how many.

@@ -83,6 +83,95 @@ pub async fn count_request(
     .await
 }
 
+/// Reserves one attempt on each key, atomically, before the password is
+/// verified: one statement counts the attempt on every key that is not
+/// blocked and answers whether any key was, so however many attempts arrive
+/// at once, at most `free` of them are evaluated before the key is blocked.
+/// The attempt that reaches `free` is still evaluated but blocks the key
+/// (15 s, 30 s, … up to 15 minutes) for the next ones; a successful attempt
+/// gives its reservation back ([`release`], or [`clear`] for the account).
+///
+/// Returns the whole seconds to wait when a key was blocked (the attempt
+/// must not go on), `None` when it may.
+pub async fn reserve_attempt(
+    conn: &mut PgConnection,
+    keys: &[(String, u32)],
+) -> sqlx::Result<Option<i64>> {
+    let (names, free): (Vec<&str>, Vec<i32>) = keys
+        .iter()
+        .map(|(key, free)| (key.as_str(), i32::try_from(*free).unwrap_or(i32::MAX)))
+        .unzip();
+    sqlx::query_scalar(
+        "WITH input AS (
+             SELECT * FROM unnest($1::text[], $2::int4[]) AS i(key, free)
+         ), blocked AS (
+             -- An attempt refused on one key counts on none: a blocked
+             -- address must not keep an account blocked, nor the reverse.
+             SELECT max(blocked_until) AS until FROM throttles
+             WHERE key = ANY($1) AND blocked_until > now()
+         ), reserved AS (
+             -- Under concurrency `blocked` may miss a block committed after
+             -- this statement began; the upsert waits for that row's lock
+             -- and re-reads it, so `refused` still sees the block.
+             INSERT INTO throttles AS t (key, window_started_at, hits, blocked_until, refused)
+             SELECT key, now(), 1,
+                    CASE WHEN free <= 1 THEN now() + make_interval(secs => $4) END,
+                    false
+             FROM input
+             WHERE (SELECT until FROM blocked) IS NULL
+             ON CONFLICT (key) DO UPDATE SET
+                 refused = coalesce(t.blocked_until > now(), false),
+                 hits = CASE
+                     WHEN t.blocked_until > now() THEN t.hits
+                     WHEN t.window_started_at < now() - make_interval(secs => $3) THEN 1
+                     ELSE t.hits + 1 END,
+                 window_started_at = CASE
+                     WHEN t.blocked_until > now() THEN t.window_started_at
+                     WHEN t.window_started_at < now() - make_interval(secs => $3) THEN now()
+                     ELSE t.window_started_at END,
+                 blocked_until = CASE
+                     WHEN t.blocked_until > now() THEN t.blocked_until
+                     WHEN (CASE WHEN t.window_started_at < now() - make_interval(secs => $3)
+                                THEN 1 ELSE t.hits + 1 END)
+                          >= (SELECT free FROM input WHERE input.key = t.key)
+                     THEN now() + make_interval(secs => least($5, $4 * power(2, least(10,
+                          (CASE WHEN t.window_started_at < now() - make_interval(secs => $3)
+                                THEN 1 ELSE t.hits + 1 END)
+                          - (SELECT free FROM input WHERE input.key = t.key)))))
+                     ELSE NULL END
+             RETURNING t.refused, t.blocked_until
+         )
+         SELECT ceil(extract(epoch FROM coalesce(
+                    (SELECT until FROM blocked),
+                    (SELECT max(blocked_until) FROM reserved WHERE refused)
+                ) - now()))::bigint",
+    )
+    .bind(&names)
+    .bind(&free)
+    .bind(WINDOW_SECONDS)
+    .bind(FIRST_BLOCK_SECONDS)
+    .bind(MAX_BLOCK_SECONDS)
+    .fetch_one(conn)
+    .await
+    .map(|wait: Option<i64>| wait.map(|seconds| seconds.max(1)))
+}
+
+/// Gives back the reservation of an attempt that succeeded on a key other
+/// callers share (a client address), lifting the block it started.
+pub async fn release(conn: &mut PgConnection, key: &str, free: u32) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE throttles SET
+             hits = greatest(hits - 1, 0),
+             blocked_until = CASE WHEN hits - 1 < $2 THEN NULL ELSE blocked_until END
+         WHERE key = $1 AND NOT refused",
+    )
+    .bind(key)
+    .bind(i32::try_from(free).unwrap_or(i32::MAX))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Forgets a key's failures (after a successful login).
 pub async fn clear(conn: &mut PgConnection, key: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM throttles WHERE key = $1")

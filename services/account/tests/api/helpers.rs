@@ -40,6 +40,11 @@ pub fn config(environment: &TestEnvironment, notification_url: &str) -> Config {
         login_failures_per_account: 3,
         login_failures_per_address: 6,
         requests_per_address_per_hour: 20,
+        argon2_max_memory_kib: 47_104,
+        argon2_max_iterations: 5,
+        argon2_max_parallelism: 1,
+        pwned_passwords_url: None,
+        pwned_passwords_timeout_ms: 2000,
         common: environment.common_config(),
     }
 }

@@ -349,9 +349,10 @@ async fn scope_all_forces_a_reset_on_affected_members_and_a_change_on_the_others
         })
         .await
         .unwrap();
-    let calls = app.notifications.wait_for(1).await;
+    // The first email told the other member their password changed.
+    let calls = app.notifications.wait_for(2).await;
     let Some(candor_proto::notification::v1::send_email_request::Content::PasswordReset(email)) =
-        &calls[0].1.content
+        &calls[1].1.content
     else {
         panic!("expected a password reset email");
     };

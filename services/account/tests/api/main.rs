@@ -8,6 +8,8 @@ mod helpers;
 mod import;
 mod intake;
 mod members;
+mod passwords;
 mod reset;
 mod resume;
+mod sessions;
 mod startup;

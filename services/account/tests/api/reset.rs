@@ -104,9 +104,19 @@ async fn reset_tokens_are_single_use_superseded_and_expire() {
         "one message for every bad token"
     );
 
-    request_reset(&app, "ann@example.com").await;
+    // The reset told the member their password changed.
     let calls = app.notifications.wait_for(3).await;
-    let expiring = reset_token(&calls[2].1.content);
+    let Some(Content::PasswordChanged(_)) = &calls[2].1.content else {
+        panic!(
+            "expected the password-changed email, got {:?}",
+            calls[2].1.content
+        );
+    };
+    assert_eq!(calls[2].1.to_address, "ann@example.com");
+
+    request_reset(&app, "ann@example.com").await;
+    let calls = app.notifications.wait_for(4).await;
+    let expiring = reset_token(&calls[3].1.content);
     sqlx::query("UPDATE account_tokens SET expires_at = now() - interval '1 second' WHERE purpose = 2 AND used_at IS NULL AND superseded_at IS NULL")
         .execute(app.pool())
         .await

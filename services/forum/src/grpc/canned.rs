@@ -8,7 +8,7 @@ use tonic::Request;
 
 use super::{ForumApi, convert};
 use crate::canned;
-use crate::errors::{PostingError, ReadError, parse_optional_uuid, parse_uuid};
+use crate::errors::{PostingError, ReadError, check_lookup_id, parse_optional_uuid, parse_uuid};
 use crate::posting::{self, Reply};
 use crate::store::{canned as canned_store, posts};
 
@@ -40,6 +40,7 @@ impl ForumApi {
         let request = request.into_inner();
         let answered_id = parse_uuid("in_reply_to_post_id", &request.in_reply_to_post_id)?;
         let request_id = parse_optional_uuid("request_id", &request.request_id)?;
+        check_lookup_id("canned_reply_id", &request.canned_reply_id)?;
         canned::check_variables(&request.variables).map_err(|error| {
             PostingError::InvalidArgument {
                 field: "variables",

@@ -22,7 +22,7 @@ impl ForumApi {
         let caller = self.sessions.caller(request.metadata()).await?;
         let request = request.into_inner();
         let post_id = parse_uuid("post_id", &request.post_id)?;
-        check_body("body", &request.body)?;
+        let body = check_body("body", &request.body)?;
         let mut tx = self
             .pool
             .begin()
@@ -36,7 +36,7 @@ impl ForumApi {
         if thread.locked && !caller.is_staff() {
             return Err(ModerationError::ThreadLocked(thread.thread_id));
         }
-        posts::set_body(&mut tx, post_id, &request.body)
+        posts::set_body(&mut tx, post_id, &body)
             .await
             .context("editing the post")?;
         let post = reread(&mut tx, post_id).await?;

@@ -7,7 +7,7 @@ use prost::bytes::Bytes;
 use tonic::Request;
 
 use super::{ForumApi, convert};
-use crate::errors::{PostingError, ReadError, parse_optional_uuid, parse_uuid};
+use crate::errors::{PostingError, ReadError, check_page_token, parse_optional_uuid, parse_uuid};
 use crate::page_cache::PageKey;
 use crate::paging;
 use crate::posting::{self, Reply};
@@ -53,6 +53,7 @@ impl ForumApi {
         request: ListPostsRequest,
     ) -> Result<Bytes, ReadError> {
         let thread_id = parse_uuid("thread_id", &request.thread_id)?;
+        check_page_token(&request.page_token)?;
         let after_seq = if request.page_token.is_empty() {
             0
         } else {

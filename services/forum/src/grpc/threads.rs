@@ -6,7 +6,9 @@ use candor_proto::forum::v1::*;
 use tonic::Request;
 
 use super::{ForumApi, convert};
-use crate::errors::{PostingError, ReadError, parse_optional_uuid, parse_uuid};
+use crate::errors::{
+    PostingError, ReadError, check_lookup_id, check_page_token, parse_optional_uuid, parse_uuid,
+};
 use crate::paging;
 use crate::posting::{self, NewThreadDraft};
 use crate::store::{boards, threads};
@@ -34,6 +36,7 @@ impl ForumApi {
     ) -> Result<CreateThreadResponse, PostingError> {
         let caller = self.sessions.caller(request.metadata()).await?;
         let request = request.into_inner();
+        check_lookup_id("board_id", &request.board_id)?;
         tracing::Span::current().record("board_id", request.board_id.as_str());
         let request_id = parse_optional_uuid("request_id", &request.request_id)?;
         let (thread, first_post) = posting::start_thread(
@@ -78,12 +81,8 @@ impl ForumApi {
         &self,
         request: ListThreadsRequest,
     ) -> Result<ListThreadsResponse, ReadError> {
-        if request.board_id.is_empty() {
-            return Err(ReadError::InvalidArgument {
-                field: "board_id",
-                reason: "required".to_owned(),
-            });
-        }
+        check_lookup_id("board_id", &request.board_id)?;
+        check_page_token(&request.page_token)?;
         let cursor = if request.page_token.is_empty() {
             None
         } else {
@@ -147,12 +146,7 @@ impl ForumApi {
         &self,
         request: GetIncidentThreadRequest,
     ) -> Result<GetIncidentThreadResponse, ReadError> {
-        if request.incident_id.is_empty() {
-            return Err(ReadError::InvalidArgument {
-                field: "incident_id",
-                reason: "required".to_owned(),
-            });
-        }
+        check_lookup_id("incident_id", &request.incident_id)?;
         let mut conn = self
             .pool
             .acquire()

@@ -154,6 +154,93 @@ async fn sessions_are_validated_once_then_cached() {
 }
 
 #[tokio::test]
+async fn a_revoked_session_is_refused_within_a_second() {
+    let forum = TestForum::start().await;
+    let member = forum.accounts.member("Revoked Rita");
+    let (thread_id, _) = forum.talk_thread(&member, "Before logout").await;
+    forum.accounts.revoke(&member);
+    let revoked_at = std::time::Instant::now();
+    let mut attempt = 0;
+    let refused = loop {
+        attempt += 1;
+        match forum
+            .reply(
+                &member.token,
+                &thread_id,
+                &format!("still here? {attempt}"),
+                "",
+            )
+            .await
+        {
+            Err(status) => break status,
+            Ok(_) => {
+                assert!(
+                    revoked_at.elapsed() < std::time::Duration::from_millis(1100),
+                    "a revoked session was accepted {:?} after revocation",
+                    revoked_at.elapsed()
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    assert_eq!(refused.code(), tonic::Code::Unauthenticated, "{refused:?}");
+    assert!(revoked_at.elapsed() <= std::time::Duration::from_millis(1100));
+}
+
+#[tokio::test]
+async fn titles_and_bodies_are_bounded_as_sent_and_refuse_control_characters() {
+    let forum = TestForum::start().await;
+    let member = forum.accounts.member("Ctl");
+    let status = forum
+        .create_thread(&member.token, "talk", "Title\r\nX-Injected: yes", "body")
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("title: must be a single line"),
+        "{}",
+        status.message()
+    );
+    let padded = format!("{}body{}", " ".repeat(10_000), " ".repeat(10_000));
+    let status = forum
+        .create_thread(&member.token, "talk", "Padded", &padded)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().starts_with("body: must be at most 20000"),
+        "{}",
+        status.message()
+    );
+    let status = forum
+        .create_thread(&member.token, "talk", "Escape", "a \u{1b}[31m red b")
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status
+            .message()
+            .starts_with("body: must not contain control"),
+        "{}",
+        status.message()
+    );
+    let (_, first_post) = forum
+        .create_thread(
+            &member.token,
+            "talk",
+            "  Trimmed  ",
+            "  line one\r\nline two  ",
+        )
+        .await
+        .map(|created| (created.thread.unwrap(), created.first_post.unwrap()))
+        .unwrap();
+    assert_eq!(
+        first_post.body, "line one\nline two",
+        "what is stored is what was checked"
+    );
+}
+
+#[tokio::test]
 async fn limits_bound_titles_and_bodies_and_refuse_duplicates() {
     let forum = TestForum::start().await;
     let member = forum.accounts.member("Lim");

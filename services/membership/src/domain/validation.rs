@@ -1,5 +1,6 @@
 //! Field rules shared by the RPCs and the event handlers.
 
+use candor_platform::validation::TextRule;
 use uuid::Uuid;
 
 /// A UUID in any form `Uuid::parse_str` accepts; callers name the field.
@@ -17,10 +18,16 @@ pub fn is_idempotency_key(value: &str) -> bool {
     (1..=200).contains(&value.len()) && value.bytes().all(|byte| (0x20..=0x7e).contains(&byte))
 }
 
-/// An incident id as GrantCredit takes it: 0..=64 characters.
-pub fn is_optional_incident_id(value: &str) -> bool {
-    value.chars().count() <= 64
-}
+/// An incident id as GrantCredit and ListCredits take it (empty: none).
+pub const OPTIONAL_INCIDENT_ID: TextRule = TextRule::single_line(0, 64);
+/// An incident id to look up.
+pub const INCIDENT_ID: TextRule = TextRule::single_line(1, 64);
+/// A credit's reason: one line of 1..=500 characters.
+pub const REASON: TextRule = TextRule::single_line(1, 500);
+/// A UUID field (empty: none), bounded before it is parsed.
+pub const OPTIONAL_UUID: TextRule = TextRule::single_line(0, 36);
+/// A page token (empty: the first page).
+pub const PAGE_TOKEN: TextRule = TextRule::single_line(0, 512);
 
 /// The reason of the breach compensation entries of `incident_id`.
 pub fn compensation_reason(incident_id: &str) -> String {

@@ -19,6 +19,17 @@ impl InvalidField {
             rule: rule.into(),
         }
     }
+
+    /// Checks a text field against `rule` (length on the raw value, then
+    /// characters) and returns it trimmed.
+    pub fn check<'a>(
+        field: &'static str,
+        value: &'a str,
+        rule: candor_platform::validation::TextRule,
+    ) -> Result<&'a str, Self> {
+        rule.check_trimmed(value)
+            .map_err(|reason| Self::new(field, reason.to_string()))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

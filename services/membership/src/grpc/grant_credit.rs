@@ -13,7 +13,7 @@ use super::convert;
 use super::errors::{GrantCreditError, InvalidField};
 use crate::domain::ledger::{LedgerEntry, MembershipState, kind_from_db, to_db};
 use crate::domain::validation::{
-    is_currency, is_idempotency_key, is_optional_incident_id, parse_uuid,
+    OPTIONAL_INCIDENT_ID, OPTIONAL_UUID, REASON, is_currency, is_idempotency_key, parse_uuid,
 };
 use crate::store::credits::{self, NewCredit};
 use crate::store::grants::{self, Claim};
@@ -199,19 +199,9 @@ fn validate(request: &GrantCreditRequest) -> Result<Grant, InvalidField> {
             ));
         }
     };
-    let reason = request.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(InvalidField::new(
-            "reason",
-            "must be 1..=500 characters after trimming",
-        ));
-    }
-    if !is_optional_incident_id(&request.incident_id) {
-        return Err(InvalidField::new(
-            "incident_id",
-            "must be at most 64 characters",
-        ));
-    }
+    let reason = InvalidField::check("reason", &request.reason, REASON)?;
+    let incident_id =
+        InvalidField::check("incident_id", &request.incident_id, OPTIONAL_INCIDENT_ID)?;
     let (value_minor_units, currency) = validate_value(kind, request.value.as_ref())?;
     let duration_days = match (kind, request.duration_days) {
         (CreditKind::PaidMembership, days @ 1..=3650) => i32::try_from(days).unwrap_or(0),
@@ -229,7 +219,10 @@ fn validate(request: &GrantCreditRequest) -> Result<Grant, InvalidField> {
             ));
         }
     };
-    let voids_credit_id = match (kind, request.voids_credit_id.trim()) {
+    let voids_credit_id = match (
+        kind,
+        InvalidField::check("voids_credit_id", &request.voids_credit_id, OPTIONAL_UUID)?,
+    ) {
         (CreditKind::Void, text) => Some(
             parse_uuid(text)
                 .ok_or_else(|| InvalidField::new("voids_credit_id", "must be a UUID for VOID"))?,
@@ -250,7 +243,7 @@ fn validate(request: &GrantCreditRequest) -> Result<Grant, InvalidField> {
         currency,
         duration_days,
         reason: reason.to_owned(),
-        incident_id: Some(request.incident_id.trim().to_owned()).filter(|id| !id.is_empty()),
+        incident_id: Some(incident_id.to_owned()).filter(|id| !id.is_empty()),
         voids_credit_id,
     })
 }

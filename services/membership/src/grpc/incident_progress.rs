@@ -7,16 +7,14 @@ use sqlx::PgPool;
 
 use super::convert::timestamp;
 use super::errors::{IncidentProgressError, InvalidField};
+use crate::domain::validation::INCIDENT_ID;
 use crate::store::incidents::{self, ProgressRow};
 
 pub(super) async fn run(
     pool: &PgPool,
     request: GetIncidentProgressRequest,
 ) -> Result<GetIncidentProgressResponse, IncidentProgressError> {
-    let incident_id = request.incident_id.trim();
-    if incident_id.is_empty() {
-        return Err(InvalidField::new("incident_id", "is required").into());
-    }
+    let incident_id = InvalidField::check("incident_id", &request.incident_id, INCIDENT_ID)?;
     let mut conn = pool.acquire().await.context("acquiring a connection")?;
     let row = incidents::progress(&mut conn, incident_id)
         .await

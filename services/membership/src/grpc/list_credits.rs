@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::caller::Caller;
 use super::convert;
 use super::errors::{InvalidField, ListCreditsError};
-use crate::domain::validation::parse_uuid;
+use crate::domain::validation::{OPTIONAL_INCIDENT_ID, OPTIONAL_UUID, PAGE_TOKEN, parse_uuid};
 use crate::store::credits::{self, CreditFilter, Cursor};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -20,16 +20,15 @@ pub(super) async fn run(
     caller: Caller,
     request: ListCreditsRequest,
 ) -> Result<ListCreditsResponse, ListCreditsError> {
-    let account_id = match request.account_id.trim() {
+    let account_id = match InvalidField::check("account_id", &request.account_id, OPTIONAL_UUID)? {
         "" => None,
         text => Some(
             parse_uuid(text).ok_or_else(|| InvalidField::new("account_id", "must be a UUID"))?,
         ),
     };
-    let incident_id = request.incident_id.trim();
-    if incident_id.chars().count() > 64 {
-        return Err(InvalidField::new("incident_id", "must be at most 64 characters").into());
-    }
+    let incident_id =
+        InvalidField::check("incident_id", &request.incident_id, OPTIONAL_INCIDENT_ID)?;
+    InvalidField::check("page_token", &request.page_token, PAGE_TOKEN)?;
     let filter = match (account_id, incident_id) {
         (None, "") => {
             return Err(

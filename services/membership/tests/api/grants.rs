@@ -109,6 +109,40 @@ async fn invalid_requests_name_the_field_and_credentials_are_checked() {
         );
     }
 
+    // Text fields: line breaks refused, the maximum counted as sent.
+    let text_cases: Vec<(&str, GrantCreditRequest)> = vec![
+        (
+            "reason: must be a single line",
+            GrantCreditRequest {
+                reason: "Goodwill\r\nApproved-By: nobody".to_owned(),
+                ..grant_request("k8", account, CreditKind::LifetimeMembership)
+            },
+        ),
+        (
+            "reason: must be at most 500 characters",
+            GrantCreditRequest {
+                reason: format!("{}Goodwill{}", " ".repeat(300), " ".repeat(300)),
+                ..grant_request("k9", account, CreditKind::LifetimeMembership)
+            },
+        ),
+        (
+            "incident_id: must be a single line",
+            GrantCreditRequest {
+                incident_id: "inc-1\nforged log line".to_owned(),
+                ..grant_request("k10", account, CreditKind::LifetimeMembership)
+            },
+        ),
+    ];
+    for (expected, request) in text_cases {
+        let status = app.grant(request).await.unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{expected}");
+        assert!(
+            status.message().starts_with(expected),
+            "{expected}: {}",
+            status.message()
+        );
+    }
+
     let mut anonymous =
         tonic::Request::new(grant_request("k7", account, CreditKind::LifetimeMembership));
     anonymous.metadata_mut().remove("authorization");

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use candor_platform::auth::{Credentials, Principal};
+use candor_platform::validation::TextRule;
 use candor_proto::notification::v1::notification_service_server::NotificationService;
 use candor_proto::notification::v1::send_email_request::Content;
 use candor_proto::notification::v1::{
@@ -57,7 +58,11 @@ impl NotificationApi {
     }
 
     async fn send_email(&self, request: SendEmailRequest) -> Result<SendEmailResponse, ApiError> {
-        let content = validate_send_email(&request)?;
+        let ValidSendEmail {
+            content,
+            to_address,
+            display_name,
+        } = validate_send_email(&request)?;
         let account_id = optional_uuid("account_id", &request.account_id)?;
         let digest_bytes = Sha256::digest(request.encode_to_vec()).to_vec();
         let content_json =
@@ -70,8 +75,8 @@ impl NotificationApi {
                 request_digest: &digest_bytes,
                 kind: content.kind(),
                 account_id,
-                to_address: request.to_address.trim(),
-                display_name: &request.to_display_name,
+                to_address,
+                display_name,
                 content: content_json,
             },
             self.renderer.message_id_domain(),
@@ -117,6 +122,8 @@ impl NotificationApi {
             .map_err(|_| ApiError::invalid("state: unknown value"))?;
         let kind = EmailKind::try_from(request.kind)
             .map_err(|_| ApiError::invalid("kind: unknown value"))?;
+        check_text("incident_id", &request.incident_id, OPTIONAL_ID)?;
+        check_text("page_token", &request.page_token, PAGE_TOKEN)?;
         let filter = Filter {
             incident_id: Some(request.incident_id.clone()).filter(|id| !id.is_empty()),
             account_id: optional_uuid("account_id", &request.account_id)?,
@@ -147,9 +154,7 @@ impl NotificationApi {
         &self,
         request: GetIncidentProgressRequest,
     ) -> Result<GetIncidentProgressResponse, ApiError> {
-        if request.incident_id.is_empty() {
-            return Err(ApiError::invalid("incident_id: must be set"));
-        }
+        check_text("incident_id", &request.incident_id, INCIDENT_ID)?;
         let mut connection = self.pool.acquire().await?;
         let row = store::progress::incident(&mut connection, &request.incident_id).await?;
         let count = |value: i64| u64::try_from(value).unwrap_or_default();
@@ -208,11 +213,11 @@ impl NotificationApi {
                 .collect();
             ApiError::invalid(fields.join("; "))
         })?;
-        check_length("display_name", &request.display_name, 0, 64)?;
-        check_length("to_address", &request.to_address, 0, 254)?;
-        check_length("thread_url", &request.thread_url, 0, 2048)?;
-        let display_name = non_empty_or(&request.display_name, "Sample Member");
-        let to_address = non_empty_or(&request.to_address, "member@example.org");
+        let display_name = check_text("display_name", &request.display_name, DISPLAY_NAME)?;
+        let to_address = check_text("to_address", &request.to_address, OPTIONAL_ADDRESS)?;
+        check_text("thread_url", &request.thread_url, OPTIONAL_LINK)?;
+        let display_name = non_empty_or(display_name, "Sample Member");
+        let to_address = non_empty_or(to_address, "member@example.org");
         let thread_url = if request.thread_url.is_empty() {
             self.renderer.sample_thread_url()
         } else {
@@ -233,6 +238,9 @@ impl NotificationApi {
             .map_err(|error| match error {
                 crate::notice::RenderError::InvalidAddress(_) => {
                     ApiError::invalid("to_address: not a valid address")
+                }
+                crate::notice::RenderError::Unencodable(reason) => {
+                    ApiError::invalid(format!("display_name: {reason}"))
                 }
                 crate::notice::RenderError::Internal(error) => ApiError::Internal(error),
             })?;
@@ -315,14 +323,28 @@ fn non_empty_or<'a>(value: &'a str, default: &'a str) -> &'a str {
     if value.is_empty() { default } else { value }
 }
 
-fn check_length(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
-    let length = value.chars().count();
-    if length < min || length > max {
-        return Err(ApiError::invalid(format!(
-            "{field}: must be {min}..={max} characters"
-        )));
-    }
-    Ok(())
+/// A recipient's display name: one line, at most 64 characters as sent.
+const DISPLAY_NAME: TextRule = TextRule::single_line(0, 64);
+/// A recipient's address: one line, 3..=254 characters.
+const ADDRESS: TextRule = TextRule::single_line(3, 254);
+/// RenderBreachNotice's sample address (empty: a default).
+const OPTIONAL_ADDRESS: TextRule = TextRule::single_line(0, 254);
+/// A link in an email: one line, 1..=2048 characters.
+const LINK: TextRule = TextRule::single_line(1, 2048);
+/// RenderBreachNotice's sample thread link (empty: a default).
+const OPTIONAL_LINK: TextRule = TextRule::single_line(0, 2048);
+/// An incident id to look up.
+const INCIDENT_ID: TextRule = TextRule::single_line(1, 64);
+/// An incident id filter (empty: any).
+const OPTIONAL_ID: TextRule = TextRule::single_line(0, 64);
+/// A page token (empty: the first page).
+const PAGE_TOKEN: TextRule = TextRule::single_line(0, 512);
+
+/// Checks a text field (length on the raw value, then characters) and
+/// returns it trimmed; the error names the field.
+fn check_text<'a>(field: &str, value: &'a str, rule: TextRule) -> Result<&'a str, ApiError> {
+    rule.check_trimmed(value)
+        .map_err(|reason| ApiError::invalid(format!("{field}: {reason}")))
 }
 
 fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, ApiError> {
@@ -335,7 +357,7 @@ fn optional_uuid(field: &str, value: &str) -> Result<Option<Uuid>, ApiError> {
 }
 
 fn check_link(field: &str, value: &str) -> Result<String, ApiError> {
-    check_length(field, value, 1, 2048)?;
+    let value = check_text(field, value, LINK)?;
     if !(value.starts_with("https://") || value.starts_with("http://")) {
         return Err(ApiError::invalid(format!(
             "{field}: must be an absolute http(s) URL"
@@ -344,21 +366,29 @@ fn check_link(field: &str, value: &str) -> Result<String, ApiError> {
     Ok(value.to_owned())
 }
 
-/// The request's rules (proto comments); returns the content to store.
-fn validate_send_email(request: &SendEmailRequest) -> Result<TransactionalContent, ApiError> {
+/// What SendEmail stores, once checked.
+struct ValidSendEmail<'a> {
+    content: TransactionalContent,
+    /// Trimmed; a valid address.
+    to_address: &'a str,
+    /// Trimmed; a single line.
+    display_name: &'a str,
+}
+
+/// The request's rules (proto comments); returns what to store.
+fn validate_send_email(request: &SendEmailRequest) -> Result<ValidSendEmail<'_>, ApiError> {
     let key = &request.idempotency_key;
     if key.is_empty() || key.len() > 200 || !key.bytes().all(|byte| (0x20..=0x7e).contains(&byte)) {
         return Err(ApiError::invalid(
             "idempotency_key: must be 1..=200 printable ASCII characters",
         ));
     }
-    let to_address = request.to_address.trim();
-    check_length("to_address", to_address, 3, 254)?;
+    let to_address = check_text("to_address", &request.to_address, ADDRESS)?;
     if to_address.parse::<lettre::Address>().is_err() {
         return Err(ApiError::invalid("to_address: not a valid address"));
     }
-    check_length("to_display_name", &request.to_display_name, 0, 64)?;
-    match &request.content {
+    let display_name = check_text("to_display_name", &request.to_display_name, DISPLAY_NAME)?;
+    let content = match &request.content {
         None => Err(ApiError::invalid("content: exactly one is required")),
         Some(Content::PasswordReset(email)) => Ok(TransactionalContent::PasswordReset {
             link: check_link("password_reset.reset_url", &email.reset_url)?,
@@ -386,5 +416,10 @@ fn validate_send_email(request: &SendEmailRequest) -> Result<TransactionalConten
             )
             .unwrap_or_else(|_| Utc::now()),
         }),
-    }
+    }?;
+    Ok(ValidSendEmail {
+        content,
+        to_address,
+        display_name,
+    })
 }

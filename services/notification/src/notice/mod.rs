@@ -64,6 +64,10 @@ const TEMPLATES: [(&str, &str); 8] = [
 pub enum RenderError {
     #[error("invalid recipient address {0:?}")]
     InvalidAddress(String),
+    /// A header value (display name, subject) that cannot be put in a
+    /// header as it is, e.g. with CR/LF; the text says which and why.
+    #[error("cannot encode the message: {0}")]
+    Unencodable(String),
     #[error("rendering failed: {0:#}")]
     Internal(#[from] anyhow::Error),
 }
@@ -299,6 +303,8 @@ impl Renderer {
         let address = to_address
             .parse()
             .map_err(|_| RenderError::InvalidAddress(to_address.to_owned()))?;
+        check_header_text("display name", display_name)?;
+        check_header_text("subject", subject)?;
         let name = Some(display_name.to_owned()).filter(|name| !name.is_empty());
         let to = Mailbox::new(name, address);
         let reply_to = reply_to
@@ -345,6 +351,32 @@ impl RenderedEmail {
             .context("building the message")?;
         Ok((message.envelope().clone(), message.formatted()))
     }
+}
+
+/// Refuses text that cannot go into a header: the gRPC API refuses it, but
+/// a job written by another path (an older version, a manual fix) must fail
+/// with a reason rather than reach the encoder. 998 characters is RFC 5322's
+/// line limit.
+pub(crate) fn check_header_text(what: &str, value: &str) -> Result<(), RenderError> {
+    candor_platform::validation::TextRule::single_line(0, 998)
+        .check_verbatim(value)
+        .map_err(|reason| RenderError::Unencodable(format!("{what} {reason}")))
+}
+
+/// Runs a formatting step of the email library, turning a panic inside it
+/// into a permanent failure of the job: one bad message must fail alone,
+/// never take down its worker and come back forever.
+pub(crate) fn without_panics<T>(
+    format: impl FnOnce() -> Result<T, RenderError>,
+) -> Result<T, RenderError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(format)).unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "the email library panicked".to_owned());
+        Err(RenderError::Unencodable(reason))
+    })
 }
 
 fn greeting(display_name: &str) -> String {

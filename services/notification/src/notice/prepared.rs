@@ -20,7 +20,7 @@ use lettre::message::header::{
 };
 use lettre::message::{Mailbox, Mailboxes};
 
-use super::{AUTO_GENERATED, RenderError, escape_html, greeting};
+use super::{AUTO_GENERATED, RenderError, check_header_text, escape_html, greeting};
 
 /// The member-specific values a rendered line may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,6 +137,7 @@ impl PreparedNotice {
             .map_err(|_| RenderError::InvalidAddress(to_address.to_owned()))?;
         let envelope = Envelope::new(Some(self.from.email.clone()), vec![address.clone()])
             .context("building the envelope")?;
+        check_header_text("display name", display_name)?;
         let name = Some(display_name.to_owned()).filter(|name| !name.is_empty());
         let mut headers = Headers::with_capacity(2);
         headers.set(To::from(Mailboxes::from(Mailbox::new(name, address))));

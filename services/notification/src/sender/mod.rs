@@ -27,7 +27,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::notice::{IncidentContext, PreparedNotice, RenderError, Renderer, TransactionalContent};
+use crate::notice::{
+    IncidentContext, PreparedNotice, RenderError, Renderer, TransactionalContent, without_panics,
+};
 use crate::smtp::{SmtpError, SmtpPool};
 use crate::store::claims::{self, ClaimedJob, Outcome};
 
@@ -358,7 +360,9 @@ impl Sender {
             let prepared = self
                 .prepared(incident_id, job.thread_url.as_deref())
                 .await?;
-            return prepared.format(&job.display_name, &job.to_address, &job.message_id);
+            return without_panics(|| {
+                prepared.format(&job.display_name, &job.to_address, &job.message_id)
+            });
         } else {
             let content: TransactionalContent = serde_json::from_value(
                 job.content
@@ -373,7 +377,7 @@ impl Sender {
                 &job.message_id,
             )?
         };
-        rendered.format()
+        without_panics(|| rendered.format())
     }
 
     /// The incident's notice rendered once per process and thread link.

@@ -10,3 +10,4 @@ mod helpers;
 mod notices;
 mod startup;
 mod transport;
+mod unencodable;

@@ -43,13 +43,38 @@ impl Violations {
         });
     }
 
+    /// Free text: at most `max` characters as sent (before trimming), at
+    /// least `min` once trimmed, and no control character but LF, CR and TAB.
+    /// (candor-platform's `validation` has the same rules for gRPC fields;
+    /// this crate sits below it.)
     fn text(&mut self, field: &str, value: &str, min: usize, max: usize) {
+        let raw_length = value.chars().count();
         let length = value.trim().chars().count();
-        if length < min || length > max {
+        if raw_length > max || length < min {
             self.add(
                 field,
-                format!("must be {min}..={max} characters (is {length})"),
+                format!(
+                    "must be {min}..={max} characters (is {raw_length} as sent, {length} trimmed)"
+                ),
             );
+        }
+        if value
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
+            self.add(
+                field,
+                "must not contain control characters other than line breaks and tabs",
+            );
+        }
+    }
+
+    /// A single line of text (titles, which become email subjects): the
+    /// rules of [`Violations::text`] without any line break or tab.
+    fn line(&mut self, field: &str, value: &str, min: usize, max: usize) {
+        self.text(field, value, min, max);
+        if value.contains(['\n', '\r', '\t', '\u{2028}', '\u{2029}']) {
+            self.add(field, "must be a single line");
         }
     }
 
@@ -143,10 +168,7 @@ impl BreachReported {
                 "must be 1..=64 characters of [a-z0-9._-], starting with a letter or digit",
             );
         }
-        violations.text("title", &self.title, 1, 200);
-        if self.title.contains(['\n', '\r']) {
-            violations.add("title", "must be a single line");
-        }
+        violations.line("title", &self.title, 1, 200);
         violations.text("summary", &self.summary, 1, 10_000);
 
         let occurred_at = violations.required_time("occurred_at", self.occurred_at.as_ref());
@@ -247,7 +269,7 @@ impl BreachReported {
                 }
                 Ok(class) => seen.push(class),
             }
-            violations.text(&format!("{field}.description"), &taken.description, 0, 200);
+            violations.line(&format!("{field}.description"), &taken.description, 0, 200);
         }
     }
 }

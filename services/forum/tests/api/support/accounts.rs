@@ -89,6 +89,12 @@ impl AccountDouble {
         member
     }
 
+    /// Ends a session, as Logout or RevokeAllSessions does in the account
+    /// service: ValidateSession answers NOT_FOUND for it from now on.
+    pub fn revoke(&self, member: &Member) {
+        self.table.sessions.lock().unwrap().remove(&member.token);
+    }
+
     /// How many ValidateSession calls reached the double.
     pub fn validations(&self) -> usize {
         self.table.validations.load(Ordering::SeqCst)
@@ -166,6 +172,17 @@ impl AccountService for Service {
     ) -> Result<Response<SetRolesResponse>, Status> {
         unimplemented()
     }
+    async fn logout(&self, _: Request<LogoutRequest>) -> Result<Response<LogoutResponse>, Status> {
+        unimplemented()
+    }
+
+    async fn revoke_all_sessions(
+        &self,
+        _: Request<RevokeAllSessionsRequest>,
+    ) -> Result<Response<RevokeAllSessionsResponse>, Status> {
+        unimplemented()
+    }
+
     async fn request_deactivation(
         &self,
         _: Request<RequestDeactivationRequest>,

@@ -199,7 +199,7 @@ pub fn config(environment: &TestEnvironment, account_url: &str, options: Options
         account_grpc_url: account_url.to_owned(),
         public_base_url: PUBLIC_BASE_URL.to_owned(),
         post_interval_seconds: options.post_interval_seconds,
-        session_cache_seconds: 30,
+        session_cache_seconds: 1,
         session_cache_capacity: 1000,
         page_cache_millis: 1000,
         common: environment.common_config(),
