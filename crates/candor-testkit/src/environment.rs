@@ -1,6 +1,7 @@
 //! Everything one service test needs from the outside world: its own
 //! database and its own RabbitMQ names, and the settings pointing at them.
 
+use candor_platform::auth::{Caller, CallerTokens};
 use candor_platform::config::{
     AuthConfig, CommonConfig, GrpcTlsConfig, ServerConfig, TelemetryConfig,
 };
@@ -11,8 +12,40 @@ use crate::rabbitmq::TestBroker;
 
 /// The operator token every test environment configures.
 pub const OPERATOR_TOKEN: &str = "test-operator-token-0123456789";
-/// The service token every test environment configures.
-pub const SERVICE_TOKEN: &str = "test-service-token-0123456789";
+
+/// The token of `caller` in every test environment: each service presents
+/// its own as SERVICE_TOKEN, and every test service accepts all of them
+/// ([`caller_tokens_setting`]), so a test acts as a caller with its token.
+pub fn caller_token(caller: Caller) -> &'static str {
+    match caller {
+        Caller::Operator => OPERATOR_TOKEN,
+        Caller::Account => "test-account-token-0123456789",
+        Caller::Notification => "test-notification-token-0123456789",
+        Caller::Membership => "test-membership-token-0123456789",
+        Caller::Forum => "test-forum-token-0123456789",
+        Caller::FrontEnd => "test-frontend-token-0123456789",
+    }
+}
+
+/// `CALLER_TOKENS` accepting every test caller but the operator (who has
+/// OPERATOR_TOKEN).
+pub fn caller_tokens_setting() -> String {
+    Caller::ALL
+        .into_iter()
+        .filter(|caller| *caller != Caller::Operator)
+        .map(|caller| format!("{caller}={}", caller_token(caller)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The caller a service binary or command (`candor-forum`) is.
+fn service_caller(name: &str) -> anyhow::Result<Caller> {
+    let file = name.rsplit(['/', '\\']).next().unwrap_or(name);
+    let service = file.trim_start_matches("candor-").trim_end_matches(".exe");
+    service
+        .parse()
+        .map_err(|error| anyhow::anyhow!("{name} is not a Candor service: {error}"))
+}
 
 /// A fresh database and RabbitMQ namespace for one test.
 pub struct TestEnvironment {
@@ -28,16 +61,19 @@ impl TestEnvironment {
         })
     }
 
-    /// The shared settings of a service pointed at this environment, with
-    /// a short shutdown grace so tests stop quickly.
-    pub fn common_config(&self) -> CommonConfig {
+    /// The shared settings of `service` pointed at this environment (its
+    /// own SERVICE_TOKEN, every test caller accepted), with a short shutdown
+    /// grace so tests stop quickly.
+    pub fn common_config(&self, service: Caller) -> CommonConfig {
+        let mut auth = AuthConfig::new(OPERATOR_TOKEN, caller_token(service));
+        auth.caller_tokens = CallerTokens::parse(&caller_tokens_setting()).ok();
         CommonConfig {
             database: self.database.config(),
             amqp: self.broker.config(),
-            auth: AuthConfig::new(OPERATOR_TOKEN, SERVICE_TOKEN),
+            auth,
             server: ServerConfig {
                 shutdown_grace_seconds: 10,
-                grpc_tls_require_client_cert: false,
+                ..ServerConfig::default()
             },
             grpc_tls: GrpcTlsConfig::default(),
             telemetry: TelemetryConfig::default(),
@@ -46,7 +82,7 @@ impl TestEnvironment {
 
     /// The settings of [`TestEnvironment::common_config`] as environment
     /// variables.
-    pub fn common_settings(&self) -> Vec<(&'static str, String)> {
+    pub fn common_settings(&self, service: Caller) -> Vec<(&'static str, String)> {
         let amqp = self.broker.config();
         vec![
             ("DATABASE_URL", self.database.url().to_owned()),
@@ -56,15 +92,18 @@ impl TestEnvironment {
             ),
             ("AMQP_NAMESPACE", amqp.amqp_namespace.clone()),
             ("OPERATOR_TOKEN", OPERATOR_TOKEN.to_owned()),
-            ("SERVICE_TOKEN", SERVICE_TOKEN.to_owned()),
+            ("SERVICE_TOKEN", caller_token(service).to_owned()),
+            ("CALLER_TOKENS", caller_tokens_setting()),
             ("SHUTDOWN_GRACE_SECONDS", "10".to_owned()),
         ]
     }
 
-    /// The service binary at `path` with the environment variables of
-    /// [`TestEnvironment::common_config`].
+    /// The service binary at `path` (`…/candor-forum`) with the
+    /// environment variables of [`TestEnvironment::common_config`] for that
+    /// service. A binary that is not a service gets the front end's token.
     pub fn binary(&self, path: &str) -> ServiceBinary {
-        self.common_settings()
+        let service = service_caller(path).unwrap_or(Caller::FrontEnd);
+        self.common_settings(service)
             .into_iter()
             .fold(ServiceBinary::new(path), |binary, (name, value)| {
                 binary.env(name, value)
@@ -85,7 +124,8 @@ impl TestEnvironment {
                 .map(|long| format!("--{long}"))
                 .ok_or_else(|| anyhow::anyhow!("{} has no setting {name}", command.get_name()))
         };
-        let mut pairs: Vec<(&str, String)> = self.common_settings();
+        let mut pairs: Vec<(&str, String)> =
+            self.common_settings(service_caller(command.get_name())?);
         pairs.push(("GRPC_ADDR", "127.0.0.1:0".to_owned()));
         pairs.extend(settings.iter().map(|(name, value)| (*name, value.clone())));
         let mut args = vec![command.get_name().to_owned()];

@@ -384,7 +384,7 @@ async fn page_tokens(
 async fn main() {
     let options = Options::parse();
     let environment = TestEnvironment::new().await.unwrap();
-    let mut common = environment.common_config();
+    let mut common = environment.common_config(candor_platform::auth::Caller::Forum);
     // Room for every reader's query; PostgreSQL on this machine allows 100.
     common.database.database_max_connections = 32;
     let config = Config {

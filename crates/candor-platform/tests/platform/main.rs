@@ -5,7 +5,9 @@
 
 mod config;
 mod grpc;
+mod grpc_limits;
 mod grpc_tls;
 mod messaging;
 mod outbox;
+mod permissions;
 mod telemetry;

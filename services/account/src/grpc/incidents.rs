@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use candor_platform::auth::Principal;
+use candor_platform::auth::admitted;
 use candor_proto::account::v1::{
     AffectedAccountEntry, CountAffectedAccountsRequest, CountAffectedAccountsResponse,
     GetIncidentProgressRequest, GetIncidentProgressResponse, ListAffectedAccountsRequest,
@@ -31,9 +31,7 @@ pub async fn count_affected_accounts(
     shared: &Shared,
     request: Request<CountAffectedAccountsRequest>,
 ) -> Result<CountAffectedAccountsResponse, ApiError> {
-    shared
-        .credentials
-        .require(request.metadata(), &[Principal::Operator])?;
+    admitted(&request)?;
     let request = request.into_inner();
     let cutoff = request
         .affected_joined_before
@@ -97,10 +95,7 @@ pub async fn list_affected_accounts(
     shared: &Shared,
     request: Request<ListAffectedAccountsRequest>,
 ) -> Result<ListAffectedAccountsResponse, ApiError> {
-    shared.credentials.require(
-        request.metadata(),
-        &[Principal::Operator, Principal::Service],
-    )?;
+    admitted(&request)?;
     let request = request.into_inner();
     if request.incident_id.is_empty() {
         return Err(ApiError::invalid("incident_id", "must not be empty"));
@@ -160,10 +155,7 @@ pub async fn get_incident_progress(
     shared: &Shared,
     request: Request<GetIncidentProgressRequest>,
 ) -> Result<GetIncidentProgressResponse, ApiError> {
-    shared.credentials.require(
-        request.metadata(),
-        &[Principal::Operator, Principal::Service],
-    )?;
+    admitted(&request)?;
     let incident_id = request.into_inner().incident_id;
     if incident_id.is_empty() {
         return Err(ApiError::invalid("incident_id", "must not be empty"));

@@ -54,11 +54,7 @@ pub async fn login(
     shared: &Shared,
     request: Request<LoginRequest>,
 ) -> Result<LoginResponse, ApiError> {
-    let address = client_address(
-        request.metadata(),
-        request.remote_addr(),
-        &shared.credentials,
-    );
+    let address = client_address(&request);
     let request = request.into_inner();
     let raw_email = request.email.trim();
     if raw_email.is_empty() || raw_email.chars().count() > 254 {

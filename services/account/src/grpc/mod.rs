@@ -12,7 +12,6 @@ mod reset;
 
 use std::sync::Arc;
 
-use candor_platform::auth::Credentials;
 use candor_platform::links::PublicLinks;
 use candor_proto::account::v1::account_service_server::AccountService;
 use candor_proto::account::v1::*;
@@ -38,7 +37,6 @@ pub struct Settings {
 pub struct Shared {
     pub pool: PgPool,
     pub hasher: PasswordHasher,
-    pub credentials: Credentials,
     pub notifier: Notifier,
     pub settings: Settings,
 }

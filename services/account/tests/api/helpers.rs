@@ -11,7 +11,8 @@ use candor_proto::notification::v1 as notification;
 use candor_proto::notification::v1::notification_service_server::{
     NotificationService, NotificationServiceServer,
 };
-use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN, TestEnvironment};
+use candor_platform::auth::Caller;
+use candor_testkit::environment::{OPERATOR_TOKEN, TestEnvironment, caller_token};
 use candor_testkit::service::RunningService;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
@@ -40,7 +41,7 @@ pub fn config(environment: &TestEnvironment, notification_url: &str) -> Config {
         login_failures_per_account: 3,
         login_failures_per_address: 6,
         requests_per_address_per_hour: 20,
-        common: environment.common_config(),
+        common: environment.common_config(candor_platform::auth::Caller::Account),
     }
 }
 
@@ -121,7 +122,7 @@ impl TestApp {
         self.client
             .clone()
             .validate_session(with_token(
-                SERVICE_TOKEN,
+                caller_token(Caller::Forum),
                 ValidateSessionRequest {
                     session_token: token.to_owned(),
                 },

@@ -32,7 +32,7 @@ impl ForumApi {
         &self,
         request: Request<CreateThreadRequest>,
     ) -> Result<CreateThreadResponse, PostingError> {
-        let caller = self.sessions.caller(request.metadata()).await?;
+        let caller = self.sessions.caller(&request).await?;
         let request = request.into_inner();
         tracing::Span::current().record("board_id", request.board_id.as_str());
         let request_id = parse_optional_uuid("request_id", &request.request_id)?;
