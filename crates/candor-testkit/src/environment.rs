@@ -67,6 +67,7 @@ impl TestEnvironment {
     pub fn common_config(&self, service: Caller) -> CommonConfig {
         let mut auth = AuthConfig::new(OPERATOR_TOKEN, caller_token(service));
         auth.caller_tokens = CallerTokens::parse(&caller_tokens_setting()).ok();
+        debug_assert!(auth.caller_tokens.is_some(), "the test caller tokens parse");
         CommonConfig {
             database: self.database.config(),
             amqp: self.broker.config(),
@@ -134,4 +135,18 @@ impl TestEnvironment {
         }
         candor_platform::config::try_parse_from(args).map_err(|error| anyhow::anyhow!("{error}"))
     }
+}
+
+/// A permission layer accepting every test caller, for test doubles of a
+/// service served with `GrpcServer` (the real services get theirs from
+/// their configuration).
+pub fn test_guard() -> anyhow::Result<candor_platform::grpc::Guard> {
+    let mut auth = AuthConfig::new(OPERATOR_TOKEN, caller_token(Caller::FrontEnd));
+    auth.caller_tokens = Some(
+        CallerTokens::parse(&caller_tokens_setting()).map_err(|error| anyhow::anyhow!(error))?,
+    );
+    Ok(candor_platform::grpc::Guard::new(
+        candor_platform::auth::Credentials::new(&auth)?,
+        candor_platform::service::proxy_trust(&auth),
+    ))
 }

@@ -10,6 +10,7 @@ pub mod binary;
 pub mod conformance;
 pub mod database;
 pub mod environment;
+pub mod permissions;
 pub mod proxy;
 pub mod rabbitmq;
 pub mod service;

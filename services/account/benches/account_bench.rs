@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use candor_account::{App, Config};
+use candor_platform::auth::Caller;
 use candor_platform::messaging::QueueSpec;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::*;
@@ -27,7 +28,6 @@ use candor_proto::events::v1::{
     PasswordResetScope,
 };
 use candor_proto::prost::Message as _;
-use candor_platform::auth::Caller;
 use candor_testkit::environment::{OPERATOR_TOKEN, TestEnvironment, caller_token};
 use candor_testkit::service::RunningService;
 use sha1::{Digest as _, Sha1};

@@ -432,8 +432,17 @@ async fn main() {
     let bare_url = format!("http://{}", listener.local_addr().unwrap());
     let stop_bare = CancellationToken::new();
     let stopped = stop_bare.clone();
+    let guard = candor_platform::grpc::Guard::new(
+        candor_platform::auth::Credentials::new(
+            &environment
+                .common_config(candor_platform::auth::Caller::Forum)
+                .auth,
+        )
+        .unwrap(),
+        candor_platform::auth::forwarded::ProxyTrust::default(),
+    );
     tokio::spawn(async move {
-        GrpcServer::new()
+        GrpcServer::new(guard, candor_platform::grpc::Limits::default())
             .unwrap()
             .serve(listener, stopped.cancelled_owned(), Duration::from_secs(1))
             .await

@@ -12,11 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use candor_notification::notice::{IncidentContext, NoticeRecipient, Renderer};
+use candor_platform::auth::Caller;
 use candor_proto::events::v1::{
     AccountsAffected, AffectedAccount, BreachReported, Event, IncidentThreadOpened,
 };
-use candor_platform::auth::Caller;
-use candor_testkit::environment::{OPERATOR_TOKEN, TestEnvironment, caller_token, caller_tokens_setting};
+use candor_testkit::environment::{
+    OPERATOR_TOKEN, TestEnvironment, caller_token, caller_tokens_setting,
+};
 use candor_testkit::smtp::SmtpSink;
 use chrono::{DateTime, Utc};
 use lettre::transport::smtp::client::AsyncSmtpConnection;

@@ -87,11 +87,7 @@ impl App {
         let config = &self.config;
         let wake = Arc::new(Notify::new());
         let pool = self.foundation.pool.clone();
-        let api = grpc::NotificationApi::new(
-            pool.clone(),
-            self.renderer.clone(),
-            wake.clone(),
-        );
+        let api = grpc::NotificationApi::new(pool.clone(), self.renderer.clone(), wake.clone());
         let max_message = self.foundation.common.server.max_message_bytes();
         let grpc = self.foundation.grpc_server()?.add_service(
             NotificationServiceServer::new(api)

@@ -5,13 +5,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use candor_account::{App, Config};
+use candor_platform::auth::Caller;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::*;
 use candor_proto::notification::v1 as notification;
 use candor_proto::notification::v1::notification_service_server::{
     NotificationService, NotificationServiceServer,
 };
-use candor_platform::auth::Caller;
 use candor_testkit::environment::{OPERATOR_TOKEN, TestEnvironment, caller_token};
 use candor_testkit::service::RunningService;
 use tonic::transport::Channel;
@@ -46,6 +46,11 @@ pub fn config(environment: &TestEnvironment, notification_url: &str) -> Config {
 }
 
 impl TestApp {
+    /// A new channel to the running service.
+    pub async fn channel(&self) -> Channel {
+        self._service.channel().await.unwrap()
+    }
+
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
     }

@@ -2,8 +2,8 @@
 //! argon2id; bad records are reported with their line numbers.
 
 use argon2::PasswordHasher as _;
-use candor_proto::account::v1::*;
 use candor_platform::auth::Caller;
+use candor_proto::account::v1::*;
 use candor_testkit::environment::{OPERATOR_TOKEN, caller_token};
 use md5::{Digest as _, Md5};
 use sha1::Sha1;

@@ -8,6 +8,7 @@ mod helpers;
 mod import;
 mod intake;
 mod members;
+mod permissions;
 mod reset;
 mod resume;
 mod startup;

@@ -1,8 +1,8 @@
 //! Register, Login, ValidateSession, GetAccount, SetRoles, ChangePassword,
 //! throttling.
 
-use candor_proto::account::v1::*;
 use candor_platform::auth::Caller;
+use candor_proto::account::v1::*;
 use candor_testkit::environment::{OPERATOR_TOKEN, caller_token};
 use tonic::Code;
 

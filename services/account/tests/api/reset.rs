@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
+use candor_platform::auth::Caller;
 use candor_proto::account::v1::*;
 use candor_proto::events::v1::{ACCOUNT_DEACTIVATED, AccountDeactivated};
 use candor_proto::notification::v1::send_email_request::Content;
 use candor_proto::prost::Message as _;
-use candor_platform::auth::Caller;
 use candor_testkit::environment::caller_token;
 use tonic::Code;
 

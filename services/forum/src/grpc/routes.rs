@@ -71,10 +71,8 @@ impl Service<http::Request<tonic::body::Body>> for ForumRoutes {
         let max_message_bytes = self.max_message_bytes;
         Box::pin(async move {
             // As the generated server: no compression, the configured sizes.
-            let mut grpc = tonic::server::Grpc::new(EncodedPageCodec).apply_max_message_size_config(
-                Some(max_message_bytes),
-                Some(max_message_bytes),
-            );
+            let mut grpc = tonic::server::Grpc::new(EncodedPageCodec)
+                .apply_max_message_size_config(Some(max_message_bytes), Some(max_message_bytes));
             Ok(grpc.unary(method, request).await)
         })
     }

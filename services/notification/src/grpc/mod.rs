@@ -39,11 +39,7 @@ pub struct NotificationApi {
 }
 
 impl NotificationApi {
-    pub fn new(
-        pool: PgPool,
-            renderer: Arc<Renderer>,
-        wake: Arc<Notify>,
-    ) -> Self {
+    pub fn new(pool: PgPool, renderer: Arc<Renderer>, wake: Arc<Notify>) -> Self {
         Self {
             pool,
             renderer,

@@ -5,13 +5,13 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use candor_notification::{App, Config};
+use candor_platform::auth::Caller;
 use candor_proto::events::v1::{
     AccountDeactivated, AccountsAffected, AffectedAccount, BreachReported, EnumerationCompleted,
     Event, IncidentThreadOpened,
 };
 use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use candor_proto::notification::v1::{GetIncidentProgressRequest, GetIncidentProgressResponse};
-use candor_platform::auth::Caller;
 use candor_testkit::environment::{OPERATOR_TOKEN, TestEnvironment, caller_token};
 use candor_testkit::service::RunningService;
 use sqlx::PgPool;

@@ -8,5 +8,6 @@ mod crash;
 mod delivery;
 mod helpers;
 mod notices;
+mod permissions;
 mod startup;
 mod transport;
