@@ -32,6 +32,9 @@ pub const OPERATOR: &str = "grpc-test-operator-token";
 pub const FORUM: &str = "grpc-test-forum-token-0123";
 pub const FRONTEND: &str = "grpc-test-frontend-token-0123";
 
+/// What the probe saw of one call: its identity and client address.
+pub type Seen = (Identity, Option<IpAddr>);
+
 /// A stand-in membership service: `GetMembership` takes `delay` and records
 /// the identity and client address the permission layer resolved,
 /// `GrantCredit` checks it was admitted, and every call records the trace
@@ -40,7 +43,7 @@ pub const FRONTEND: &str = "grpc-test-frontend-token-0123";
 pub struct Probe {
     delay: Duration,
     seen_trace_ids: Arc<Mutex<Vec<String>>>,
-    pub seen: Arc<Mutex<Vec<(Identity, Option<IpAddr>)>>>,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 #[tonic::async_trait]

@@ -13,5 +13,5 @@ async fn every_rpc_refuses_callers_outside_its_row() {
     )
     .await
     .unwrap();
-    assert_eq!(checked, 14);
+    assert_eq!(checked, 13);
 }
