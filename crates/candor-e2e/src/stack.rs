@@ -7,13 +7,14 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use candor_platform::auth::Caller;
 use candor_platform::config::GrpcTlsConfig;
 use candor_platform::grpc::GrpcTls;
 use candor_platform::messaging::ServiceQueue;
 use candor_testkit::binary::free_port;
 use candor_testkit::conformance::wait_until_serving;
 use candor_testkit::database::TestDatabase;
-use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN};
+use candor_testkit::environment::{OPERATOR_TOKEN, caller_token, caller_tokens_setting};
 use candor_testkit::rabbitmq::{TestBroker, amqp_flags};
 use candor_testkit::service::RunningService;
 use candor_testkit::smtp::SmtpSink;
@@ -176,20 +177,29 @@ impl Stack {
             Some(_) => format!("https://localhost:{port}"),
             None => format!("http://127.0.0.1:{port}"),
         };
-        let tls_args: Vec<String> = match &pki {
-            Some(pki) => vec![
-                format!("--grpc-tls-cert-file={}", pki.cert.display()),
-                format!("--grpc-tls-key-file={}", pki.key.display()),
-                format!("--grpc-tls-ca-file={}", pki.ca.display()),
-                "--grpc-tls-require-client-cert=true".to_owned(),
-            ],
-            None => Vec::new(),
-        };
+        // Each service presents its own SERVICE_TOKEN. Over plain text the
+        // others know it from CALLER_TOKENS; over mutual TLS they know none
+        // (no CALLER_TOKENS), so each service is identified by the name in
+        // its certificate, as a deployment with a PKI would do it. Each
+        // service talks to RabbitMQ as its own broker user.
         let service_args = |service: ServiceQueue, port: u16, database: &TestDatabase| {
             let binary = format!("candor-{}", service.name());
-            common_args(&binary, port, database)
+            let caller = service_caller(&binary);
+            let identity_args: Vec<String> = match &pki {
+                Some(pki) => {
+                    let (cert, key) = pki.caller_cert(caller);
+                    vec![
+                        format!("--grpc-tls-cert-file={}", cert.display()),
+                        format!("--grpc-tls-key-file={}", key.display()),
+                        format!("--grpc-tls-ca-file={}", pki.ca.display()),
+                        "--grpc-tls-require-client-cert=true".to_owned(),
+                    ]
+                }
+                None => vec![format!("--caller-tokens={}", caller_tokens_setting())],
+            };
+            common_args(&binary, caller, port, database)
                 .chain(amqp_flags(&broker.service_config(service)))
-                .chain(tls_args.clone())
+                .chain(identity_args)
         };
         let mut databases = Vec::new();
         let mut services = Vec::new();
@@ -237,10 +247,12 @@ impl Stack {
             membership_grpc_url: url(ports.membership),
             forum_grpc_url: url(ports.forum),
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
+            // candorctl and the test's own channels: the operator's
+            // certificate (the operator token is what authorizes them).
             tls: match &pki {
                 Some(pki) => GrpcTlsConfig {
-                    grpc_tls_cert_file: Some(pki.cert.clone()),
-                    grpc_tls_key_file: Some(pki.key.clone()),
+                    grpc_tls_cert_file: Some(pki.caller_cert(Caller::Operator).0),
+                    grpc_tls_key_file: Some(pki.caller_cert(Caller::Operator).1),
                     grpc_tls_ca_file: Some(pki.ca.clone()),
                 },
                 None => GrpcTlsConfig::default(),
@@ -290,8 +302,20 @@ impl Stack {
     }
 }
 
+/// The caller a service binary is (`candor-forum` is `forum`).
+fn service_caller(binary: &str) -> Caller {
+    match binary {
+        "candor-account" => Caller::Account,
+        "candor-notification" => Caller::Notification,
+        "candor-membership" => Caller::Membership,
+        "candor-forum" => Caller::Forum,
+        _ => Caller::FrontEnd,
+    }
+}
+
 fn common_args(
     binary: &str,
+    caller: Caller,
     port: u16,
     database: &TestDatabase,
 ) -> impl Iterator<Item = String> + use<> {
@@ -300,7 +324,7 @@ fn common_args(
         format!("--grpc-addr=127.0.0.1:{port}"),
         format!("--database-url={}", database.url()),
         format!("--operator-token={OPERATOR_TOKEN}"),
-        format!("--service-token={SERVICE_TOKEN}"),
+        format!("--service-token={}", caller_token(caller)),
         "--shutdown-grace-seconds=10".to_owned(),
     ]
     .into_iter()

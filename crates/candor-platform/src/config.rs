@@ -12,6 +12,8 @@ use clap::Parser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::auth::{Caller, CallerTokens};
+
 /// Exit status for a configuration error (`EX_USAGE` from sysexits.h).
 pub const EXIT_CONFIG_ERROR: i32 = 64;
 
@@ -163,29 +165,63 @@ pub struct TelemetryConfig {
     pub otel_exporter_otlp_endpoint: Option<String>,
 }
 
-/// Bearer credentials for operator and service-to-service calls.
+/// Who may call this service, and what it presents when it calls others
+/// (see [`crate::auth`] and the README's permission table).
 #[derive(clap::Args, Debug, Clone)]
 pub struct AuthConfig {
     /// Bearer token operators present for admin RPCs (at least 16 characters).
     #[arg(long, env = "OPERATOR_TOKEN", value_parser = parse_token)]
     pub operator_token: SecretString,
 
-    /// Bearer token Candor services present to each other (at least 16 characters).
+    /// This service's own bearer token, presented when it calls another
+    /// Candor service (which lists it under this service's name in its
+    /// CALLER_TOKENS). Not accepted by this service itself.
     #[arg(long, env = "SERVICE_TOKEN", value_parser = parse_token)]
     pub service_token: SecretString,
+
+    /// The other callers this service accepts: `caller=token` pairs
+    /// separated by commas or newlines (callers: account, notification,
+    /// membership, forum, frontend; several tokens per caller allowed, for
+    /// rotation). Empty: only operators and members.
+    #[arg(long, env = "CALLER_TOKENS", value_parser = parse_caller_tokens)]
+    pub caller_tokens: Option<CallerTokens>,
+
+    /// Callers whose `x-forwarded-for` is believed (comma-separated).
+    #[arg(long, env = "TRUSTED_PROXY_CALLERS", value_delimiter = ',', default_value = "frontend", value_parser = parse_caller)]
+    pub trusted_proxy_callers: Vec<Caller>,
+
+    /// Addresses of the deployment's own proxies (CIDR blocks or addresses,
+    /// comma-separated), skipped when reading `x-forwarded-for` from the right.
+    #[arg(long, env = "TRUSTED_PROXY_ADDRESSES", value_delimiter = ',', value_parser = crate::auth::forwarded::parse_proxy_address)]
+    pub trusted_proxy_addresses: Vec<ipnet::IpNet>,
 }
 
 impl AuthConfig {
+    /// Operator and own tokens, no other caller, front ends as trusted proxies.
     pub fn new(operator_token: &str, service_token: &str) -> Self {
         Self {
             operator_token: SecretString::from(operator_token),
             service_token: SecretString::from(service_token),
+            caller_tokens: None,
+            trusted_proxy_callers: vec![Caller::FrontEnd],
+            trusted_proxy_addresses: Vec::new(),
         }
     }
 }
 
-/// gRPC server lifecycle settings (the listen address is per service,
-/// because each has its own default port).
+fn parse_caller_tokens(value: &str) -> Result<CallerTokens, String> {
+    CallerTokens::parse(value)
+}
+
+fn parse_caller(value: &str) -> Result<Caller, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|error: crate::auth::UnknownCaller| error.to_string())
+}
+
+/// gRPC server lifecycle settings and limits (the listen address is per
+/// service, because each has its own default port).
 #[derive(clap::Args, Debug, Clone)]
 pub struct ServerConfig {
     /// Seconds in-flight requests and messages get to finish after SIGTERM.
@@ -196,6 +232,34 @@ pub struct ServerConfig {
     /// `GRPC_TLS_CA_FILE` (mutual TLS); needs `GRPC_TLS_CERT_FILE` too.
     #[arg(long, env = "GRPC_TLS_REQUIRE_CLIENT_CERT", default_value_t = false, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub grpc_tls_require_client_cert: bool,
+
+    /// Largest gRPC message, in bytes, the server decodes or sends; a larger
+    /// request is refused with OUT_OF_RANGE before it is decoded.
+    #[arg(long, env = "GRPC_MAX_MESSAGE_BYTES", default_value_t = 4 * 1024 * 1024, value_parser = clap::value_parser!(u32).range(1024..=(256 * 1024 * 1024)))]
+    pub grpc_max_message_bytes: u32,
+
+    /// Concurrent HTTP/2 streams (calls) one connection may open.
+    #[arg(long, env = "GRPC_MAX_CONCURRENT_STREAMS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub grpc_max_concurrent_streams: u32,
+
+    /// Calls the whole server runs at once; beyond that a call is refused at
+    /// once with RESOURCE_EXHAUSTED (load shedding) rather than queued.
+    #[arg(long, env = "GRPC_MAX_CONCURRENT_REQUESTS", default_value_t = 512, value_parser = clap::value_parser!(u32).range(1..=100000))]
+    pub grpc_max_concurrent_requests: u32,
+
+    /// Seconds a unary call may run before it is cut with CANCELLED (a
+    /// client's shorter `grpc-timeout` wins).
+    #[arg(long, env = "GRPC_REQUEST_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub grpc_request_timeout_seconds: u64,
+
+    /// Seconds a client-streaming call (ImportAccounts) may run.
+    #[arg(long, env = "GRPC_STREAM_TIMEOUT_SECONDS", default_value_t = 3600, value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub grpc_stream_timeout_seconds: u64,
+
+    /// Seconds between HTTP/2 keepalive pings to idle clients; a client
+    /// that does not answer within 20 s is disconnected.
+    #[arg(long, env = "GRPC_HTTP2_KEEPALIVE_SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub grpc_http2_keepalive_seconds: u64,
 }
 
 /// TLS for gRPC, off unless set. A service serves its gRPC port with the
@@ -242,7 +306,21 @@ impl Default for ServerConfig {
         Self {
             shutdown_grace_seconds: 30,
             grpc_tls_require_client_cert: false,
+            grpc_max_message_bytes: 4 * 1024 * 1024,
+            grpc_max_concurrent_streams: 100,
+            grpc_max_concurrent_requests: 512,
+            grpc_request_timeout_seconds: 30,
+            grpc_stream_timeout_seconds: 3600,
+            grpc_http2_keepalive_seconds: 60,
         }
+    }
+}
+
+impl ServerConfig {
+    /// `GRPC_MAX_MESSAGE_BYTES` as a size, for the generated services'
+    /// `max_decoding_message_size` / `max_encoding_message_size`.
+    pub fn max_message_bytes(&self) -> usize {
+        self.grpc_max_message_bytes as usize
     }
 }
 

@@ -18,8 +18,10 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Credentials;
+use crate::auth::forwarded::ProxyTrust;
+use crate::config::AuthConfig;
 use crate::config::{CommonConfig, TelemetryConfig};
-use crate::grpc::{GrpcServer, GrpcTls};
+use crate::grpc::{GrpcServer, GrpcTls, Guard, Limits};
 use crate::messaging::{Broker, Publisher, ServiceQueue, Topology};
 use crate::outbox::OutboxRelay;
 
@@ -103,6 +105,7 @@ impl Foundation {
         migrations: &Migrator,
     ) -> anyhow::Result<Self> {
         let tls = GrpcTls::load(&common.grpc_tls, common.server.grpc_tls_require_client_cert)?;
+        let credentials = Credentials::new(&common.auth)?;
         let pool = crate::db::connect(&common.database).await?;
         crate::db::migrate(&pool, migrations).await?;
         let broker = Broker::connect(&common.amqp)
@@ -126,7 +129,7 @@ impl Foundation {
             broker,
             publisher,
             topology,
-            credentials: Credentials::new(&common.auth),
+            credentials,
             common: common.clone(),
             tls,
             listener,
@@ -148,6 +151,16 @@ impl Foundation {
                 crate::messaging::run_consumer(&broker, &queue_name, handler, options, stop).await
             })
         })
+    }
+
+    /// A gRPC server for this service: the permission table enforced with
+    /// this service's credentials and trusted proxies, and the limits of
+    /// its `ServerConfig`.
+    pub fn grpc_server(&self) -> anyhow::Result<GrpcServer> {
+        GrpcServer::new(
+            Guard::new(self.credentials.clone(), proxy_trust(&self.common.auth)),
+            Limits::from_config(&self.common.server),
+        )
     }
 
     /// The address the gRPC server listens on (the real port after `:0`).
@@ -218,4 +231,10 @@ impl Foundation {
             }
         }
     }
+}
+
+/// Whose `x-forwarded-for` the server believes (`TRUSTED_PROXY_CALLERS`,
+/// `TRUSTED_PROXY_ADDRESSES`).
+pub fn proxy_trust(auth: &AuthConfig) -> ProxyTrust {
+    ProxyTrust::new(&auth.trusted_proxy_callers, &auth.trusted_proxy_addresses)
 }

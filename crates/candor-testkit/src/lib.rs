@@ -11,6 +11,7 @@ pub mod conformance;
 pub mod database;
 pub mod environment;
 pub mod management;
+pub mod permissions;
 pub mod proxy;
 pub mod rabbitmq;
 pub mod service;

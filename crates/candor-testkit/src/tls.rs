@@ -1,11 +1,13 @@
 //! A throwaway certificate authority for TLS tests: a CA, a certificate for
 //! `localhost`/`127.0.0.1` usable by servers and clients alike, and a second
-//! client certificate from an unrelated CA, written as PEM files to a
-//! directory removed when the value is dropped.
+//! client certificate from an unrelated CA, and one certificate per caller
+//! (naming `forum`, `operator`, … as well as `localhost`), written as PEM
+//! files to a directory removed when the value is dropped.
 
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
+use candor_platform::auth::Caller;
 use candor_platform::grpc::certificates::CertificateAuthority;
 
 /// PEM files of a test PKI.
@@ -49,7 +51,24 @@ impl TestPki {
         write(&pki.key, &cert.key_pem)?;
         write(&pki.stranger_cert, &stranger.cert_pem)?;
         write(&pki.stranger_key, &stranger.key_pem)?;
+        for caller in Caller::ALL {
+            let names = [caller.name().to_owned(), hosts[0].clone(), hosts[1].clone()];
+            let issued = ca.issue(&format!("Candor test {caller}"), &names)?;
+            let (cert, key) = pki.caller_cert(caller);
+            write(&cert, &issued.cert_pem)?;
+            write(&key, &issued.key_pem)?;
+        }
         Ok(pki)
+    }
+
+    /// The certificate and key of `caller`, signed by [`TestPki::ca`], for
+    /// its name, `localhost` and `127.0.0.1` (so a service serves with it
+    /// too); with mutual TLS it identifies the caller.
+    pub fn caller_cert(&self, caller: Caller) -> (PathBuf, PathBuf) {
+        (
+            self.directory.join(format!("{caller}-cert.pem")),
+            self.directory.join(format!("{caller}-key.pem")),
+        )
     }
 
     /// The directory holding the files.

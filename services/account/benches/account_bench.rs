@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use candor_account::{App, Config};
+use candor_platform::auth::Caller;
 use candor_platform::messaging::QueueSpec;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::*;
@@ -27,7 +28,7 @@ use candor_proto::events::v1::{
     PasswordResetScope,
 };
 use candor_proto::prost::Message as _;
-use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN, TestEnvironment};
+use candor_testkit::environment::{OPERATOR_TOKEN, TestEnvironment, caller_token};
 use candor_testkit::service::RunningService;
 use sha1::{Digest as _, Sha1};
 use tonic::Request;
@@ -86,7 +87,7 @@ struct Bench {
 
 async fn start() -> Bench {
     let environment = TestEnvironment::new().await.unwrap();
-    let mut common = environment.common_config();
+    let mut common = environment.common_config(candor_platform::auth::Caller::Account);
     common.database.database_max_connections = 20;
     let config = Config {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
@@ -299,7 +300,7 @@ async fn login(bench: &Bench, seconds: u64) {
         let call = Instant::now();
         validator
             .validate_session(with_token(
-                SERVICE_TOKEN,
+                caller_token(Caller::Forum),
                 ValidateSessionRequest {
                     session_token: session.clone(),
                 },

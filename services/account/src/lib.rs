@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use candor_platform::grpc::GrpcServer;
 use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
@@ -78,7 +77,6 @@ impl App {
             pool: foundation.pool.clone(),
             hasher,
             password_policy,
-            credentials: foundation.credentials.clone(),
             notifier,
             settings: Settings {
                 session_ttl_seconds: config.session_ttl_seconds,
@@ -106,7 +104,12 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grpc = GrpcServer::new()?.add_service(AccountServiceServer::new(self.api));
+        let max_message = self.foundation.common.server.max_message_bytes();
+        let grpc = self.foundation.grpc_server()?.add_service(
+            AccountServiceServer::new(self.api)
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
+        );
         // Few incidents at a time: each one is a large set-based job.
         let intake = self.foundation.consumer(
             ServiceQueue::Account,

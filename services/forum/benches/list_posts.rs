@@ -384,7 +384,7 @@ async fn page_tokens(
 async fn main() {
     let options = Options::parse();
     let environment = TestEnvironment::new().await.unwrap();
-    let mut common = environment.common_config();
+    let mut common = environment.common_config(candor_platform::auth::Caller::Forum);
     // Room for every reader's query; PostgreSQL on this machine allows 100.
     common.database.database_max_connections = 32;
     let config = Config {
@@ -432,8 +432,17 @@ async fn main() {
     let bare_url = format!("http://{}", listener.local_addr().unwrap());
     let stop_bare = CancellationToken::new();
     let stopped = stop_bare.clone();
+    let guard = candor_platform::grpc::Guard::new(
+        candor_platform::auth::Credentials::new(
+            &environment
+                .common_config(candor_platform::auth::Caller::Forum)
+                .auth,
+        )
+        .unwrap(),
+        candor_platform::auth::forwarded::ProxyTrust::default(),
+    );
     tokio::spawn(async move {
-        GrpcServer::new()
+        GrpcServer::new(guard, candor_platform::grpc::Limits::default())
             .unwrap()
             .serve(listener, stopped.cancelled_owned(), Duration::from_secs(1))
             .await

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use candor_platform::grpc::GrpcServer;
 use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
@@ -54,7 +53,6 @@ impl App {
         let foundation =
             Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
         let sessions = Arc::new(sessions::Sessions::new(
-            foundation.credentials.clone(),
             foundation
                 .tls
                 .client_channel(&config.account_grpc_url)
@@ -106,7 +104,11 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grpc = GrpcServer::new()?.add_service(grpc::ForumRoutes::new(self.api));
+        let max_message = self.foundation.common.server.max_message_bytes();
+        let grpc = self
+            .foundation
+            .grpc_server()?
+            .add_service(grpc::ForumRoutes::new(self.api, max_message));
         let consumer =
             self.foundation
                 .consumer(ServiceQueue::Forum, self.events, ConsumerOptions::default());

@@ -1,5 +1,6 @@
-//! Who is calling: the operator or service credential (acting as the staff
-//! system account), or a member whose session the account service vouches
+//! Who is calling: a caller acting in its own right as the server's
+//! permission layer identified it (by the permission table, an operator;
+//! acting as the staff system account), or a member whose session the account service vouches
 //! for. Answers of `ValidateSession` are cached briefly so posting does not
 //! cost a round trip to the account service each time.
 
@@ -7,13 +8,12 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use candor_platform::auth::{Credentials, OutgoingInterceptor, bearer_token};
+use candor_platform::auth::{Identity, OutgoingInterceptor, bearer_token};
 use candor_platform::sync::lock;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::{Role, ValidateSessionRequest, ValidateSessionResponse};
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
-use tonic::metadata::MetadataMap;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -34,7 +34,7 @@ pub struct Caller {
 pub enum CallerKind {
     Member,
     Staff,
-    /// OPERATOR_TOKEN or SERVICE_TOKEN: the staff system account.
+    /// A caller in its own right (an operator): the staff system account.
     System,
 }
 
@@ -74,7 +74,6 @@ struct CachedSession {
 
 /// Resolves bearer tokens to callers.
 pub struct Sessions {
-    credentials: Credentials,
     client: AccountClient,
     ttl: Duration,
     capacity: usize,
@@ -83,7 +82,6 @@ pub struct Sessions {
 
 impl Sessions {
     pub fn new(
-        credentials: Credentials,
         account_channel: Channel,
         service_token: &SecretString,
         ttl: Duration,
@@ -92,7 +90,6 @@ impl Sessions {
         let interceptor = OutgoingInterceptor::with_token(service_token)
             .map_err(|status| anyhow::anyhow!("SERVICE_TOKEN: {}", status.message()))?;
         Ok(Self {
-            credentials,
             client: AccountServiceClient::with_interceptor(account_channel, interceptor),
             ttl,
             capacity: capacity.max(1),
@@ -101,12 +98,12 @@ impl Sessions {
     }
 
     /// The caller of a member RPC: UNAUTHENTICATED without a valid token.
-    pub async fn caller(&self, metadata: &MetadataMap) -> Result<Caller, AuthError> {
-        let token = bearer_token(metadata)
-            .map_err(|status| AuthError::Unauthenticated(status.message().to_owned()))?;
-        if self.credentials.principal_of(token).is_some() {
+    pub async fn caller<T>(&self, request: &tonic::Request<T>) -> Result<Caller, AuthError> {
+        if Identity::of(request).acting_caller().is_some() {
             return Ok(Caller::system());
         }
+        let token = bearer_token(request.metadata())
+            .map_err(|status| AuthError::Unauthenticated(status.message().to_owned()))?;
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         if let Some(caller) = self.cached(&key) {
             return Ok(caller);
@@ -118,8 +115,8 @@ impl Sessions {
     }
 
     /// The caller of a staff RPC: PERMISSION_DENIED for a member.
-    pub async fn staff(&self, metadata: &MetadataMap) -> Result<Caller, AuthError> {
-        let caller = self.caller(metadata).await?;
+    pub async fn staff<T>(&self, request: &tonic::Request<T>) -> Result<Caller, AuthError> {
+        let caller = self.caller(request).await?;
         if caller.is_staff() {
             Ok(caller)
         } else {

@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use candor_platform::auth::OutgoingInterceptor;
-use candor_platform::grpc::GrpcServer;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::{BackgroundTask, Foundation};
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
@@ -57,7 +56,7 @@ impl App {
             .client_channel(&config.account_grpc_url)
             .context("ACCOUNT_GRPC_URL")?;
         let accounts = AccountServiceClient::with_interceptor(channel, interceptor);
-        let auth = grpc::Authenticator::new(foundation.credentials.clone(), accounts);
+        let auth = grpc::Authenticator::new(accounts);
         let api = grpc::MembershipApi::new(foundation.pool.clone(), auth);
         Ok(Self {
             foundation,
@@ -81,7 +80,12 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let grpc = GrpcServer::new()?.add_service(MembershipServiceServer::new(self.api));
+        let max_message = self.foundation.common.server.max_message_bytes();
+        let grpc = self.foundation.grpc_server()?.add_service(
+            MembershipServiceServer::new(self.api)
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
+        );
         let handler = Arc::new(consumers::MembershipEvents::new(
             self.foundation.pool.clone(),
         ));

@@ -12,10 +12,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use candor_notification::notice::{IncidentContext, NoticeRecipient, Renderer};
+use candor_platform::auth::Caller;
 use candor_proto::events::v1::{
     AccountsAffected, AffectedAccount, BreachReported, Event, IncidentThreadOpened,
 };
-use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN, TestEnvironment};
+use candor_testkit::environment::{
+    OPERATOR_TOKEN, TestEnvironment, caller_token, caller_tokens_setting,
+};
 use candor_testkit::smtp::SmtpSink;
 use chrono::{DateTime, Utc};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
@@ -256,7 +259,8 @@ async fn service_run(
         .env("AMQP_URL", candor_platform::config::expose(&amqp.amqp_url))
         .env("AMQP_NAMESPACE", &amqp.amqp_namespace)
         .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
-        .env("SERVICE_TOKEN", SERVICE_TOKEN)
+        .env("SERVICE_TOKEN", caller_token(Caller::Notification))
+        .env("CALLER_TOKENS", caller_tokens_setting())
         .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
         .env("SMTP_URL", sink.url())
         .env("SEND_RATE_PER_SECOND", "0")

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use candor_platform::grpc::GrpcServer;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
 use candor_proto::notification::v1::notification_service_server::NotificationServiceServer;
@@ -88,13 +87,13 @@ impl App {
         let config = &self.config;
         let wake = Arc::new(Notify::new());
         let pool = self.foundation.pool.clone();
-        let api = grpc::NotificationApi::new(
-            pool.clone(),
-            self.foundation.credentials.clone(),
-            self.renderer.clone(),
-            wake.clone(),
+        let api = grpc::NotificationApi::new(pool.clone(), self.renderer.clone(), wake.clone());
+        let max_message = self.foundation.common.server.max_message_bytes();
+        let grpc = self.foundation.grpc_server()?.add_service(
+            NotificationServiceServer::new(api)
+                .max_decoding_message_size(max_message)
+                .max_encoding_message_size(max_message),
         );
-        let grpc = GrpcServer::new()?.add_service(NotificationServiceServer::new(api));
         let handler = Arc::new(consumers::EventHandler::new(
             pool.clone(),
             self.renderer.message_id_domain().to_owned(),

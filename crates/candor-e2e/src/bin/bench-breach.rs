@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 use candor_testkit::binary::{RunningBinary, ServiceBinary, free_port};
 use candor_testkit::database::TestDatabase;
-use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN};
+use candor_testkit::environment::{OPERATOR_TOKEN, caller_token, caller_tokens_setting};
 use candor_testkit::rabbitmq::{TestBroker, amqp_settings};
 use candor_testkit::smtp::SmtpSink;
 use candorctl::commands::accounts::{seed, stream};
@@ -103,7 +103,11 @@ async fn main() -> anyhow::Result<()> {
             .env("DATABASE_URL", database.url())
             .env("DATABASE_MAX_CONNECTIONS", "20")
             .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
-            .env("SERVICE_TOKEN", SERVICE_TOKEN)
+            .env(
+                "SERVICE_TOKEN",
+                caller_token(name.trim_start_matches("candor-").parse()?),
+            )
+            .env("CALLER_TOKENS", caller_tokens_setting())
             .env("RUST_LOG", "warn");
         for (variable, value) in extra {
             binary = binary.env(variable, value);

@@ -2,11 +2,18 @@
 //! server reflection (v1 and v1alpha, so `grpcurl` and older clients work), a
 //! tracing layer that joins the caller's trace, and graceful shutdown (health
 //! goes NOT_SERVING first, in-flight calls finish under a grace timeout),
-//! and TLS when configured ([`GrpcTls`]).
+//! TLS when configured ([`GrpcTls`]), the permission table enforced before
+//! any body is decoded ([`guard`]), and limits on streams, concurrency and
+//! time ([`limits`]; message sizes are set on each generated service with
+//! [`crate::config::ServerConfig::max_message_bytes`]).
 
 pub mod certificates;
+pub mod guard;
+pub mod limits;
 mod tls;
 
+pub use guard::Guard;
+pub use limits::Limits;
 pub use tls::{GrpcTls, install_crypto_provider};
 
 use std::convert::Infallible;
@@ -40,11 +47,14 @@ pub struct GrpcServer {
     health_reporter: HealthReporter,
     service_names: Vec<&'static str>,
     tls: Option<tonic::transport::ServerTlsConfig>,
+    guard: Guard,
+    limits: Limits,
 }
 
 impl GrpcServer {
-    /// A server with health and reflection over every Candor contract.
-    pub fn new() -> anyhow::Result<Self> {
+    /// A server with health and reflection over every Candor contract that
+    /// admits calls by `guard` within `limits`.
+    pub fn new(guard: Guard, limits: Limits) -> anyhow::Result<Self> {
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
         let reflection_v1 = tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(candor_proto::FILE_DESCRIPTOR_SET)
@@ -66,6 +76,8 @@ impl GrpcServer {
             health_reporter,
             service_names: Vec::new(),
             tls: None,
+            guard,
+            limits,
         })
     }
 
@@ -132,8 +144,21 @@ impl GrpcServer {
                 .tls_config(tls)
                 .context("GRPC_TLS_CERT_FILE / GRPC_TLS_KEY_FILE: unusable TLS settings")?;
         }
-        let server = builder
+        let limits = self.limits.clone();
+        let layers = tower::ServiceBuilder::new()
             .layer(tower_http::trace::TraceLayer::new_for_grpc().make_span_with(request_span))
+            .layer(guard::GuardLayer::new(self.guard))
+            .map_result(limits::shed_to_status)
+            .load_shed()
+            .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+                limits.max_concurrent_requests,
+            ))
+            .layer(limits::DeadlineLayer::new(limits.clone()));
+        let server = builder
+            .max_concurrent_streams(Some(limits.max_concurrent_streams))
+            .http2_keepalive_interval(Some(limits.keepalive_interval))
+            .http2_keepalive_timeout(Some(Duration::from_secs(20)))
+            .layer(layers)
             .add_routes(self.routes.routes())
             .serve_with_incoming_shutdown(
                 TcpListenerStream::new(listener),

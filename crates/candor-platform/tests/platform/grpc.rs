@@ -1,12 +1,16 @@
 //! The gRPC server: health and its shutdown transition, draining of
-//! in-flight calls, bearer-token checks, and trace context across a call.
+//! in-flight calls, the permission layer, and trace context across a call.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use candor_platform::auth::{Credentials, OutgoingInterceptor, Principal};
+use candor_platform::auth::forwarded::ProxyTrust;
+use candor_platform::auth::{
+    CallerTokens, ClientAddress, Credentials, Identity, OutgoingInterceptor, admitted,
+};
 use candor_platform::config::AuthConfig;
-use candor_platform::grpc::{GrpcServer, bind};
+use candor_platform::grpc::{GrpcServer, Guard, Limits, bind};
 use candor_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use candor_proto::membership::v1::membership_service_server::{
     MembershipService, MembershipServiceServer,
@@ -24,25 +28,34 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tracing::Instrument;
 
-const OPERATOR: &str = "grpc-test-operator-token";
-const SERVICE: &str = "grpc-test-service-token";
+pub const OPERATOR: &str = "grpc-test-operator-token";
+pub const FORUM: &str = "grpc-test-forum-token-0123";
+pub const FRONTEND: &str = "grpc-test-frontend-token-0123";
 
-/// A stand-in membership service: `GetMembership` takes `delay`,
-/// `GrantCredit` demands the operator credential, and every call records
-/// the trace id it ran under.
+/// What the probe saw of one call: its identity and client address.
+pub type Seen = (Identity, Option<IpAddr>);
+
+/// A stand-in membership service: `GetMembership` takes `delay` and records
+/// the identity and client address the permission layer resolved,
+/// `GrantCredit` checks it was admitted, and every call records the trace
+/// id it ran under.
 #[derive(Clone)]
-struct Probe {
+pub struct Probe {
     delay: Duration,
-    credentials: Credentials,
     seen_trace_ids: Arc<Mutex<Vec<String>>>,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
 }
 
 #[tonic::async_trait]
 impl MembershipService for Probe {
     async fn get_membership(
         &self,
-        _request: Request<GetMembershipRequest>,
+        request: Request<GetMembershipRequest>,
     ) -> Result<Response<GetMembershipResponse>, Status> {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((Identity::of(&request), ClientAddress::of(&request)));
         self.seen_trace_ids
             .lock()
             .unwrap()
@@ -62,8 +75,7 @@ impl MembershipService for Probe {
         &self,
         request: Request<GrantCreditRequest>,
     ) -> Result<Response<GrantCreditResponse>, Status> {
-        self.credentials
-            .require(request.metadata(), &[Principal::Operator])?;
+        admitted(&request)?;
         Ok(Response::new(GrantCreditResponse::default()))
     }
 
@@ -75,25 +87,56 @@ impl MembershipService for Probe {
     }
 }
 
+/// The probe's settings: operator, forum and front end known.
+pub fn auth_config() -> AuthConfig {
+    let mut auth = AuthConfig::new(OPERATOR, "grpc-test-own-token-0123");
+    auth.caller_tokens =
+        Some(CallerTokens::parse(&format!("forum={FORUM},frontend={FRONTEND}")).unwrap());
+    auth
+}
+
 async fn start(delay: Duration, grace: Duration) -> (RunningService, Probe) {
+    start_with(delay, grace, Limits::default(), 4 * 1024 * 1024, None).await
+}
+
+/// The probe behind the permission layer of [`auth_config`], within
+/// `limits`, decoding messages of at most `max_message` bytes.
+pub async fn start_with(
+    delay: Duration,
+    grace: Duration,
+    limits: Limits,
+    max_message: usize,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+) -> (RunningService, Probe) {
     candor_testkit::tracing::init();
     let probe = Probe {
         delay,
-        credentials: Credentials::new(&AuthConfig::new(OPERATOR, SERVICE)),
         seen_trace_ids: Arc::default(),
+        seen: Arc::default(),
     };
-    let server = GrpcServer::new()
+    let tls_on = tls.is_some();
+    let auth = auth_config();
+    let guard = Guard::new(
+        Credentials::new(&auth).unwrap(),
+        ProxyTrust::new(&auth.trusted_proxy_callers, &[]),
+    );
+    let server = GrpcServer::new(guard, limits)
         .unwrap()
-        .add_service(MembershipServiceServer::new(probe.clone()));
+        .add_service(
+            MembershipServiceServer::new(probe.clone()).max_decoding_message_size(max_message),
+        )
+        .with_tls(tls);
     let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let service = RunningService::spawn("probe", addr, move |shutdown| async move {
         server.serve(listener, shutdown, grace).await
     });
-    service
-        .wait_until_serving(Duration::from_secs(20))
-        .await
-        .unwrap();
+    if !tls_on {
+        service
+            .wait_until_serving(Duration::from_secs(20))
+            .await
+            .unwrap();
+    }
     (service, probe)
 }
 
@@ -126,7 +169,7 @@ async fn shutdown_turns_health_not_serving_and_lets_in_flight_calls_finish() {
     let first = watch.next().await.unwrap().unwrap();
     assert_eq!(first.status(), ServingStatus::Serving);
 
-    let mut client = MembershipServiceClient::new(channel);
+    let mut client = MembershipServiceClient::with_interceptor(channel, operator());
     let in_flight =
         tokio::spawn(async move { client.get_membership(GetMembershipRequest::default()).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -151,7 +194,8 @@ async fn shutdown_turns_health_not_serving_and_lets_in_flight_calls_finish() {
 #[tokio::test]
 async fn shutdown_does_not_wait_past_the_grace_period_for_a_stuck_call() {
     let (service, _) = start(Duration::from_secs(60), Duration::from_millis(500)).await;
-    let mut client = MembershipServiceClient::new(service.channel().await.unwrap());
+    let mut client =
+        MembershipServiceClient::with_interceptor(service.channel().await.unwrap(), operator());
     let in_flight =
         tokio::spawn(async move { client.get_membership(GetMembershipRequest::default()).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -177,16 +221,19 @@ async fn operator_rpcs_check_the_bearer_token() {
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
 
-    let service_token = OutgoingInterceptor::with_token(&SERVICE.into()).unwrap();
-    let mut as_service = MembershipServiceClient::with_interceptor(channel.clone(), service_token);
-    let status = as_service
+    let forum_token = OutgoingInterceptor::with_token(&FORUM.into()).unwrap();
+    let mut as_forum = MembershipServiceClient::with_interceptor(channel.clone(), forum_token);
+    let status = as_forum
         .grant_credit(GrantCreditRequest::default())
         .await
         .unwrap_err();
     assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert_eq!(
+        status.message(),
+        "the forum caller may not call /candor.membership.v1.MembershipService/GrantCredit"
+    );
 
-    let operator_token = OutgoingInterceptor::with_token(&OPERATOR.into()).unwrap();
-    let mut as_operator = MembershipServiceClient::with_interceptor(channel, operator_token);
+    let mut as_operator = MembershipServiceClient::with_interceptor(channel, operator());
     as_operator
         .grant_credit(GrantCreditRequest::default())
         .await
@@ -198,8 +245,7 @@ async fn operator_rpcs_check_the_bearer_token() {
 async fn a_call_joins_the_callers_trace() {
     let (service, probe) = start(Duration::ZERO, Duration::from_secs(5)).await;
     let channel = service.channel().await.unwrap();
-    let mut client =
-        MembershipServiceClient::with_interceptor(channel, OutgoingInterceptor::trace_only());
+    let mut client = MembershipServiceClient::with_interceptor(channel, operator());
 
     let span = tracing::info_span!("caller");
     let caller_trace_id = async {
@@ -216,4 +262,8 @@ async fn a_call_joins_the_callers_trace() {
     let seen = probe.seen_trace_ids.lock().unwrap().clone();
     assert_eq!(seen, vec![caller_trace_id]);
     service.stop().await.unwrap();
+}
+
+fn operator() -> OutgoingInterceptor {
+    OutgoingInterceptor::with_token(&OPERATOR.into()).unwrap()
 }

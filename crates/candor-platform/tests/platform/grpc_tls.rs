@@ -6,8 +6,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use candor_platform::auth::forwarded::ProxyTrust;
+use candor_platform::auth::{Caller, Credentials};
 use candor_platform::config::GrpcTlsConfig;
-use candor_platform::grpc::{GrpcServer, GrpcTls, bind};
+use candor_platform::grpc::{GrpcServer, GrpcTls, Guard, Limits, bind};
+use candor_proto::membership::v1::GrantCreditRequest;
+use candor_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use candor_testkit::service::RunningService;
 use candor_testkit::tls::TestPki;
 use tonic::transport::Channel;
@@ -27,7 +31,13 @@ async fn serve(tls: &GrpcTls) -> (RunningService, u16) {
     candor_testkit::tracing::init();
     let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = GrpcServer::new().unwrap().with_tls(tls.server_config());
+    let guard = Guard::new(
+        Credentials::new(&super::grpc::auth_config()).unwrap(),
+        ProxyTrust::default(),
+    );
+    let server = GrpcServer::new(guard, Limits::default())
+        .unwrap()
+        .with_tls(tls.server_config());
     let service = RunningService::spawn("tls-probe", addr, move |shutdown| async move {
         server
             .serve(listener, shutdown, Duration::from_secs(1))
@@ -163,4 +173,56 @@ fn unusable_tls_files_name_the_setting() {
         false,
     );
     assert!(message.contains("GRPC_TLS_KEY_FILE"), "{message}");
+}
+
+/// With mutual TLS and no bearer caller token, the client certificate's
+/// name is the caller: `operator` may grant credits, `forum` is refused by
+/// name, and a certificate naming no caller is UNAUTHENTICATED.
+#[tokio::test]
+async fn a_client_certificate_names_its_caller() {
+    let pki = TestPki::generate().unwrap();
+    let (operator_cert, operator_key) = pki.caller_cert(Caller::Operator);
+    let server_tls = GrpcTls::load(
+        &config(Some(&operator_cert), Some(&operator_key), Some(&pki.ca)),
+        true,
+    )
+    .unwrap();
+    let (service, _) = super::grpc::start_with(
+        Duration::ZERO,
+        Duration::from_secs(1),
+        Limits::default(),
+        4 * 1024 * 1024,
+        server_tls.server_config(),
+    )
+    .await;
+    let url = format!("https://localhost:{}", service.addr().port());
+    let client_as = |cert: &PathBuf, key: &PathBuf| {
+        let tls = GrpcTls::load(&config(Some(cert), Some(key), Some(&pki.ca)), false).unwrap();
+        MembershipServiceClient::new(tls.client_channel(&url).unwrap())
+    };
+    let grant = |mut client: MembershipServiceClient<Channel>| async move {
+        for _ in 0..50 {
+            match client.grant_credit(GrantCreditRequest::default()).await {
+                Err(status) if status.message().contains("Connection refused") => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other.map(|_| ()),
+            }
+        }
+        panic!("the server never came up");
+    };
+
+    grant(client_as(&operator_cert, &operator_key))
+        .await
+        .unwrap();
+
+    let (forum_cert, forum_key) = pki.caller_cert(Caller::Forum);
+    let status = grant(client_as(&forum_cert, &forum_key)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::PermissionDenied);
+    assert!(status.message().contains("the forum caller"), "{status:?}");
+
+    // The shared test certificate names only localhost: no caller.
+    let status = grant(client_as(&pki.cert, &pki.key)).await.unwrap_err();
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
+    service.stop().await.unwrap();
 }

@@ -6,7 +6,9 @@
 mod broker_trust;
 mod config;
 mod grpc;
+mod grpc_limits;
 mod grpc_tls;
 mod messaging;
 mod outbox;
+mod permissions;
 mod telemetry;

@@ -29,7 +29,12 @@ async fn dev_certificates_pass_mutual_tls_with_candorctl_health() {
     .unwrap();
     let listener = bind("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let server = GrpcServer::new().unwrap().with_tls(tls.server_config());
+    let server = GrpcServer::new(
+        candor_testkit::environment::test_guard().unwrap(),
+        candor_platform::grpc::Limits::default(),
+    )
+    .unwrap()
+    .with_tls(tls.server_config());
     let service = RunningService::spawn("dev-certs-probe", addr, move |shutdown| async move {
         server
             .serve(listener, shutdown, Duration::from_secs(1))
@@ -76,5 +81,15 @@ async fn dev_certificates_pass_mutual_tls_with_candorctl_health() {
     );
 
     service.stop().await.unwrap();
+    // One certificate per caller, naming it.
+    for caller in candor_platform::auth::Caller::ALL {
+        let pem = std::fs::read(out.join(format!("{caller}-cert.pem"))).unwrap();
+        let (_, pem) = x509_parser::pem::parse_x509_pem(&pem).unwrap();
+        assert_eq!(
+            candor_platform::grpc::certificates::caller_names(&pem.contents),
+            vec![caller]
+        );
+        assert!(out.join(format!("{caller}-key.pem")).exists());
+    }
     let _ = std::fs::remove_dir_all(&out);
 }

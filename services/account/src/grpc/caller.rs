@@ -1,38 +1,23 @@
 //! Who is calling: the client address for throttling, and the member behind
 //! a session token.
 
-use std::net::SocketAddr;
-
-use candor_platform::auth::{Credentials, Principal, bearer_token};
+use candor_platform::auth::{ClientAddress, bearer_token};
 use sqlx::PgConnection;
+use tonic::Request;
 use tonic::metadata::MetadataMap;
 
 use super::error::{ApiError, DbContext as _};
 use crate::store::sessions::{self, LiveSession};
 use crate::tokens;
 
-/// The client address: the transport peer, or the first `x-forwarded-for`
-/// entry when a trusted front end (SERVICE_TOKEN) forwards the call.
-pub fn client_address(
-    metadata: &MetadataMap,
-    peer: Option<SocketAddr>,
-    credentials: &Credentials,
-) -> String {
-    let trusted = bearer_token(metadata)
-        .ok()
-        .and_then(|token| credentials.principal_of(token))
-        == Some(Principal::Service);
-    if trusted
-        && let Some(forwarded) = metadata
-            .get("x-forwarded-for")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.split(',').next())
-            .map(str::trim)
-            .filter(|value| !value.is_empty())
-    {
-        return forwarded.to_owned();
-    }
-    peer.map_or_else(|| "unknown".to_owned(), |peer| peer.ip().to_string())
+/// The client address for throttling: the one the server's permission
+/// layer worked out (the transport peer, or the right-most untrusted
+/// `x-forwarded-for` hop from a trusted proxy caller; see
+/// `candor_platform::auth::forwarded`).
+pub fn client_address<T>(request: &Request<T>) -> String {
+    ClientAddress::of(request)
+        .or_else(|| request.remote_addr().map(|peer| peer.ip()))
+        .map_or_else(|| "unknown".to_owned(), |address| address.to_string())
 }
 
 /// The live session of the bearer token in `metadata`.

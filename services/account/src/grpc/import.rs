@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use candor_platform::auth::Principal;
+use candor_platform::auth::admitted;
 use candor_proto::account::v1::{
     ImportAccountsRequest, ImportAccountsResponse, ImportRecord, ImportRejection,
     ImportRejectionReason,
@@ -68,9 +68,7 @@ pub async fn import_accounts(
     shared: &Shared,
     request: Request<Streaming<ImportAccountsRequest>>,
 ) -> Result<ImportAccountsResponse, ApiError> {
-    shared
-        .credentials
-        .require(request.metadata(), &[Principal::Operator])?;
+    admitted(&request)?;
     let mut stream = request.into_inner();
     let key = shared.hasher.legacy_key().clone();
     let ceiling = shared.hasher.ceiling();

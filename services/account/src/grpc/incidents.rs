@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use candor_platform::auth::Principal;
+use candor_platform::auth::admitted;
 use candor_proto::account::v1::{
     AffectedAccountEntry, CountAffectedAccountsRequest, CountAffectedAccountsResponse,
     GetIncidentProgressRequest, GetIncidentProgressResponse, ListAffectedAccountsRequest,
@@ -35,9 +35,7 @@ pub async fn count_affected_accounts(
     shared: &Shared,
     request: Request<CountAffectedAccountsRequest>,
 ) -> Result<CountAffectedAccountsResponse, ApiError> {
-    shared
-        .credentials
-        .require(request.metadata(), &[Principal::Operator])?;
+    admitted(&request)?;
     let request = request.into_inner();
     let cutoff = request
         .affected_joined_before
@@ -101,10 +99,7 @@ pub async fn list_affected_accounts(
     shared: &Shared,
     request: Request<ListAffectedAccountsRequest>,
 ) -> Result<ListAffectedAccountsResponse, ApiError> {
-    shared.credentials.require(
-        request.metadata(),
-        &[Principal::Operator, Principal::Service],
-    )?;
+    admitted(&request)?;
     let request = request.into_inner();
     INCIDENT_ID
         .check_verbatim(&request.incident_id)
@@ -167,10 +162,7 @@ pub async fn get_incident_progress(
     shared: &Shared,
     request: Request<GetIncidentProgressRequest>,
 ) -> Result<GetIncidentProgressResponse, ApiError> {
-    shared.credentials.require(
-        request.metadata(),
-        &[Principal::Operator, Principal::Service],
-    )?;
+    admitted(&request)?;
     let incident_id = request.into_inner().incident_id;
     INCIDENT_ID
         .check_verbatim(&incident_id)

@@ -55,11 +55,7 @@ pub async fn login(
     shared: &Shared,
     request: Request<LoginRequest>,
 ) -> Result<LoginResponse, ApiError> {
-    let address = client_address(
-        request.metadata(),
-        request.remote_addr(),
-        &shared.credentials,
-    );
+    let address = client_address(&request);
     let request = request.into_inner();
     let raw_email =
         single_line(&request.email, 1, 254).map_err(|reason| ApiError::invalid("email", reason))?;

@@ -14,7 +14,6 @@ mod revoke_all_sessions;
 
 use std::sync::Arc;
 
-use candor_platform::auth::Credentials;
 use candor_platform::links::PublicLinks;
 use candor_proto::account::v1::account_service_server::AccountService;
 use candor_proto::account::v1::*;
@@ -42,7 +41,6 @@ pub struct Shared {
     pub hasher: PasswordHasher,
     /// The rules for new passwords (length, common and breached passwords).
     pub password_policy: PasswordPolicy,
-    pub credentials: Credentials,
     pub notifier: Notifier,
     pub settings: Settings,
 }

@@ -29,11 +29,7 @@ pub async fn request_password_reset(
     shared: &Shared,
     request: Request<RequestPasswordResetRequest>,
 ) -> Result<RequestPasswordResetResponse, ApiError> {
-    let address = client_address(
-        request.metadata(),
-        request.remote_addr(),
-        &shared.credentials,
-    );
+    let address = client_address(&request);
     let email = normalize_email(&request.get_ref().email)
         .map_err(|error| ApiError::invalid("email", error))?;
     let mut tx = shared
@@ -107,11 +103,7 @@ pub async fn reset_password(
     shared: &Shared,
     request: Request<ResetPasswordRequest>,
 ) -> Result<ResetPasswordResponse, ApiError> {
-    let address = client_address(
-        request.metadata(),
-        request.remote_addr(),
-        &shared.credentials,
-    );
+    let address = client_address(&request);
     let request = request.into_inner();
     TOKEN
         .check_verbatim(&request.reset_token)

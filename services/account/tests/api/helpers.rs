@@ -5,13 +5,14 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use candor_account::{App, Config};
+use candor_platform::auth::Caller;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::*;
 use candor_proto::notification::v1 as notification;
 use candor_proto::notification::v1::notification_service_server::{
     NotificationService, NotificationServiceServer,
 };
-use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN, TestEnvironment};
+use candor_testkit::environment::{OPERATOR_TOKEN, TestEnvironment, caller_token};
 use candor_testkit::service::RunningService;
 use tonic::transport::Channel;
 use tonic::{Request, Status};
@@ -45,11 +46,16 @@ pub fn config(environment: &TestEnvironment, notification_url: &str) -> Config {
         argon2_max_parallelism: 1,
         pwned_passwords_url: None,
         pwned_passwords_timeout_ms: 2000,
-        common: environment.common_config(),
+        common: environment.common_config(candor_platform::auth::Caller::Account),
     }
 }
 
 impl TestApp {
+    /// A new channel to the running service.
+    pub async fn channel(&self) -> Channel {
+        self._service.channel().await.unwrap()
+    }
+
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
     }
@@ -126,7 +132,7 @@ impl TestApp {
         self.client
             .clone()
             .validate_session(with_token(
-                SERVICE_TOKEN,
+                caller_token(Caller::Forum),
                 ValidateSessionRequest {
                     session_token: token.to_owned(),
                 },

@@ -2,8 +2,9 @@
 //! argon2id; bad records are reported with their line numbers.
 
 use argon2::PasswordHasher as _;
+use candor_platform::auth::Caller;
 use candor_proto::account::v1::*;
-use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN};
+use candor_testkit::environment::{OPERATOR_TOKEN, caller_token};
 use md5::{Digest as _, Md5};
 use sha1::Sha1;
 use tonic::Code;
@@ -227,7 +228,7 @@ async fn import_needs_the_operator_and_chunks_of_at_most_1000() {
         .client
         .clone()
         .import_accounts(with_token(
-            SERVICE_TOKEN,
+            caller_token(Caller::Account),
             tokio_stream::iter(vec![ImportAccountsRequest::default()]),
         ))
         .await

@@ -9,6 +9,7 @@ mod import;
 mod intake;
 mod members;
 mod passwords;
+mod permissions;
 mod reset;
 mod resume;
 mod sessions;

@@ -1,8 +1,9 @@
 //! Register, Login, ValidateSession, GetAccount, SetRoles, ChangePassword,
 //! throttling.
 
+use candor_platform::auth::Caller;
 use candor_proto::account::v1::*;
-use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN};
+use candor_testkit::environment::{OPERATOR_TOKEN, caller_token};
 use tonic::Code;
 
 use crate::helpers::{OTHER_PASSWORD, PASSWORD, TestApp, with_token};
@@ -108,7 +109,7 @@ async fn credentials_are_checked_per_rpc() {
 
     let service_on_operator_rpc = client
         .set_roles(with_token(
-            SERVICE_TOKEN,
+            caller_token(Caller::Forum),
             SetRolesRequest {
                 account_id: ann.account_id.clone(),
                 roles: vec![Role::Staff as i32],

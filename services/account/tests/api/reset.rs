@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
+use candor_platform::auth::Caller;
 use candor_proto::account::v1::*;
 use candor_proto::events::v1::{ACCOUNT_DEACTIVATED, AccountDeactivated};
 use candor_proto::notification::v1::send_email_request::Content;
 use candor_proto::prost::Message as _;
-use candor_testkit::environment::SERVICE_TOKEN;
+use candor_testkit::environment::caller_token;
 use tonic::Code;
 
 use crate::helpers::{OTHER_PASSWORD, PASSWORD, TestApp, eventually, token_of, with_token};
@@ -68,7 +69,7 @@ async fn reset_tokens_are_single_use_superseded_and_expire() {
     assert_eq!(calls.len(), 2);
     assert_eq!(
         calls[0].0.as_deref(),
-        Some(format!("Bearer {SERVICE_TOKEN}").as_str())
+        Some(format!("Bearer {}", caller_token(Caller::Account)).as_str())
     );
     assert_eq!(calls[0].1.to_address, "ann@example.com");
     assert_eq!(calls[0].1.account_id, account.account_id);

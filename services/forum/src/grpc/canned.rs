@@ -17,7 +17,7 @@ impl ForumApi {
         &self,
         request: Request<ListCannedRepliesRequest>,
     ) -> Result<ListCannedRepliesResponse, ReadError> {
-        self.sessions.staff(request.metadata()).await?;
+        self.sessions.staff(&request).await?;
         let mut conn = self
             .pool
             .acquire()
@@ -36,7 +36,7 @@ impl ForumApi {
         &self,
         request: Request<PostCannedReplyRequest>,
     ) -> Result<PostCannedReplyResponse, PostingError> {
-        let caller = self.sessions.staff(request.metadata()).await?;
+        let caller = self.sessions.staff(&request).await?;
         let request = request.into_inner();
         let answered_id = parse_uuid("in_reply_to_post_id", &request.in_reply_to_post_id)?;
         let request_id = parse_optional_uuid("request_id", &request.request_id)?;

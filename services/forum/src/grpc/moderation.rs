@@ -19,7 +19,7 @@ impl ForumApi {
         &self,
         request: Request<EditPostRequest>,
     ) -> Result<EditPostResponse, ModerationError> {
-        let caller = self.sessions.caller(request.metadata()).await?;
+        let caller = self.sessions.caller(&request).await?;
         let request = request.into_inner();
         let post_id = parse_uuid("post_id", &request.post_id)?;
         let body = check_body("body", &request.body)?;
@@ -52,7 +52,7 @@ impl ForumApi {
         &self,
         request: Request<DeletePostRequest>,
     ) -> Result<DeletePostResponse, ModerationError> {
-        let caller = self.sessions.caller(request.metadata()).await?;
+        let caller = self.sessions.caller(&request).await?;
         let post_id = parse_uuid("post_id", &request.get_ref().post_id)?;
         let mut tx = self
             .pool
@@ -109,7 +109,7 @@ impl ForumApi {
         flag: ThreadFlag,
         value: bool,
     ) -> Result<Thread, ModerationError> {
-        self.sessions.staff(request.metadata()).await?;
+        self.sessions.staff(&request).await?;
         let thread_id = parse_uuid("thread_id", request.get_ref().thread_id())?;
         let mut conn = self
             .pool

@@ -22,7 +22,7 @@ impl ForumApi {
         &self,
         request: Request<CreatePostRequest>,
     ) -> Result<CreatePostResponse, PostingError> {
-        let caller = self.sessions.caller(request.metadata()).await?;
+        let caller = self.sessions.caller(&request).await?;
         let request = request.into_inner();
         tracing::Span::current().record("thread_id", request.thread_id.as_str());
         let thread_id = parse_uuid("thread_id", &request.thread_id)?;

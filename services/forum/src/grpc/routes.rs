@@ -32,14 +32,20 @@ const LIST_POSTS_PATH: &str = "/candor.forum.v1.ForumService/ListPosts";
 pub struct ForumRoutes {
     api: Arc<ForumApi>,
     generated: ForumServiceServer<ForumApi>,
+    max_message_bytes: usize,
 }
 
 impl ForumRoutes {
-    pub fn new(api: ForumApi) -> Self {
+    /// Routes that decode and send messages of at most `max_message_bytes`
+    /// (`GRPC_MAX_MESSAGE_BYTES`).
+    pub fn new(api: ForumApi, max_message_bytes: usize) -> Self {
         let api = Arc::new(api);
         Self {
-            generated: ForumServiceServer::from_arc(api.clone()),
+            generated: ForumServiceServer::from_arc(api.clone())
+                .max_decoding_message_size(max_message_bytes)
+                .max_encoding_message_size(max_message_bytes),
             api,
+            max_message_bytes,
         }
     }
 }
@@ -62,9 +68,11 @@ impl Service<http::Request<tonic::body::Body>> for ForumRoutes {
             return self.generated.call(request);
         }
         let method = ListPostsMethod(self.api.clone());
+        let max_message_bytes = self.max_message_bytes;
         Box::pin(async move {
-            // The generated server's defaults: no compression, 4 MiB requests.
-            let mut grpc = tonic::server::Grpc::new(EncodedPageCodec);
+            // As the generated server: no compression, the configured sizes.
+            let mut grpc = tonic::server::Grpc::new(EncodedPageCodec)
+                .apply_max_message_size_config(Some(max_message_bytes), Some(max_message_bytes));
             Ok(grpc.unary(method, request).await)
         })
     }

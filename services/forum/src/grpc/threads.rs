@@ -34,7 +34,7 @@ impl ForumApi {
         &self,
         request: Request<CreateThreadRequest>,
     ) -> Result<CreateThreadResponse, PostingError> {
-        let caller = self.sessions.caller(request.metadata()).await?;
+        let caller = self.sessions.caller(&request).await?;
         let request = request.into_inner();
         check_lookup_id("board_id", &request.board_id)?;
         tracing::Span::current().record("board_id", request.board_id.as_str());

@@ -7,6 +7,7 @@
 mod incident;
 mod moderation;
 mod paging;
+mod permissions;
 mod posting;
 mod startup;
 mod support;

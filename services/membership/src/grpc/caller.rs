@@ -1,13 +1,13 @@
-//! Who is calling: an operator or service by its configured token, or a
-//! member by a session token the account service vouches for.
+//! Who is calling: a caller acting in its own right, as the server's
+//! permission layer identified it (by the permission table, an operator),
+//! or a member by a session token the account service vouches for.
 
-use candor_platform::auth::{Credentials, OutgoingInterceptor, bearer_token};
+use candor_platform::auth::{Identity, OutgoingInterceptor, bearer_token};
 use candor_proto::account::v1::ValidateSessionRequest;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
-use tonic::metadata::MetadataMap;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic::{Code, Status};
+use tonic::{Code, Request, Status};
 use uuid::Uuid;
 
 /// The account service, called with this service's SERVICE_TOKEN.
@@ -16,45 +16,32 @@ pub type AccountClient = AccountServiceClient<InterceptedService<Channel, Outgoi
 /// An authenticated caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
-    /// OPERATOR_TOKEN or SERVICE_TOKEN: any account.
+    /// A caller in its own right (the permission table admits operators
+    /// only): any account.
     Staff,
     /// A member session: their own account only.
     Member(Uuid),
 }
 
-/// Authenticates callers of this service.
+/// Authenticates members through the account service.
 #[derive(Clone)]
 pub struct Authenticator {
-    credentials: Credentials,
     accounts: AccountClient,
 }
 
 impl Authenticator {
-    pub fn new(credentials: Credentials, accounts: AccountClient) -> Self {
-        Self {
-            credentials,
-            accounts,
-        }
+    pub fn new(accounts: AccountClient) -> Self {
+        Self { accounts }
     }
 
-    /// Operators and services only: a member session is PERMISSION_DENIED,
-    /// anything else UNAUTHENTICATED.
-    pub async fn require_staff(&self, metadata: &MetadataMap) -> Result<(), Status> {
-        match self.caller(metadata).await? {
-            Caller::Staff => Ok(()),
-            Caller::Member(_) => Err(Status::permission_denied(
-                "this RPC takes the operator or service credential, not a member session",
-            )),
-        }
-    }
-
-    /// Any caller; a token that is neither configured credential is taken
-    /// as a member session and resolved through the account service.
-    pub async fn caller(&self, metadata: &MetadataMap) -> Result<Caller, Status> {
-        let token = bearer_token(metadata)?;
-        if self.credentials.principal_of(token).is_some() {
+    /// The caller of `request`: a caller acting in its own right, or the
+    /// member whose session is in `authorization`, resolved through the
+    /// account service.
+    pub async fn caller<T>(&self, request: &Request<T>) -> Result<Caller, Status> {
+        if Identity::of(request).acting_caller().is_some() {
             return Ok(Caller::Staff);
         }
+        let token = bearer_token(request.metadata())?;
         let request = ValidateSessionRequest {
             session_token: token.to_owned(),
         };

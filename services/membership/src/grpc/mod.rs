@@ -39,7 +39,7 @@ impl MembershipService for MembershipApi {
         &self,
         request: Request<GetMembershipRequest>,
     ) -> Result<Response<GetMembershipResponse>, Status> {
-        let caller = self.auth.caller(request.metadata()).await?;
+        let caller = self.auth.caller(&request).await?;
         let response = get_membership::run(&self.pool, caller, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -49,7 +49,7 @@ impl MembershipService for MembershipApi {
         &self,
         request: Request<ListCreditsRequest>,
     ) -> Result<Response<ListCreditsResponse>, Status> {
-        let caller = self.auth.caller(request.metadata()).await?;
+        let caller = self.auth.caller(&request).await?;
         let response = list_credits::run(&self.pool, caller, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -59,7 +59,7 @@ impl MembershipService for MembershipApi {
         &self,
         request: Request<GrantCreditRequest>,
     ) -> Result<Response<GrantCreditResponse>, Status> {
-        self.auth.require_staff(request.metadata()).await?;
+        candor_platform::auth::admitted(&request)?;
         let response = grant_credit::run(&self.pool, request.into_inner()).await?;
         Ok(Response::new(response))
     }
@@ -69,7 +69,7 @@ impl MembershipService for MembershipApi {
         &self,
         request: Request<GetIncidentProgressRequest>,
     ) -> Result<Response<GetIncidentProgressResponse>, Status> {
-        self.auth.require_staff(request.metadata()).await?;
+        candor_platform::auth::admitted(&request)?;
         let response = incident_progress::run(&self.pool, request.into_inner()).await?;
         Ok(Response::new(response))
     }

@@ -6,4 +6,5 @@
 mod compensation;
 mod grants;
 mod helpers;
+mod permissions;
 mod startup;

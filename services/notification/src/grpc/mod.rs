@@ -6,7 +6,7 @@ mod errors;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use candor_platform::auth::{Credentials, Principal};
+use candor_platform::auth::admitted;
 use candor_platform::validation::TextRule;
 use candor_proto::notification::v1::notification_service_server::NotificationService;
 use candor_proto::notification::v1::send_email_request::Content;
@@ -31,27 +31,18 @@ use crate::store;
 use crate::store::deliveries::Filter;
 use crate::store::jobs::{NewTransactional, TransactionalOutcome};
 
-const OPERATOR_OR_SERVICE: &[Principal] = &[Principal::Operator, Principal::Service];
-
 /// The gRPC service.
 pub struct NotificationApi {
     pool: PgPool,
-    credentials: Credentials,
     renderer: Arc<Renderer>,
     /// Wakes the sender when a transactional email is queued.
     wake: Arc<Notify>,
 }
 
 impl NotificationApi {
-    pub fn new(
-        pool: PgPool,
-        credentials: Credentials,
-        renderer: Arc<Renderer>,
-        wake: Arc<Notify>,
-    ) -> Self {
+    pub fn new(pool: PgPool, renderer: Arc<Renderer>, wake: Arc<Notify>) -> Self {
         Self {
             pool,
-            credentials,
             renderer,
             wake,
         }
@@ -267,8 +258,7 @@ impl NotificationService for NotificationApi {
         &self,
         request: Request<SendEmailRequest>,
     ) -> Result<Response<SendEmailResponse>, Status> {
-        self.credentials
-            .require(request.metadata(), &[Principal::Service])?;
+        admitted(&request)?;
         Ok(Response::new(self.send_email(request.into_inner()).await?))
     }
 
@@ -277,8 +267,7 @@ impl NotificationService for NotificationApi {
         &self,
         request: Request<GetDeliveryRequest>,
     ) -> Result<Response<GetDeliveryResponse>, Status> {
-        self.credentials
-            .require(request.metadata(), OPERATOR_OR_SERVICE)?;
+        admitted(&request)?;
         Ok(Response::new(
             self.get_delivery(request.into_inner()).await?,
         ))
@@ -289,8 +278,7 @@ impl NotificationService for NotificationApi {
         &self,
         request: Request<ListDeliveriesRequest>,
     ) -> Result<Response<ListDeliveriesResponse>, Status> {
-        self.credentials
-            .require(request.metadata(), OPERATOR_OR_SERVICE)?;
+        admitted(&request)?;
         Ok(Response::new(
             self.list_deliveries(request.into_inner()).await?,
         ))
@@ -301,8 +289,7 @@ impl NotificationService for NotificationApi {
         &self,
         request: Request<GetIncidentProgressRequest>,
     ) -> Result<Response<GetIncidentProgressResponse>, Status> {
-        self.credentials
-            .require(request.metadata(), OPERATOR_OR_SERVICE)?;
+        admitted(&request)?;
         Ok(Response::new(
             self.incident_progress(request.into_inner()).await?,
         ))
@@ -313,8 +300,7 @@ impl NotificationService for NotificationApi {
         &self,
         request: Request<RenderBreachNoticeRequest>,
     ) -> Result<Response<RenderBreachNoticeResponse>, Status> {
-        self.credentials
-            .require(request.metadata(), &[Principal::Operator])?;
+        admitted(&request)?;
         Ok(Response::new(self.render_notice(request.into_inner())?))
     }
 }

@@ -56,14 +56,14 @@ async fn send_email_is_idempotent_and_goes_out_ahead_of_a_breach_backlog() {
         "https://books.example/reset/t1",
     );
     let first = client
-        .send_email(as_service(request.clone()))
+        .send_email(as_account(request.clone()))
         .await
         .unwrap()
         .into_inner()
         .delivery
         .unwrap();
     let again = client
-        .send_email(as_service(request.clone()))
+        .send_email(as_account(request.clone()))
         .await
         .unwrap()
         .into_inner()
@@ -75,7 +75,7 @@ async fn send_email_is_idempotent_and_goes_out_ahead_of_a_breach_backlog() {
         "ada@example.org",
         "https://books.example/reset/t2",
     );
-    let status = client.send_email(as_service(other)).await.unwrap_err();
+    let status = client.send_email(as_account(other)).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
     let status = client
         .send_email(as_operator(request.clone()))
@@ -85,7 +85,7 @@ async fn send_email_is_idempotent_and_goes_out_ahead_of_a_breach_backlog() {
     let mut invalid = request.clone();
     invalid.to_address = "nope".to_owned();
     invalid.idempotency_key = "reset:2".to_owned();
-    let status = client.send_email(as_service(invalid)).await.unwrap_err();
+    let status = client.send_email(as_account(invalid)).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(
         status.message().contains("to_address"),
@@ -130,7 +130,7 @@ async fn send_email_is_idempotent_and_goes_out_ahead_of_a_breach_backlog() {
     assert!(content_erased, "the secret link is erased once sent");
 
     let status = client
-        .get_delivery(as_service(GetDeliveryRequest {
+        .get_delivery(as_operator(GetDeliveryRequest {
             delivery_id: uuid::Uuid::now_v7().to_string(),
         }))
         .await
@@ -232,7 +232,7 @@ async fn render_breach_notice_is_a_dry_run_for_operators() {
     assert!(headers.contains(&"Auto-Submitted") && headers.contains(&"Reply-To"));
 
     let status = client
-        .render_breach_notice(as_service(request.clone()))
+        .render_breach_notice(as_account(request.clone()))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);

@@ -103,7 +103,7 @@ async fn a_5xx_fails_the_job_with_the_reply_and_suppresses_the_address() {
 
     // The address is on the suppression list: a later email is suppressed.
     let response = client
-        .send_email(as_service(SendEmailRequest {
+        .send_email(as_account(SendEmailRequest {
             idempotency_key: "reset:after-5xx".to_owned(),
             to_address: affected[0].email.clone(),
             content: Some(send_email_request::Content::PasswordReset(

@@ -5,13 +5,14 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use candor_notification::{App, Config};
+use candor_platform::auth::Caller;
 use candor_proto::events::v1::{
     AccountDeactivated, AccountsAffected, AffectedAccount, BreachReported, EnumerationCompleted,
     Event, IncidentThreadOpened,
 };
 use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use candor_proto::notification::v1::{GetIncidentProgressRequest, GetIncidentProgressResponse};
-use candor_testkit::environment::{OPERATOR_TOKEN, SERVICE_TOKEN, TestEnvironment};
+use candor_testkit::environment::{OPERATOR_TOKEN, TestEnvironment, caller_token};
 use candor_testkit::service::RunningService;
 use sqlx::PgPool;
 use tonic::transport::Channel;
@@ -38,7 +39,7 @@ pub fn config(environment: &TestEnvironment, smtp_url: &str) -> Config {
         send_retry_initial_ms: 200,
         send_retry_max_ms: 1_000,
         sending_stale_seconds: 300,
-        common: environment.common_config(),
+        common: environment.common_config(candor_platform::auth::Caller::Notification),
     }
 }
 
@@ -71,8 +72,9 @@ pub fn as_operator<T>(message: T) -> tonic::Request<T> {
     authorized(message, OPERATOR_TOKEN)
 }
 
-pub fn as_service<T>(message: T) -> tonic::Request<T> {
-    authorized(message, SERVICE_TOKEN)
+/// A request from the account service (the one caller of SendEmail).
+pub fn as_account<T>(message: T) -> tonic::Request<T> {
+    authorized(message, caller_token(Caller::Account))
 }
 
 pub async fn publish<E: Event>(environment: &TestEnvironment, event: &E) {

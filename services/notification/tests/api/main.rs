@@ -8,6 +8,7 @@ mod crash;
 mod delivery;
 mod helpers;
 mod notices;
+mod permissions;
 mod startup;
 mod transport;
 mod unencodable;

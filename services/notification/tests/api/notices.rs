@@ -258,7 +258,7 @@ async fn after_the_wait_notices_go_without_the_link_and_the_report_says_so() {
     assert_eq!(progress.expected_total, 2);
     assert!(progress.incident_known && progress.enumeration_complete);
     let unknown = client
-        .get_incident_progress(as_service(GetIncidentProgressRequest {
+        .get_incident_progress(as_operator(GetIncidentProgressRequest {
             incident_id: "never-reported".to_owned(),
         }))
         .await

@@ -57,7 +57,7 @@ async fn send_email_refuses_line_breaks_and_over_long_raw_values() {
         ),
     ];
     for (request, expected) in cases {
-        let status = client.send_email(as_service(request)).await.unwrap_err();
+        let status = client.send_email(as_account(request)).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
         assert!(status.message().starts_with(expected), "{status:?}");
     }

@@ -7,10 +7,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use candor_platform::auth::Caller;
 use candor_platform::grpc::GrpcServer;
 use candor_proto::account::v1::account_service_server::{AccountService, AccountServiceServer};
 use candor_proto::account::v1::*;
-use candor_testkit::environment::SERVICE_TOKEN;
+use candor_testkit::environment::caller_token;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
@@ -48,7 +49,8 @@ impl AccountDouble {
             .await
             .unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let server = GrpcServer::new()
+        let guard = candor_testkit::environment::test_guard().unwrap();
+        let server = GrpcServer::new(guard, candor_platform::grpc::Limits::default())
             .unwrap()
             .add_service(AccountServiceServer::new(Service(table.clone())));
         let stop = CancellationToken::new();
@@ -116,9 +118,9 @@ impl AccountService for Service {
         request: Request<ValidateSessionRequest>,
     ) -> Result<Response<ValidateSessionResponse>, Status> {
         let presented = candor_platform::auth::bearer_token(request.metadata())?;
-        if presented != SERVICE_TOKEN {
+        if presented != caller_token(Caller::Forum) {
             return Err(Status::unauthenticated(
-                "ValidateSession needs SERVICE_TOKEN",
+                "ValidateSession needs the forum's SERVICE_TOKEN",
             ));
         }
         self.0.validations.fetch_add(1, Ordering::SeqCst);

@@ -202,6 +202,6 @@ pub fn config(environment: &TestEnvironment, account_url: &str, options: Options
         session_cache_seconds: 1,
         session_cache_capacity: 1000,
         page_cache_millis: 1000,
-        common: environment.common_config(),
+        common: environment.common_config(candor_platform::auth::Caller::Forum),
     }
 }

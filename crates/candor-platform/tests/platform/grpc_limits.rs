@@ -1,0 +1,216 @@
+//! The permission layer and the server limits against a served probe:
+//! forwarded member calls, `x-forwarded-for` trust, authentication before
+//! decoding, message size, time and concurrency limits.
+
+use std::time::Duration;
+
+use candor_platform::auth::{Caller, Identity};
+use candor_platform::grpc::Limits;
+use candor_proto::membership::v1::membership_service_client::MembershipServiceClient;
+use candor_proto::membership::v1::{GetMembershipRequest, GrantCreditRequest};
+use tonic::Code;
+use tonic::transport::Channel;
+
+use super::grpc::{FORUM, FRONTEND, OPERATOR, start_with};
+
+fn request<T>(message: T, metadata: &[(&'static str, String)]) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    for (key, value) in metadata {
+        request.metadata_mut().insert(*key, value.parse().unwrap());
+    }
+    request
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+async fn client(
+    limits: Limits,
+    max_message: usize,
+    delay: Duration,
+) -> (
+    candor_testkit::service::RunningService,
+    super::grpc::Probe,
+    MembershipServiceClient<Channel>,
+) {
+    let (service, probe) =
+        start_with(delay, Duration::from_secs(1), limits, max_message, None).await;
+    let client = MembershipServiceClient::new(service.channel().await.unwrap());
+    (service, probe, client)
+}
+
+#[tokio::test]
+async fn member_calls_pass_to_the_handler_and_forwarding_callers_are_known() {
+    let (service, probe, mut client) = client(Limits::default(), 1 << 20, Duration::ZERO).await;
+    // A member session (a token that is no caller's) reaches the handler.
+    client
+        .get_membership(request(
+            GetMembershipRequest::default(),
+            &[("authorization", bearer("some-member-session"))],
+        ))
+        .await
+        .unwrap();
+    // A front end forwarding a member's session, with its own credential aside.
+    client
+        .get_membership(request(
+            GetMembershipRequest::default(),
+            &[
+                ("authorization", bearer("some-member-session")),
+                ("x-caller-authorization", bearer(FRONTEND)),
+            ],
+        ))
+        .await
+        .unwrap();
+    let seen: Vec<Identity> = probe
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(identity, _)| *identity)
+        .collect();
+    assert_eq!(seen[0].caller, None);
+    assert!(seen[0].member_session);
+    assert_eq!(seen[1].caller, Some(Caller::FrontEnd));
+    assert!(seen[1].member_session && seen[1].acting_caller().is_none());
+
+    // An unknown forwarding credential is refused before the handler.
+    let status = client
+        .get_membership(request(
+            GetMembershipRequest::default(),
+            &[
+                ("authorization", bearer("some-member-session")),
+                ("x-caller-authorization", bearer("not-a-known-caller-token")),
+            ],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    // A known caller acting in its own right where the row does not name it.
+    let status = client
+        .get_membership(request(
+            GetMembershipRequest::default(),
+            &[("authorization", bearer(FORUM))],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::PermissionDenied);
+    assert_eq!(probe.seen.lock().unwrap().len(), 2);
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn x_forwarded_for_counts_only_from_trusted_proxy_callers() {
+    let (service, probe, mut client) = client(Limits::default(), 1 << 20, Duration::ZERO).await;
+    let forwarded = ("x-forwarded-for", "203.0.113.9, 198.51.100.7".to_owned());
+    for caller_token in [FRONTEND, FORUM] {
+        client
+            .get_membership(request(
+                GetMembershipRequest::default(),
+                &[
+                    ("authorization", bearer("some-member-session")),
+                    ("x-caller-authorization", bearer(caller_token)),
+                    forwarded.clone(),
+                ],
+            ))
+            .await
+            .unwrap();
+    }
+    // A member calling directly cannot claim an address either.
+    client
+        .get_membership(request(
+            GetMembershipRequest::default(),
+            &[("authorization", bearer("some-member-session")), forwarded],
+        ))
+        .await
+        .unwrap();
+    let addresses: Vec<String> = probe
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, address)| address.unwrap().to_string())
+        .collect();
+    assert_eq!(addresses, ["198.51.100.7", "127.0.0.1", "127.0.0.1"]);
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn credentials_are_checked_before_a_too_large_body_is_decoded() {
+    let (service, _, mut client) = client(Limits::default(), 1024, Duration::ZERO).await;
+    let large = GrantCreditRequest {
+        idempotency_key: "x".repeat(64 * 1024),
+        ..GrantCreditRequest::default()
+    };
+    let status = client
+        .grant_credit(request(
+            large.clone(),
+            &[("authorization", bearer("not-a-known-token"))],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    let status = client
+        .grant_credit(request(large, &[("authorization", bearer(OPERATOR))]))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(status.message().contains("too large"), "{status:?}");
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_call_past_the_request_timeout_is_cut() {
+    let limits = Limits {
+        request_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    };
+    let (service, _, mut client) = client(limits, 1 << 20, Duration::from_secs(10)).await;
+    let started = std::time::Instant::now();
+    let status = client
+        .get_membership(request(
+            GetMembershipRequest::default(),
+            &[("authorization", bearer(OPERATOR))],
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(
+        status.message().contains("GRPC_REQUEST_TIMEOUT_SECONDS"),
+        "{status:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn calls_beyond_the_concurrency_limit_are_shed() {
+    let limits = Limits {
+        max_concurrent_requests: 2,
+        ..Limits::default()
+    };
+    let (service, _, client) = client(limits, 1 << 20, Duration::from_millis(1500)).await;
+    let call = |mut client: MembershipServiceClient<Channel>| async move {
+        client
+            .get_membership(request(
+                GetMembershipRequest::default(),
+                &[("authorization", bearer(OPERATOR))],
+            ))
+            .await
+    };
+    let first = tokio::spawn(call(client.clone()));
+    let second = tokio::spawn(call(client.clone()));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let status = call(client.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status.message().contains("GRPC_MAX_CONCURRENT_REQUESTS"),
+        "{status:?}"
+    );
+    first.await.unwrap().unwrap();
+    second.await.unwrap().unwrap();
+    // Capacity is back once they finished.
+    let third = call(client).await;
+    assert!(third.is_ok(), "{third:?}");
+    service.stop().await.unwrap();
+}
