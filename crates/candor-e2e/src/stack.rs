@@ -84,21 +84,22 @@ impl Stack {
     }
 
     /// A running deployment: `spec` is `compose` or a comma-separated list
-    /// of `service=URL`; `AMQP_URL`, `AMQP_NAMESPACE`, `OPERATOR_TOKEN`,
-    /// `MAILPIT_API_URL` and `PUBLIC_BASE_URL` default to docker compose's;
+    /// of `service=URL`; `AMQP_URL` and `OPERATOR_TOKEN` are the operator's
+    /// (see [`operator_secret`]); `AMQP_NAMESPACE`, `MAILPIT_API_URL` and
+    /// `PUBLIC_BASE_URL` default to docker compose's;
     /// `GRPC_TLS_CA_FILE`, `GRPC_TLS_CERT_FILE` and `GRPC_TLS_KEY_FILE` are
     /// used for `https://` URLs.
     pub fn external(spec: &str) -> anyhow::Result<Self> {
         let variable =
             |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
         let mut endpoints = Endpoints {
-            amqp_url: variable("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/%2f"),
+            amqp_url: operator_secret("AMQP_URL", "amqp_url")?,
             amqp_namespace: variable("AMQP_NAMESPACE", "candor"),
             account_grpc_url: "http://127.0.0.1:50051".to_owned(),
             notification_grpc_url: "http://127.0.0.1:50052".to_owned(),
             membership_grpc_url: "http://127.0.0.1:50053".to_owned(),
             forum_grpc_url: "http://127.0.0.1:50054".to_owned(),
-            operator_token: Some(variable("OPERATOR_TOKEN", "change-me-dev-operator-token")),
+            operator_token: Some(operator_secret("OPERATOR_TOKEN", "operator_token")?),
             // For a deployment serving TLS (`deploy/compose.tls.yml`), with
             // `https://` URLs in the spec.
             tls: GrpcTlsConfig {
@@ -300,6 +301,31 @@ impl Stack {
         }
         first_error.map_or(Ok(()), Err)
     }
+}
+
+/// The operator's credentials for an external deployment: the variable
+/// itself, the file its `*_FILE` variable names, or `file` in the directory
+/// `docker compose cp secrets:/run/secrets/candor/operator ./operator-secrets`
+/// writes (`CANDOR_OPERATOR_SECRETS`, default `./operator-secrets`).
+fn operator_secret(variable: &str, file: &str) -> anyhow::Result<String> {
+    if let Ok(value) = std::env::var(variable) {
+        return Ok(value);
+    }
+    let path = match std::env::var_os(format!("{variable}_FILE")) {
+        Some(path) => std::path::PathBuf::from(path),
+        None => std::path::PathBuf::from(
+            std::env::var_os("CANDOR_OPERATOR_SECRETS")
+                .unwrap_or_else(|| "operator-secrets".into()),
+        )
+        .join(file),
+    };
+    let content = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{variable}: not set, and {} cannot be read (set {variable}, {variable}_FILE or CANDOR_OPERATOR_SECRETS)",
+            path.display()
+        )
+    })?;
+    Ok(content.trim_end_matches(['\n', '\r']).to_owned())
 }
 
 /// The caller a service binary is (`candor-forum` is `forum`).

@@ -40,6 +40,10 @@ enum Command {
     /// Write a development CA and service certificate for the TLS switch
     /// (deploy/compose.tls.yml).
     DevCerts(commands::dev_certs::DevCertsArgs),
+    /// Generate the secrets of a compose deployment (tokens per caller, a
+    /// database role and broker user per service, the broker's definitions)
+    /// into a directory, keeping those already there.
+    DevSecrets(commands::dev_secrets::DevSecretsArgs),
 }
 
 #[tokio::main]
@@ -76,5 +80,6 @@ async fn main() -> ExitCode {
         Command::Accounts(command) => commands::accounts::run(command).await,
         Command::Seed(args) => commands::accounts::seed::run(*args).await,
         Command::DevCerts(args) => commands::dev_certs::run(args).await,
+        Command::DevSecrets(args) => commands::dev_secrets::run(args).await,
     }
 }

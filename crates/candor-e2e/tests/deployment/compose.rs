@@ -82,6 +82,14 @@ pub(crate) fn default_of(value: &str) -> String {
     }
 }
 
+/// The setting a compose variable stands for: `X` for `X_FILE` (the value
+/// read from a file, as Docker secrets are).
+fn setting_of(variable: &str) -> &str {
+    variable
+        .strip_suffix(candor_platform::config::FILE_SUFFIX)
+        .unwrap_or(variable)
+}
+
 #[test]
 fn every_compose_variable_is_a_setting_the_service_accepts() {
     let document = compose();
@@ -89,7 +97,7 @@ fn every_compose_variable_is_a_setting_the_service_accepts() {
         let accepted: BTreeSet<&str> = expected.settings.iter().map(|s| s.env.as_str()).collect();
         for (name, _) in environment(service(&document, expected.compose_name)) {
             assert!(
-                accepted.contains(name.as_str()),
+                accepted.contains(name.as_str()) || accepted.contains(setting_of(&name)),
                 "compose sets {name} for {} but {} does not accept it (accepted: {accepted:?})",
                 expected.compose_name,
                 expected.binary
@@ -104,25 +112,73 @@ fn every_required_setting_is_set_in_compose() {
     for expected in services() {
         let set: BTreeSet<String> = environment(service(&document, expected.compose_name))
             .into_iter()
-            .map(|(name, _)| name)
+            .map(|(name, _)| setting_of(&name).to_owned())
             .collect();
         for setting in expected.settings.iter().filter(|setting| setting.required) {
             assert!(
                 set.contains(&setting.env),
-                "{} requires {} but compose does not set it",
+                "{} requires {} but compose does not set it (nor {}_FILE)",
                 expected.binary,
+                setting.env,
                 setting.env
             );
         }
     }
 }
 
+/// The secrets `candorctl dev-secrets` generates, in a temporary directory
+/// (removed on drop), as compose's `secrets` service writes them.
+pub(crate) struct GeneratedSecrets {
+    pub(crate) dir: std::path::PathBuf,
+}
+
+impl GeneratedSecrets {
+    pub(crate) fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("candor-secrets-{}", uuid::Uuid::new_v4()));
+        candorctl::commands::dev_secrets::write(
+            &candorctl::commands::dev_secrets::DevSecretsArgs::new(&dir),
+        )
+        .expect("candorctl dev-secrets writes the secrets");
+        Self { dir }
+    }
+}
+
+impl Drop for GeneratedSecrets {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Where the candor-secrets volume is mounted in a compose service, and
+/// which of its directories (`volume.subpath`).
+pub(crate) fn secrets_mount(service: &Value) -> Option<(String, String)> {
+    service
+        .get("volumes")
+        .and_then(Value::as_sequence)?
+        .iter()
+        .find(|volume| volume.get("source").and_then(Value::as_str) == Some("candor-secrets"))
+        .map(|volume| {
+            let target = volume
+                .get("target")
+                .and_then(Value::as_str)
+                .expect("target");
+            let subpath = volume
+                .get("volume")
+                .and_then(|options| options.get("subpath"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            (target.to_owned(), subpath.to_owned())
+        })
+}
+
 #[test]
 fn compose_values_pass_the_services_own_validation() {
     let document = compose();
+    let secrets = GeneratedSecrets::new();
     for expected in services() {
-        let environment = environment(service(&document, expected.compose_name));
-        if let Err(line) = validate(expected.compose_name, &environment) {
+        let service = service(&document, expected.compose_name);
+        let environment = environment(service);
+        if let Err(line) = validate(expected.compose_name, service, &secrets, &environment) {
             panic!(
                 "compose defaults for {} are rejected: {line}",
                 expected.compose_name
@@ -132,32 +188,67 @@ fn compose_values_pass_the_services_own_validation() {
 }
 
 /// Parses `environment` (compose values, `${NAME:-default}` taken at their
-/// defaults) with the named service's own configuration.
-pub(crate) fn validate(name: &str, environment: &[(String, String)]) -> Result<(), String> {
+/// defaults) with the named service's own configuration; `X_FILE` variables
+/// read the generated `secrets` at the path the service's mount gives them.
+pub(crate) fn validate(
+    name: &str,
+    service: &Value,
+    secrets: &GeneratedSecrets,
+    environment: &[(String, String)],
+) -> Result<(), String> {
     let expected = services()
         .into_iter()
         .find(|s| s.compose_name == name)
         .expect("known service");
+    let mount = secrets_mount(service);
     let mut args = vec![expected.binary.to_owned()];
+    let mut files = Vec::new();
     for (env, value) in environment {
         let setting = expected
             .settings
             .iter()
             .find(|s| &s.env == env)
+            .or_else(|| expected.settings.iter().find(|s| s.env == setting_of(env)))
             .unwrap_or_else(|| panic!("{name} does not accept {env}"));
-        args.push(format!("{}={}", setting.long_flag, default_of(value)));
+        if &setting.env == env {
+            args.push(format!("{}={}", setting.long_flag, default_of(value)));
+            continue;
+        }
+        let (target, subpath) = mount
+            .clone()
+            .unwrap_or_else(|| panic!("{name} sets {env} but mounts no candor-secrets"));
+        let relative = default_of(value)
+            .strip_prefix(&format!("{target}/"))
+            .unwrap_or_else(|| panic!("{name}: {env} is outside the secrets mount {target}"))
+            .to_owned();
+        let path = secrets.dir.join(&subpath).join(relative);
+        assert!(
+            path.is_file(),
+            "{name}: {env} names {}, which dev-secrets does not write",
+            path.display()
+        );
+        files.push((env.clone(), path.into_os_string()));
     }
+    let environment = move |variable: &str| {
+        files
+            .iter()
+            .find(|(name, _)| name == variable)
+            .map(|(_, path)| path.clone())
+    };
     match name {
-        "account" => parse::<candor_account::Config>(args),
-        "notification" => parse::<candor_notification::Config>(args),
-        "membership" => parse::<candor_membership::Config>(args),
-        "forum" => parse::<candor_forum::Config>(args),
+        "account" => parse::<candor_account::Config>(args, environment),
+        "notification" => parse::<candor_notification::Config>(args, environment),
+        "membership" => parse::<candor_membership::Config>(args, environment),
+        "forum" => parse::<candor_forum::Config>(args, environment),
         other => panic!("unknown service {other}"),
     }
 }
 
-fn parse<C: clap::Parser>(args: Vec<String>) -> Result<(), String> {
-    candor_platform::config::try_parse_from::<C, _, _>(args)
+fn parse<C: clap::Parser>(
+    args: Vec<String>,
+    environment: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<(), String> {
+    candor_platform::config::try_parse_with_environment::<C, _, _>(args, environment)
         .map(|_| ())
         .map_err(|error| error.to_string())
 }
@@ -218,7 +309,24 @@ fn ports_and_healthchecks_match_the_grpc_address() {
 #[test]
 fn services_wait_for_healthy_infrastructure_and_use_their_own_database() {
     let document = compose();
-    let init_sql = read("deploy/postgres/init-databases.sql");
+    let secrets = GeneratedSecrets::new();
+    let init_script = read("deploy/postgres/init-databases.sh");
+    assert!(
+        init_script.contains("for service in account notification membership forum"),
+        "init-databases.sh creates a database per service"
+    );
+    for infrastructure in ["postgres", "rabbitmq"] {
+        let condition = service(&document, infrastructure)
+            .get("depends_on")
+            .and_then(|depends| depends.get("secrets"))
+            .and_then(|dependency| dependency.get("condition"))
+            .and_then(Value::as_str);
+        assert_eq!(
+            condition,
+            Some("service_completed_successfully"),
+            "{infrastructure} starts after the secrets exist"
+        );
+    }
     for expected in services() {
         let service = service(&document, expected.compose_name);
         for dependency in ["postgres", "rabbitmq"] {
@@ -234,17 +342,57 @@ fn services_wait_for_healthy_infrastructure_and_use_their_own_database() {
                 expected.compose_name
             );
         }
-        let database_url = environment(service)
-            .into_iter()
-            .find(|(name, _)| name == "DATABASE_URL")
-            .map(|(_, value)| default_of(&value))
-            .expect("DATABASE_URL");
-        let database = database_url.rsplit('/').next().expect("database name");
-        assert_eq!(database, format!("candor_{}", expected.compose_name));
-        assert!(
-            init_sql.contains(&format!("CREATE DATABASE {database};")),
-            "deploy/postgres/init-databases.sql creates {database}"
+        let (_, subpath) = secrets_mount(service).expect("mounts its secrets");
+        assert_eq!(
+            subpath, expected.compose_name,
+            "{} mounts only its own secrets",
+            expected.compose_name
         );
+        let database_url =
+            std::fs::read_to_string(secrets.dir.join(&subpath).join("database_url")).unwrap();
+        let (credentials, database) = database_url
+            .strip_prefix("postgres://")
+            .and_then(|rest| rest.split_once('@'))
+            .map(|(credentials, rest)| (credentials, rest.rsplit('/').next().unwrap_or("")))
+            .expect("a postgres:// URL with credentials");
+        let own = format!("candor_{}", expected.compose_name);
+        assert_eq!(database, own);
+        assert!(
+            credentials.starts_with(&format!("{own}:")),
+            "{} logs in as its own role, not as postgres",
+            expected.compose_name
+        );
+    }
+}
+
+#[test]
+fn compose_publishes_no_working_secret() {
+    let text = read("docker-compose.yml");
+    for published in [
+        "change-me",
+        "guest",
+        "PASSWORD:",
+        "_TOKEN:",
+        "LEGACY_HASH_KEY:",
+    ] {
+        assert!(
+            !text.contains(published),
+            "docker-compose.yml holds {published:?}: secrets come from the generated volume"
+        );
+    }
+    let document = compose();
+    for expected in services() {
+        for (name, value) in environment(service(&document, expected.compose_name)) {
+            // A URL without credentials (`smtp://mailpit:1025`) is no secret.
+            let url_without_credentials = name.ends_with("_URL") && !value.contains('@');
+            if candor_platform::config::looks_secret(&name) && !url_without_credentials {
+                assert!(
+                    name.ends_with(candor_platform::config::FILE_SUFFIX),
+                    "{}: {name}={value} is a secret given in compose itself",
+                    expected.compose_name
+                );
+            }
+        }
     }
 }
 

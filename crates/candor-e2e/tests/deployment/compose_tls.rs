@@ -7,7 +7,9 @@
 use candor_e2e::services;
 use serde_yaml::Value;
 
-use crate::compose::{compose_file, default_of, environment, healthcheck_test, service, validate};
+use crate::compose::{
+    GeneratedSecrets, compose_file, default_of, environment, healthcheck_test, service, validate,
+};
 
 const OVERLAY: &str = "deploy/compose.tls.yml";
 const MOUNT: &str = "/etc/candor/tls";
@@ -28,10 +30,11 @@ fn merged_environment(base: &Value, overlay: &Value, name: &str) -> Vec<(String,
 fn the_tls_overlay_switches_every_service_to_mutual_tls() {
     let base = compose_file("docker-compose.yml");
     let overlay = compose_file(OVERLAY);
+    let secrets = GeneratedSecrets::new();
     for expected in services() {
         let name = expected.compose_name;
         let merged = merged_environment(&base, &overlay, name);
-        if let Err(line) = validate(name, &merged) {
+        if let Err(line) = validate(name, service(&base, name), &secrets, &merged) {
             panic!("{OVERLAY} over docker-compose.yml: {name} rejects its settings: {line}");
         }
         let value = |key: &str| {

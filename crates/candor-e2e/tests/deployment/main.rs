@@ -6,6 +6,7 @@
 
 mod compose;
 mod compose_tls;
+mod postgres_init;
 mod rabbitmq;
 mod readme;
 

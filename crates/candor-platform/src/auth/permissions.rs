@@ -271,6 +271,28 @@ pub static PERMISSIONS: &[Permission] = &[
     ),
 ];
 
+/// The callers `service` (`account`, `notification`, `membership`, `forum`)
+/// must know the credentials of: every caller its non-public rows name, and
+/// the front end wherever members may call (it forwards their sessions with
+/// its own credential). A deployment gives each service exactly these in
+/// `CALLER_TOKENS` (operators come from `OPERATOR_TOKEN`), so no service holds
+/// the credential of a caller it does not serve.
+pub fn callers_of_service(service: &str) -> Vec<Caller> {
+    let package = format!("candor.{service}.");
+    let mut callers: Vec<Caller> = PERMISSIONS
+        .iter()
+        .filter(|permission| !permission.public && permission.service().starts_with(&package))
+        .flat_map(|permission| {
+            let forwarded = permission.session.map(|_| FrontEnd);
+            permission.callers.iter().copied().chain(forwarded)
+        })
+        .filter(|caller| *caller != Operator)
+        .collect();
+    callers.sort();
+    callers.dedup();
+    callers
+}
+
 /// The row of `method` (a request's URI path), if the table has one.
 pub fn permission_of(method: &str) -> Option<&'static Permission> {
     PERMISSIONS
@@ -394,5 +416,17 @@ mod tests {
             refusal.to_string(),
             "the forum caller may not call /candor.membership.v1.MembershipService/GrantCredit"
         );
+    }
+
+    #[test]
+    fn each_service_knows_only_the_callers_its_rows_name() {
+        assert_eq!(callers_of_service("notification"), vec![Account]);
+        assert_eq!(
+            callers_of_service("account"),
+            vec![Membership, Forum, FrontEnd]
+        );
+        assert_eq!(callers_of_service("membership"), vec![FrontEnd]);
+        assert_eq!(callers_of_service("forum"), vec![FrontEnd]);
+        assert!(callers_of_service("nonexistent").is_empty());
     }
 }

@@ -1,6 +1,7 @@
 pub mod accounts;
 pub mod breach;
 pub mod dev_certs;
+pub mod dev_secrets;
 pub mod health;
 pub mod incident;
 

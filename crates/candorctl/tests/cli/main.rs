@@ -4,6 +4,7 @@
 
 mod breach_report;
 mod dev_certs;
+mod dev_secrets;
 mod help;
 mod incident;
 
