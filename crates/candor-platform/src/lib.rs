@@ -1,15 +1,26 @@
 //! What every Candor service shares and nothing more: configuration,
-//! telemetry, gRPC serving, PostgreSQL, RabbitMQ and the transactional outbox.
+//! telemetry, gRPC serving (identity, permissions, limits), PostgreSQL,
+//! RabbitMQ (trusted publishers, consumers, dead letters), the transactional
+//! outbox and input validation.
 //!
-//! A service's `main.rs` reads like this:
+//! A service's `main.rs` is one call to [`service::main`], which parses the
+//! configuration (one line and exit 64 on a bad setting), starts telemetry,
+//! runs the app until SIGTERM or Ctrl-C and flushes telemetry at exit:
 //!
 //! ```text
-//! let config = candor_platform::config::parse_or_exit::<Config>("candor-account");
-//! let telemetry = candor_platform::telemetry::init("candor-account", &config.telemetry)?;
-//! let app = candor_account::App::build(config).await?;
-//! app.run_until(candor_platform::shutdown::signal()).await?;
-//! telemetry.shutdown();
+//! fn main() -> ExitCode {
+//!     candor_platform::service::main::<Config, _, _, _>(
+//!         candor_account::BINARY_NAME,
+//!         |config| &config.common.telemetry,
+//!         |config, shutdown| async move { App::build(config).await?.run_until(shutdown).await },
+//!     )
+//! }
 //! ```
+//!
+//! `App::build` starts a [`service::Foundation`] (database and migrations,
+//! broker and topology, gRPC listener) and adds the service's own gRPC
+//! services, consumers and workers; `run_until` calls
+//! [`service::Foundation::run`].
 
 pub mod auth;
 pub mod config;

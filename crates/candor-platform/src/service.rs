@@ -82,12 +82,20 @@ where
 /// What every service holds once started: its pool, its broker connection,
 /// the topology names, the configured credentials and the bound listener.
 pub struct Foundation {
+    /// The service's name (`account`, …), for logs.
     pub name: &'static str,
+    /// The pool of the service's own database, migrated.
     pub pool: PgPool,
+    /// The process's one RabbitMQ connection, reopened when it drops.
     pub broker: Broker,
+    /// A confirming publisher on `broker` (events normally leave through
+    /// the outbox instead).
     pub publisher: Publisher,
+    /// The names of this deployment's exchanges and queues.
     pub topology: Topology,
+    /// The credentials this service accepts from its callers.
     pub credentials: Credentials,
+    /// The settings every service shares.
     pub common: CommonConfig,
     /// TLS for the gRPC server and for channels to other services.
     pub tls: GrpcTls,
