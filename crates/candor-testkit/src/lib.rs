@@ -12,6 +12,7 @@ pub mod database;
 pub mod environment;
 pub mod management;
 pub mod permissions;
+pub mod poll;
 pub mod proxy;
 pub mod rabbitmq;
 pub mod service;

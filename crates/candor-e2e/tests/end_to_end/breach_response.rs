@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use candor_e2e::stack::Stack;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
@@ -14,6 +14,7 @@ use candor_proto::forum::v1::GetIncidentThreadRequest;
 use candor_proto::forum::v1::forum_service_client::ForumServiceClient;
 use candor_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use candor_proto::membership::v1::{GetMembershipRequest, ListCreditsRequest, Tier};
+use candor_testkit::poll::eventually;
 use candorctl::commands::accounts::{seed, stream};
 use candorctl::commands::breach;
 use candorctl::commands::incident::progress::IncidentSnapshot;
@@ -48,21 +49,6 @@ fn members(domain: &str) -> Vec<ImportRecord> {
         .collect()
 }
 
-async fn wait_until<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
 async fn login(
     stack: &Stack,
     email: &str,
@@ -81,9 +67,9 @@ async fn login(
 /// The newest email to `address` (not a breach notice) whose text mentions
 /// `word`.
 async fn email_to(stack: &Stack, address: &str, word: &str) -> Email {
-    wait_until(
-        &format!("an email to {address} about {word}"),
+    eventually(
         Duration::from_secs(60),
+        &format!("an email to {address} about {word}"),
         || async {
             stack
                 .mailbox
@@ -219,9 +205,9 @@ async fn drive_one_breach(stack: Stack) {
         .unwrap();
 
     // Every channel completes.
-    let snapshot = wait_until(
-        "every channel complete",
+    let snapshot = eventually(
         Duration::from_secs(300),
+        "every channel complete",
         || async {
             let snapshot = IncidentSnapshot::fetch(&stack.endpoints, incident_id).await;
             snapshot.complete().then_some(snapshot)

@@ -2,7 +2,7 @@
 //! service double that records SendEmail calls.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use candor_account::{App, Config};
 use candor_platform::auth::Caller;
@@ -176,21 +176,7 @@ pub fn with_token<T>(token: &str, message: T) -> Request<T> {
     request
 }
 
-/// Polls `check` until it returns `Some`, failing after `timeout`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use candor_testkit::poll::eventually;
 
 /// One recorded SendEmail: the authorization metadata and the request.
 pub type EmailCall = (Option<String>, notification::SendEmailRequest);

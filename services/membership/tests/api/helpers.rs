@@ -2,7 +2,7 @@
 //! typed RPC calls.
 
 use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use candor_membership::{App, Config};
 use candor_platform::messaging::CONTENT_TYPE_PROTOBUF;
@@ -214,19 +214,12 @@ pub fn operator<T>(message: T) -> tonic::Request<T> {
 }
 
 /// Polls `check` until it yields a value; fails after [`PATIENCE`].
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, check: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + PATIENCE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    candor_testkit::poll::eventually(PATIENCE, what, check).await
 }
 
 pub fn now() -> prost_types::Timestamp {

@@ -1,8 +1,7 @@
 //! Typed helpers: a configured app against the test's database, broker and
 //! SMTP sink; events published the way other services publish them.
 
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use candor_notification::{App, Config};
 use candor_platform::auth::Caller;
@@ -153,21 +152,7 @@ pub fn now() -> prost_types::Timestamp {
     prost_types::Timestamp::from(std::time::SystemTime::now())
 }
 
-/// Polls `check` until it returns `Some`, or panics after `timeout` with `what`.
-pub async fn eventually<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+pub use candor_testkit::poll::eventually;
 
 /// Jobs of an incident by state, straight from the database.
 pub async fn count_jobs(pool: &PgPool, incident_id: &str, state: &str) -> i64 {
