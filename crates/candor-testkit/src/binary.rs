@@ -49,6 +49,11 @@ impl ServiceBinary {
     }
 
     /// Runs with `args` to completion (for `--help` and configuration errors).
+    /// The environment variables this binary is given.
+    pub fn environment(&self) -> &[(String, String)] {
+        &self.env
+    }
+
     pub fn output(&self, args: &[&str]) -> anyhow::Result<Output> {
         self.command()
             .args(args)

@@ -19,7 +19,8 @@ use candor_platform::grpc::GrpcTls;
 use crate::binary::{Exited, RunningBinary, ServiceBinary, free_port};
 use crate::tls::TestPki;
 
-/// `--help` exits 0 and names every environment variable in `settings`.
+/// `--help` exits 0, names every environment variable in `settings`, and
+/// never shows the value of a secret setting the binary was given.
 pub fn help_lists_every_setting(binary: &ServiceBinary, settings: &[&str]) -> anyhow::Result<()> {
     let output = binary.output(&["--help"])?;
     ensure!(
@@ -33,6 +34,16 @@ pub fn help_lists_every_setting(binary: &ServiceBinary, settings: &[&str]) -> an
             help.contains(&format!("[env: {setting}")),
             "--help does not list {setting}:\n{help}"
         );
+    }
+    for (name, value) in binary.environment() {
+        // A value that is the setting's published default is no secret.
+        let is_default = help.contains(&format!("[default: {value}]"));
+        if candor_platform::config::looks_secret(name) && value.len() >= 8 && !is_default {
+            ensure!(
+                !help.contains(value.as_str()),
+                "--help shows the value of the secret {name}"
+            );
+        }
     }
     Ok(())
 }
