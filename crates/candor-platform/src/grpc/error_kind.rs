@@ -10,6 +10,8 @@ use std::fmt::Write as _;
 
 use tonic::{Code, Status};
 
+pub use crate::validation::InvalidField;
+
 /// What kind of failure an operation met, as a client can act on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
@@ -126,48 +128,6 @@ fn cause_chain(error: &(impl std::error::Error + ?Sized)) -> String {
         source = cause.source();
     }
     chain
-}
-
-/// A request field that breaks its rule; the message names the field
-/// ("field: rule").
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {reason}")]
-pub struct InvalidField {
-    /// The field as the contract names it (`value.currency`).
-    pub field: &'static str,
-    /// The rule it breaks, in words.
-    pub reason: String,
-}
-
-impl InvalidField {
-    /// `field` breaks the rule `reason`.
-    pub fn new(field: &'static str, reason: impl std::fmt::Display) -> Self {
-        Self {
-            field,
-            reason: reason.to_string(),
-        }
-    }
-
-    /// Checks a text field against `rule` (length on the raw value, then
-    /// characters) and returns it trimmed.
-    pub fn check<'a>(
-        field: &'static str,
-        value: &'a str,
-        rule: crate::validation::TextRule,
-    ) -> Result<&'a str, Self> {
-        rule.check_trimmed(value)
-            .map_err(|reason| Self::new(field, reason))
-    }
-
-    /// Checks a text field as sent (nothing trimmed) against `rule`.
-    pub fn check_verbatim(
-        field: &'static str,
-        value: &str,
-        rule: crate::validation::TextRule,
-    ) -> Result<(), Self> {
-        rule.check_verbatim(value)
-            .map_err(|reason| Self::new(field, reason))
-    }
 }
 
 impl RpcError for InvalidField {
