@@ -162,18 +162,11 @@ pub struct Throttled {
     pub retry_after_seconds: u64,
 }
 
-impl Throttled {
-    /// The kind that answers it (with `retry-after`).
-    pub fn kind(self) -> ErrorKind {
+impl RpcError for Throttled {
+    fn kind(&self) -> ErrorKind {
         ErrorKind::ResourceExhausted {
             retry_after_seconds: self.retry_after_seconds,
         }
-    }
-}
-
-impl RpcError for Throttled {
-    fn kind(&self) -> ErrorKind {
-        Throttled::kind(*self)
     }
 }
 
