@@ -17,6 +17,7 @@ use crate::domain::tokens;
 use crate::domain::validation::local_part;
 use crate::errors::ChangePasswordError;
 use crate::password::Verified;
+use crate::store::accounts::AccountRow;
 use crate::store::accounts::{self, PASSWORD_RESET_REQUIRED};
 use crate::store::tokens::{self as token_store, Purpose};
 use crate::store::{sessions, throttles};
@@ -76,14 +77,7 @@ pub async fn change_password(
         .filter(accounts::AccountRow::is_active)
         .ok_or(ChangePasswordError::UnknownCredential)?;
     drop(conn);
-    shared
-        .password_policy
-        .check(
-            &request.new_password,
-            account.email.as_deref().and_then(local_part),
-        )
-        .await
-        .map_err(|error| InvalidField::new("new_password", error))?;
+    check_new_password(shared, &account, &request.new_password).await?;
 
     let verified = shared
         .hasher
@@ -137,4 +131,19 @@ pub async fn change_password(
     Ok(ChangePasswordResponse {
         session: Some(session),
     })
+}
+
+/// `new_password` against the policy (length, common and breached
+/// passwords, the account's own email name), for ChangePassword and
+/// ResetPassword.
+pub(super) async fn check_new_password(
+    shared: &Shared,
+    account: &AccountRow,
+    new_password: &str,
+) -> Result<(), InvalidField> {
+    shared
+        .password_policy
+        .check(new_password, account.email.as_deref().and_then(local_part))
+        .await
+        .map_err(|error| InvalidField::new("new_password", error))
 }

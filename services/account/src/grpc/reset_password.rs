@@ -9,8 +9,9 @@ use tonic::Request;
 
 use super::Shared;
 use super::caller::{client_address, open_session, throttled};
+use super::change_password::check_new_password;
 use crate::domain::tokens;
-use crate::domain::validation::{TOKEN, local_part};
+use crate::domain::validation::TOKEN;
 use crate::errors::ResetPasswordError;
 use crate::store::tokens::{self as token_store, Purpose};
 use crate::store::{accounts, sessions, throttles};
@@ -59,14 +60,7 @@ pub async fn reset_password(
         .filter(accounts::AccountRow::is_active)
         .ok_or(ResetPasswordError::InvalidToken)?;
     drop(conn);
-    shared
-        .password_policy
-        .check(
-            &request.new_password,
-            account.email.as_deref().and_then(local_part),
-        )
-        .await
-        .map_err(|error| InvalidField::new("new_password", error))?;
+    check_new_password(shared, &account, &request.new_password).await?;
     if shared
         .hasher
         .matches(&request.new_password, account.stored_password())
