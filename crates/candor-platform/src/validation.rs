@@ -196,21 +196,13 @@ impl InvalidField {
 
     /// Checks a text field against `rule` (length on the raw value, then
     /// characters) and returns it trimmed.
-    pub fn check<'a>(
-        field: &'static str,
-        value: &'a str,
-        rule: TextRule,
-    ) -> Result<&'a str, Self> {
+    pub fn check<'a>(field: &'static str, value: &'a str, rule: TextRule) -> Result<&'a str, Self> {
         rule.check_trimmed(value)
             .map_err(|reason| Self::new(field, reason))
     }
 
     /// Checks a text field as sent (nothing trimmed) against `rule`.
-    pub fn check_verbatim(
-        field: &'static str,
-        value: &str,
-        rule: TextRule,
-    ) -> Result<(), Self> {
+    pub fn check_verbatim(field: &'static str, value: &str, rule: TextRule) -> Result<(), Self> {
         rule.check_verbatim(value)
             .map_err(|reason| Self::new(field, reason))
     }
