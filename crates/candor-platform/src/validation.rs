@@ -15,8 +15,8 @@
 //! multi-line text with CRLF normalised. Callers store that value, so what
 //! is stored is exactly what was checked.
 //!
-//! The errors only give the reason; each service prefixes the field name
-//! ("display_name: must be a single line") in its own error type.
+//! The errors only give the reason; [`InvalidField`] prefixes the field name
+//! ("display_name: must be a single line") and is what the RPCs answer.
 
 use std::borrow::Cow;
 
@@ -172,6 +172,40 @@ impl TextRule {
 /// A single-line field of `min_chars..=max_chars` characters, trimmed.
 pub fn single_line(raw: &str, min_chars: usize, max_chars: usize) -> Result<&str, TextRejected> {
     TextRule::single_line(min_chars, max_chars).checked_trim(raw)
+}
+
+/// A request field that breaks its rule; the message names the field
+/// ("field: rule").
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InvalidField {
+    /// The field as the contract names it (`value.currency`).
+    pub field: &'static str,
+    /// The rule it breaks, in words.
+    pub reason: String,
+}
+
+impl InvalidField {
+    /// `field` breaks the rule `reason`.
+    pub fn new(field: &'static str, reason: impl std::fmt::Display) -> Self {
+        Self {
+            field,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Checks a text field against `rule` (length on the raw value, then
+    /// characters) and returns it trimmed.
+    pub fn check<'a>(field: &'static str, value: &'a str, rule: TextRule) -> Result<&'a str, Self> {
+        rule.check_trimmed(value)
+            .map_err(|reason| Self::new(field, reason))
+    }
+
+    /// Checks a text field as sent (nothing trimmed) against `rule`.
+    pub fn check_verbatim(field: &'static str, value: &str, rule: TextRule) -> Result<(), Self> {
+        rule.check_verbatim(value)
+            .map_err(|reason| Self::new(field, reason))
+    }
 }
 
 #[cfg(test)]

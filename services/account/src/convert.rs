@@ -19,6 +19,11 @@ pub fn from_timestamp(timestamp: &Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(timestamp.seconds, nanos)
 }
 
+/// A count from PostgreSQL (never negative) as the contract's unsigned.
+pub fn non_negative(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or_default()
+}
+
 /// The account as other parties may see it: a tombstone once deactivated.
 pub fn account(row: &AccountRow) -> Account {
     let deactivated = row.deactivated_at.is_some();

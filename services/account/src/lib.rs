@@ -19,19 +19,19 @@ use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 mod config;
+pub mod consumers;
 mod convert;
+mod domain;
+mod errors;
 mod grpc;
-pub mod intake;
 mod notifier;
 mod password;
 mod store;
-mod tokens;
-mod validation;
 
 pub use config::Config;
 
+use consumers::BreachIntake;
 use grpc::{AccountApi, Settings, Shared};
-use intake::BreachIntake;
 use notifier::Notifier;
 use password::cost::Argon2Ceiling;
 use password::{LegacyKey, PasswordHasher, PasswordPolicy};

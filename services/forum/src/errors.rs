@@ -1,74 +1,90 @@
-//! What can go wrong in each kind of forum operation, and the one table that
-//! turns it into a gRPC status. Internal causes are logged, never sent.
+//! What can go wrong in each forum RPC, named in the RPC's own terms, and
+//! which of the platform's error kinds each case is
+//! (`candor_platform::grpc::ErrorKind`, mapped to a status in one place).
 
-use candor_platform::validation::TextRule;
-use tonic::{Code, Status};
+use candor_platform::auth::SessionError;
+use candor_platform::grpc::{ErrorKind, InvalidField, RpcError};
 use uuid::Uuid;
 
-use crate::sessions::AuthError;
+use crate::domain::posting::{PostingError, PostingRefused};
 
-/// Reading: ListBoards, GetThread, ListThreads, ListPosts, GetIncidentThread,
-/// ListCannedReplies.
+/// ListBoards.
 #[derive(Debug, thiserror::Error)]
-pub enum ReadError {
-    #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error("{field}: {reason}")]
-    InvalidArgument { field: &'static str, reason: String },
-    #[error("board {0:?} does not exist")]
-    BoardNotFound(String),
-    #[error("thread {0} does not exist")]
-    ThreadNotFound(Uuid),
-    #[error("no thread is open for incident {0:?}")]
-    IncidentThreadNotFound(String),
+pub enum ListBoardsError {
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
-/// Writing a post: CreateThread, CreatePost, PostCannedReply.
+/// CreateThread.
 #[derive(Debug, thiserror::Error)]
-pub enum PostingError {
+pub enum CreateThreadError {
     #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error("{field}: {reason}")]
-    InvalidArgument { field: &'static str, reason: String },
-    #[error("board {0:?} does not exist")]
-    BoardNotFound(String),
-    #[error("only staff start threads on board {0:?}")]
-    StaffOnlyBoard(String),
-    #[error("thread {0} does not exist")]
-    ThreadNotFound(Uuid),
-    #[error("post {0} does not exist in this thread")]
-    PostNotFound(Uuid),
-    #[error("canned reply {0:?} does not exist")]
-    CannedReplyNotFound(String),
-    #[error("thread {0} is locked")]
-    ThreadLocked(Uuid),
-    #[error("you posted the same text in the last 10 minutes (post {0})")]
-    Duplicate(Uuid),
-    #[error("posting too often: retry in {0} seconds")]
-    RateLimited(u64),
-    #[error("the account is deactivated")]
-    Deactivated,
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error(transparent)]
+    Refused(#[from] PostingRefused),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
 
-/// Moderating: EditPost, DeletePost, PinThread, LockThread.
+/// GetThread.
 #[derive(Debug, thiserror::Error)]
-pub enum ModerationError {
+pub enum GetThreadError {
     #[error(transparent)]
-    Auth(#[from] AuthError),
-    #[error("{field}: {reason}")]
-    InvalidArgument { field: &'static str, reason: String },
+    Invalid(#[from] InvalidField),
+    #[error("thread {0} does not exist")]
+    ThreadNotFound(Uuid),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// ListThreads.
+#[derive(Debug, thiserror::Error)]
+pub enum ListThreadsError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error("board {0:?} does not exist")]
+    BoardNotFound(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// CreatePost.
+#[derive(Debug, thiserror::Error)]
+pub enum CreatePostError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error(transparent)]
+    Refused(#[from] PostingRefused),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// ListPosts.
+#[derive(Debug, thiserror::Error)]
+pub enum ListPostsError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error("thread {0} does not exist")]
+    ThreadNotFound(Uuid),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// EditPost.
+#[derive(Debug, thiserror::Error)]
+pub enum EditPostError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
     #[error("post {0} does not exist")]
     PostNotFound(Uuid),
-    #[error("thread {0} does not exist")]
-    ThreadNotFound(Uuid),
     #[error("only the post's author or staff may change it")]
     NotAuthorOrStaff,
-    #[error("only staff may delete the first post of a thread")]
-    FirstPostNeedsStaff,
     #[error("post {0} is deleted")]
     PostDeleted(Uuid),
     #[error("thread {0} is locked")]
@@ -77,132 +93,245 @@ pub enum ModerationError {
     Internal(#[from] anyhow::Error),
 }
 
-fn auth_status(error: AuthError) -> Status {
-    match error {
-        AuthError::Unauthenticated(message) => Status::unauthenticated(message),
-        AuthError::NotStaff => Status::permission_denied(AuthError::NotStaff.to_string()),
-        AuthError::Unavailable(_) => {
-            Status::unavailable("the account service is unavailable; retry with backoff")
+/// DeletePost.
+#[derive(Debug, thiserror::Error)]
+pub enum DeletePostError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error("post {0} does not exist")]
+    PostNotFound(Uuid),
+    #[error("only the post's author or staff may change it")]
+    NotAuthorOrStaff,
+    #[error("only staff may delete the first post of a thread")]
+    FirstPostNeedsStaff,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// PinThread and LockThread: one operation on two flags of a thread.
+#[derive(Debug, thiserror::Error)]
+pub enum SetThreadFlagError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("this RPC needs a staff session")]
+    NotStaff,
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error("thread {0} does not exist")]
+    ThreadNotFound(Uuid),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// GetIncidentThread.
+#[derive(Debug, thiserror::Error)]
+pub enum GetIncidentThreadError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error("no thread is open for incident {0:?}")]
+    IncidentThreadNotFound(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// ListCannedReplies.
+#[derive(Debug, thiserror::Error)]
+pub enum ListCannedRepliesError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("this RPC needs a staff session")]
+    NotStaff,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// PostCannedReply.
+#[derive(Debug, thiserror::Error)]
+pub enum PostCannedReplyError {
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error("this RPC needs a staff session")]
+    NotStaff,
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error("canned reply {0:?} does not exist")]
+    CannedReplyNotFound(String),
+    #[error("post {0} does not exist in this thread")]
+    AnsweredPostNotFound(Uuid),
+    #[error(transparent)]
+    Refused(#[from] PostingRefused),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl PostingRefused {
+    /// The kind of each refusal of the posting transaction.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PostingRefused::Invalid(_) => ErrorKind::InvalidArgument,
+            PostingRefused::BoardNotFound(_)
+            | PostingRefused::ThreadNotFound(_)
+            | PostingRefused::PostNotFound(_) => ErrorKind::NotFound,
+            PostingRefused::StaffOnlyBoard(_) => ErrorKind::PermissionDenied,
+            PostingRefused::ThreadLocked(_) => ErrorKind::FailedPrecondition,
+            PostingRefused::Duplicate(_) => ErrorKind::AlreadyExists,
+            PostingRefused::RateLimited(seconds) => ErrorKind::ResourceExhausted {
+                retry_after_seconds: *seconds,
+            },
+            PostingRefused::Deactivated => ErrorKind::Unauthenticated,
         }
-        AuthError::Internal(error) => candor_platform::grpc::internal_error(error),
     }
 }
 
-impl From<ReadError> for Status {
-    fn from(error: ReadError) -> Self {
-        let code = match &error {
-            ReadError::Auth(_) => Code::Unknown,
-            ReadError::InvalidArgument { .. } => Code::InvalidArgument,
-            ReadError::BoardNotFound(_)
-            | ReadError::ThreadNotFound(_)
-            | ReadError::IncidentThreadNotFound(_) => Code::NotFound,
-            ReadError::Internal(_) => Code::Internal,
-        };
-        match error {
-            ReadError::Auth(error) => auth_status(error),
-            ReadError::Internal(error) => candor_platform::grpc::internal_error(error),
-            other => Status::new(code, other.to_string()),
-        }
-    }
-}
-
-impl From<PostingError> for Status {
-    fn from(error: PostingError) -> Self {
-        let code = match &error {
-            PostingError::Auth(_) | PostingError::Internal(_) => Code::Internal,
-            PostingError::InvalidArgument { .. } => Code::InvalidArgument,
-            PostingError::BoardNotFound(_)
-            | PostingError::ThreadNotFound(_)
-            | PostingError::PostNotFound(_)
-            | PostingError::CannedReplyNotFound(_) => Code::NotFound,
-            PostingError::StaffOnlyBoard(_) => Code::PermissionDenied,
-            PostingError::ThreadLocked(_) => Code::FailedPrecondition,
-            PostingError::Duplicate(_) => Code::AlreadyExists,
-            PostingError::RateLimited(_) => Code::ResourceExhausted,
-            PostingError::Deactivated => Code::Unauthenticated,
-        };
-        match error {
-            PostingError::Auth(error) => auth_status(error),
-            PostingError::Internal(error) => candor_platform::grpc::internal_error(error),
-            PostingError::RateLimited(seconds) => {
-                let mut status = Status::new(code, PostingError::RateLimited(seconds).to_string());
-                if let Ok(value) = seconds.to_string().parse() {
-                    status.metadata_mut().insert("retry-after", value);
-                }
-                status
-            }
-            other => Status::new(code, other.to_string()),
-        }
-    }
-}
-
-impl From<ModerationError> for Status {
-    fn from(error: ModerationError) -> Self {
-        let code = match &error {
-            ModerationError::Auth(_) | ModerationError::Internal(_) => Code::Internal,
-            ModerationError::InvalidArgument { .. } => Code::InvalidArgument,
-            ModerationError::PostNotFound(_) | ModerationError::ThreadNotFound(_) => Code::NotFound,
-            ModerationError::NotAuthorOrStaff | ModerationError::FirstPostNeedsStaff => {
-                Code::PermissionDenied
-            }
-            ModerationError::PostDeleted(_) | ModerationError::ThreadLocked(_) => {
-                Code::FailedPrecondition
-            }
-        };
-        match error {
-            ModerationError::Auth(error) => auth_status(error),
-            ModerationError::Internal(error) => candor_platform::grpc::internal_error(error),
-            other => Status::new(code, other.to_string()),
-        }
-    }
-}
-
-/// A UUID request field, or INVALID_ARGUMENT naming it.
-pub fn parse_uuid(field: &'static str, value: &str) -> Result<Uuid, (&'static str, String)> {
-    Uuid::parse_str(value).map_err(|_| (field, "must be a UUID".to_owned()))
-}
-
-/// An optional UUID request field (empty means none).
-pub fn parse_optional_uuid(
-    field: &'static str,
-    value: &str,
-) -> Result<Option<Uuid>, (&'static str, String)> {
-    if value.is_empty() {
-        Ok(None)
-    } else {
-        parse_uuid(field, value).map(Some)
-    }
-}
-
-/// A board or incident id as a lookup key: one line of 1..=64 characters.
-const LOOKUP_ID: TextRule = TextRule::single_line(1, 64);
-/// A page token: empty (the first page) or one line of at most 512.
-const PAGE_TOKEN: TextRule = TextRule::single_line(0, 512);
-
-/// A board or incident id request field, checked as sent.
-pub fn check_lookup_id(field: &'static str, value: &str) -> Result<(), (&'static str, String)> {
-    LOOKUP_ID
-        .check_verbatim(value)
-        .map_err(|reason| (field, reason.to_string()))
-}
-
-/// A page token request field, checked as sent before it is decoded.
-pub fn check_page_token(value: &str) -> Result<(), (&'static str, String)> {
-    PAGE_TOKEN
-        .check_verbatim(value)
-        .map_err(|reason| ("page_token", reason.to_string()))
-}
-
-/// A rejected request field (from [`parse_uuid`] and friends) becomes each
-/// operation's INVALID_ARGUMENT.
-macro_rules! invalid_argument_from_field {
+/// The posting transaction's failure becomes each posting RPC's error.
+macro_rules! from_posting_error {
     ($($error:ident),+) => {$(
-        impl From<(&'static str, String)> for $error {
-            fn from((field, reason): (&'static str, String)) -> Self {
-                Self::InvalidArgument { field, reason }
+        impl From<PostingError> for $error {
+            fn from(error: PostingError) -> Self {
+                match error {
+                    PostingError::Refused(refused) => Self::Refused(refused),
+                    PostingError::Internal(cause) => Self::Internal(cause),
+                }
             }
         }
     )+};
 }
 
-invalid_argument_from_field!(ReadError, PostingError, ModerationError);
+from_posting_error!(CreateThreadError, CreatePostError, PostCannedReplyError);
+
+impl RpcError for ListBoardsError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ListBoardsError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for CreateThreadError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CreateThreadError::Session(error) => error.kind(),
+            CreateThreadError::Invalid(_) => ErrorKind::InvalidArgument,
+            CreateThreadError::Refused(refused) => refused.kind(),
+            CreateThreadError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for GetThreadError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            GetThreadError::Invalid(_) => ErrorKind::InvalidArgument,
+            GetThreadError::ThreadNotFound(_) => ErrorKind::NotFound,
+            GetThreadError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for ListThreadsError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ListThreadsError::Invalid(_) => ErrorKind::InvalidArgument,
+            ListThreadsError::BoardNotFound(_) => ErrorKind::NotFound,
+            ListThreadsError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for CreatePostError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            CreatePostError::Session(error) => error.kind(),
+            CreatePostError::Invalid(_) => ErrorKind::InvalidArgument,
+            CreatePostError::Refused(refused) => refused.kind(),
+            CreatePostError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for ListPostsError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ListPostsError::Invalid(_) => ErrorKind::InvalidArgument,
+            ListPostsError::ThreadNotFound(_) => ErrorKind::NotFound,
+            ListPostsError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for EditPostError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            EditPostError::Session(error) => error.kind(),
+            EditPostError::Invalid(_) => ErrorKind::InvalidArgument,
+            EditPostError::PostNotFound(_) => ErrorKind::NotFound,
+            EditPostError::NotAuthorOrStaff => ErrorKind::PermissionDenied,
+            EditPostError::PostDeleted(_) | EditPostError::ThreadLocked(_) => {
+                ErrorKind::FailedPrecondition
+            }
+            EditPostError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for DeletePostError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            DeletePostError::Session(error) => error.kind(),
+            DeletePostError::Invalid(_) => ErrorKind::InvalidArgument,
+            DeletePostError::PostNotFound(_) => ErrorKind::NotFound,
+            DeletePostError::NotAuthorOrStaff | DeletePostError::FirstPostNeedsStaff => {
+                ErrorKind::PermissionDenied
+            }
+            DeletePostError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for SetThreadFlagError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SetThreadFlagError::Session(error) => error.kind(),
+            SetThreadFlagError::NotStaff => ErrorKind::PermissionDenied,
+            SetThreadFlagError::Invalid(_) => ErrorKind::InvalidArgument,
+            SetThreadFlagError::ThreadNotFound(_) => ErrorKind::NotFound,
+            SetThreadFlagError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for GetIncidentThreadError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            GetIncidentThreadError::Invalid(_) => ErrorKind::InvalidArgument,
+            GetIncidentThreadError::IncidentThreadNotFound(_) => ErrorKind::NotFound,
+            GetIncidentThreadError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for ListCannedRepliesError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ListCannedRepliesError::Session(error) => error.kind(),
+            ListCannedRepliesError::NotStaff => ErrorKind::PermissionDenied,
+            ListCannedRepliesError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for PostCannedReplyError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PostCannedReplyError::Session(error) => error.kind(),
+            PostCannedReplyError::NotStaff => ErrorKind::PermissionDenied,
+            PostCannedReplyError::Invalid(_) => ErrorKind::InvalidArgument,
+            PostCannedReplyError::CannedReplyNotFound(_)
+            | PostCannedReplyError::AnsweredPostNotFound(_) => ErrorKind::NotFound,
+            PostCannedReplyError::Refused(refused) => refused.kind(),
+            PostCannedReplyError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}

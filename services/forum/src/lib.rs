@@ -10,29 +10,26 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use candor_platform::auth::{SessionCache, SessionResolver};
 use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::Foundation;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
-mod canned;
 mod config;
+mod consumers;
+mod domain;
 mod errors;
-mod events;
 mod grpc;
-mod notice;
 mod page_cache;
-mod paging;
-mod posting;
-mod sessions;
 mod store;
 
 /// Most ListPosts pages one replica keeps.
 const PAGE_CACHE_CAPACITY: usize = 10_000;
 
 pub use config::Config;
-pub use sessions::SYSTEM_ACCOUNT_ID;
+pub use domain::poster::SYSTEM_ACCOUNT_ID;
 
 /// The binary's name, also the service name in logs and traces.
 pub const BINARY_NAME: &str = "candor-forum";
@@ -44,7 +41,7 @@ static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 pub struct App {
     foundation: Foundation,
     api: grpc::ForumApi,
-    events: Arc<events::ForumEvents>,
+    events: Arc<consumers::ForumEvents>,
 }
 
 impl App {
@@ -52,17 +49,19 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let foundation =
             Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
-        let sessions = Arc::new(sessions::Sessions::new(
+        let sessions = Arc::new(SessionResolver::new(
             foundation
                 .tls
                 .client_channel(&config.account_grpc_url)
                 .context("ACCOUNT_GRPC_URL")?,
             &config.common.auth.service_token,
-            Duration::from_secs(u64::from(config.session_cache_seconds)),
-            config.session_cache_capacity as usize,
+            SessionCache {
+                ttl: Duration::from_secs(u64::from(config.session_cache_seconds)),
+                capacity: config.session_cache_capacity as usize,
+            },
         )?);
         let links = PublicLinks::new(&config.public_base_url);
-        let policy = posting::PostingPolicy {
+        let policy = domain::posting::PostingPolicy {
             member_interval: Duration::from_secs(u64::from(config.post_interval_seconds)),
         };
         let pages = Arc::new(page_cache::PageCache::new(
@@ -76,7 +75,7 @@ impl App {
             policy,
             pages.clone(),
         );
-        let events = Arc::new(events::ForumEvents::new(
+        let events = Arc::new(consumers::ForumEvents::new(
             foundation.pool.clone(),
             links,
             sessions,

@@ -6,7 +6,8 @@
 //!
 //! - `consumers`: the `candor.membership` queue (breach compensation,
 //!   enumeration totals, deactivations);
-//! - `grpc`: the `MembershipService` API;
+//! - `grpc`: the `MembershipService` API, one file per RPC;
+//! - `errors`: each RPC's errors and their kinds;
 //! - `store`: PostgreSQL, one module per table group;
 //! - `domain`: tiers and the ledger replay, without storage.
 
@@ -15,10 +16,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use candor_platform::auth::OutgoingInterceptor;
+use candor_platform::auth::{SessionCache, SessionResolver};
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::{BackgroundTask, Foundation};
-use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::membership::v1::membership_service_server::MembershipServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -26,6 +26,7 @@ use sqlx::migrate::Migrator;
 mod config;
 mod consumers;
 pub mod domain;
+mod errors;
 mod grpc;
 pub mod store;
 
@@ -49,15 +50,17 @@ impl App {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let foundation =
             Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
-        let interceptor = OutgoingInterceptor::with_token(&config.common.auth.service_token)
-            .map_err(|status| anyhow::anyhow!("SERVICE_TOKEN: {}", status.message()))?;
-        let channel = foundation
-            .tls
-            .client_channel(&config.account_grpc_url)
-            .context("ACCOUNT_GRPC_URL")?;
-        let accounts = AccountServiceClient::with_interceptor(channel, interceptor);
-        let auth = grpc::Authenticator::new(accounts);
-        let api = grpc::MembershipApi::new(foundation.pool.clone(), auth);
+        // Every call asks the account service: a revoked session is refused
+        // at once.
+        let sessions = Arc::new(SessionResolver::new(
+            foundation
+                .tls
+                .client_channel(&config.account_grpc_url)
+                .context("ACCOUNT_GRPC_URL")?,
+            &config.common.auth.service_token,
+            SessionCache::OFF,
+        )?);
+        let api = grpc::MembershipApi::new(foundation.pool.clone(), sessions);
         Ok(Self {
             foundation,
             api,

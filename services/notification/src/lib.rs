@@ -19,6 +19,8 @@ use tokio::sync::Notify;
 
 mod config;
 pub mod consumers;
+mod domain;
+mod errors;
 pub mod grpc;
 pub mod notice;
 pub mod sender;

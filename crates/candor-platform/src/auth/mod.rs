@@ -7,7 +7,8 @@
 //! callers may call each RPC; the gRPC server enforces it before the body is
 //! decoded and puts the resolved [`Identity`] into the request's extensions,
 //! so handlers never parse tokens themselves. Member session tokens are
-//! resolved by the handlers (through the account service), as before.
+//! resolved by the handlers through the account service, with one
+//! [`SessionResolver`] ([`sessions`]) in every service that takes them.
 //!
 //! Metadata conventions:
 //! - `authorization: Bearer <token>`: a caller's token, or a member's session.
@@ -20,10 +21,12 @@ mod caller;
 mod credentials;
 pub mod forwarded;
 pub mod permissions;
+pub mod sessions;
 
 pub use caller::{Caller, UnknownCaller};
 pub use credentials::{CallerTokens, Credentials, CredentialsError, check_token_strength};
 pub use forwarded::ClientAddress;
+pub use sessions::{Member, Principal, SessionCache, SessionError, SessionResolver};
 
 use secrecy::{ExposeSecret, SecretString};
 use tonic::metadata::{MetadataMap, MetadataValue};

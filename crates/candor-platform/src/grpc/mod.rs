@@ -5,13 +5,18 @@
 //! TLS when configured ([`GrpcTls`]), the permission table enforced before
 //! any body is decoded ([`guard`]), and limits on streams, concurrency and
 //! time ([`limits`]; message sizes are set on each generated service with
-//! [`crate::config::ServerConfig::max_message_bytes`]).
+//! [`crate::config::ServerConfig::max_message_bytes`]), and one table from
+//! error kinds to statuses ([`error_kind`]).
 
 pub mod certificates;
+pub mod error_kind;
 pub mod guard;
 pub mod limits;
 mod tls;
 
+pub use error_kind::{
+    ErrorKind, InvalidField, Refused, RpcError, Throttled, internal_error, respond, status_of,
+};
 pub use guard::Guard;
 pub use limits::Limits;
 pub use tls::{GrpcTls, install_crypto_provider};
@@ -221,12 +226,4 @@ fn plain_endpoint(url: &str) -> anyhow::Result<tonic::transport::Endpoint> {
         .with_context(|| format!("{url} is not a valid gRPC URL"))?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true))
-}
-
-/// Logs an internal failure with its full cause chain and returns a status
-/// that says nothing about it: internal causes never reach the client.
-pub fn internal_error(error: anyhow::Error) -> tonic::Status {
-    let trace_id = crate::telemetry::current_trace_id();
-    tracing::error!(error = %format!("{error:#}"), %trace_id, "internal error");
-    tonic::Status::internal(format!("internal error (trace id {trace_id})"))
 }

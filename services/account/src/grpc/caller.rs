@@ -1,14 +1,20 @@
-//! Who is calling: the client address for throttling, and the member behind
-//! a session token.
+//! Who is calling and what every session RPC shares: the client address
+//! for throttling, the member behind a session token, opening a session,
+//! and a throttle's wait as the platform's `Throttled`.
 
+use anyhow::Context as _;
 use candor_platform::auth::{ClientAddress, bearer_token};
+use candor_platform::grpc::{Refused, Throttled};
+use candor_proto::account::v1::Session;
 use sqlx::PgConnection;
 use tonic::Request;
 use tonic::metadata::MetadataMap;
+use uuid::Uuid;
 
-use super::error::{ApiError, DbContext as _};
+use crate::convert;
+use crate::domain::tokens;
+use crate::errors::{NoSession, SessionLookupError};
 use crate::store::sessions::{self, LiveSession};
-use crate::tokens;
 
 /// The client address for throttling: the one the server's permission
 /// layer worked out (the transport peer, or the right-most untrusted
@@ -24,12 +30,35 @@ pub fn client_address<T>(request: &Request<T>) -> String {
 pub async fn member_session(
     conn: &mut PgConnection,
     metadata: &MetadataMap,
-) -> Result<LiveSession, ApiError> {
-    let token = bearer_token(metadata)?;
-    sessions::find_live(conn, &tokens::hash(token))
+) -> Result<LiveSession, SessionLookupError> {
+    let token = bearer_token(metadata).map_err(|status| NoSession::Credential(Refused(status)))?;
+    Ok(sessions::find_live(conn, &tokens::hash(token))
         .await
-        .db("looking up the session")?
-        .ok_or(ApiError::Unauthenticated(
-            "session is unknown, expired or revoked",
-        ))
+        .context("looking up the session")?
+        .ok_or(NoSession::Ended)?)
+}
+
+/// Opens a session for the account; the caller commits.
+pub async fn open_session(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    ttl_seconds: u32,
+) -> anyhow::Result<Session> {
+    let token = tokens::issue();
+    let expires_at = sessions::create(conn, &token.hash, account_id, ttl_seconds)
+        .await
+        .context("creating the session")?;
+    Ok(Session {
+        session_token: token.secret,
+        account_id: account_id.to_string(),
+        expires_at: Some(convert::timestamp(expires_at)),
+    })
+}
+
+/// A throttle's wait in seconds (as the store answers it) as the refusal
+/// the RPCs return; `retry-after` is at least one second.
+pub fn throttled(wait_seconds: i64) -> Throttled {
+    Throttled {
+        retry_after_seconds: u64::try_from(wait_seconds).unwrap_or(0),
+    }
 }

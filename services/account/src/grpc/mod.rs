@@ -1,19 +1,30 @@
-//! The AccountService gRPC API. Each RPC group lives in its own module; this
-//! file only routes calls and turns errors into statuses.
+//! The AccountService gRPC API: this file only routes each RPC to its file
+//! (named after it) and answers its error through the platform's error-kind
+//! table. Caller-only RPCs are checked against the permission table again
+//! here (`admitted`).
 
 mod caller;
-mod deactivation;
-pub mod error;
-mod import;
-mod incidents;
+mod change_password;
+mod confirm_deactivation;
+mod count_affected_accounts;
+mod get_account;
+mod get_incident_progress;
+mod import_accounts;
+mod list_affected_accounts;
 mod login;
 mod logout;
-mod members;
-mod reset;
+mod register;
+mod request_deactivation;
+mod request_password_reset;
+mod reset_password;
 mod revoke_all_sessions;
+mod set_roles;
+mod validate_session;
 
 use std::sync::Arc;
 
+use candor_platform::auth::admitted;
+use candor_platform::grpc::respond;
 use candor_platform::links::PublicLinks;
 use candor_proto::account::v1::account_service_server::AccountService;
 use candor_proto::account::v1::*;
@@ -61,14 +72,10 @@ impl AccountApi {
 
 type RpcResult<T> = Result<Response<T>, Status>;
 
-fn respond<T>(result: Result<T, error::ApiError>) -> RpcResult<T> {
-    result.map(Response::new).map_err(Status::from)
-}
-
 #[tonic::async_trait]
 impl AccountService for AccountApi {
     async fn register(&self, request: Request<RegisterRequest>) -> RpcResult<RegisterResponse> {
-        respond(members::register(&self.shared, request).await)
+        respond(register::register(&self.shared, request).await)
     }
 
     async fn login(&self, request: Request<LoginRequest>) -> RpcResult<LoginResponse> {
@@ -79,39 +86,41 @@ impl AccountService for AccountApi {
         &self,
         request: Request<ChangePasswordRequest>,
     ) -> RpcResult<ChangePasswordResponse> {
-        respond(login::change_password(&self.shared, request).await)
+        respond(change_password::change_password(&self.shared, request).await)
     }
 
     async fn request_password_reset(
         &self,
         request: Request<RequestPasswordResetRequest>,
     ) -> RpcResult<RequestPasswordResetResponse> {
-        respond(reset::request_password_reset(&self.shared, request).await)
+        respond(request_password_reset::request_password_reset(&self.shared, request).await)
     }
 
     async fn reset_password(
         &self,
         request: Request<ResetPasswordRequest>,
     ) -> RpcResult<ResetPasswordResponse> {
-        respond(reset::reset_password(&self.shared, request).await)
+        respond(reset_password::reset_password(&self.shared, request).await)
     }
 
     async fn validate_session(
         &self,
         request: Request<ValidateSessionRequest>,
     ) -> RpcResult<ValidateSessionResponse> {
-        respond(members::validate_session(&self.shared, request).await)
+        admitted(&request)?;
+        respond(validate_session::validate_session(&self.shared, request).await)
     }
 
     async fn get_account(
         &self,
         request: Request<GetAccountRequest>,
     ) -> RpcResult<GetAccountResponse> {
-        respond(members::get_account(&self.shared, request).await)
+        respond(get_account::get_account(&self.shared, request).await)
     }
 
     async fn set_roles(&self, request: Request<SetRolesRequest>) -> RpcResult<SetRolesResponse> {
-        respond(members::set_roles(&self.shared, request).await)
+        admitted(&request)?;
+        respond(set_roles::set_roles(&self.shared, request).await)
     }
 
     async fn logout(&self, request: Request<LogoutRequest>) -> RpcResult<LogoutResponse> {
@@ -129,41 +138,45 @@ impl AccountService for AccountApi {
         &self,
         request: Request<RequestDeactivationRequest>,
     ) -> RpcResult<RequestDeactivationResponse> {
-        respond(deactivation::request_deactivation(&self.shared, request).await)
+        respond(request_deactivation::request_deactivation(&self.shared, request).await)
     }
 
     async fn confirm_deactivation(
         &self,
         request: Request<ConfirmDeactivationRequest>,
     ) -> RpcResult<ConfirmDeactivationResponse> {
-        respond(deactivation::confirm_deactivation(&self.shared, request).await)
+        respond(confirm_deactivation::confirm_deactivation(&self.shared, request).await)
     }
 
     async fn import_accounts(
         &self,
         request: Request<Streaming<ImportAccountsRequest>>,
     ) -> RpcResult<ImportAccountsResponse> {
-        respond(import::import_accounts(&self.shared, request).await)
+        admitted(&request)?;
+        respond(import_accounts::import_accounts(&self.shared, request).await)
     }
 
     async fn count_affected_accounts(
         &self,
         request: Request<CountAffectedAccountsRequest>,
     ) -> RpcResult<CountAffectedAccountsResponse> {
-        respond(incidents::count_affected_accounts(&self.shared, request).await)
+        admitted(&request)?;
+        respond(count_affected_accounts::count_affected_accounts(&self.shared, request).await)
     }
 
     async fn list_affected_accounts(
         &self,
         request: Request<ListAffectedAccountsRequest>,
     ) -> RpcResult<ListAffectedAccountsResponse> {
-        respond(incidents::list_affected_accounts(&self.shared, request).await)
+        admitted(&request)?;
+        respond(list_affected_accounts::list_affected_accounts(&self.shared, request).await)
     }
 
     async fn get_incident_progress(
         &self,
         request: Request<GetIncidentProgressRequest>,
     ) -> RpcResult<GetIncidentProgressResponse> {
-        respond(incidents::get_incident_progress(&self.shared, request).await)
+        admitted(&request)?;
+        respond(get_incident_progress::get_incident_progress(&self.shared, request).await)
     }
 }

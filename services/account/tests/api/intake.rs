@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use candor_account::App;
-use candor_account::intake::BreachIntake;
+use candor_account::consumers::BreachIntake;
 use candor_platform::messaging::HandlerError;
 use candor_proto::account::v1::*;
 use candor_proto::events::v1::PasswordResetScope;

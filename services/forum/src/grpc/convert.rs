@@ -5,7 +5,7 @@ use candor_proto::forum::v1::{Author, AuthorKind, Board, CannedReply, Post, Thre
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
-use crate::canned;
+use crate::domain::canned;
 use crate::store::AuthorView;
 use crate::store::boards::BoardRow;
 use crate::store::canned::CannedReplyRow;

@@ -1,17 +1,29 @@
-//! The ForumService gRPC API. This file wires each RPC to its handler in
-//! the modules below; each handler returns its operation's error enum, which
-//! `crate::errors` turns into a status in one place.
+//! The ForumService gRPC API: this file only routes each RPC to its file
+//! (named after it), drops cached pages after each write, and answers each
+//! error through the platform's error-kind table.
 
-mod canned;
-pub mod convert;
+mod convert;
+mod create_post;
+mod create_thread;
+mod delete_post;
+mod edit_post;
+mod get_incident_thread;
+mod get_thread;
+mod list_boards;
+mod list_canned_replies;
+mod list_posts;
+mod list_threads;
+mod lock_thread;
 mod moderation;
-mod posts;
+mod pin_thread;
+mod post_canned_reply;
 mod routes;
-mod threads;
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use candor_platform::auth::{SessionError, SessionResolver};
+use candor_platform::grpc::{internal_error, respond, status_of};
 use candor_platform::links::PublicLinks;
 use candor_proto::forum::v1::forum_service_server::ForumService;
 use candor_proto::forum::v1::*;
@@ -19,16 +31,16 @@ use prost::Message as _;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
+use crate::domain::poster::Poster;
+use crate::domain::posting::PostingPolicy;
 use crate::page_cache::PageCache;
-use crate::posting::PostingPolicy;
-use crate::sessions::Sessions;
 
 pub use routes::ForumRoutes;
 
 /// The forum API's shared state.
 pub struct ForumApi {
     pool: PgPool,
-    sessions: Arc<Sessions>,
+    sessions: Arc<SessionResolver>,
     links: PublicLinks,
     policy: PostingPolicy,
     pages: Arc<PageCache>,
@@ -37,7 +49,7 @@ pub struct ForumApi {
 impl ForumApi {
     pub fn new(
         pool: PgPool,
-        sessions: Arc<Sessions>,
+        sessions: Arc<SessionResolver>,
         links: PublicLinks,
         policy: PostingPolicy,
         pages: Arc<PageCache>,
@@ -51,6 +63,12 @@ impl ForumApi {
         }
     }
 
+    /// Who writes: the member of the session, or the system account for a
+    /// caller acting in its own right.
+    async fn poster<T>(&self, request: &Request<T>) -> Result<Poster, SessionError> {
+        Ok(Poster::of(self.sessions.resolve(request).await?))
+    }
+
     /// Runs a write and then drops every cached page, so readers on this
     /// replica see it at once.
     async fn writing<T>(&self, write: impl Future<Output = T>) -> T {
@@ -60,45 +78,44 @@ impl ForumApi {
     }
 }
 
-fn respond<T, E: Into<Status>>(result: Result<T, E>) -> Result<Response<T>, Status> {
-    result.map(Response::new).map_err(Into::into)
-}
-
 #[tonic::async_trait]
 impl ForumService for ForumApi {
     async fn list_boards(
         &self,
         _request: Request<ListBoardsRequest>,
     ) -> Result<Response<ListBoardsResponse>, Status> {
-        respond(self.boards().await)
+        respond(list_boards::list_boards(self).await)
     }
 
     async fn create_thread(
         &self,
         request: Request<CreateThreadRequest>,
     ) -> Result<Response<CreateThreadResponse>, Status> {
-        respond(self.writing(self.start_thread(request)).await)
+        respond(
+            self.writing(create_thread::create_thread(self, request))
+                .await,
+        )
     }
 
     async fn get_thread(
         &self,
         request: Request<GetThreadRequest>,
     ) -> Result<Response<GetThreadResponse>, Status> {
-        respond(self.thread(request.into_inner()).await)
+        respond(get_thread::get_thread(self, request.into_inner()).await)
     }
 
     async fn list_threads(
         &self,
         request: Request<ListThreadsRequest>,
     ) -> Result<Response<ListThreadsResponse>, Status> {
-        respond(self.threads_of_board(request.into_inner()).await)
+        respond(list_threads::list_threads(self, request.into_inner()).await)
     }
 
     async fn create_post(
         &self,
         request: Request<CreatePostRequest>,
     ) -> Result<Response<CreatePostResponse>, Status> {
-        respond(self.writing(self.add_post(request)).await)
+        respond(self.writing(create_post::create_post(self, request)).await)
     }
 
     async fn list_posts(
@@ -107,10 +124,12 @@ impl ForumService for ForumApi {
     ) -> Result<Response<ListPostsResponse>, Status> {
         // `ForumRoutes` serves ListPosts from the encoded page without this
         // decode; this keeps the plain generated server complete.
-        let page = self.posts_of_thread(request.into_inner()).await?;
+        let page = list_posts::list_posts(self, request.into_inner())
+            .await
+            .map_err(|error| status_of(&error))?;
         let page = ListPostsResponse::decode(page)
             .context("decoding a page we encoded")
-            .map_err(candor_platform::grpc::internal_error)?;
+            .map_err(internal_error)?;
         Ok(Response::new(page))
     }
 
@@ -118,48 +137,51 @@ impl ForumService for ForumApi {
         &self,
         request: Request<EditPostRequest>,
     ) -> Result<Response<EditPostResponse>, Status> {
-        respond(self.writing(self.edit(request)).await)
+        respond(self.writing(edit_post::edit_post(self, request)).await)
     }
 
     async fn delete_post(
         &self,
         request: Request<DeletePostRequest>,
     ) -> Result<Response<DeletePostResponse>, Status> {
-        respond(self.writing(self.delete(request)).await)
+        respond(self.writing(delete_post::delete_post(self, request)).await)
     }
 
     async fn pin_thread(
         &self,
         request: Request<PinThreadRequest>,
     ) -> Result<Response<PinThreadResponse>, Status> {
-        respond(self.writing(self.pin(request)).await)
+        respond(self.writing(pin_thread::pin_thread(self, request)).await)
     }
 
     async fn lock_thread(
         &self,
         request: Request<LockThreadRequest>,
     ) -> Result<Response<LockThreadResponse>, Status> {
-        respond(self.writing(self.lock(request)).await)
+        respond(self.writing(lock_thread::lock_thread(self, request)).await)
     }
 
     async fn get_incident_thread(
         &self,
         request: Request<GetIncidentThreadRequest>,
     ) -> Result<Response<GetIncidentThreadResponse>, Status> {
-        respond(self.incident_thread(request.into_inner()).await)
+        respond(get_incident_thread::get_incident_thread(self, request.into_inner()).await)
     }
 
     async fn list_canned_replies(
         &self,
         request: Request<ListCannedRepliesRequest>,
     ) -> Result<Response<ListCannedRepliesResponse>, Status> {
-        respond(self.canned_replies(request).await)
+        respond(list_canned_replies::list_canned_replies(self, request).await)
     }
 
     async fn post_canned_reply(
         &self,
         request: Request<PostCannedReplyRequest>,
     ) -> Result<Response<PostCannedReplyResponse>, Status> {
-        respond(self.writing(self.answer_with_canned_reply(request)).await)
+        respond(
+            self.writing(post_canned_reply::post_canned_reply(self, request))
+                .await,
+        )
     }
 }

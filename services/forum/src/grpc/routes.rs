@@ -22,7 +22,9 @@ use tonic::codegen::{BoxFuture, Service, http};
 use tonic::server::{NamedService, UnaryService};
 use tonic::{Request, Response, Status};
 
-use super::{ForumApi, respond};
+use candor_platform::grpc::respond;
+
+use super::{ForumApi, list_posts};
 
 /// The method this module serves itself.
 const LIST_POSTS_PATH: &str = "/candor.forum.v1.ForumService/ListPosts";
@@ -86,7 +88,7 @@ impl UnaryService<ListPostsRequest> for ListPostsMethod {
 
     fn call(&mut self, request: Request<ListPostsRequest>) -> Self::Future {
         let api = self.0.clone();
-        Box::pin(async move { respond(api.posts_of_thread(request.into_inner()).await) })
+        Box::pin(async move { respond(list_posts::list_posts(&api, request.into_inner()).await) })
     }
 }
 

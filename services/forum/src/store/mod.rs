@@ -1,5 +1,6 @@
 //! candor-forum's tables. Every function takes `&mut PgConnection` so the
-//! caller decides the transaction.
+//! caller decides the transaction, except [`posting`]: writing a post spans
+//! threads, posts and authors and runs its own transaction.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -111,5 +112,6 @@ macro_rules! select_posts {
 pub mod authors;
 pub mod boards;
 pub mod canned;
+pub mod posting;
 pub mod posts;
 pub mod threads;

@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use candor_platform::db::{ConstraintViolation, constraint_violation};
+use candor_platform::grpc::InvalidField;
 use candor_proto::membership::v1::{CreditKind, GrantCreditRequest, GrantCreditResponse, Money};
 use prost::Message;
 use sha2::{Digest, Sha256};
@@ -10,11 +11,11 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::convert;
-use super::errors::{GrantCreditError, InvalidField};
 use crate::domain::ledger::{LedgerEntry, MembershipState, kind_from_db, to_db};
 use crate::domain::validation::{
     OPTIONAL_INCIDENT_ID, OPTIONAL_UUID, REASON, is_currency, is_idempotency_key, parse_uuid,
 };
+use crate::errors::GrantCreditError;
 use crate::store::credits::{self, NewCredit};
 use crate::store::grants::{self, Claim};
 use crate::store::memberships::{self, StoredMembership};
@@ -32,7 +33,7 @@ struct Grant {
     voids_credit_id: Option<Uuid>,
 }
 
-pub(super) async fn run(
+pub(super) async fn grant_credit(
     pool: &PgPool,
     request: GrantCreditRequest,
 ) -> Result<GrantCreditResponse, GrantCreditError> {

@@ -1,25 +1,27 @@
 //! ListCredits: ledger entries, newest first, paged by an opaque cursor.
 
 use anyhow::Context;
+use candor_platform::auth::Principal;
+use candor_platform::grpc::InvalidField;
 use candor_proto::membership::v1::{ListCreditsRequest, ListCreditsResponse};
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
+use tonic::Request;
 use uuid::Uuid;
 
-use super::caller::Caller;
-use super::convert;
-use super::errors::{InvalidField, ListCreditsError};
+use super::{MembershipApi, convert};
 use crate::domain::validation::{OPTIONAL_INCIDENT_ID, OPTIONAL_UUID, PAGE_TOKEN, parse_uuid};
+use crate::errors::ListCreditsError;
 use crate::store::credits::{self, CreditFilter, Cursor};
 
 const DEFAULT_PAGE_SIZE: u32 = 50;
 const MAX_PAGE_SIZE: u32 = 500;
 
-pub(super) async fn run(
-    pool: &PgPool,
-    caller: Caller,
-    request: ListCreditsRequest,
+pub(super) async fn list_credits(
+    api: &MembershipApi,
+    request: Request<ListCreditsRequest>,
 ) -> Result<ListCreditsResponse, ListCreditsError> {
+    let caller = api.sessions.resolve(&request).await?;
+    let request = request.into_inner();
     let account_id = match InvalidField::check("account_id", &request.account_id, OPTIONAL_UUID)? {
         "" => None,
         text => Some(
@@ -39,18 +41,12 @@ pub(super) async fn run(
         (None, incident) => CreditFilter::Incident(incident.to_owned()),
         (Some(account), incident) => CreditFilter::AccountAndIncident(account, incident.to_owned()),
     };
-    if let Caller::Member(own) = caller {
+    if let Principal::Member(member) = &caller {
         match &filter {
-            CreditFilter::Account(account) if *account == own => {}
-            CreditFilter::Account(_) => {
-                return Err(ListCreditsError::PermissionDenied(
-                    "a member may only list their own credits",
-                ));
-            }
+            CreditFilter::Account(account) if *account == member.account_id => {}
+            CreditFilter::Account(_) => return Err(ListCreditsError::OtherAccount),
             CreditFilter::Incident(_) | CreditFilter::AccountAndIncident(..) => {
-                return Err(ListCreditsError::PermissionDenied(
-                    "listing by incident is open to operators and services only",
-                ));
+                return Err(ListCreditsError::ByIncidentNeedsCaller);
             }
         }
     }
@@ -64,7 +60,7 @@ pub(super) async fn run(
             .ok_or_else(|| InvalidField::new("page_token", "was not issued for these filters"))?,
     };
 
-    let mut conn = pool.acquire().await.context("acquiring a connection")?;
+    let mut conn = api.pool.acquire().await.context("acquiring a connection")?;
     let mut rows = credits::list(&mut conn, &filter, cursor, i64::from(page_size) + 1)
         .await
         .context("listing credits")?;

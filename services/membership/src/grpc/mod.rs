@@ -1,5 +1,11 @@
-//! The `candor.membership.v1.MembershipService` gRPC API.
+//! The `candor.membership.v1.MembershipService` gRPC API: this file only
+//! routes each RPC to its file (named after it) and answers its error
+//! through the platform's error-kind table.
 
+use std::sync::Arc;
+
+use candor_platform::auth::{SessionResolver, admitted};
+use candor_platform::grpc::respond;
 use candor_proto::membership::v1::membership_service_server::MembershipService;
 use candor_proto::membership::v1::{
     GetIncidentProgressRequest, GetIncidentProgressResponse, GetMembershipRequest,
@@ -9,26 +15,22 @@ use candor_proto::membership::v1::{
 use sqlx::PgPool;
 use tonic::{Request, Response, Status};
 
-pub mod caller;
 mod convert;
-mod errors;
+mod get_incident_progress;
 mod get_membership;
 mod grant_credit;
-mod incident_progress;
 mod list_credits;
-
-pub use caller::Authenticator;
 
 /// The API's state: the pool and who may call.
 #[derive(Clone)]
 pub struct MembershipApi {
     pool: PgPool,
-    auth: Authenticator,
+    sessions: Arc<SessionResolver>,
 }
 
 impl MembershipApi {
-    pub fn new(pool: PgPool, auth: Authenticator) -> Self {
-        Self { pool, auth }
+    pub fn new(pool: PgPool, sessions: Arc<SessionResolver>) -> Self {
+        Self { pool, sessions }
     }
 }
 
@@ -39,9 +41,7 @@ impl MembershipService for MembershipApi {
         &self,
         request: Request<GetMembershipRequest>,
     ) -> Result<Response<GetMembershipResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let response = get_membership::run(&self.pool, caller, request.into_inner()).await?;
-        Ok(Response::new(response))
+        respond(get_membership::get_membership(self, request).await)
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "ListCredits"))]
@@ -49,9 +49,7 @@ impl MembershipService for MembershipApi {
         &self,
         request: Request<ListCreditsRequest>,
     ) -> Result<Response<ListCreditsResponse>, Status> {
-        let caller = self.auth.caller(&request).await?;
-        let response = list_credits::run(&self.pool, caller, request.into_inner()).await?;
-        Ok(Response::new(response))
+        respond(list_credits::list_credits(self, request).await)
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GrantCredit"))]
@@ -59,9 +57,8 @@ impl MembershipService for MembershipApi {
         &self,
         request: Request<GrantCreditRequest>,
     ) -> Result<Response<GrantCreditResponse>, Status> {
-        candor_platform::auth::admitted(&request)?;
-        let response = grant_credit::run(&self.pool, request.into_inner()).await?;
-        Ok(Response::new(response))
+        admitted(&request)?;
+        respond(grant_credit::grant_credit(&self.pool, request.into_inner()).await)
     }
 
     #[tracing::instrument(skip_all, fields(rpc = "GetIncidentProgress"))]
@@ -69,8 +66,9 @@ impl MembershipService for MembershipApi {
         &self,
         request: Request<GetIncidentProgressRequest>,
     ) -> Result<Response<GetIncidentProgressResponse>, Status> {
-        candor_platform::auth::admitted(&request)?;
-        let response = incident_progress::run(&self.pool, request.into_inner()).await?;
-        Ok(Response::new(response))
+        admitted(&request)?;
+        respond(
+            get_incident_progress::get_incident_progress(&self.pool, request.into_inner()).await,
+        )
     }
 }

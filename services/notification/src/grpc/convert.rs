@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::errors::ApiError;
 use crate::store::deliveries::{DeliveryRow, Filter};
+use candor_platform::grpc::InvalidField;
 
 pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
     Timestamp {
@@ -20,11 +20,12 @@ pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
     }
 }
 
-pub fn from_timestamp(field: &str, time: Option<&Timestamp>) -> Result<DateTime<Utc>, ApiError> {
+pub fn from_timestamp(
+    field: &'static str,
+    time: Option<&Timestamp>,
+) -> Result<DateTime<Utc>, InvalidField> {
     time.and_then(|time| DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).ok()?))
-        .ok_or_else(|| {
-            ApiError::invalid(format!("{field}: required timestamp is missing or invalid"))
-        })
+        .ok_or_else(|| InvalidField::new(field, "required timestamp is missing or invalid"))
 }
 
 pub fn state_name(state: DeliveryState) -> Option<&'static str> {
@@ -128,11 +129,11 @@ pub fn encode_page_token(filter: &Filter, last: &DeliveryRow) -> String {
 pub fn decode_page_token(
     filter: &Filter,
     token: &str,
-) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
+) -> Result<Option<(DateTime<Utc>, Uuid)>, InvalidField> {
     if token.is_empty() {
         return Ok(None);
     }
-    let invalid = || ApiError::invalid("page_token: not issued for these filters");
+    let invalid = || InvalidField::new("page_token", "not issued for these filters");
     let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| invalid())?;
     let token: PageToken = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
     if token.filter != fingerprint(filter) {

@@ -1,19 +1,20 @@
 //! GetIncidentProgress: how far an incident's compensation has come.
 
 use anyhow::Context;
+use candor_platform::grpc::InvalidField;
 use candor_proto::events::v1::Compensation;
 use candor_proto::membership::v1::{GetIncidentProgressRequest, GetIncidentProgressResponse};
 use sqlx::PgPool;
 
 use super::convert::timestamp;
-use super::errors::{IncidentProgressError, InvalidField};
 use crate::domain::validation::INCIDENT_ID;
+use crate::errors::GetIncidentProgressError;
 use crate::store::incidents::{self, ProgressRow};
 
-pub(super) async fn run(
+pub(super) async fn get_incident_progress(
     pool: &PgPool,
     request: GetIncidentProgressRequest,
-) -> Result<GetIncidentProgressResponse, IncidentProgressError> {
+) -> Result<GetIncidentProgressResponse, GetIncidentProgressError> {
     let incident_id = InvalidField::check("incident_id", &request.incident_id, INCIDENT_ID)?;
     let mut conn = pool.acquire().await.context("acquiring a connection")?;
     let row = incidents::progress(&mut conn, incident_id)

@@ -8,7 +8,7 @@ use candor_proto::events::v1::{
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 
-use crate::canned::escape_markdown;
+use super::canned::escape_markdown;
 
 /// The notice as the thread's first post.
 pub fn render(breach: &BreachReported, links: &PublicLinks) -> String {

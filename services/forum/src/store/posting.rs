@@ -1,53 +1,22 @@
 //! Writing posts, shared by CreateThread, CreatePost and PostCannedReply:
 //! input limits, retry-safety by `request_id`, the thread lock, duplicate
-//! protection and the per-member rate limit, in one transaction.
+//! protection and the per-member rate limit, in one transaction. Refusals
+//! are the domain's (`domain::posting`), not the API's.
 
-use std::borrow::Cow;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use candor_platform::db::{ConstraintViolation, constraint_violation};
-use candor_platform::validation::TextRule;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::errors::PostingError;
-use crate::sessions::{Caller, CallerKind};
+use crate::domain::poster::{Poster, PosterKind};
+use crate::domain::posting::{
+    PostingError, PostingPolicy, PostingRefused, check_body, check_title,
+};
 use crate::store::authors::{self, PostingSlot};
 use crate::store::threads::NewThread;
 use crate::store::{PostRow, ThreadRow, boards, posts, threads};
-
-pub const MAX_TITLE_CHARS: usize = 200;
-pub const MAX_BODY_CHARS: usize = 20_000;
-
-/// A post body: Markdown, at most 20000 characters as sent, at least one
-/// once trimmed; LF and TAB allowed, no other control character.
-const BODY: TextRule = TextRule::multi_line(1, MAX_BODY_CHARS);
-/// A thread title: a single line of at most 200 characters as sent.
-const TITLE: TextRule = TextRule::single_line(1, MAX_TITLE_CHARS);
-
-/// Checks a Markdown body and returns what to store: trimmed, CRLF as LF.
-/// The bound is on the raw value, so what is stored was checked.
-pub fn check_body<'a>(
-    field: &'static str,
-    body: &'a str,
-) -> Result<Cow<'a, str>, (&'static str, String)> {
-    BODY.check(body)
-        .map_err(|reason| (field, reason.to_string()))
-}
-
-/// Checks a title and returns it trimmed.
-pub fn check_title(title: &str) -> Result<Cow<'_, str>, (&'static str, String)> {
-    TITLE
-        .check(title)
-        .map_err(|reason| ("title", reason.to_string()))
-}
-
-/// How often members may post; staff and the system account are exempt.
-#[derive(Debug, Clone, Copy)]
-pub struct PostingPolicy {
-    pub member_interval: Duration,
-}
 
 /// A reply to write.
 #[derive(Debug, Clone)]
@@ -64,7 +33,7 @@ pub struct Reply<'a> {
 pub async fn reply(
     pool: &PgPool,
     policy: PostingPolicy,
-    caller: &Caller,
+    caller: &Poster,
     reply: &Reply<'_>,
 ) -> Result<PostRow, PostingError> {
     let body = check_body("body", reply.body)?;
@@ -83,8 +52,8 @@ pub async fn reply(
         .await
         .context("locking the thread")?
     {
-        None => return Err(PostingError::ThreadNotFound(reply.thread_id)),
-        Some(true) => return Err(PostingError::ThreadLocked(reply.thread_id)),
+        None => return Err(PostingRefused::ThreadNotFound(reply.thread_id).into()),
+        Some(true) => return Err(PostingRefused::ThreadLocked(reply.thread_id).into()),
         Some(false) => {}
     }
     if let Some(answered) = reply.in_reply_to_post_id {
@@ -92,7 +61,7 @@ pub async fn reply(
             .await
             .context("reading the answered post")?;
         if post.is_none_or(|post| post.thread_id != reply.thread_id) {
-            return Err(PostingError::PostNotFound(answered));
+            return Err(PostingRefused::PostNotFound(answered).into());
         }
     }
     if reply.canned_reply_id.is_none() {
@@ -148,7 +117,7 @@ pub struct NewThreadDraft<'a> {
 pub async fn start_thread(
     pool: &PgPool,
     policy: PostingPolicy,
-    caller: &Caller,
+    caller: &Poster,
     draft: &NewThreadDraft<'_>,
 ) -> Result<(ThreadRow, PostRow), PostingError> {
     let title = check_title(draft.title)?;
@@ -157,9 +126,9 @@ pub async fn start_thread(
     let board = boards::get(&mut conn, draft.board_id)
         .await
         .context("reading the board")?
-        .ok_or_else(|| PostingError::BoardNotFound(draft.board_id.to_owned()))?;
+        .ok_or_else(|| PostingRefused::BoardNotFound(draft.board_id.to_owned()))?;
     if board.staff_only_threads && !caller.is_staff() {
-        return Err(PostingError::StaffOnlyBoard(board.board_id));
+        return Err(PostingRefused::StaffOnlyBoard(board.board_id).into());
     }
     if let Some(request_id) = draft.request_id
         && let Some(existing) = threads::get_by_request(&mut conn, caller.account_id, request_id)
@@ -242,14 +211,14 @@ async fn replayed_post(
 
 async fn refuse_duplicate(
     conn: &mut sqlx::PgConnection,
-    caller: &Caller,
+    caller: &Poster,
     body: &str,
 ) -> Result<(), PostingError> {
     let duplicate = posts::recent_duplicate(conn, caller.account_id, body)
         .await
         .context("checking for a duplicate post")?;
     match duplicate {
-        Some(post_id) => Err(PostingError::Duplicate(post_id)),
+        Some(post_id) => Err(PostingRefused::Duplicate(post_id).into()),
         None => Ok(()),
     }
 }
@@ -257,12 +226,12 @@ async fn refuse_duplicate(
 async fn take_slot(
     conn: &mut sqlx::PgConnection,
     policy: PostingPolicy,
-    caller: &Caller,
+    caller: &Poster,
 ) -> Result<(), PostingError> {
     let interval = match caller.kind {
-        CallerKind::System => return Ok(()),
-        CallerKind::Staff => Duration::ZERO,
-        CallerKind::Member => policy.member_interval,
+        PosterKind::System => return Ok(()),
+        PosterKind::Staff => Duration::ZERO,
+        PosterKind::Member => policy.member_interval,
     };
     let slot = authors::take_posting_slot(
         conn,
@@ -277,7 +246,7 @@ async fn take_slot(
         PostingSlot::Granted => Ok(()),
         PostingSlot::RateLimited {
             retry_after_seconds,
-        } => Err(PostingError::RateLimited(retry_after_seconds)),
-        PostingSlot::Deactivated => Err(PostingError::Deactivated),
+        } => Err(PostingRefused::RateLimited(retry_after_seconds).into()),
+        PostingSlot::Deactivated => Err(PostingRefused::Deactivated.into()),
     }
 }

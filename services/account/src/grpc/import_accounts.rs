@@ -5,24 +5,25 @@
 
 use std::collections::HashSet;
 
-use candor_platform::auth::admitted;
+use anyhow::Context as _;
+use candor_platform::grpc::InvalidField;
 use candor_proto::account::v1::{
     ImportAccountsRequest, ImportAccountsResponse, ImportRecord, ImportRejection,
     ImportRejectionReason,
 };
 use chrono::Utc;
-use tonic::{Request, Status, Streaming};
+use tonic::{Request, Streaming};
 use uuid::Uuid;
 
 use super::Shared;
-use super::error::{ApiError, DbContext as _};
 use crate::convert::from_timestamp;
+use crate::domain::validation::{normalize_display_name, normalize_email};
+use crate::errors::ImportAccountsError;
 use crate::password::cost::Argon2Ceiling;
 use crate::password::legacy::LegacyHashError;
 use crate::password::{ImportedPassword, LegacyKey};
 use crate::store::accounts::{PASSWORD_OK, PASSWORD_RESET_REQUIRED};
 use crate::store::import::{self, ImportBatch};
-use crate::validation::{normalize_display_name, normalize_email};
 
 const MAX_RECORDS_PER_CHUNK: usize = 1000;
 const MAX_REJECTIONS_LISTED: usize = 1000;
@@ -67,8 +68,7 @@ impl Summary {
 pub async fn import_accounts(
     shared: &Shared,
     request: Request<Streaming<ImportAccountsRequest>>,
-) -> Result<ImportAccountsResponse, ApiError> {
-    admitted(&request)?;
+) -> Result<ImportAccountsResponse, ImportAccountsError> {
     let mut stream = request.into_inner();
     let key = shared.hasher.legacy_key().clone();
     let ceiling = shared.hasher.ceiling();
@@ -80,16 +80,11 @@ pub async fn import_accounts(
             Ok(None) => break,
             Err(status) => {
                 tracing::warn!(code = ?status.code(), received = summary.response.received, "import stream broke");
-                return Err(ApiError::Status(Status::cancelled(
-                    "the import stream was interrupted",
-                )));
+                return Err(ImportAccountsError::StreamBroken);
             }
         };
         if chunk.records.len() > MAX_RECORDS_PER_CHUNK {
-            return Err(ApiError::invalid(
-                "records",
-                "at most 1000 records per chunk",
-            ));
+            return Err(InvalidField::new("records", "at most 1000 records per chunk").into());
         }
         let mut batch = ImportBatch::default();
         let mut lines = Vec::with_capacity(chunk.records.len());
@@ -123,10 +118,14 @@ pub async fn import_accounts(
             }
         }
         if !batch.is_empty() {
-            let mut conn = shared.pool.acquire().await.db("acquiring a connection")?;
+            let mut conn = shared
+                .pool
+                .acquire()
+                .await
+                .context("acquiring a connection")?;
             let inserted: HashSet<Uuid> = import::insert_batch(&mut conn, &batch)
                 .await
-                .db("inserting an import batch")?
+                .context("inserting an import batch")?
                 .into_iter()
                 .collect();
             summary.response.imported += inserted.len() as u64;

@@ -1,0 +1,3 @@
+//! Rules with no I/O: what the RPCs accept.
+
+pub mod validation;

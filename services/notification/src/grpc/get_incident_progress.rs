@@ -1,0 +1,62 @@
+//! GetIncidentProgress: how far an incident's notices have come, with the
+//! send rate of the last minute and an estimated completion.
+
+use anyhow::Context as _;
+use candor_platform::grpc::InvalidField;
+use candor_proto::notification::v1::{GetIncidentProgressRequest, GetIncidentProgressResponse};
+use sqlx::PgPool;
+
+use super::convert;
+use crate::domain::validation::INCIDENT_ID;
+use crate::errors::GetIncidentProgressError;
+use crate::store;
+
+pub(super) async fn get_incident_progress(
+    pool: &PgPool,
+    request: GetIncidentProgressRequest,
+) -> Result<GetIncidentProgressResponse, GetIncidentProgressError> {
+    InvalidField::check("incident_id", &request.incident_id, INCIDENT_ID)?;
+    let mut connection = pool.acquire().await.context("acquiring a connection")?;
+    let row = store::progress::incident(&mut connection, &request.incident_id)
+        .await
+        .context("reading the incident's progress")?;
+    let count = |value: i64| u64::try_from(value).unwrap_or_default();
+    let window = row
+        .first_sent_at
+        .map(|first| (row.now - first).num_milliseconds() as f64 / 1000.0)
+        .unwrap_or(60.0)
+        .clamp(1.0, 60.0);
+    let rate = row.sent_last_minute as f64 / window;
+    let expected = row.expected_total.map(count);
+    let finished = count(row.sent + row.failed + row.suppressed);
+    let complete = expected.is_some_and(|expected| finished >= expected)
+        && row.queued == 0
+        && row.sending == 0;
+    let estimated_completion_at = match expected {
+        Some(expected) if rate > 0.0 && !complete && expected > finished => {
+            let seconds = (expected - finished) as f64 / rate;
+            chrono::Duration::try_milliseconds((seconds * 1000.0) as i64)
+                .map(|left| convert::timestamp(row.now + left))
+        }
+        _ => None,
+    };
+    Ok(GetIncidentProgressResponse {
+        incident_id: request.incident_id,
+        incident_known: row.incident_known,
+        enumeration_complete: expected.is_some(),
+        expected_total: expected.unwrap_or_default(),
+        queued: count(row.queued),
+        sending: count(row.sending),
+        sent: count(row.sent),
+        failed: count(row.failed),
+        suppressed: count(row.suppressed),
+        sent_without_thread_link: count(row.sent_without_thread_link),
+        possibly_resent: count(row.possibly_resent),
+        thread_url: row.thread_url.unwrap_or_default(),
+        send_rate_per_second: rate,
+        estimated_completion_at,
+        first_sent_at: row.first_sent_at.map(convert::timestamp),
+        last_sent_at: row.last_sent_at.map(convert::timestamp),
+        complete,
+    })
+}
