@@ -33,4 +33,5 @@ pub mod service;
 pub mod shutdown;
 pub mod sync;
 pub mod telemetry;
+pub mod time;
 pub mod validation;

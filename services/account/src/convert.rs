@@ -1,23 +1,13 @@
 //! Conversions between stored rows and the contract's messages.
 
 use candor_proto::account::v1::{Account, AccountState, PasswordState, Role};
-use chrono::{DateTime, Utc};
-use prost_types::Timestamp;
 
 use crate::store::accounts::AccountRow;
 
-pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+pub use candor_platform::time::timestamp;
 
 /// `None` for an out-of-range or negative-nanos timestamp.
-pub fn from_timestamp(timestamp: &Timestamp) -> Option<DateTime<Utc>> {
-    let nanos = u32::try_from(timestamp.nanos).ok()?;
-    DateTime::from_timestamp(timestamp.seconds, nanos)
-}
+pub use candor_platform::time::datetime as from_timestamp;
 
 /// A count from PostgreSQL (never negative) as the contract's unsigned.
 pub fn non_negative(value: i64) -> u64 {

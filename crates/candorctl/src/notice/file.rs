@@ -220,9 +220,4 @@ fn enum_value<E>(
     found
 }
 
-pub fn timestamp(time: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or_default(),
-    }
-}
+pub use candor_platform::time::timestamp;

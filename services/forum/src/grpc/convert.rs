@@ -2,8 +2,6 @@
 
 use candor_platform::links::PublicLinks;
 use candor_proto::forum::v1::{Author, AuthorKind, Board, CannedReply, Post, Thread};
-use chrono::{DateTime, Utc};
-use prost_types::Timestamp;
 
 use crate::domain::canned;
 use crate::store::AuthorView;
@@ -11,12 +9,7 @@ use crate::store::boards::BoardRow;
 use crate::store::canned::CannedReplyRow;
 use crate::store::{PostRow, ThreadRow};
 
-pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+pub use candor_platform::time::timestamp;
 
 pub fn author(view: &AuthorView) -> Author {
     let kind = if view.deactivated {

@@ -2,19 +2,13 @@
 
 use candor_proto::membership::v1::{Credit, CreditKind, Membership, Money, Tier};
 use chrono::{DateTime, Utc};
-use prost_types::Timestamp;
 
 use crate::domain::ledger::{kind_from_db, tier_from_db};
 use crate::domain::validation::compensation_key;
 use crate::store::credits::CreditRow;
 use crate::store::memberships::StoredMembership;
 
-pub fn timestamp(at: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: at.timestamp(),
-        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
-    }
-}
+pub use candor_platform::time::timestamp;
 
 /// The membership as seen at `now` (a PAID period that ended reads FREE).
 pub fn membership(stored: &StoredMembership, now: DateTime<Utc>) -> Membership {

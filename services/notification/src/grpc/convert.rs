@@ -13,18 +13,13 @@ use uuid::Uuid;
 use crate::store::deliveries::{DeliveryRow, Filter};
 use candor_platform::grpc::InvalidField;
 
-pub fn timestamp(time: DateTime<Utc>) -> Timestamp {
-    Timestamp {
-        seconds: time.timestamp(),
-        nanos: i32::try_from(time.timestamp_subsec_nanos()).unwrap_or_default(),
-    }
-}
+pub use candor_platform::time::timestamp;
 
 pub fn from_timestamp(
     field: &'static str,
     time: Option<&Timestamp>,
 ) -> Result<DateTime<Utc>, InvalidField> {
-    time.and_then(|time| DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).ok()?))
+    time.and_then(candor_platform::time::datetime)
         .ok_or_else(|| InvalidField::new(field, "required timestamp is missing or invalid"))
 }
 
