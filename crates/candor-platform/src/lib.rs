@@ -1,5 +1,6 @@
 //! What every Candor service shares and nothing more: configuration,
-//! telemetry, gRPC serving, PostgreSQL, RabbitMQ and the transactional outbox.
+//! telemetry, gRPC serving, PostgreSQL, RabbitMQ, the transactional outbox
+//! and incident parking.
 //!
 //! A service's `main.rs` reads like this:
 //!
@@ -18,6 +19,7 @@ pub mod grpc;
 pub mod links;
 pub mod messaging;
 pub mod outbox;
+pub mod parking;
 pub mod service;
 pub mod shutdown;
 pub mod sync;
