@@ -72,12 +72,14 @@ impl IncidentParking {
         handler: &dyn ApplyParked,
     ) -> Result<DrainReport, DrainError> {
         let mut report = DrainReport::default();
+        let mut after = 0;
         loop {
             let token = Uuid::new_v4();
             let claimed = store::claim(
                 &self.pool,
                 incident_id,
                 Claim::All,
+                after,
                 self.options.drain_batch,
                 self.options.claim_lease,
                 token,
@@ -88,6 +90,7 @@ impl IncidentParking {
             }
             report.claims += 1;
             let ids: Vec<i64> = claimed.iter().map(|parked| parked.id).collect();
+            after = ids.last().copied().unwrap_or(after);
             for (index, parked) in claimed.iter().enumerate() {
                 let outcome = self.apply_one(parked, handler, token, &mut report).await;
                 if let Err(error) = outcome {
@@ -138,12 +141,14 @@ impl IncidentParking {
     /// broker confirmed its dead letter. Returns how many expired.
     pub async fn expire(&self, incident_id: &str) -> Result<u64, DrainError> {
         let mut expired = 0;
+        let mut after = 0;
         loop {
             let token = Uuid::new_v4();
             let claimed = store::claim(
                 &self.pool,
                 incident_id,
                 Claim::ParkedLongerThan(self.options.ttl),
+                after,
                 self.options.drain_batch,
                 self.options.claim_lease,
                 token,
@@ -152,6 +157,7 @@ impl IncidentParking {
             if claimed.is_empty() {
                 return Ok(expired);
             }
+            after = claimed.last().map_or(after, |parked| parked.id);
             for parked in &claimed {
                 let reason = format!(
                     "parked since {} waiting for incident {:?}, which was not recorded within {} s (PARKED_MESSAGE_TTL_SECONDS)",

@@ -91,13 +91,15 @@ pub(super) enum Claim {
     ParkedLongerThan(Duration),
 }
 
-/// Claims up to `limit` unclaimed rows of `incident_id` (oldest first) for
-/// `lease`, in a transaction of its own, so no lock is held while handlers
-/// run. Returns them in id order.
+/// Claims up to `limit` unclaimed rows of `incident_id` after row `after`
+/// (oldest first) for `lease`, in a transaction of its own, so no lock is
+/// held while handlers run. Returns them in id order. The cursor keeps one
+/// drain from taking a row twice (a row its handler parked again).
 pub(super) async fn claim(
     pool: &PgPool,
     incident_id: &str,
     which: Claim,
+    after: i64,
     limit: u16,
     lease: Duration,
     token: Uuid,
@@ -111,7 +113,7 @@ pub(super) async fn claim(
              claimed_until = now() + $5 * interval '1 millisecond' \
          WHERE id IN ( \
              SELECT id FROM candor_parked_messages \
-             WHERE incident_id = $1 \
+             WHERE incident_id = $1 AND id > $6 \
                AND (claimed_until IS NULL OR claimed_until < now()) \
                AND ($2::bigint IS NULL OR parked_at < now() - $2 * interval '1 millisecond') \
              ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
@@ -123,6 +125,7 @@ pub(super) async fn claim(
     .bind(i64::from(limit))
     .bind(token)
     .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
+    .bind(after)
     .fetch_all(pool)
     .await?;
     rows.sort_unstable_by_key(|row| row.id);
