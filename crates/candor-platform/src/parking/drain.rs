@@ -74,17 +74,7 @@ impl IncidentParking {
         let mut report = DrainReport::default();
         let mut after = 0;
         loop {
-            let token = Uuid::new_v4();
-            let claimed = store::claim(
-                &self.pool,
-                incident_id,
-                Claim::All,
-                after,
-                self.options.drain_batch,
-                self.options.claim_lease,
-                token,
-            )
-            .await?;
+            let (token, claimed) = self.claim(incident_id, Claim::All, after).await?;
             if claimed.is_empty() {
                 return Ok(report);
             }
@@ -102,6 +92,28 @@ impl IncidentParking {
                 }
             }
         }
+    }
+
+    /// The next claim of at most `drain_batch` rows after row `after`,
+    /// under a fresh token.
+    async fn claim(
+        &self,
+        incident_id: &str,
+        which: Claim,
+        after: i64,
+    ) -> Result<(Uuid, Vec<Parked>), DrainError> {
+        let token = Uuid::new_v4();
+        let claimed = store::claim(
+            &self.pool,
+            incident_id,
+            which,
+            after,
+            self.options.drain_batch,
+            self.options.claim_lease,
+            token,
+        )
+        .await?;
+        Ok((token, claimed))
     }
 
     async fn apply_one(
@@ -143,17 +155,13 @@ impl IncidentParking {
         let mut expired = 0;
         let mut after = 0;
         loop {
-            let token = Uuid::new_v4();
-            let claimed = store::claim(
-                &self.pool,
-                incident_id,
-                Claim::ParkedLongerThan(self.options.ttl),
-                after,
-                self.options.drain_batch,
-                self.options.claim_lease,
-                token,
-            )
-            .await?;
+            let (token, claimed) = self
+                .claim(
+                    incident_id,
+                    Claim::ParkedLongerThan(self.options.ttl),
+                    after,
+                )
+                .await?;
             if claimed.is_empty() {
                 return Ok(expired);
             }
