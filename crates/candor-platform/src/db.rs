@@ -37,7 +37,7 @@ pub async fn migrate(pool: &PgPool, service_migrations: &Migrator) -> anyhow::Re
     platform
         .run(pool)
         .await
-        .context("running platform migrations (outbox)")?;
+        .context("running platform migrations (outbox, incident parking)")?;
     service_migrations
         .run(pool)
         .await

@@ -1,7 +1,7 @@
 //! What every Candor service shares and nothing more: configuration,
 //! telemetry, gRPC serving (identity, permissions, limits), PostgreSQL,
 //! RabbitMQ (trusted publishers, consumers, dead letters), the transactional
-//! outbox and input validation.
+//! outbox, incident parking and input validation.
 //!
 //! A service's `main.rs` is one call to [`service::main`], which parses the
 //! configuration (one line and exit 64 on a bad setting), starts telemetry,
@@ -29,6 +29,7 @@ pub mod grpc;
 pub mod links;
 pub mod messaging;
 pub mod outbox;
+pub mod parking;
 pub mod service;
 pub mod shutdown;
 pub mod sync;

@@ -161,6 +161,21 @@ impl Foundation {
         })
     }
 
+    /// Incident parking for messages of `queue`, dead-lettering to its
+    /// dead-letter queue.
+    pub fn parking(
+        &self,
+        queue: ServiceQueue,
+        options: crate::parking::ParkingOptions,
+    ) -> crate::parking::IncidentParking {
+        crate::parking::IncidentParking::new(
+            self.pool.clone(),
+            Publisher::for_exchange(self.broker.clone(), self.topology.dead_letter_exchange()),
+            self.topology.queue_name(queue.name()),
+            options,
+        )
+    }
+
     /// A gRPC server for this service: the permission table enforced with
     /// this service's credentials and trusted proxies, and the limits of
     /// its `ServerConfig`.

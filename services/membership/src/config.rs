@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use candor_platform::config::CommonConfig;
 use candor_platform::config::parse_http_url;
+use candor_platform::parking::ParkingConfig;
 
 /// candor-membership's configuration.
 #[derive(clap::Parser, Debug, Clone)]
@@ -27,6 +28,10 @@ pub struct Config {
     /// connection).
     #[arg(long, env = "CONSUMER_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub consumer_concurrency: u16,
+
+    /// How long a batch waits for its incident (PARKED_MESSAGE_TTL_SECONDS).
+    #[command(flatten)]
+    pub parking: ParkingConfig,
 
     #[command(flatten)]
     pub common: CommonConfig,

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use candor_platform::auth::{SessionCache, SessionResolver};
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
+use candor_platform::parking::ParkingOptions;
 use candor_platform::service::{BackgroundTask, Foundation};
 use candor_proto::membership::v1::membership_service_server::MembershipServiceServer;
 use sqlx::PgPool;
@@ -43,6 +44,7 @@ pub struct App {
     foundation: Foundation,
     api: grpc::MembershipApi,
     consumer_concurrency: usize,
+    parking: ParkingOptions,
 }
 
 impl App {
@@ -65,6 +67,7 @@ impl App {
             foundation,
             api,
             consumer_concurrency: usize::from(config.consumer_concurrency),
+            parking: ParkingOptions::from_config(&config.parking),
         })
     }
 
@@ -89,44 +92,19 @@ impl App {
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(max_message),
         );
+        let parking = self
+            .foundation
+            .parking(ServiceQueue::Membership, self.parking.clone());
         let handler = Arc::new(consumers::MembershipEvents::new(
             self.foundation.pool.clone(),
+            parking.clone(),
         ));
         let options = ConsumerOptions::default().with_concurrency(self.consumer_concurrency);
         let tasks: Vec<BackgroundTask> = vec![
             self.foundation
-                .consumer(ServiceQueue::Membership, handler, options),
-            drain_leftover_parked_batches(self.foundation.pool.clone()),
+                .consumer(ServiceQueue::Membership, handler.clone(), options),
+            parking.sweeper(handler),
         ];
         self.foundation.run(grpc, tasks, shutdown).await
     }
-}
-
-/// Applies batches parked for incidents that are reported by now, e.g.
-/// after the `breach.reported` handler's drain gave up: once, at start.
-fn drain_leftover_parked_batches(pool: PgPool) -> BackgroundTask {
-    Box::new(move |stop| {
-        Box::pin(async move {
-            let drain = async {
-                let mut conn = pool.acquire().await.context("acquiring a connection")?;
-                let incidents = store::compensation::incidents_with_parked_batches(&mut conn)
-                    .await
-                    .context("finding parked batches")?;
-                drop(conn);
-                for incident_id in incidents {
-                    consumers::drain_parked(&pool, &incident_id).await?;
-                }
-                anyhow::Ok(())
-            };
-            tokio::select! {
-                () = stop.cancelled() => {}
-                result = drain => {
-                    if let Err(error) = result {
-                        tracing::warn!(error = %format!("{error:#}"), "draining parked batches at start failed");
-                    }
-                }
-            }
-            Ok(())
-        })
-    })
 }

@@ -86,6 +86,10 @@ pub struct Config {
     #[arg(long, env = "SENDING_STALE_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub sending_stale_seconds: u64,
 
+    /// How long a batch waits for its incident (PARKED_MESSAGE_TTL_SECONDS).
+    #[command(flatten)]
+    pub parking: candor_platform::parking::ParkingConfig,
+
     #[command(flatten)]
     pub common: CommonConfig,
 }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
+use candor_platform::parking::ParkingOptions;
 use candor_platform::service::Foundation;
 use candor_proto::notification::v1::notification_service_server::NotificationServiceServer;
 use sqlx::PgPool;
@@ -96,16 +97,22 @@ impl App {
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(max_message),
         );
+        let parking = self.foundation.parking(
+            ServiceQueue::Notification,
+            ParkingOptions::from_config(&config.parking),
+        );
         let handler = Arc::new(consumers::EventHandler::new(
             pool.clone(),
+            parking.clone(),
             self.renderer.message_id_domain().to_owned(),
             config.thread_link_wait_seconds as f64,
         ));
         let consumer = self.foundation.consumer(
             ServiceQueue::Notification,
-            handler,
+            handler.clone(),
             ConsumerOptions::default(),
         );
+        let sweeper = parking.sweeper(handler);
         let sender = sender::Sender::new(
             pool,
             self.smtp.clone(),
@@ -121,7 +128,7 @@ impl App {
             wake,
         );
         self.foundation
-            .run(grpc, vec![consumer, sender.task()], shutdown)
+            .run(grpc, vec![consumer, sweeper, sender.task()], shutdown)
             .await
     }
 }

@@ -10,5 +10,6 @@ mod grpc_limits;
 mod grpc_tls;
 mod messaging;
 mod outbox;
+mod parking;
 mod permissions;
 mod telemetry;

@@ -1,5 +1,6 @@
 //! Contract tests for candor-proto: JSON mapping, descriptor set, routing keys.
 
+mod account_events;
 mod descriptors;
 mod events;
 mod json;

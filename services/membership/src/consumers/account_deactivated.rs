@@ -11,6 +11,7 @@ use crate::store::memberships;
 #[tracing::instrument(skip_all, fields(account_id))]
 pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(), HandlerError> {
     let event: AccountDeactivated = message.decode_event()?;
+    event.validate().map_err(HandlerError::invalid)?;
     let account_id = parse_uuid(&event.account_id)
         .ok_or_else(|| HandlerError::invalid("account_id is not a UUID"))?;
     tracing::Span::current().record("account_id", tracing::field::display(account_id));

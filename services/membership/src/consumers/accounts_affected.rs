@@ -2,21 +2,19 @@
 //! one transaction, or parks it when its incident is not reported yet.
 
 use candor_platform::messaging::{HandlerError, IncomingMessage};
+use candor_platform::parking;
 use candor_proto::events::v1::AccountsAffected;
 use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::domain::validation::{compensation_reason, parse_uuid};
 use crate::store::compensation::{self, BatchOutcome};
-use crate::store::incidents;
-
-/// Most accounts one batch may carry (the contract's bound).
-const MAX_BATCH_ACCOUNTS: usize = 1000;
 
 #[tracing::instrument(skip_all, fields(incident_id, batch_sequence))]
 pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(), HandlerError> {
     let batch: AccountsAffected = message.decode_event()?;
-    let (batch_sequence, account_ids) = validate(&batch)?;
+    batch.validate().map_err(HandlerError::invalid)?;
+    let (batch_sequence, account_ids) = sequence_and_accounts(&batch)?;
     let span = tracing::Span::current();
     span.record("incident_id", batch.incident_id.as_str());
     span.record("batch_sequence", batch_sequence);
@@ -37,7 +35,7 @@ pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(
     if outcome == BatchOutcome::IncidentUnknown {
         // Decide under the incident's lock, so that the handler recording
         // the incident either is seen here or sees the parked batch.
-        incidents::lock(&mut tx, incident_id).await?;
+        parking::lock_incident(&mut tx, incident_id).await?;
         outcome = apply(
             &mut tx,
             incident_id,
@@ -48,7 +46,7 @@ pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(
         )
         .await?;
         if outcome == BatchOutcome::IncidentUnknown {
-            compensation::park(&mut tx, incident_id, batch_sequence, &account_ids).await?;
+            parking::park(&mut tx, incident_id, &batch_sequence.to_string(), message).await?;
             tx.commit().await?;
             tracing::info!(
                 incident_id,
@@ -106,23 +104,11 @@ async fn apply(
     .map_err(HandlerError::Transient)
 }
 
-/// The batch's sequence and distinct account ids, or why it is invalid.
-fn validate(batch: &AccountsAffected) -> Result<(i32, Vec<Uuid>), HandlerError> {
-    if batch.incident_id.is_empty() || batch.incident_id.chars().count() > 64 {
-        return Err(HandlerError::invalid(
-            "incident_id must be 1..=64 characters",
-        ));
-    }
+/// The sequence and the sorted account ids of a batch that passed
+/// `AccountsAffected::validate` (so neither conversion fails).
+fn sequence_and_accounts(batch: &AccountsAffected) -> Result<(i32, Vec<Uuid>), HandlerError> {
     let batch_sequence = i32::try_from(batch.batch_sequence)
-        .ok()
-        .filter(|sequence| *sequence >= 1)
-        .ok_or_else(|| HandlerError::invalid("batch_sequence must be >= 1"))?;
-    if batch.accounts.is_empty() || batch.accounts.len() > MAX_BATCH_ACCOUNTS {
-        return Err(HandlerError::invalid(format!(
-            "accounts must hold 1..={MAX_BATCH_ACCOUNTS} entries, got {}",
-            batch.accounts.len()
-        )));
-    }
+        .map_err(|_| HandlerError::invalid("batch_sequence is out of range"))?;
     let mut account_ids = Vec::with_capacity(batch.accounts.len());
     for (index, account) in batch.accounts.iter().enumerate() {
         let id = parse_uuid(&account.account_id).ok_or_else(|| {
@@ -131,12 +117,5 @@ fn validate(batch: &AccountsAffected) -> Result<(i32, Vec<Uuid>), HandlerError> 
         account_ids.push(id);
     }
     account_ids.sort_unstable();
-    let distinct = account_ids.len();
-    account_ids.dedup();
-    if account_ids.len() != distinct {
-        return Err(HandlerError::invalid(
-            "accounts holds the same account_id twice",
-        ));
-    }
     Ok((batch_sequence, account_ids))
 }

@@ -1,21 +1,22 @@
 //! `breach.reported`: records the incident and its compensation, then
-//! applies the batches that arrived before it.
+//! applies the batches parked before it arrived.
 
 use std::time::SystemTime;
 
-use anyhow::Context;
 use candor_platform::messaging::{HandlerError, IncomingMessage};
+use candor_platform::parking;
 use candor_proto::events::v1::{BreachReported, CompensationKind};
 use prost::Message;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
-use crate::domain::validation::compensation_reason;
-use crate::store::compensation::{self, BatchOutcome};
+use super::MembershipEvents;
 use crate::store::incidents::{self, CompensationTerms, Recorded};
 
 #[tracing::instrument(skip_all, fields(incident_id))]
-pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(), HandlerError> {
+pub(super) async fn handle(
+    events: &MembershipEvents,
+    message: &IncomingMessage,
+) -> Result<(), HandlerError> {
     let event: BreachReported = message.decode_event()?;
     event
         .validate(SystemTime::now())
@@ -36,8 +37,8 @@ pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(
     };
     let fingerprint = Sha256::digest(event.encode_to_vec());
 
-    let mut tx = pool.begin().await?;
-    incidents::lock(&mut tx, &event.incident_id).await?;
+    let mut tx = events.pool.begin().await?;
+    parking::lock_incident(&mut tx, &event.incident_id).await?;
     let recorded =
         incidents::record_reported(&mut tx, &event.incident_id, &fingerprint, &terms).await?;
     if recorded == Recorded::Conflict {
@@ -54,55 +55,16 @@ pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(
             "incident recorded"
         );
     }
-    drain_parked(pool, &event.incident_id)
-        .await
-        .map_err(HandlerError::Transient)?;
-    Ok(())
-}
-
-/// Applies and removes the parked batches of a reported incident, one
-/// transaction each. Safe to run concurrently and repeatedly.
-pub async fn drain_parked(pool: &PgPool, incident_id: &str) -> anyhow::Result<()> {
-    let reason = compensation_reason(incident_id);
-    loop {
-        let mut tx = pool.begin().await.context("beginning a transaction")?;
-        let Some((batch_sequence, account_ids)) =
-            compensation::take_parked(&mut tx, incident_id).await?
-        else {
-            return Ok(());
-        };
-        let credit_ids: Vec<uuid::Uuid> =
-            account_ids.iter().map(|_| uuid::Uuid::now_v7()).collect();
-        let outcome = compensation::apply_batch(
-            &mut tx,
-            incident_id,
-            batch_sequence,
-            &account_ids,
-            &credit_ids,
-            &reason,
-        )
-        .await?;
-        match outcome {
-            BatchOutcome::IncidentUnknown => {
-                anyhow::bail!("incident {incident_id} has parked batches but is not reported")
-            }
-            BatchOutcome::Duplicate => {
-                // Applied from a redelivery meanwhile: just forget it.
-                tx.rollback().await.context("rolling back")?;
-                let mut tx = pool.begin().await.context("beginning a transaction")?;
-                compensation::unpark(&mut tx, incident_id, batch_sequence).await?;
-                tx.commit().await.context("committing")?;
-            }
-            BatchOutcome::Applied { credited, .. } => {
-                compensation::unpark(&mut tx, incident_id, batch_sequence).await?;
-                tx.commit().await.context("committing")?;
-                tracing::info!(
-                    incident_id,
-                    batch_sequence,
-                    credited,
-                    "parked batch applied"
-                );
-            }
-        }
+    // The batches that arrived first, through the batch handler, in
+    // transactions of their own (the incident is committed by now).
+    let drained = events.parking.drain(&event.incident_id, events).await?;
+    if drained.applied + drained.dead_lettered > 0 {
+        tracing::info!(
+            incident_id = %event.incident_id,
+            applied = drained.applied,
+            dead_lettered = drained.dead_lettered,
+            "parked batches applied"
+        );
     }
+    Ok(())
 }

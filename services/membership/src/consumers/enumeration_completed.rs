@@ -10,21 +10,12 @@ use crate::store::incidents;
 #[tracing::instrument(skip_all, fields(incident_id))]
 pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(), HandlerError> {
     let event: EnumerationCompleted = message.decode_event()?;
-    if event.incident_id.is_empty() || event.incident_id.chars().count() > 64 {
-        return Err(HandlerError::invalid(
-            "incident_id must be 1..=64 characters",
-        ));
-    }
+    event.validate().map_err(HandlerError::invalid)?;
     tracing::Span::current().record("incident_id", event.incident_id.as_str());
     let expected_total = i64::try_from(event.affected_accounts)
         .map_err(|_| HandlerError::invalid("affected_accounts is out of range"))?;
     let batch_count = i32::try_from(event.batch_count)
         .map_err(|_| HandlerError::invalid("batch_count is out of range"))?;
-    if (expected_total == 0) != (batch_count == 0) {
-        return Err(HandlerError::invalid(
-            "batch_count must be 0 exactly when affected_accounts is 0",
-        ));
-    }
     let completed_at =
         super::timestamp(event.completed_at.as_ref()).unwrap_or_else(chrono::Utc::now);
     let mut conn = pool.acquire().await?;

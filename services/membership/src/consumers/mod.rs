@@ -1,6 +1,8 @@
 //! The `candor.membership` queue: one handler dispatching on the routing key.
 
+use anyhow::Context;
 use candor_platform::messaging::{HandlerError, IncomingMessage, MessageHandler};
+use candor_platform::parking::{IncidentHandler, IncidentParking};
 use candor_proto::events::v1::{
     ACCOUNT_DEACTIVATED, BREACH_ACCOUNTS_AFFECTED, BREACH_ENUMERATION_COMPLETED, BREACH_REPORTED,
 };
@@ -11,23 +13,24 @@ mod accounts_affected;
 mod breach_reported;
 mod enumeration_completed;
 
-pub use breach_reported::drain_parked;
-
-/// Handles every event the membership queue is bound to.
+/// Handles every event the membership queue is bound to; batches that
+/// arrive before their incident are parked in the platform's incident
+/// parking and applied through this same handler later.
 pub struct MembershipEvents {
     pool: PgPool,
+    parking: IncidentParking,
 }
 
 impl MembershipEvents {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(pool: PgPool, parking: IncidentParking) -> Self {
+        Self { pool, parking }
     }
 }
 
 impl MessageHandler for MembershipEvents {
     async fn handle(&self, message: &IncomingMessage) -> Result<(), HandlerError> {
         match message.routing_key.as_str() {
-            BREACH_REPORTED => breach_reported::handle(&self.pool, message).await,
+            BREACH_REPORTED => breach_reported::handle(self, message).await,
             BREACH_ACCOUNTS_AFFECTED => accounts_affected::handle(&self.pool, message).await,
             BREACH_ENUMERATION_COMPLETED => {
                 enumeration_completed::handle(&self.pool, message).await
@@ -37,6 +40,19 @@ impl MessageHandler for MembershipEvents {
                 "routing key {other:?} is not consumed by membership"
             ))),
         }
+    }
+}
+
+impl IncidentHandler for MembershipEvents {
+    async fn incident_known(&self, incident_id: &str) -> anyhow::Result<bool> {
+        let mut conn = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
+        crate::store::incidents::is_reported(&mut conn, incident_id)
+            .await
+            .context("reading the incident")
     }
 }
 

@@ -9,7 +9,8 @@
 //! `ON CONFLICT (account_id, incident_id) DO NOTHING` (the exactly-once
 //! guarantee), moves the tiers or balances of exactly the entries written,
 //! and records the batch with its counts. Nothing happens when the incident
-//! is not reported yet; the caller then parks the batch.
+//! is not reported yet; the caller then parks the batch (candor-platform's
+//! incident parking).
 //!
 //! Decisions (protobuf numbers of `CompensationKind` / `CreditKind`):
 //! - membership closed, or compensation NONE: skipped, no entry;
@@ -212,64 +213,4 @@ pub async fn apply_batch(
         }),
         _ => Ok(BatchOutcome::Duplicate),
     }
-}
-
-/// Keeps a batch whose incident is not reported yet. Idempotent.
-pub async fn park(
-    conn: &mut PgConnection,
-    incident_id: &str,
-    batch_sequence: i32,
-    account_ids: &[Uuid],
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO parked_batches (incident_id, batch_sequence, account_ids) \
-         VALUES ($1, $2, $3) ON CONFLICT (incident_id, batch_sequence) DO NOTHING",
-    )
-    .bind(incident_id)
-    .bind(batch_sequence)
-    .bind(account_ids)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// A parked batch of `incident_id`, locked for this transaction (others
-/// skip it), if any is left.
-pub async fn take_parked(
-    conn: &mut PgConnection,
-    incident_id: &str,
-) -> sqlx::Result<Option<(i32, Vec<Uuid>)>> {
-    sqlx::query_as::<_, (i32, Vec<Uuid>)>(
-        "SELECT batch_sequence, account_ids FROM parked_batches \
-         WHERE incident_id = $1 ORDER BY batch_sequence \
-         LIMIT 1 FOR UPDATE SKIP LOCKED",
-    )
-    .bind(incident_id)
-    .fetch_optional(conn)
-    .await
-}
-
-/// Removes a parked batch once applied.
-pub async fn unpark(
-    conn: &mut PgConnection,
-    incident_id: &str,
-    batch_sequence: i32,
-) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM parked_batches WHERE incident_id = $1 AND batch_sequence = $2")
-        .bind(incident_id)
-        .bind(batch_sequence)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Incidents that are reported but still have parked batches (left behind
-/// by a crash between recording an incident and draining its batches).
-pub async fn incidents_with_parked_batches(conn: &mut PgConnection) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT DISTINCT p.incident_id FROM parked_batches p \
-         JOIN incidents i ON i.incident_id = p.incident_id AND i.reported_at IS NOT NULL",
-    )
-    .fetch_all(conn)
-    .await
 }

@@ -26,16 +26,15 @@ pub enum Recorded {
     Conflict,
 }
 
-/// Serialises the two sides of the "batch before incident" race: the
-/// handler recording an incident and a batch deciding to park itself take
-/// this lock, so a parked batch is always seen by the drain that follows
-/// the incident's recording. Released at commit.
-pub async fn lock(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('candor.incident:' || $1, 0))")
-        .bind(incident_id)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// Whether `breach.reported` of `incident_id` is recorded (its parked
+/// batches can be applied).
+pub async fn is_reported(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM incidents WHERE incident_id = $1 AND reported_at IS NOT NULL)",
+    )
+    .bind(incident_id)
+    .fetch_one(conn)
+    .await
 }
 
 /// Records the incident's report (idempotent by `incident_id` and the

@@ -72,12 +72,13 @@ async fn batches_before_the_breach_are_parked_then_applied_without_dead_letters(
     app.publish_enumeration(&incident, 8, 2).await;
 
     let parked = eventually("both batches are parked", || async {
-        let parked: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM parked_batches WHERE incident_id = $1")
-                .bind(&incident)
-                .fetch_one(app.pool())
-                .await
-                .unwrap();
+        let parked: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM candor_parked_messages WHERE incident_id = $1",
+        )
+        .bind(&incident)
+        .fetch_one(app.pool())
+        .await
+        .unwrap();
         Some(parked).filter(|count| *count == 2)
     })
     .await;
@@ -101,11 +102,15 @@ async fn batches_before_the_breach_are_parked_then_applied_without_dead_letters(
     assert_eq!(progress.credited, 8);
     assert_eq!(progress.batches_processed, 2);
     assert_eq!(app.compensation_entries(&incident).await, 8);
-    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM parked_batches")
-        .fetch_one(app.pool())
-        .await
-        .unwrap();
-    assert_eq!(left, 0);
+    // A parked row is removed right after its batch's transaction commits.
+    eventually("no batch is left parked", || async {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM candor_parked_messages")
+            .fetch_one(app.pool())
+            .await
+            .unwrap();
+        (left == 0).then_some(())
+    })
+    .await;
 
     app.stop().await;
     let dead_letters = app

@@ -54,6 +54,7 @@ impl TestApp {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
             account_grpc_url: "http://127.0.0.1:9".to_owned(),
             consumer_concurrency: 4,
+            parking: candor_platform::parking::ParkingConfig::default(),
             common: self
                 .environment
                 .common_config(candor_platform::auth::Caller::Membership),

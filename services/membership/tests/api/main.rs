@@ -8,3 +8,4 @@ mod grants;
 mod helpers;
 mod permissions;
 mod startup;
+mod upgrade;

@@ -1,9 +1,13 @@
 //! The events this service consumes on its queue, each handled in one
-//! transaction that commits before the ack.
+//! transaction that commits before the ack. A batch that arrives before its
+//! incident is parked in the platform's incident parking and handed to this
+//! same handler once the incident is recorded.
 
 use std::time::SystemTime;
 
+use anyhow::Context as _;
 use candor_platform::messaging::{HandlerError, IncomingMessage, MessageHandler};
+use candor_platform::parking::{self, IncidentHandler, IncidentParking};
 use candor_proto::events::v1::{
     ACCOUNT_DEACTIVATED, AccountDeactivated, AccountsAffected, BREACH_ACCOUNTS_AFFECTED,
     BREACH_ENUMERATION_COMPLETED, BREACH_REPORTED, BreachReported, EnumerationCompleted,
@@ -12,6 +16,7 @@ use candor_proto::events::v1::{
 use chrono::{DateTime, Utc};
 use prost::Message as _;
 use sqlx::{PgConnection, PgPool};
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::store::jobs::NewNotice;
@@ -20,14 +25,21 @@ use crate::store::{self, incidents::RecordOutcome};
 /// Handles every routing key bound to the notification queue.
 pub struct EventHandler {
     pool: PgPool,
+    parking: IncidentParking,
     message_id_domain: String,
     thread_wait_seconds: f64,
 }
 
 impl EventHandler {
-    pub fn new(pool: PgPool, message_id_domain: String, thread_wait_seconds: f64) -> Self {
+    pub fn new(
+        pool: PgPool,
+        parking: IncidentParking,
+        message_id_domain: String,
+        thread_wait_seconds: f64,
+    ) -> Self {
         Self {
             pool,
+            parking,
             message_id_domain,
             thread_wait_seconds,
         }
@@ -39,7 +51,7 @@ impl EventHandler {
             .validate(SystemTime::now())
             .map_err(HandlerError::invalid)?;
         let mut transaction = self.pool.begin().await?;
-        store::lock_incident(&mut transaction, &report.incident_id).await?;
+        parking::lock_incident(&mut transaction, &report.incident_id).await?;
         let outcome = store::incidents::record(
             &mut transaction,
             &report.incident_id,
@@ -52,41 +64,49 @@ impl EventHandler {
                 report.incident_id
             )));
         }
-        let parked =
-            store::incidents::take_parked_batches(&mut transaction, &report.incident_id).await?;
-        let mut created = 0;
-        for bytes in &parked {
-            let batch = AccountsAffected::decode(bytes.as_slice()).map_err(|error| {
-                HandlerError::transient(anyhow::anyhow!("parked batch: {error}"))
-            })?;
-            created += self.insert_batch(&mut transaction, &batch).await?;
-        }
         transaction.commit().await?;
-        tracing::info!(outcome = ?outcome, unparked_batches = parked.len(), jobs_created = created, "incident recorded");
+        // The batches that arrived first, through `accounts_affected`, each
+        // in a transaction of its own (the incident is committed by now).
+        let drained = self.parking.drain(&report.incident_id, self).await?;
+        tracing::info!(outcome = ?outcome, unparked_batches = drained.applied, dead_lettered = drained.dead_lettered, "incident recorded");
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(incident_id = %batch.incident_id, batch_sequence = batch.batch_sequence))]
-    async fn accounts_affected(&self, batch: AccountsAffected) -> Result<(), HandlerError> {
-        validate_batch(&batch)?;
+    async fn accounts_affected(&self, message: &IncomingMessage) -> Result<(), HandlerError> {
+        let batch: AccountsAffected = message.decode_event()?;
+        self.record_batch(&batch, message)
+            .instrument(tracing::info_span!(
+                "accounts_affected",
+                incident_id = %batch.incident_id,
+                batch_sequence = batch.batch_sequence
+            ))
+            .await
+    }
+
+    async fn record_batch(
+        &self,
+        batch: &AccountsAffected,
+        message: &IncomingMessage,
+    ) -> Result<(), HandlerError> {
+        batch.validate().map_err(HandlerError::invalid)?;
         let mut transaction = self.pool.begin().await?;
-        store::lock_incident(&mut transaction, &batch.incident_id).await?;
+        parking::lock_incident(&mut transaction, &batch.incident_id).await?;
         let known = store::incidents::load_report(&mut transaction, &batch.incident_id)
             .await?
             .is_some();
         if !known {
-            store::incidents::park_batch(
+            parking::park(
                 &mut transaction,
                 &batch.incident_id,
-                batch.batch_sequence,
-                &batch.encode_to_vec(),
+                &batch.batch_sequence.to_string(),
+                message,
             )
             .await?;
             transaction.commit().await?;
             tracing::info!("batch parked until the incident is reported");
             return Ok(());
         }
-        let created = self.insert_batch(&mut transaction, &batch).await?;
+        let created = self.insert_batch(&mut transaction, batch).await?;
         transaction.commit().await?;
         tracing::debug!(jobs_created = created, "batch recorded");
         Ok(())
@@ -102,7 +122,7 @@ impl EventHandler {
             .iter()
             .filter_map(|account| {
                 Some(NewNotice {
-                    account_id: Uuid::parse_str(&account.account_id).ok()?,
+                    account_id: Uuid::parse_str(account.account_id.trim()).ok()?,
                     email: account.email.trim().to_owned(),
                     display_name: account.display_name.clone(),
                 })
@@ -120,20 +140,13 @@ impl EventHandler {
 
     #[tracing::instrument(skip_all, fields(incident_id = %event.incident_id))]
     async fn thread_opened(&self, event: IncidentThreadOpened) -> Result<(), HandlerError> {
+        event.validate().map_err(HandlerError::invalid)?;
         let thread_id = parse_uuid("thread_id", &event.thread_id)?;
         let url = event.url.trim();
-        if event.incident_id.is_empty()
-            || !(url.starts_with("https://") || url.starts_with("http://"))
-            || url.len() > 2048
-        {
-            return Err(HandlerError::invalid(
-                "incident_id must be set and url an absolute http(s) URL of at most 2048 characters",
-            ));
-        }
         // Under the incident's lock, so a batch being inserted concurrently
         // either sees the thread or is released by this transaction.
         let mut transaction = self.pool.begin().await?;
-        store::lock_incident(&mut transaction, &event.incident_id).await?;
+        parking::lock_incident(&mut transaction, &event.incident_id).await?;
         let released = store::incidents::record_thread(
             &mut transaction,
             &event.incident_id,
@@ -149,9 +162,7 @@ impl EventHandler {
 
     #[tracing::instrument(skip_all, fields(incident_id = %event.incident_id))]
     async fn enumeration_completed(&self, event: EnumerationCompleted) -> Result<(), HandlerError> {
-        if event.incident_id.is_empty() {
-            return Err(HandlerError::invalid("incident_id: must be set"));
-        }
+        event.validate().map_err(HandlerError::invalid)?;
         let mut connection = self.pool.acquire().await?;
         store::incidents::record_enumeration(
             &mut connection,
@@ -167,6 +178,7 @@ impl EventHandler {
 
     #[tracing::instrument(skip_all, fields(account_id = %event.account_id))]
     async fn account_deactivated(&self, event: AccountDeactivated) -> Result<(), HandlerError> {
+        event.validate().map_err(HandlerError::invalid)?;
         let account_id = parse_uuid("account_id", &event.account_id)?;
         let mut transaction = self.pool.begin().await?;
         let suppressed = store::incidents::record_deactivation(
@@ -185,7 +197,7 @@ impl MessageHandler for EventHandler {
     async fn handle(&self, message: &IncomingMessage) -> Result<(), HandlerError> {
         match message.routing_key.as_str() {
             BREACH_REPORTED => self.breach_reported(message.decode_event()?).await,
-            BREACH_ACCOUNTS_AFFECTED => self.accounts_affected(message.decode_event()?).await,
+            BREACH_ACCOUNTS_AFFECTED => self.accounts_affected(message).await,
             FORUM_INCIDENT_THREAD_OPENED => self.thread_opened(message.decode_event()?).await,
             BREACH_ENUMERATION_COMPLETED => {
                 self.enumeration_completed(message.decode_event()?).await
@@ -198,32 +210,24 @@ impl MessageHandler for EventHandler {
     }
 }
 
-fn validate_batch(batch: &AccountsAffected) -> Result<(), HandlerError> {
-    if batch.incident_id.is_empty() {
-        return Err(HandlerError::invalid("incident_id: must be set"));
+impl IncidentHandler for EventHandler {
+    async fn incident_known(&self, incident_id: &str) -> anyhow::Result<bool> {
+        let mut connection = self
+            .pool
+            .acquire()
+            .await
+            .context("acquiring a connection")?;
+        let report = store::incidents::load_report(&mut connection, incident_id)
+            .await
+            .context("reading the incident")?;
+        Ok(report.is_some())
     }
-    if batch.accounts.is_empty() || batch.accounts.len() > 1000 {
-        return Err(HandlerError::invalid(
-            "accounts: must hold 1..=1000 entries",
-        ));
-    }
-    for (index, account) in batch.accounts.iter().enumerate() {
-        parse_uuid(
-            &format!("accounts[{index}].account_id"),
-            &account.account_id,
-        )?;
-        let email = account.email.trim();
-        if email.len() < 3 || email.len() > 254 || !email.contains('@') {
-            return Err(HandlerError::invalid(format!(
-                "accounts[{index}].email: must be an address of 3..=254 characters"
-            )));
-        }
-    }
-    Ok(())
 }
 
+/// A UUID the event's validation accepted (surrounding blanks ignored).
 fn parse_uuid(field: &str, value: &str) -> Result<Uuid, HandlerError> {
-    Uuid::parse_str(value).map_err(|_| HandlerError::invalid(format!("{field}: must be a UUID")))
+    Uuid::parse_str(value.trim())
+        .map_err(|_| HandlerError::invalid(format!("{field}: must be a UUID")))
 }
 
 fn timestamp(value: Option<&prost_types::Timestamp>) -> DateTime<Utc> {

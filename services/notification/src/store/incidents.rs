@@ -49,36 +49,6 @@ pub async fn load_report(
         .await
 }
 
-/// Keeps a batch that arrived before its incident.
-pub async fn park_batch(
-    connection: &mut PgConnection,
-    incident_id: &str,
-    batch_sequence: u32,
-    batch: &[u8],
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO parked_batches (incident_id, batch_sequence, batch) VALUES ($1, $2, $3) \
-         ON CONFLICT DO NOTHING",
-    )
-    .bind(incident_id)
-    .bind(i64::from(batch_sequence))
-    .bind(batch)
-    .execute(connection)
-    .await?;
-    Ok(())
-}
-
-/// Removes and returns the parked batches of an incident.
-pub async fn take_parked_batches(
-    connection: &mut PgConnection,
-    incident_id: &str,
-) -> Result<Vec<Vec<u8>>, sqlx::Error> {
-    sqlx::query_scalar("DELETE FROM parked_batches WHERE incident_id = $1 RETURNING batch")
-        .bind(incident_id)
-        .fetch_all(connection)
-        .await
-}
-
 /// Records the forum thread and releases the incident's notices that were
 /// waiting for it (first attempts only; retries keep their backoff).
 pub async fn record_thread(

@@ -6,17 +6,3 @@ pub mod deliveries;
 pub mod incidents;
 pub mod jobs;
 pub mod progress;
-
-/// Serialises work on one incident across transactions (recording it or
-/// its thread, parking or inserting its batches), so a batch can never be parked after
-/// the incident's recording looked for parked batches.
-pub async fn lock_incident(
-    connection: &mut sqlx::PgConnection,
-    incident_id: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('candor-notification:' || $1))")
-        .bind(incident_id)
-        .execute(connection)
-        .await?;
-    Ok(())
-}

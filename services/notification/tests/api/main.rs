@@ -12,3 +12,4 @@ mod permissions;
 mod startup;
 mod transport;
 mod unencodable;
+mod upgrade;

@@ -119,12 +119,13 @@ async fn a_batch_before_its_incident_is_parked_not_guessed_then_sent() {
     publish(&environment, &batch(&id, 1, &affected)).await;
     let pool = environment.database.pool();
     eventually(LONG, "the batch parked", || async {
-        let parked: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM parked_batches WHERE incident_id = $1")
-                .bind(&id)
-                .fetch_one(pool)
-                .await
-                .unwrap();
+        let parked: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM candor_parked_messages WHERE incident_id = $1",
+        )
+        .bind(&id)
+        .fetch_one(pool)
+        .await
+        .unwrap();
         (parked == 1).then_some(())
     })
     .await;
