@@ -19,6 +19,12 @@ pub fn datetime(timestamp: &Timestamp) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(timestamp.seconds, nanos)
 }
 
+/// An event's time, or now when the event does not carry a usable one (the
+/// consumer records when it learned of the event instead).
+pub fn datetime_or_now(timestamp: Option<&Timestamp>) -> DateTime<Utc> {
+    timestamp.and_then(datetime).unwrap_or_else(Utc::now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

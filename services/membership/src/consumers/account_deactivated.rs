@@ -15,8 +15,7 @@ pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(
     let account_id = parse_uuid(&event.account_id)
         .ok_or_else(|| HandlerError::invalid("account_id is not a UUID"))?;
     tracing::Span::current().record("account_id", tracing::field::display(account_id));
-    let deactivated_at =
-        super::timestamp(event.deactivated_at.as_ref()).unwrap_or_else(chrono::Utc::now);
+    let deactivated_at = candor_platform::time::datetime_or_now(event.deactivated_at.as_ref());
     let mut conn = pool.acquire().await?;
     if memberships::close(&mut conn, account_id, deactivated_at).await? {
         tracing::info!(%account_id, "membership closed");

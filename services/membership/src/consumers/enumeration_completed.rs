@@ -16,8 +16,7 @@ pub(super) async fn handle(pool: &PgPool, message: &IncomingMessage) -> Result<(
         .map_err(|_| HandlerError::invalid("affected_accounts is out of range"))?;
     let batch_count = i32::try_from(event.batch_count)
         .map_err(|_| HandlerError::invalid("batch_count is out of range"))?;
-    let completed_at =
-        super::timestamp(event.completed_at.as_ref()).unwrap_or_else(chrono::Utc::now);
+    let completed_at = candor_platform::time::datetime_or_now(event.completed_at.as_ref());
     let mut conn = pool.acquire().await?;
     let new = incidents::record_enumeration(
         &mut conn,

@@ -55,10 +55,3 @@ impl IncidentHandler for MembershipEvents {
             .context("reading the incident")
     }
 }
-
-/// A protobuf timestamp as UTC, if set and representable.
-fn timestamp(value: Option<&prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
-    let value = value?;
-    let nanos = u32::try_from(value.nanos).ok()?;
-    chrono::DateTime::from_timestamp(value.seconds, nanos)
-}

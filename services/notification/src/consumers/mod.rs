@@ -8,12 +8,12 @@ use std::time::SystemTime;
 use anyhow::Context as _;
 use candor_platform::messaging::{HandlerError, IncomingMessage, MessageHandler};
 use candor_platform::parking::{self, IncidentHandler, IncidentParking};
+use candor_platform::time::datetime_or_now;
 use candor_proto::events::v1::{
     ACCOUNT_DEACTIVATED, AccountDeactivated, AccountsAffected, BREACH_ACCOUNTS_AFFECTED,
     BREACH_ENUMERATION_COMPLETED, BREACH_REPORTED, BreachReported, EnumerationCompleted,
     FORUM_INCIDENT_THREAD_OPENED, IncidentThreadOpened,
 };
-use chrono::{DateTime, Utc};
 use prost::Message as _;
 use sqlx::{PgConnection, PgPool};
 use tracing::Instrument as _;
@@ -152,7 +152,7 @@ impl EventHandler {
             &event.incident_id,
             thread_id,
             url,
-            timestamp(event.opened_at.as_ref()),
+            datetime_or_now(event.opened_at.as_ref()),
         )
         .await?;
         transaction.commit().await?;
@@ -169,7 +169,7 @@ impl EventHandler {
             &event.incident_id,
             event.affected_accounts,
             event.batch_count,
-            timestamp(event.completed_at.as_ref()),
+            datetime_or_now(event.completed_at.as_ref()),
         )
         .await?;
         tracing::info!(expected = event.affected_accounts, "enumeration recorded");
@@ -184,7 +184,7 @@ impl EventHandler {
         let suppressed = store::incidents::record_deactivation(
             &mut transaction,
             account_id,
-            timestamp(event.deactivated_at.as_ref()),
+            datetime_or_now(event.deactivated_at.as_ref()),
         )
         .await?;
         transaction.commit().await?;
@@ -228,12 +228,4 @@ impl IncidentHandler for EventHandler {
 fn parse_uuid(field: &str, value: &str) -> Result<Uuid, HandlerError> {
     Uuid::parse_str(value.trim())
         .map_err(|_| HandlerError::invalid(format!("{field}: must be a UUID")))
-}
-
-fn timestamp(value: Option<&prost_types::Timestamp>) -> DateTime<Utc> {
-    value
-        .and_then(|time| {
-            DateTime::from_timestamp(time.seconds, u32::try_from(time.nanos).unwrap_or_default())
-        })
-        .unwrap_or_else(Utc::now)
 }
