@@ -5,7 +5,10 @@ pub mod claims;
 pub mod deliveries;
 pub mod incidents;
 pub mod jobs;
+pub mod kind;
 pub mod progress;
+
+pub use kind::JobKind;
 
 /// Serialises work on one incident across transactions (recording it or
 /// its thread, parking or inserting its batches), so a batch can never be parked after
