@@ -261,8 +261,9 @@ async fn service_run(
     let mut child = Command::new(binary)
         .env("DATABASE_URL", environment.database.url())
         .env("DATABASE_MAX_CONNECTIONS", "16")
-        .env("AMQP_URL", candor_platform::config::expose(&amqp.amqp_url))
-        .env("AMQP_NAMESPACE", &amqp.amqp_namespace)
+        // The routing keys' owners too: the bench publishes as the helper
+        // user, and the service dead-letters events from anyone else.
+        .envs(candor_testkit::rabbitmq::amqp_settings(&amqp))
         .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
         .env("SERVICE_TOKEN", caller_token(Caller::Notification))
         .env("CALLER_TOKENS", caller_tokens_setting())
