@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use candor_platform::auth::OutgoingInterceptor;
+use candor_platform::messaging::Backoff;
 use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use candor_proto::notification::v1::{PasswordChangedEmail, SendEmailRequest, send_email_request};
 use chrono::{DateTime, Utc};
@@ -21,8 +22,11 @@ use crate::store::accounts::AccountRow;
 
 type Client = NotificationServiceClient<InterceptedService<Channel, OutgoingInterceptor>>;
 
-/// Attempts before an email is given up (about 10 minutes in all).
+/// Attempts before an email is given up (waits of 3 to 6 minutes in all).
 const ATTEMPTS: u32 = 10;
+/// The wait after the first failure; it doubles (jittered to between half
+/// and all of it, so many accounts' emails do not retry in lockstep) up to
+/// [`MAX_RETRY`].
 const FIRST_RETRY: Duration = Duration::from_millis(500);
 const MAX_RETRY: Duration = Duration::from_secs(120);
 
@@ -55,7 +59,7 @@ impl Notifier {
         let span = tracing::info_span!("send_email", kind, account_id = %request.account_id);
         tokio::spawn(tracing::Instrument::instrument(
             async move {
-                let mut delay = FIRST_RETRY;
+                let mut backoff = Backoff::new(FIRST_RETRY, MAX_RETRY);
                 for attempt in 1..=ATTEMPTS {
                     match client.send_email(request.clone()).await {
                         Ok(_) => {
@@ -70,8 +74,7 @@ impl Notifier {
                             tracing::warn!(attempt, code = ?status.code(), "notification unavailable, retrying");
                         }
                     }
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(MAX_RETRY);
+                    tokio::time::sleep(backoff.next_delay()).await;
                 }
                 tracing::error!("email not delivered to notification, giving up");
             },

@@ -4,6 +4,8 @@
 //! `cargo bench -p candor-notification --bench delivery -- --count 100000`
 //! (`--count`, `--concurrency`, `--threads`: the tokio worker threads of
 //! both clients). Needs PostgreSQL and RabbitMQ like the tests.
+//! `CANDOR_BENCH_SERVICE_BINARY` runs another build of the service (say, the
+//! one before a change) under the same bench, to compare them alternately.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -253,11 +255,15 @@ async fn service_run(
 ) -> anyhow::Result<(f64, Duration, u64, CpuTicks)> {
     let amqp = environment.broker.config();
     let port = candor_testkit::binary::free_port()?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_candor-notification"))
+    let binary = std::env::var_os("CANDOR_BENCH_SERVICE_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_candor-notification").into());
+    eprintln!("service binary: {}", binary.to_string_lossy());
+    let mut child = Command::new(binary)
         .env("DATABASE_URL", environment.database.url())
         .env("DATABASE_MAX_CONNECTIONS", "16")
-        .env("AMQP_URL", candor_platform::config::expose(&amqp.amqp_url))
-        .env("AMQP_NAMESPACE", &amqp.amqp_namespace)
+        // The routing keys' owners too: the bench publishes as the helper
+        // user, and the service dead-letters events from anyone else.
+        .envs(candor_testkit::rabbitmq::amqp_settings(&amqp))
         .env("OPERATOR_TOKEN", OPERATOR_TOKEN)
         .env("SERVICE_TOKEN", caller_token(Caller::Notification))
         .env("CALLER_TOKENS", caller_tokens_setting())

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::store::JobKind;
 use crate::store::deliveries::{DeliveryRow, Filter};
 use candor_platform::grpc::InvalidField;
 
@@ -45,23 +46,22 @@ fn state_of(name: &str) -> DeliveryState {
     }
 }
 
-pub fn kind_name(kind: EmailKind) -> Option<&'static str> {
+pub fn kind_name(kind: EmailKind) -> Option<JobKind> {
     match kind {
         EmailKind::Unspecified => None,
-        EmailKind::BreachNotice => Some("breach_notice"),
-        EmailKind::PasswordReset => Some("password_reset"),
-        EmailKind::DeactivationConfirmation => Some("deactivation_confirmation"),
-        EmailKind::PasswordChanged => Some("password_changed"),
+        EmailKind::BreachNotice => Some(JobKind::BreachNotice),
+        EmailKind::PasswordReset => Some(JobKind::PasswordReset),
+        EmailKind::DeactivationConfirmation => Some(JobKind::DeactivationConfirmation),
+        EmailKind::PasswordChanged => Some(JobKind::PasswordChanged),
     }
 }
 
-fn kind_of(name: &str) -> EmailKind {
-    match name {
-        "breach_notice" => EmailKind::BreachNotice,
-        "password_reset" => EmailKind::PasswordReset,
-        "deactivation_confirmation" => EmailKind::DeactivationConfirmation,
-        "password_changed" => EmailKind::PasswordChanged,
-        _ => EmailKind::Unspecified,
+fn kind_of(kind: JobKind) -> EmailKind {
+    match kind {
+        JobKind::BreachNotice => EmailKind::BreachNotice,
+        JobKind::PasswordReset => EmailKind::PasswordReset,
+        JobKind::DeactivationConfirmation => EmailKind::DeactivationConfirmation,
+        JobKind::PasswordChanged => EmailKind::PasswordChanged,
     }
 }
 
@@ -74,7 +74,7 @@ pub fn delivery(row: DeliveryRow) -> Delivery {
     };
     Delivery {
         delivery_id: row.job_id.to_string(),
-        kind: kind_of(&row.kind) as i32,
+        kind: kind_of(row.kind) as i32,
         incident_id: row.incident_id.unwrap_or_default(),
         account_id: row.account_id.map(|id| id.to_string()).unwrap_or_default(),
         to_address: row.to_address,

@@ -1,6 +1,7 @@
 //! The emails themselves: templates (minijinja, HTML auto-escaped, in
 //! `templates/`), headers, and the formatted RFC 5322 message.
 
+mod cache;
 mod facts;
 mod prepared;
 mod transactional;
@@ -16,6 +17,7 @@ use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, Value, context};
 
+pub use cache::{LruMap, NOTICE_CACHE_CAPACITY, NoticeCache};
 pub use facts::{IncidentNotice, format_time};
 pub use prepared::PreparedNotice;
 pub use transactional::TransactionalContent;
@@ -250,7 +252,7 @@ impl Renderer {
         let (template, context) = match content {
             TransactionalContent::PasswordReset { link, expires_at }
             | TransactionalContent::DeactivationConfirmation { link, expires_at } => (
-                content.kind(),
+                content.kind().as_str(),
                 context! {
                     organization => &self.organization,
                     greeting => greeting(display_name),
@@ -259,7 +261,7 @@ impl Renderer {
                 },
             ),
             TransactionalContent::PasswordChanged { changed_at } => (
-                content.kind(),
+                content.kind().as_str(),
                 context! {
                     organization => &self.organization,
                     greeting => greeting(display_name),

@@ -4,6 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::store::JobKind;
+
 /// One of the SendEmail contents; links may hold a secret and are erased
 /// from storage once the job is final.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -24,11 +26,11 @@ pub enum TransactionalContent {
 
 impl TransactionalContent {
     /// The `email_jobs.kind` of this content.
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> JobKind {
         match self {
-            Self::PasswordReset { .. } => "password_reset",
-            Self::DeactivationConfirmation { .. } => "deactivation_confirmation",
-            Self::PasswordChanged { .. } => "password_changed",
+            Self::PasswordReset { .. } => JobKind::PasswordReset,
+            Self::DeactivationConfirmation { .. } => JobKind::DeactivationConfirmation,
+            Self::PasswordChanged { .. } => JobKind::PasswordChanged,
         }
     }
 

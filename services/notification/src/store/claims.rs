@@ -9,6 +9,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::JobKind;
+
 /// Plans the rest of this transaction's statements for their actual
 /// parameters and table sizes. A connection otherwise keeps a generic plan
 /// per statement, made after its first few runs — perhaps while the tables
@@ -70,7 +72,7 @@ pub async fn spend_tokens(connection: &mut PgConnection, used: usize) -> Result<
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ClaimedJob {
     pub job_id: Uuid,
-    pub kind: String,
+    pub kind: JobKind,
     pub incident_id: Option<String>,
     pub to_address: String,
     pub display_name: String,

@@ -4,11 +4,13 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::JobKind;
+
 /// One job as the API shows it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct DeliveryRow {
     pub job_id: Uuid,
-    pub kind: String,
+    pub kind: JobKind,
     pub incident_id: Option<String>,
     pub account_id: Option<Uuid>,
     pub to_address: String,
@@ -52,7 +54,7 @@ pub struct Filter {
     pub incident_id: Option<String>,
     pub account_id: Option<Uuid>,
     pub state: Option<&'static str>,
-    pub kind: Option<&'static str>,
+    pub kind: Option<JobKind>,
 }
 
 /// Up to `limit` deliveries after `after` (exclusive), ordered by

@@ -4,6 +4,8 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::JobKind;
+
 /// One affected account of a batch.
 #[derive(Debug, Clone)]
 pub struct NewNotice {
@@ -76,7 +78,7 @@ pub async fn insert_notices(
 pub struct NewTransactional<'a> {
     pub idempotency_key: &'a str,
     pub request_digest: &'a [u8],
-    pub kind: &'a str,
+    pub kind: JobKind,
     pub account_id: Option<Uuid>,
     pub to_address: &'a str,
     pub display_name: &'a str,

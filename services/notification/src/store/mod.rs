@@ -5,4 +5,7 @@ pub mod claims;
 pub mod deliveries;
 pub mod incidents;
 pub mod jobs;
+pub mod kind;
 pub mod progress;
+
+pub use kind::JobKind;
