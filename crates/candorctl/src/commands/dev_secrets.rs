@@ -32,10 +32,6 @@ use candor_platform::messaging::ServiceQueue;
 use candor_platform::messaging::definitions::BrokerDefinitions;
 use secrecy::SecretString;
 
-/// The four services, by the name of their directory, database and broker
-/// user, in the order of [`ServiceQueue::ALL`].
-const SERVICES: [&str; 4] = ["account", "notification", "membership", "forum"];
-
 #[derive(clap::Args, Debug)]
 pub struct DevSecretsArgs {
     /// Directory to write into (created when missing).
@@ -116,15 +112,19 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
     let postgres_password = base.secret("postgres_password")?;
     let operator_amqp_password = base.secret("operator_amqp_password")?;
     let legacy_hash_key = base.secret("legacy_hash_key")?;
+    // Every service's token first: each service's CALLER_TOKENS names others'.
     let mut tokens = Vec::new();
-    for service in SERVICES {
+    for queue in ServiceQueue::ALL {
+        let service = queue.name();
         tokens.push((service, base.secret(&format!("{service}_service_token"))?));
     }
 
+    let mut definitions = BrokerDefinitions::new(&args.amqp_namespace, "/")
+        .queue_type(args.amqp_queue_type)
+        .delivery_limit(args.amqp_delivery_limit);
     let postgres = dir.join("postgres");
     public_file(&postgres, "postgres_password", &postgres_password)?;
-    let mut broker_users = Vec::new();
-    for service in SERVICES {
+    for (queue, (service, token)) in ServiceQueue::ALL.into_iter().zip(&tokens) {
         let database_password = base.secret(&format!("{service}_database_password"))?;
         let amqp_password = base.secret(&format!("{service}_amqp_password"))?;
         public_file(
@@ -147,22 +147,17 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
             "amqp_url",
             &amqp_url(&user, &amqp_password, &args.rabbitmq_host),
         )?;
-        let token = tokens
-            .iter()
-            .find(|(name, _)| *name == service)
-            .map(|(_, token)| token.clone())
-            .context("a service without a token")?;
-        public_file(&own, "service_token", &token)?;
+        public_file(&own, "service_token", token)?;
         public_file(&own, "operator_token", &operator_token)?;
         public_file(
             &own,
             "caller_tokens",
             &caller_tokens(service, &tokens, &frontend_token),
         )?;
-        if service == "account" {
+        if queue == ServiceQueue::Account {
             public_file(&own, "legacy_hash_key", &legacy_hash_key)?;
         }
-        broker_users.push((user, amqp_password));
+        definitions = definitions.service_user(queue, &user, &SecretString::from(amqp_password));
     }
 
     let operator = dir.join("operator");
@@ -179,13 +174,6 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
         ),
     )?;
 
-    let mut definitions = BrokerDefinitions::new(&args.amqp_namespace, "/")
-        .queue_type(args.amqp_queue_type)
-        .delivery_limit(args.amqp_delivery_limit);
-    for (service, (user, password)) in ServiceQueue::ALL.into_iter().zip(&broker_users) {
-        definitions =
-            definitions.service_user(service, user, &SecretString::from(password.as_str()));
-    }
     let definitions = definitions
         .operator_user(
             "candor-operator",
