@@ -16,8 +16,6 @@
 //! in their extensions.
 
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 use tonic::Status;
@@ -25,6 +23,7 @@ use tonic::body::Body;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
 use tower::ServiceExt as _;
 
+use super::request_check::RequestCheck;
 use crate::auth::forwarded::ProxyTrust;
 use crate::auth::permissions::permission_of;
 use crate::auth::{
@@ -130,60 +129,21 @@ fn certificate_caller(extensions: &http::Extensions) -> Option<Caller> {
     }
 }
 
-/// The layer [`crate::grpc::GrpcServer`] adds.
-#[derive(Debug, Clone)]
-pub struct GuardLayer {
-    guard: Arc<Guard>,
-}
-
-impl GuardLayer {
-    pub fn new(guard: Guard) -> Self {
-        Self {
-            guard: Arc::new(guard),
-        }
-    }
-}
-
-impl<S> tower::Layer<S> for GuardLayer {
-    type Service = GuardService<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        GuardService {
-            guard: self.guard.clone(),
-            inner,
-        }
-    }
-}
-
-/// See [`GuardLayer`].
-#[derive(Debug, Clone)]
-pub struct GuardService<S> {
-    guard: Arc<Guard>,
-    inner: S,
-}
-
-impl<S> tower::Service<http::Request<Body>> for GuardService<S>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    /// Always ready: the inner service is made ready only for admitted
-    /// requests, so refused ones take no concurrency permit.
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, mut request: http::Request<Body>) -> Self::Future {
-        match self.guard.admit(&mut request) {
-            Ok(()) => Box::pin(self.inner.clone().oneshot(request)),
+/// The guard runs before the rest of the stack ([`crate::grpc::GrpcServer`]
+/// adds it as a [`super::request_check::CheckLayer`]).
+impl RequestCheck for Guard {
+    fn handle<S>(
+        &self,
+        mut request: http::Request<Body>,
+        inner: S,
+    ) -> BoxFuture<'static, Result<http::Response<Body>, S::Error>>
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
+        match self.admit(&mut request) {
+            Ok(()) => Box::pin(inner.oneshot(request)),
             Err(status) => {
                 tracing::info!(
                     method = %request.uri().path(),

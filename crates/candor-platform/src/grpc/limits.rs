@@ -2,8 +2,6 @@
 //! call (longer for client streams) and a global concurrency limit that
 //! sheds load with RESOURCE_EXHAUSTED instead of queueing.
 
-use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -11,6 +9,7 @@ use tonic::Status;
 use tonic::body::Body;
 use tower::ServiceExt as _;
 
+use super::request_check::RequestCheck;
 use crate::auth::permissions::permission_of;
 use crate::config::ServerConfig;
 
@@ -64,64 +63,27 @@ pub fn shed_to_status(
 }
 
 /// Cuts a call that has not answered within its time limit with
-/// DEADLINE_EXCEEDED.
-#[derive(Debug, Clone)]
-pub struct DeadlineLayer {
-    limits: Arc<Limits>,
-}
-
-impl DeadlineLayer {
-    pub fn new(limits: Limits) -> Self {
-        Self {
-            limits: Arc::new(limits),
-        }
-    }
-}
-
-impl<S> tower::Layer<S> for DeadlineLayer {
-    type Service = Deadline<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Deadline {
-            limits: self.limits.clone(),
-            inner,
-        }
-    }
-}
-
-/// See [`DeadlineLayer`].
-#[derive(Debug, Clone)]
-pub struct Deadline<S> {
-    limits: Arc<Limits>,
-    inner: S,
-}
-
-impl<S> tower::Service<http::Request<Body>> for Deadline<S>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
-        + Clone
-        + Send
-        + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-{
-    type Response = http::Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<'static, Result<Self::Response, Self::Error>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: http::Request<Body>) -> Self::Future {
+/// DEADLINE_EXCEEDED ([`crate::grpc::GrpcServer`] adds the limits as a
+/// [`super::request_check::CheckLayer`]).
+impl RequestCheck for Limits {
+    fn handle<S>(
+        &self,
+        request: http::Request<Body>,
+        inner: S,
+    ) -> BoxFuture<'static, Result<http::Response<Body>, S::Error>>
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>> + Send + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send + 'static,
+    {
         let streaming = permission_of(request.uri().path())
             .is_some_and(|permission| permission.client_streaming);
         let (limit, setting) = if streaming {
-            (self.limits.stream_timeout, "GRPC_STREAM_TIMEOUT_SECONDS")
+            (self.stream_timeout, "GRPC_STREAM_TIMEOUT_SECONDS")
         } else {
-            (self.limits.request_timeout, "GRPC_REQUEST_TIMEOUT_SECONDS")
+            (self.request_timeout, "GRPC_REQUEST_TIMEOUT_SECONDS")
         };
-        let call = self.inner.clone().oneshot(request);
+        let call = inner.oneshot(request);
         Box::pin(async move {
             match tokio::time::timeout(limit, call).await {
                 Ok(result) => result,

@@ -12,6 +12,7 @@ pub mod certificates;
 pub mod error_kind;
 pub mod guard;
 pub mod limits;
+pub mod request_check;
 mod tls;
 
 pub use error_kind::{
@@ -152,13 +153,13 @@ impl GrpcServer {
         let limits = self.limits.clone();
         let layers = tower::ServiceBuilder::new()
             .layer(tower_http::trace::TraceLayer::new_for_grpc().make_span_with(request_span))
-            .layer(guard::GuardLayer::new(self.guard))
+            .layer(request_check::CheckLayer::new(self.guard))
             .map_result(limits::shed_to_status)
             .load_shed()
             .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
                 limits.max_concurrent_requests,
             ))
-            .layer(limits::DeadlineLayer::new(limits.clone()));
+            .layer(request_check::CheckLayer::new(limits.clone()));
         let server = builder
             .max_concurrent_streams(Some(limits.max_concurrent_streams))
             .http2_keepalive_interval(Some(limits.keepalive_interval))

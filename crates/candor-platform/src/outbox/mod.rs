@@ -70,21 +70,21 @@ pub async fn enqueue_with_content_type(
     let headers = Json(trace_context::current_headers());
     // One round trip; the notification is sent only when the transaction
     // commits, and PostgreSQL folds repeated ones in a transaction into one.
-    sqlx::query(
-        "WITH inserted AS (
+    sqlx::query!(
+        r#"WITH inserted AS (
              INSERT INTO candor_outbox (message_id, routing_key, message_type, content_type, payload, headers)
              VALUES ($1, $2, $3, $4, $5, $6)
              RETURNING id
          )
-         SELECT pg_notify($7, '') FROM inserted",
+         SELECT pg_notify($7, '') FROM inserted"#,
+        message_id,
+        routing_key,
+        message_type,
+        content_type,
+        payload,
+        headers as _,
+        NOTIFY_CHANNEL,
     )
-    .bind(message_id)
-    .bind(routing_key)
-    .bind(message_type)
-    .bind(content_type)
-    .bind(payload)
-    .bind(headers)
-    .bind(NOTIFY_CHANNEL)
     .execute(conn)
     .await?;
     Ok(message_id)

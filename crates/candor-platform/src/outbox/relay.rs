@@ -5,9 +5,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use sqlx::types::Json;
-use sqlx::{PgPool, Row};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -137,15 +137,17 @@ impl OutboxRelay {
             .begin()
             .await
             .context("beginning the outbox transaction")?;
-        let rows = sqlx::query(
-            "SELECT id, message_id, routing_key, message_type, content_type, payload, headers, created_at
+        let rows = sqlx::query_as!(
+            PendingRow,
+            r#"SELECT id, message_id, routing_key, message_type, content_type, payload,
+                      headers AS "headers: Json<BTreeMap<String, String>>", created_at
              FROM candor_outbox
              WHERE published_at IS NULL
              ORDER BY id
              LIMIT $1
-             FOR UPDATE SKIP LOCKED",
+             FOR UPDATE SKIP LOCKED"#,
+            self.batch_size,
         )
-        .bind(self.batch_size)
         .fetch_all(&mut *transaction)
         .await
         .context("reading pending outbox rows")?;
@@ -157,12 +159,8 @@ impl OutboxRelay {
             return Ok(RelayBatch::default());
         }
 
-        let mut ids = Vec::with_capacity(rows.len());
-        let mut messages = Vec::with_capacity(rows.len());
-        for row in &rows {
-            ids.push(row.try_get::<i64, _>("id")?);
-            messages.push(outgoing_message(row)?);
-        }
+        let (ids, messages): (Vec<i64>, Vec<OutgoingMessage>) =
+            rows.into_iter().map(PendingRow::into_message).unzip();
         let outcomes = self.publisher.publish_each(messages).await;
 
         let mut published_ids = Vec::new();
@@ -178,20 +176,22 @@ impl OutboxRelay {
                 }
             }
         }
-        sqlx::query("UPDATE candor_outbox SET published_at = now() WHERE id = ANY($1)")
-            .bind(&published_ids)
-            .execute(&mut *transaction)
-            .await
-            .context("marking outbox rows published")?;
+        sqlx::query!(
+            "UPDATE candor_outbox SET published_at = now() WHERE id = ANY($1)",
+            &published_ids,
+        )
+        .execute(&mut *transaction)
+        .await
+        .context("marking outbox rows published")?;
         if !failed_ids.is_empty() {
-            sqlx::query(
+            sqlx::query!(
                 "UPDATE candor_outbox AS outbox
                  SET attempts = outbox.attempts + 1, last_error = failed.reason
                  FROM UNNEST($1::bigint[], $2::text[]) AS failed(id, reason)
                  WHERE outbox.id = failed.id",
+                &failed_ids,
+                &failed_reasons,
             )
-            .bind(&failed_ids)
-            .bind(&failed_reasons)
             .execute(&mut *transaction)
             .await
             .context("recording failed outbox rows")?;
@@ -216,15 +216,15 @@ impl OutboxRelay {
         const CHUNK: i64 = 10_000;
         let retention_seconds = self.retention.as_secs_f64();
         loop {
-            let deleted = sqlx::query(
+            let deleted = sqlx::query!(
                 "DELETE FROM candor_outbox WHERE id IN (
                      SELECT id FROM candor_outbox
                      WHERE published_at < now() - make_interval(secs => $1)
                      LIMIT $2
                  )",
+                retention_seconds,
+                CHUNK,
             )
-            .bind(retention_seconds)
-            .bind(CHUNK)
             .execute(&self.pool)
             .await
             .context("deleting published outbox rows")?
@@ -283,18 +283,29 @@ async fn wait_for_work(
     }
 }
 
-fn outgoing_message(row: &sqlx::postgres::PgRow) -> anyhow::Result<OutgoingMessage> {
-    let message_id: Uuid = row.try_get("message_id")?;
-    let routing_key: String = row.try_get("routing_key")?;
-    let Json(headers): Json<BTreeMap<String, String>> = row.try_get("headers")?;
-    let created_at: DateTime<Utc> = row.try_get("created_at")?;
-    let mut message = OutgoingMessage::new(routing_key, row.try_get("payload")?)
-        .with_message_id(message_id.to_string())
-        .with_content_type(row.try_get::<String, _>("content_type")?)
-        .with_timestamp(created_at);
-    message.message_type = row.try_get("message_type")?;
-    message.headers = headers;
-    Ok(message)
+/// A pending `candor_outbox` row, as the relay reads it.
+struct PendingRow {
+    id: i64,
+    message_id: Uuid,
+    routing_key: String,
+    message_type: Option<String>,
+    content_type: String,
+    payload: Vec<u8>,
+    headers: Json<BTreeMap<String, String>>,
+    created_at: DateTime<Utc>,
+}
+
+impl PendingRow {
+    /// The row's id and the message to publish for it.
+    fn into_message(self) -> (i64, OutgoingMessage) {
+        let mut message = OutgoingMessage::new(self.routing_key, self.payload)
+            .with_message_id(self.message_id.to_string())
+            .with_content_type(self.content_type)
+            .with_timestamp(self.created_at);
+        message.message_type = self.message_type;
+        message.headers = self.headers.0;
+        (self.id, message)
+    }
 }
 
 fn log_failure(id: i64, error: &PublishError) {

@@ -180,10 +180,12 @@ impl IncidentParking {
 /// `incident_id`: the transaction recording the incident and the one
 /// deciding to park take it. Released at commit.
 pub async fn lock_incident(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('candor.incident:' || $1, 0))")
-        .bind(incident_id)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('candor.incident:' || $1, 0))",
+        incident_id,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 

@@ -26,7 +26,6 @@ pub(super) struct Parked {
     pub(super) headers: BTreeMap<String, String>,
 }
 
-#[derive(sqlx::FromRow)]
 struct Row {
     id: i64,
     incident_id: String,
@@ -54,32 +53,35 @@ pub(super) async fn insert(
             header_string(&message.headers, name.as_str()).map(|value| (name.to_string(), value))
         })
         .collect();
-    sqlx::query_scalar(
-        "INSERT INTO candor_parked_messages (incident_id, dedup_key, routing_key, content_type, \
-             message_type, message_id, user_id, headers, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-         ON CONFLICT (incident_id, dedup_key) \
-             DO UPDATE SET claim_token = NULL, claimed_until = NULL \
-         RETURNING xmax = 0",
+    // `xmax = 0` only for a row this statement inserted (not one it updated).
+    sqlx::query_scalar!(
+        r#"INSERT INTO candor_parked_messages (incident_id, dedup_key, routing_key, content_type,
+             message_type, message_id, user_id, headers, body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (incident_id, dedup_key)
+             DO UPDATE SET claim_token = NULL, claimed_until = NULL
+         RETURNING xmax = 0 AS "inserted!""#,
+        incident_id,
+        dedup_key,
+        message.routing_key,
+        message.content_type,
+        message.message_type,
+        message.message_id,
+        message.user_id,
+        Json(headers) as _,
+        message.body,
     )
-    .bind(incident_id)
-    .bind(dedup_key)
-    .bind(&message.routing_key)
-    .bind(&message.content_type)
-    .bind(&message.message_type)
-    .bind(&message.message_id)
-    .bind(&message.user_id)
-    .bind(Json(headers))
-    .bind(&message.body)
     .fetch_one(conn)
     .await
 }
 
 pub(super) async fn count(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT count(*) FROM candor_parked_messages WHERE incident_id = $1")
-        .bind(incident_id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM candor_parked_messages WHERE incident_id = $1"#,
+        incident_id,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Which rows of an incident a claim takes.
@@ -108,24 +110,25 @@ pub(super) async fn claim(
         Claim::All => None,
         Claim::ParkedLongerThan(ttl) => Some(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX)),
     };
-    let mut rows = sqlx::query_as::<_, Row>(
-        "UPDATE candor_parked_messages SET claim_token = $4, \
-             claimed_until = now() + $5 * interval '1 millisecond' \
-         WHERE id IN ( \
-             SELECT id FROM candor_parked_messages \
-             WHERE incident_id = $1 AND id > $6 \
-               AND (claimed_until IS NULL OR claimed_until < now()) \
-               AND ($2::bigint IS NULL OR parked_at < now() - $2 * interval '1 millisecond') \
-             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-         RETURNING id, incident_id, routing_key, content_type, message_type, message_id, \
-             user_id, headers, body, parked_at",
+    let mut rows = sqlx::query_as!(
+        Row,
+        r#"UPDATE candor_parked_messages SET claim_token = $4,
+             claimed_until = now() + $5::bigint * interval '1 millisecond'
+         WHERE id IN (
+             SELECT id FROM candor_parked_messages
+             WHERE incident_id = $1 AND id > $6
+               AND (claimed_until IS NULL OR claimed_until < now())
+               AND ($2::bigint IS NULL OR parked_at < now() - $2 * interval '1 millisecond')
+             ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING id, incident_id, routing_key, content_type, message_type, message_id,
+             user_id, headers AS "headers: Json<BTreeMap<String, String>>", body, parked_at"#,
+        incident_id,
+        older_than_ms,
+        i64::from(limit),
+        token,
+        i64::try_from(lease.as_millis()).unwrap_or(i64::MAX),
+        after,
     )
-    .bind(incident_id)
-    .bind(older_than_ms)
-    .bind(i64::from(limit))
-    .bind(token)
-    .bind(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX))
-    .bind(after)
     .fetch_all(pool)
     .await?;
     rows.sort_unstable_by_key(|row| row.id);
@@ -135,24 +138,25 @@ pub(super) async fn claim(
 /// Removes a row still held by this claim; `false` when it was parked again
 /// meanwhile (its claim was reset).
 pub(super) async fn remove(pool: &PgPool, id: i64, token: Uuid) -> sqlx::Result<bool> {
-    let removed =
-        sqlx::query("DELETE FROM candor_parked_messages WHERE id = $1 AND claim_token = $2")
-            .bind(id)
-            .bind(token)
-            .execute(pool)
-            .await?
-            .rows_affected();
+    let removed = sqlx::query!(
+        "DELETE FROM candor_parked_messages WHERE id = $1 AND claim_token = $2",
+        id,
+        token,
+    )
+    .execute(pool)
+    .await?
+    .rows_affected();
     Ok(removed == 1)
 }
 
 /// Gives rows of this claim back to the next drain.
 pub(super) async fn release(pool: &PgPool, ids: &[i64], token: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE candor_parked_messages SET claim_token = NULL, claimed_until = NULL \
+    sqlx::query!(
+        "UPDATE candor_parked_messages SET claim_token = NULL, claimed_until = NULL
          WHERE id = ANY($1) AND claim_token = $2",
+        ids,
+        token,
     )
-    .bind(ids)
-    .bind(token)
     .execute(pool)
     .await?;
     Ok(())
@@ -161,11 +165,11 @@ pub(super) async fn release(pool: &PgPool, ids: &[i64], token: Uuid) -> sqlx::Re
 /// Incidents with parked messages, those waiting longest first, at most
 /// `limit`.
 pub(super) async fn incidents(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<String>> {
-    sqlx::query_scalar(
-        "SELECT incident_id FROM candor_parked_messages \
+    sqlx::query_scalar!(
+        "SELECT incident_id FROM candor_parked_messages
          GROUP BY incident_id ORDER BY min(parked_at) LIMIT $1",
+        limit,
     )
-    .bind(limit)
     .fetch_all(pool)
     .await
 }
