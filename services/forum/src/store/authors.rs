@@ -30,7 +30,7 @@ pub async fn take_posting_slot(
     interval: Duration,
 ) -> sqlx::Result<PostingSlot> {
     let seconds = interval.as_secs_f64();
-    let recorded: Option<Uuid> = sqlx::query_scalar(
+    let recorded = sqlx::query_scalar!(
         "INSERT INTO authors (account_id, display_name, is_staff, last_posted_at)
          VALUES ($1, $2, $3, clock_timestamp())
          ON CONFLICT (account_id) DO UPDATE
@@ -42,29 +42,30 @@ pub async fn take_posting_slot(
               AND (authors.last_posted_at IS NULL
                    OR authors.last_posted_at <= EXCLUDED.last_posted_at - make_interval(secs => $4))
          RETURNING account_id",
+        account_id,
+        display_name,
+        is_staff,
+        seconds,
     )
-    .bind(account_id)
-    .bind(display_name)
-    .bind(is_staff)
-    .bind(seconds)
     .fetch_optional(&mut *conn)
     .await?;
     if recorded.is_some() {
         return Ok(PostingSlot::Granted);
     }
-    let (deactivated, retry_after): (bool, Option<f64>) = sqlx::query_as(
-        "SELECT deactivated_at IS NOT NULL,
+    let author = sqlx::query!(
+        r#"SELECT deactivated_at IS NOT NULL AS "deactivated!",
                 EXTRACT(EPOCH FROM (last_posted_at + make_interval(secs => $2) - clock_timestamp()))::float8
-         FROM authors WHERE account_id = $1",
+                    AS retry_after
+         FROM authors WHERE account_id = $1"#,
+        account_id,
+        seconds,
     )
-    .bind(account_id)
-    .bind(seconds)
     .fetch_one(&mut *conn)
     .await?;
-    if deactivated {
+    if author.deactivated {
         return Ok(PostingSlot::Deactivated);
     }
-    let retry_after_seconds = retry_after.unwrap_or(1.0).ceil().max(1.0) as u64;
+    let retry_after_seconds = author.retry_after.unwrap_or(1.0).ceil().max(1.0) as u64;
     Ok(PostingSlot::RateLimited {
         retry_after_seconds,
     })
@@ -77,16 +78,16 @@ pub async fn deactivate(
     account_id: Uuid,
     deactivated_at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO authors (account_id, display_name, deactivated_at)
          VALUES ($1, NULL, $2)
          ON CONFLICT (account_id) DO UPDATE
             SET display_name = NULL,
                 deactivated_at = COALESCE(authors.deactivated_at, EXCLUDED.deactivated_at)
             WHERE NOT authors.is_system",
+        account_id,
+        deactivated_at,
     )
-    .bind(account_id)
-    .bind(deactivated_at)
     .execute(conn)
     .await?;
     Ok(())

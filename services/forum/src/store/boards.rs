@@ -2,7 +2,7 @@
 
 use sqlx::PgConnection;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct BoardRow {
     pub board_id: String,
     pub name: String,
@@ -11,7 +11,8 @@ pub struct BoardRow {
 }
 
 pub async fn list(conn: &mut PgConnection) -> sqlx::Result<Vec<BoardRow>> {
-    sqlx::query_as::<_, BoardRow>(
+    sqlx::query_as!(
+        BoardRow,
         "SELECT board_id, name, description, staff_only_threads FROM boards ORDER BY display_order",
     )
     .fetch_all(conn)
@@ -19,10 +20,11 @@ pub async fn list(conn: &mut PgConnection) -> sqlx::Result<Vec<BoardRow>> {
 }
 
 pub async fn get(conn: &mut PgConnection, board_id: &str) -> sqlx::Result<Option<BoardRow>> {
-    sqlx::query_as::<_, BoardRow>(
+    sqlx::query_as!(
+        BoardRow,
         "SELECT board_id, name, description, staff_only_threads FROM boards WHERE board_id = $1",
+        board_id,
     )
-    .bind(board_id)
     .fetch_optional(conn)
     .await
 }

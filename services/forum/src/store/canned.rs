@@ -2,7 +2,7 @@
 
 use sqlx::PgConnection;
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct CannedReplyRow {
     pub canned_reply_id: String,
     pub title: String,
@@ -10,7 +10,8 @@ pub struct CannedReplyRow {
 }
 
 pub async fn list(conn: &mut PgConnection) -> sqlx::Result<Vec<CannedReplyRow>> {
-    sqlx::query_as::<_, CannedReplyRow>(
+    sqlx::query_as!(
+        CannedReplyRow,
         "SELECT canned_reply_id, title, body_template FROM canned_replies ORDER BY canned_reply_id",
     )
     .fetch_all(conn)
@@ -21,10 +22,11 @@ pub async fn get(
     conn: &mut PgConnection,
     canned_reply_id: &str,
 ) -> sqlx::Result<Option<CannedReplyRow>> {
-    sqlx::query_as::<_, CannedReplyRow>(
+    sqlx::query_as!(
+        CannedReplyRow,
         "SELECT canned_reply_id, title, body_template FROM canned_replies WHERE canned_reply_id = $1",
+        canned_reply_id,
     )
-    .bind(canned_reply_id)
     .fetch_optional(conn)
     .await
 }

@@ -1,6 +1,12 @@
 //! candor-forum's tables. Every function takes `&mut PgConnection` so the
 //! caller decides the transaction, except [`posting`]: writing a post spans
 //! threads, posts and authors and runs its own transaction.
+//!
+//! Every query is checked at compile time (`sqlx::query!` and friends)
+//! against the forum's schema, or against `.sqlx/` offline. A thread or post
+//! is read with its author in several places; each of those queries spells
+//! the columns of [`ThreadRow`] / [`PostRow`] out, so the macro can check
+//! them (`author_deactivated` is an expression, hence its `!`).
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -16,7 +22,7 @@ pub struct AuthorView {
 }
 
 /// A thread with its author.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ThreadRow {
     pub thread_id: Uuid,
     pub board_id: String,
@@ -48,7 +54,7 @@ impl ThreadRow {
 }
 
 /// A post with its author.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct PostRow {
     pub post_id: Uuid,
     pub thread_id: Uuid,
@@ -76,37 +82,6 @@ impl PostRow {
             deactivated: self.author_deactivated,
         }
     }
-}
-
-/// The columns of a thread with its author (`t` is `threads`, `a` is
-/// `authors`), as a literal for `concat!`, so every query stays a static string.
-macro_rules! select_threads {
-    ($condition:literal) => {
-        concat!(
-            "SELECT t.thread_id, t.board_id, t.title, t.first_post_id, t.post_count, t.pinned, \
-             t.locked, t.incident_id, t.created_at, t.last_activity_at, \
-             a.account_id AS author_id, a.display_name AS author_name, \
-             a.is_staff AS author_is_staff, a.is_system AS author_is_system, \
-             (a.deactivated_at IS NOT NULL) AS author_deactivated \
-             FROM threads t JOIN authors a ON a.account_id = t.author_id WHERE ",
-            $condition
-        )
-    };
-}
-
-/// The columns of a post with its author (`p` is `posts`, `a` is `authors`).
-macro_rules! select_posts {
-    ($condition:literal) => {
-        concat!(
-            "SELECT p.post_id, p.thread_id, p.seq, p.body, p.in_reply_to_post_id, \
-             p.canned_reply_id, p.created_at, p.edited_at, p.deleted_at, \
-             a.account_id AS author_id, a.display_name AS author_name, \
-             a.is_staff AS author_is_staff, a.is_system AS author_is_system, \
-             (a.deactivated_at IS NOT NULL) AS author_deactivated \
-             FROM posts p JOIN authors a ON a.account_id = p.author_id WHERE ",
-            $condition
-        )
-    };
 }
 
 pub mod authors;

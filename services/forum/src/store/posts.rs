@@ -22,7 +22,7 @@ pub struct NewPost<'a> {
 /// strictly after the thread's previous activity, bumping the thread's
 /// counters. Call with the thread row locked ([`super::threads::lock_for_posting`]).
 pub async fn append(conn: &mut PgConnection, post: &NewPost<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "WITH bumped AS (
              UPDATE threads
                 SET post_count = post_count + 1,
@@ -33,24 +33,33 @@ pub async fn append(conn: &mut PgConnection, post: &NewPost<'_>) -> sqlx::Result
          INSERT INTO posts (post_id, thread_id, seq, author_id, body, in_reply_to_post_id,
                             canned_reply_id, request_id, created_at)
          SELECT $2, $1, bumped.post_count, $3, $4, $5, $6, $7, bumped.last_activity_at FROM bumped",
+        post.thread_id,
+        post.post_id,
+        post.author_id,
+        post.body,
+        post.in_reply_to_post_id,
+        post.canned_reply_id,
+        post.request_id,
     )
-    .bind(post.thread_id)
-    .bind(post.post_id)
-    .bind(post.author_id)
-    .bind(post.body)
-    .bind(post.in_reply_to_post_id)
-    .bind(post.canned_reply_id)
-    .bind(post.request_id)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn get(conn: &mut PgConnection, post_id: Uuid) -> sqlx::Result<Option<PostRow>> {
-    sqlx::query_as::<_, PostRow>(select_posts!("p.post_id = $1"))
-        .bind(post_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        PostRow,
+        r#"SELECT p.post_id, p.thread_id, p.seq, p.body, p.in_reply_to_post_id,
+                p.canned_reply_id, p.created_at, p.edited_at, p.deleted_at,
+                a.account_id AS author_id, a.display_name AS author_name,
+                a.is_staff AS author_is_staff, a.is_system AS author_is_system,
+                (a.deactivated_at IS NOT NULL) AS "author_deactivated!"
+         FROM posts p JOIN authors a ON a.account_id = p.author_id
+         WHERE p.post_id = $1"#,
+        post_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// The post an author wrote with `request_id`, for retries.
@@ -59,11 +68,20 @@ pub async fn get_by_request(
     author_id: Uuid,
     request_id: Uuid,
 ) -> sqlx::Result<Option<PostRow>> {
-    sqlx::query_as::<_, PostRow>(select_posts!("p.author_id = $1 AND p.request_id = $2"))
-        .bind(author_id)
-        .bind(request_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        PostRow,
+        r#"SELECT p.post_id, p.thread_id, p.seq, p.body, p.in_reply_to_post_id,
+                p.canned_reply_id, p.created_at, p.edited_at, p.deleted_at,
+                a.account_id AS author_id, a.display_name AS author_name,
+                a.is_staff AS author_is_staff, a.is_system AS author_is_system,
+                (a.deactivated_at IS NOT NULL) AS "author_deactivated!"
+         FROM posts p JOIN authors a ON a.account_id = p.author_id
+         WHERE p.author_id = $1 AND p.request_id = $2"#,
+        author_id,
+        request_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// A live post of `author_id` with exactly `body` from the last 10 minutes.
@@ -72,14 +90,14 @@ pub async fn recent_duplicate(
     author_id: Uuid,
     body: &str,
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT post_id FROM posts
          WHERE author_id = $1 AND created_at > clock_timestamp() - interval '10 minutes'
            AND deleted_at IS NULL AND body = $2
          LIMIT 1",
+        author_id,
+        body,
     )
-    .bind(author_id)
-    .bind(body)
     .fetch_optional(conn)
     .await
 }
@@ -91,38 +109,50 @@ pub async fn list(
     after_seq: i32,
     limit: i64,
 ) -> sqlx::Result<Vec<PostRow>> {
-    sqlx::query_as::<_, PostRow>(select_posts!(
-        "p.thread_id = $1 AND p.seq > $2 ORDER BY p.seq LIMIT $3"
-    ))
-    .bind(thread_id)
-    .bind(after_seq)
-    .bind(limit)
+    sqlx::query_as!(
+        PostRow,
+        r#"SELECT p.post_id, p.thread_id, p.seq, p.body, p.in_reply_to_post_id,
+                p.canned_reply_id, p.created_at, p.edited_at, p.deleted_at,
+                a.account_id AS author_id, a.display_name AS author_name,
+                a.is_staff AS author_is_staff, a.is_system AS author_is_system,
+                (a.deactivated_at IS NOT NULL) AS "author_deactivated!"
+         FROM posts p JOIN authors a ON a.account_id = p.author_id
+         WHERE p.thread_id = $1 AND p.seq > $2
+         ORDER BY p.seq LIMIT $3"#,
+        thread_id,
+        after_seq,
+        limit,
+    )
     .fetch_all(conn)
     .await
 }
 
 pub async fn thread_exists(conn: &mut PgConnection, thread_id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM threads WHERE thread_id = $1)")
-        .bind(thread_id)
-        .fetch_one(conn)
-        .await
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM threads WHERE thread_id = $1) AS "exists!""#,
+        thread_id,
+    )
+    .fetch_one(conn)
+    .await
 }
 
 pub async fn set_body(conn: &mut PgConnection, post_id: Uuid, body: &str) -> sqlx::Result<()> {
-    sqlx::query("UPDATE posts SET body = $2, edited_at = clock_timestamp() WHERE post_id = $1")
-        .bind(post_id)
-        .bind(body)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE posts SET body = $2, edited_at = clock_timestamp() WHERE post_id = $1",
+        post_id,
+        body,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Soft-deletes a post; a deleted post keeps its first deletion time.
 pub async fn soft_delete(conn: &mut PgConnection, post_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE posts SET deleted_at = clock_timestamp() WHERE post_id = $1 AND deleted_at IS NULL",
+        post_id,
     )
-    .bind(post_id)
     .execute(conn)
     .await?;
     Ok(())

@@ -24,7 +24,7 @@ pub struct NewThread<'a> {
 
 /// Inserts the thread and its first post (one statement, one timestamp).
 pub async fn insert(conn: &mut PgConnection, thread: &NewThread<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "WITH thread AS (
              INSERT INTO threads (thread_id, board_id, title, author_id, first_post_id, post_count,
                                   pinned, incident_id, incident_digest, request_id,
@@ -34,27 +34,36 @@ pub async fn insert(conn: &mut PgConnection, thread: &NewThread<'_>) -> sqlx::Re
          )
          INSERT INTO posts (post_id, thread_id, seq, author_id, body, created_at)
          SELECT $5, thread.thread_id, 1, $4, $10, thread.created_at FROM thread",
+        thread.thread_id,
+        thread.board_id,
+        thread.title,
+        thread.author_id,
+        thread.first_post_id,
+        thread.pinned,
+        thread.incident_id,
+        thread.incident_digest,
+        thread.request_id,
+        thread.body,
     )
-    .bind(thread.thread_id)
-    .bind(thread.board_id)
-    .bind(thread.title)
-    .bind(thread.author_id)
-    .bind(thread.first_post_id)
-    .bind(thread.pinned)
-    .bind(thread.incident_id)
-    .bind(thread.incident_digest)
-    .bind(thread.request_id)
-    .bind(thread.body)
     .execute(conn)
     .await?;
     Ok(())
 }
 
 pub async fn get(conn: &mut PgConnection, thread_id: Uuid) -> sqlx::Result<Option<ThreadRow>> {
-    sqlx::query_as::<_, ThreadRow>(select_threads!("t.thread_id = $1"))
-        .bind(thread_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        ThreadRow,
+        r#"SELECT t.thread_id, t.board_id, t.title, t.first_post_id, t.post_count, t.pinned,
+                t.locked, t.incident_id, t.created_at, t.last_activity_at,
+                a.account_id AS author_id, a.display_name AS author_name,
+                a.is_staff AS author_is_staff, a.is_system AS author_is_system,
+                (a.deactivated_at IS NOT NULL) AS "author_deactivated!"
+         FROM threads t JOIN authors a ON a.account_id = t.author_id
+         WHERE t.thread_id = $1"#,
+        thread_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// The thread an author created with `request_id`, for retries.
@@ -63,21 +72,39 @@ pub async fn get_by_request(
     author_id: Uuid,
     request_id: Uuid,
 ) -> sqlx::Result<Option<ThreadRow>> {
-    sqlx::query_as::<_, ThreadRow>(select_threads!("t.author_id = $1 AND t.request_id = $2"))
-        .bind(author_id)
-        .bind(request_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        ThreadRow,
+        r#"SELECT t.thread_id, t.board_id, t.title, t.first_post_id, t.post_count, t.pinned,
+                t.locked, t.incident_id, t.created_at, t.last_activity_at,
+                a.account_id AS author_id, a.display_name AS author_name,
+                a.is_staff AS author_is_staff, a.is_system AS author_is_system,
+                (a.deactivated_at IS NOT NULL) AS "author_deactivated!"
+         FROM threads t JOIN authors a ON a.account_id = t.author_id
+         WHERE t.author_id = $1 AND t.request_id = $2"#,
+        author_id,
+        request_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 pub async fn get_by_incident(
     conn: &mut PgConnection,
     incident_id: &str,
 ) -> sqlx::Result<Option<ThreadRow>> {
-    sqlx::query_as::<_, ThreadRow>(select_threads!("t.incident_id = $1"))
-        .bind(incident_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as!(
+        ThreadRow,
+        r#"SELECT t.thread_id, t.board_id, t.title, t.first_post_id, t.post_count, t.pinned,
+                t.locked, t.incident_id, t.created_at, t.last_activity_at,
+                a.account_id AS author_id, a.display_name AS author_name,
+                a.is_staff AS author_is_staff, a.is_system AS author_is_system,
+                (a.deactivated_at IS NOT NULL) AS "author_deactivated!"
+         FROM threads t JOIN authors a ON a.account_id = t.author_id
+         WHERE t.incident_id = $1"#,
+        incident_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// The digest of the BreachReported that opened an incident's thread.
@@ -85,10 +112,12 @@ pub async fn incident_digest(
     conn: &mut PgConnection,
     incident_id: &str,
 ) -> sqlx::Result<Option<Option<Vec<u8>>>> {
-    sqlx::query_scalar("SELECT incident_digest FROM threads WHERE incident_id = $1")
-        .bind(incident_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_scalar!(
+        "SELECT incident_digest FROM threads WHERE incident_id = $1",
+        incident_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// Locks the thread row for the rest of the transaction (posting in it
@@ -97,10 +126,12 @@ pub async fn lock_for_posting(
     conn: &mut PgConnection,
     thread_id: Uuid,
 ) -> sqlx::Result<Option<bool>> {
-    sqlx::query_scalar("SELECT locked FROM threads WHERE thread_id = $1 FOR UPDATE")
-        .bind(thread_id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_scalar!(
+        "SELECT locked FROM threads WHERE thread_id = $1 FOR UPDATE",
+        thread_id,
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// A staff-controlled flag of a thread.
@@ -117,16 +148,26 @@ pub async fn set_flag(
     flag: ThreadFlag,
     value: bool,
 ) -> sqlx::Result<bool> {
-    // The column name comes from this enum only, never from input.
-    let statement = match flag {
-        ThreadFlag::Pinned => "UPDATE threads SET pinned = $2 WHERE thread_id = $1",
-        ThreadFlag::Locked => "UPDATE threads SET locked = $2 WHERE thread_id = $1",
+    let result = match flag {
+        ThreadFlag::Pinned => {
+            sqlx::query!(
+                "UPDATE threads SET pinned = $2 WHERE thread_id = $1",
+                thread_id,
+                value,
+            )
+            .execute(conn)
+            .await?
+        }
+        ThreadFlag::Locked => {
+            sqlx::query!(
+                "UPDATE threads SET locked = $2 WHERE thread_id = $1",
+                thread_id,
+                value,
+            )
+            .execute(conn)
+            .await?
+        }
     };
-    let result = sqlx::query(statement)
-        .bind(thread_id)
-        .bind(value)
-        .execute(conn)
-        .await?;
     Ok(result.rows_affected() == 1)
 }
 
@@ -141,12 +182,58 @@ pub struct ThreadCursor {
 }
 
 /// A listed thread with the sort key it was listed under.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ListedThread {
-    #[sqlx(flatten)]
     pub thread: ThreadRow,
     pub as_of: DateTime<Utc>,
     pub activity_as_of: DateTime<Utc>,
+}
+
+/// A row of [`list`]: the query macros fill flat structs only.
+struct ListedThreadRow {
+    thread_id: Uuid,
+    board_id: String,
+    title: String,
+    first_post_id: Uuid,
+    post_count: i32,
+    pinned: bool,
+    locked: bool,
+    incident_id: Option<String>,
+    created_at: DateTime<Utc>,
+    last_activity_at: DateTime<Utc>,
+    author_id: Uuid,
+    author_name: Option<String>,
+    author_is_staff: bool,
+    author_is_system: bool,
+    author_deactivated: bool,
+    as_of: DateTime<Utc>,
+    activity_as_of: DateTime<Utc>,
+}
+
+impl From<ListedThreadRow> for ListedThread {
+    fn from(row: ListedThreadRow) -> Self {
+        Self {
+            thread: ThreadRow {
+                thread_id: row.thread_id,
+                board_id: row.board_id,
+                title: row.title,
+                first_post_id: row.first_post_id,
+                post_count: row.post_count,
+                pinned: row.pinned,
+                locked: row.locked,
+                incident_id: row.incident_id,
+                created_at: row.created_at,
+                last_activity_at: row.last_activity_at,
+                author_id: row.author_id,
+                author_name: row.author_name,
+                author_is_staff: row.author_is_staff,
+                author_is_system: row.author_is_system,
+                author_deactivated: row.author_deactivated,
+            },
+            as_of: row.as_of,
+            activity_as_of: row.activity_as_of,
+        }
+    }
 }
 
 /// One page of a board, sorted by the threads' state at the listing's
@@ -161,8 +248,12 @@ pub async fn list(
     after: Option<&ThreadCursor>,
     limit: i64,
 ) -> sqlx::Result<Vec<ListedThread>> {
-    const QUERY: &str =
-        "WITH snapshot AS (SELECT COALESCE($2::timestamptz, statement_timestamp()) AS as_of),
+    // `as_of` and `activity_as_of` are expressions the macro cannot see
+    // through; both are set for every listed thread (its first post was
+    // created with it, no later than `as_of`).
+    let rows = sqlx::query_as!(
+        ListedThreadRow,
+        r#"WITH snapshot AS (SELECT COALESCE($2::timestamptz, statement_timestamp()) AS as_of),
          listing AS (
              SELECT t.*, s.as_of,
                     CASE WHEN t.last_activity_at <= s.as_of THEN t.last_activity_at
@@ -176,19 +267,20 @@ pub async fn list(
                 t.locked, t.incident_id, t.created_at, t.last_activity_at,
                 a.account_id AS author_id, a.display_name AS author_name,
                 a.is_staff AS author_is_staff, a.is_system AS author_is_system,
-                (a.deactivated_at IS NOT NULL) AS author_deactivated,
-                t.as_of, t.activity_as_of
+                (a.deactivated_at IS NOT NULL) AS "author_deactivated!",
+                t.as_of AS "as_of!", t.activity_as_of AS "activity_as_of!"
          FROM listing t JOIN authors a ON a.account_id = t.author_id
          WHERE $3::boolean IS NULL OR (t.pinned, t.activity_as_of, t.thread_id) < ($3, $4, $5)
          ORDER BY t.pinned DESC, t.activity_as_of DESC, t.thread_id DESC
-         LIMIT $6";
-    sqlx::query_as::<_, ListedThread>(QUERY)
-        .bind(board_id)
-        .bind(after.map(|cursor| cursor.as_of))
-        .bind(after.map(|cursor| cursor.pinned))
-        .bind(after.map(|cursor| cursor.activity))
-        .bind(after.map(|cursor| cursor.thread_id))
-        .bind(limit)
-        .fetch_all(conn)
-        .await
+         LIMIT $6"#,
+        board_id,
+        after.map(|cursor| cursor.as_of),
+        after.map(|cursor| cursor.pinned),
+        after.map(|cursor| cursor.activity),
+        after.map(|cursor| cursor.thread_id),
+        limit,
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(ListedThread::from).collect())
 }

@@ -83,8 +83,7 @@ async fn write(
     }
     // Taken after the lock, so entries of one account are timestamped in
     // the order they are applied (the replay relies on it).
-    let now: chrono::DateTime<chrono::Utc> = sqlx::query_scalar("SELECT clock_timestamp()")
-        .fetch_one(&mut *tx)
+    let now = credits::entry_timestamp(tx)
         .await
         .context("reading the clock")?;
     let credit_id = Uuid::now_v7();

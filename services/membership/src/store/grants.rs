@@ -18,26 +18,26 @@ pub enum Claim {
 /// Claims `key` for this transaction. A concurrent request with the same
 /// key waits here until this transaction ends, then sees it as used.
 pub async fn claim(conn: &mut PgConnection, key: &str, fingerprint: &[u8]) -> sqlx::Result<Claim> {
-    let inserted: Option<String> = sqlx::query_scalar(
+    let inserted = sqlx::query_scalar!(
         "INSERT INTO grant_requests (idempotency_key, fingerprint) VALUES ($1, $2) \
          ON CONFLICT (idempotency_key) DO NOTHING RETURNING idempotency_key",
+        key,
+        fingerprint,
     )
-    .bind(key)
-    .bind(fingerprint)
     .fetch_optional(&mut *conn)
     .await?;
     if inserted.is_some() {
         return Ok(Claim::New);
     }
-    let (fingerprint, response): (Vec<u8>, Option<Vec<u8>>) = sqlx::query_as(
+    let used = sqlx::query!(
         "SELECT fingerprint, response FROM grant_requests WHERE idempotency_key = $1",
+        key,
     )
-    .bind(key)
     .fetch_one(conn)
     .await?;
     Ok(Claim::Used {
-        fingerprint,
-        response,
+        fingerprint: used.fingerprint,
+        response: used.response,
     })
 }
 
@@ -47,10 +47,12 @@ pub async fn store_response(
     key: &str,
     response: &[u8],
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE grant_requests SET response = $2 WHERE idempotency_key = $1")
-        .bind(key)
-        .bind(response)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE grant_requests SET response = $2 WHERE idempotency_key = $1",
+        key,
+        response,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }

@@ -29,10 +29,11 @@ pub enum Recorded {
 /// Whether `breach.reported` of `incident_id` is recorded (its parked
 /// batches can be applied).
 pub async fn is_reported(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM incidents WHERE incident_id = $1 AND reported_at IS NOT NULL)",
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM incidents WHERE incident_id = $1 AND reported_at IS NOT NULL)
+               AS "exists!""#,
+        incident_id,
     )
-    .bind(incident_id)
     .fetch_one(conn)
     .await
 }
@@ -45,7 +46,7 @@ pub async fn record_reported(
     fingerprint: &[u8],
     terms: &CompensationTerms,
 ) -> sqlx::Result<Recorded> {
-    let inserted: Option<String> = sqlx::query_scalar(
+    let inserted = sqlx::query_scalar!(
         "INSERT INTO incidents (incident_id, reported_fingerprint, reported_at, \
              compensation_kind, compensation_value, compensation_currency, \
              compensation_duration_days, compensation_description) \
@@ -60,24 +61,25 @@ pub async fn record_reported(
              compensation_description = EXCLUDED.compensation_description \
          WHERE incidents.reported_at IS NULL \
          RETURNING incident_id",
+        incident_id,
+        fingerprint,
+        terms.kind,
+        terms.value_minor_units,
+        terms.currency,
+        terms.duration_days,
+        terms.description,
     )
-    .bind(incident_id)
-    .bind(fingerprint)
-    .bind(terms.kind)
-    .bind(terms.value_minor_units)
-    .bind(&terms.currency)
-    .bind(terms.duration_days)
-    .bind(&terms.description)
     .fetch_optional(&mut *conn)
     .await?;
     if inserted.is_some() {
         return Ok(Recorded::New);
     }
-    let existing: Option<Vec<u8>> =
-        sqlx::query_scalar("SELECT reported_fingerprint FROM incidents WHERE incident_id = $1")
-            .bind(incident_id)
-            .fetch_one(&mut *conn)
-            .await?;
+    let existing = sqlx::query_scalar!(
+        "SELECT reported_fingerprint FROM incidents WHERE incident_id = $1",
+        incident_id,
+    )
+    .fetch_one(&mut *conn)
+    .await?;
     Ok(if existing.as_deref() == Some(fingerprint) {
         Recorded::Unchanged
     } else {
@@ -94,7 +96,7 @@ pub async fn record_enumeration(
     batch_count: i32,
     completed_at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let inserted: Option<String> = sqlx::query_scalar(
+    let inserted = sqlx::query_scalar!(
         "INSERT INTO incidents (incident_id, expected_total, batch_count, enumeration_completed_at) \
          VALUES ($1, $2, $3, $4) \
          ON CONFLICT (incident_id) DO UPDATE SET \
@@ -103,18 +105,18 @@ pub async fn record_enumeration(
              enumeration_completed_at = EXCLUDED.enumeration_completed_at \
          WHERE incidents.enumeration_completed_at IS NULL \
          RETURNING incident_id",
+        incident_id,
+        expected_total,
+        batch_count,
+        completed_at,
     )
-    .bind(incident_id)
-    .bind(expected_total)
-    .bind(batch_count)
-    .bind(completed_at)
     .fetch_optional(conn)
     .await?;
     Ok(inserted.is_some())
 }
 
 /// An incident's progress, summed over its applied batches.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ProgressRow {
     pub incident_id: String,
     pub reported_at: Option<DateTime<Utc>>,
@@ -139,22 +141,25 @@ pub async fn progress(
     conn: &mut PgConnection,
     incident_id: &str,
 ) -> sqlx::Result<Option<ProgressRow>> {
-    sqlx::query_as::<_, ProgressRow>(
-        "SELECT i.incident_id, i.reported_at, i.compensation_kind, i.compensation_value, \
-             i.compensation_currency, i.compensation_duration_days, i.compensation_description, \
-             i.expected_total, i.batch_count, i.enumeration_completed_at, \
-             COALESCE(sum(b.credited), 0)::bigint AS credited, \
-             COALESCE(sum(b.already_lifetime), 0)::bigint AS already_lifetime, \
-             COALESCE(sum(b.skipped), 0)::bigint AS skipped, \
-             count(b.batch_sequence) AS batches_processed, \
-             min(b.processed_at) FILTER (WHERE b.credited > 0) AS first_credited_at, \
-             max(b.processed_at) AS last_processed_at \
-         FROM incidents i \
-         LEFT JOIN incident_batches b ON b.incident_id = i.incident_id \
-         WHERE i.incident_id = $1 \
-         GROUP BY i.incident_id",
+    // The sums and the count are never NULL (COALESCE, count), which the
+    // macro cannot tell from an expression.
+    sqlx::query_as!(
+        ProgressRow,
+        r#"SELECT i.incident_id, i.reported_at, i.compensation_kind, i.compensation_value,
+             i.compensation_currency, i.compensation_duration_days, i.compensation_description,
+             i.expected_total, i.batch_count, i.enumeration_completed_at,
+             COALESCE(sum(b.credited), 0)::bigint AS "credited!",
+             COALESCE(sum(b.already_lifetime), 0)::bigint AS "already_lifetime!",
+             COALESCE(sum(b.skipped), 0)::bigint AS "skipped!",
+             count(b.batch_sequence) AS "batches_processed!",
+             min(b.processed_at) FILTER (WHERE b.credited > 0) AS first_credited_at,
+             max(b.processed_at) AS last_processed_at
+         FROM incidents i
+         LEFT JOIN incident_batches b ON b.incident_id = i.incident_id
+         WHERE i.incident_id = $1
+         GROUP BY i.incident_id"#,
+        incident_id,
     )
-    .bind(incident_id)
     .fetch_optional(conn)
     .await
 }

@@ -28,7 +28,6 @@ impl StoredMembership {
     }
 }
 
-#[derive(sqlx::FromRow)]
 struct MembershipRow {
     tier: i16,
     tier_since: Option<DateTime<Utc>>,
@@ -38,10 +37,11 @@ struct MembershipRow {
 
 /// The membership of `account_id` (FREE and open when it has no row).
 pub async fn get(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<StoredMembership> {
-    let row = sqlx::query_as::<_, MembershipRow>(
+    let row = sqlx::query_as!(
+        MembershipRow,
         "SELECT tier, tier_since, paid_until, closed_at FROM memberships WHERE account_id = $1",
+        account_id,
     )
-    .bind(account_id)
     .fetch_optional(&mut *conn)
     .await?;
     finish(conn, account_id, row).await
@@ -50,18 +50,19 @@ pub async fn get(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<Stor
 /// Like [`get`], but creates the row if missing and locks it until the end
 /// of the transaction, so the caller's decision cannot go stale.
 pub async fn lock(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<StoredMembership> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO memberships (account_id, tier) VALUES ($1, 1) \
          ON CONFLICT (account_id) DO NOTHING",
+        account_id,
     )
-    .bind(account_id)
     .execute(&mut *conn)
     .await?;
-    let row = sqlx::query_as::<_, MembershipRow>(
+    let row = sqlx::query_as!(
+        MembershipRow,
         "SELECT tier, tier_since, paid_until, closed_at FROM memberships \
          WHERE account_id = $1 FOR UPDATE",
+        account_id,
     )
-    .bind(account_id)
     .fetch_optional(&mut *conn)
     .await?;
     finish(conn, account_id, row).await
@@ -75,11 +76,11 @@ async fn finish(
     let Some(row) = row else {
         return Ok(StoredMembership::unknown(account_id));
     };
-    let balances: Vec<(String, i64)> = sqlx::query_as(
+    let balances = sqlx::query!(
         "SELECT currency, balance FROM membership_balances \
          WHERE account_id = $1 AND balance <> 0 ORDER BY currency",
+        account_id,
     )
-    .bind(account_id)
     .fetch_all(conn)
     .await?;
     Ok(StoredMembership {
@@ -88,7 +89,10 @@ async fn finish(
             tier: tier_from_db(row.tier),
             tier_since: row.tier_since,
             paid_until: row.paid_until,
-            balances: balances.into_iter().collect::<BTreeMap<_, _>>(),
+            balances: balances
+                .into_iter()
+                .map(|row| (row.currency, row.balance))
+                .collect::<BTreeMap<_, _>>(),
         },
         closed_at: row.closed_at,
     })
@@ -101,19 +105,19 @@ pub async fn write_state(
     account_id: Uuid,
     state: &MembershipState,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE memberships SET tier = $2, tier_since = $3, paid_until = $4 \
          WHERE account_id = $1",
+        account_id,
+        to_db(state.tier as i32),
+        state.tier_since,
+        state.paid_until,
     )
-    .bind(account_id)
-    .bind(to_db(state.tier as i32))
-    .bind(state.tier_since)
-    .bind(state.paid_until)
     .execute(&mut *conn)
     .await?;
     let currencies: Vec<String> = state.balances.keys().cloned().collect();
     let amounts: Vec<i64> = state.balances.values().copied().collect();
-    sqlx::query(
+    sqlx::query!(
         "WITH wanted AS (SELECT * FROM UNNEST($2::text[], $3::bigint[]) AS t(currency, balance)), \
          removed AS ( \
              DELETE FROM membership_balances b WHERE b.account_id = $1 \
@@ -121,10 +125,10 @@ pub async fn write_state(
          INSERT INTO membership_balances (account_id, currency, balance) \
          SELECT $1, currency, balance FROM wanted \
          ON CONFLICT (account_id, currency) DO UPDATE SET balance = EXCLUDED.balance",
+        account_id,
+        &currencies[..],
+        &amounts[..],
     )
-    .bind(account_id)
-    .bind(&currencies)
-    .bind(&amounts)
     .execute(conn)
     .await?;
     Ok(())
@@ -137,14 +141,14 @@ pub async fn close(
     account_id: Uuid,
     closed_at: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    let closed: Option<Uuid> = sqlx::query_scalar(
+    let closed = sqlx::query_scalar!(
         "INSERT INTO memberships (account_id, tier, closed_at) VALUES ($1, 1, $2) \
          ON CONFLICT (account_id) DO UPDATE SET closed_at = EXCLUDED.closed_at \
          WHERE memberships.closed_at IS NULL \
          RETURNING account_id",
+        account_id,
+        closed_at,
     )
-    .bind(account_id)
-    .bind(closed_at)
     .fetch_optional(conn)
     .await?;
     Ok(closed.is_some())

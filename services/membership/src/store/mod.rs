@@ -1,5 +1,6 @@
 //! PostgreSQL access. Every function takes `&mut PgConnection` so the caller
-//! owns the transaction; all SQL is runtime-checked (no offline data).
+//! owns the transaction. Every query is checked at compile time against
+//! the membership schema (or `.sqlx/` offline).
 
 pub mod compensation;
 pub mod credits;
