@@ -58,9 +58,7 @@ async fn write(pool: &PgPool, batch: &[Outcome]) -> Result<(), sqlx::Error> {
     // Not waiting for the WAL flush is safe here: if PostgreSQL loses this
     // commit in a crash, the jobs stay SENDING and are requeued as possibly
     // re-sent, which the report counts.
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *transaction)
-        .await?;
+    claims::commit_without_flush_wait(&mut transaction).await?;
     claims::plan_for_actual_parameters(&mut transaction).await?;
     claims::record_outcomes(&mut transaction, batch).await?;
     transaction.commit().await

@@ -18,7 +18,18 @@ use super::JobKind;
 /// off nothing does, and the claim's plan made for an empty queue (scanning
 /// it whole) took seconds per claim at a million jobs.
 pub async fn plan_for_actual_parameters(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
-    sqlx::query("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+    // `set_config` answers with the value set, which is not needed.
+    sqlx::query_scalar!("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
+        .fetch_one(connection)
+        .await?;
+    Ok(())
+}
+
+/// Lets this transaction commit without waiting for its WAL to reach disk
+/// (`synchronous_commit = off` until it ends): a crash may lose the commit,
+/// never corrupt it. Only for writes that are safe to lose; see the caller.
+pub async fn commit_without_flush_wait(connection: &mut PgConnection) -> Result<(), sqlx::Error> {
+    sqlx::query!("SET LOCAL synchronous_commit = off")
         .execute(connection)
         .await?;
     Ok(())
@@ -35,14 +46,14 @@ pub async fn take_tokens(
     burst: f64,
     wanted: usize,
 ) -> Result<(usize, f64), sqlx::Error> {
-    let available: f64 = sqlx::query_scalar(
+    let available = sqlx::query_scalar!(
         "UPDATE send_rate_bucket SET \
             tokens = least($2::float8, tokens + extract(epoch FROM clock_timestamp() - refilled_at)::float8 * $1::float8), \
             refilled_at = clock_timestamp() \
          WHERE id = 1 RETURNING tokens",
+        rate,
+        burst,
     )
-    .bind(rate)
-    .bind(burst)
     .fetch_one(connection)
     .await?;
     let whole = available.max(0.0).floor();
@@ -61,15 +72,18 @@ pub async fn spend_tokens(connection: &mut PgConnection, used: usize) -> Result<
     if used == 0 {
         return Ok(());
     }
-    sqlx::query("UPDATE send_rate_bucket SET tokens = tokens - $1 WHERE id = 1")
-        .bind(used as f64)
-        .execute(connection)
-        .await?;
+    let spent = used as f64;
+    sqlx::query!(
+        "UPDATE send_rate_bucket SET tokens = tokens - $1 WHERE id = 1",
+        spent
+    )
+    .execute(connection)
+    .await?;
     Ok(())
 }
 
 /// A job claimed for sending (now SENDING, its attempt counted).
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct ClaimedJob {
     pub job_id: Uuid,
     pub kind: JobKind,
@@ -80,10 +94,8 @@ pub struct ClaimedJob {
     pub message_id: String,
     pub attempts: i32,
     /// The incident's forum thread link, when known.
-    #[sqlx(skip)]
     pub thread_url: Option<String>,
     /// The address failed permanently before: do not send.
-    #[sqlx(skip)]
     pub address_suppressed: bool,
 }
 
@@ -98,7 +110,8 @@ pub async fn claim_due(
     // `= ANY(ARRAY(…))` rather than joins: a plan for a `LIMIT` it cannot
     // see (a generic plan guesses a tenth of the queue) hashed both tables
     // when joined; an array is looked up, by TID and by primary key.
-    let mut jobs = sqlx::query_as::<_, ClaimedJob>(
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let claimed = sqlx::query!(
         "WITH taken AS ( \
             DELETE FROM email_queue WHERE ctid = ANY(ARRAY( \
                 SELECT ctid FROM email_queue \
@@ -110,12 +123,28 @@ pub async fn claim_due(
          UPDATE email_jobs j \
             SET state = 'sending', attempts = j.attempts + 1, updated_at = now() \
           WHERE j.job_id = ANY(ARRAY(SELECT job_id FROM taken)) AND j.state = 'queued' \
-         RETURNING j.job_id, j.kind, j.incident_id, j.to_address, j.display_name, j.content, \
-                   j.message_id, j.attempts",
+         RETURNING j.job_id, j.kind AS \"kind: JobKind\", j.incident_id, j.to_address, \
+                   j.display_name, j.content, j.message_id, j.attempts",
+        limit,
     )
-    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(&mut *connection)
     .await?;
+    // The link and the suppression are filled in below, for the whole claim.
+    let mut jobs: Vec<ClaimedJob> = claimed
+        .into_iter()
+        .map(|row| ClaimedJob {
+            job_id: row.job_id,
+            kind: row.kind,
+            incident_id: row.incident_id,
+            to_address: row.to_address,
+            display_name: row.display_name,
+            content: row.content,
+            message_id: row.message_id,
+            attempts: row.attempts,
+            thread_url: None,
+            address_suppressed: false,
+        })
+        .collect();
     if !jobs.is_empty() {
         look_up_links_and_suppressions(connection, &mut jobs).await?;
     }
@@ -139,21 +168,24 @@ async fn look_up_links_and_suppressions(
     let links: HashMap<String, String> = if incidents.is_empty() {
         HashMap::new()
     } else {
-        sqlx::query_as::<_, (String, String)>(
+        // `as _`: the check wants `&[String]` for a text[]; borrowed names
+        // encode the same.
+        sqlx::query!(
             "SELECT incident_id, thread_url FROM incident_threads WHERE incident_id = ANY($1)",
+            &incidents as _,
         )
-        .bind(&incidents)
         .fetch_all(&mut *connection)
         .await?
         .into_iter()
+        .map(|row| (row.incident_id, row.thread_url))
         .collect()
     };
     let addresses: Vec<&str> = jobs.iter().map(|job| job.to_address.as_str()).collect();
-    let suppressed: HashSet<String> = sqlx::query_scalar(
-        "SELECT t.address FROM UNNEST($1::text[]) AS t(address) \
+    let suppressed: HashSet<String> = sqlx::query_scalar!(
+        "SELECT t.address AS \"address!\" FROM UNNEST($1::text[]) AS t(address) \
          JOIN suppressed_addresses s ON s.address = lower(t.address)",
+        &addresses as _,
     )
-    .bind(&addresses)
     .fetch_all(connection)
     .await?
     .into_iter()
@@ -214,10 +246,10 @@ pub async fn keep_claims_fresh(
     connection: &mut PgConnection,
     job_ids: &[Uuid],
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "UPDATE email_jobs SET updated_at = now() WHERE job_id = ANY($1) AND state = 'sending'",
+        job_ids,
     )
-    .bind(job_ids)
     .execute(connection)
     .await?
     .rows_affected())
@@ -269,20 +301,20 @@ pub async fn record_outcomes(
         }
     }
     if !sent.0.is_empty() {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE email_jobs j SET state = 'sent', sent_at = t.sent_at, updated_at = now(), \
                     sent_without_thread_link = t.without_link, content = NULL \
              FROM UNNEST($1::uuid[], $2::timestamptz[], $3::bool[]) AS t(job_id, sent_at, without_link) \
              WHERE j.job_id = t.job_id AND j.state = 'sending'",
+            &sent.0,
+            &sent.1,
+            &sent.2,
         )
-        .bind(&sent.0)
-        .bind(&sent.1)
-        .bind(&sent.2)
         .execute(&mut *connection)
         .await?;
     }
     if !retry.0.is_empty() {
-        sqlx::query(
+        sqlx::query!(
             "WITH retried AS ( \
                 UPDATE email_jobs j SET state = 'queued', last_error = t.error, \
                        next_attempt_at = t.next_attempt_at, updated_at = now() \
@@ -291,42 +323,42 @@ pub async fn record_outcomes(
                 RETURNING j.job_id, j.priority, j.next_attempt_at, j.incident_id) \
              INSERT INTO email_queue (job_id, priority, next_attempt_at, incident_id) \
              SELECT job_id, priority, next_attempt_at, incident_id FROM retried",
+            &retry.0,
+            &retry.1,
+            &retry.2,
         )
-        .bind(&retry.0)
-        .bind(&retry.1)
-        .bind(&retry.2)
         .execute(&mut *connection)
         .await?;
     }
     if !failed.0.is_empty() {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE email_jobs j SET state = 'failed', last_error = t.error, updated_at = now(), \
                     content = NULL \
              FROM UNNEST($1::uuid[], $2::text[]) AS t(job_id, error) \
              WHERE j.job_id = t.job_id AND j.state = 'sending'",
+            &failed.0,
+            &failed.1,
         )
-        .bind(&failed.0)
-        .bind(&failed.1)
         .execute(&mut *connection)
         .await?;
     }
     if !suppress.0.is_empty() {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO suppressed_addresses (address, reason) \
              SELECT * FROM UNNEST($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+            &suppress.0,
+            &suppress.1,
         )
-        .bind(&suppress.0)
-        .bind(&suppress.1)
         .execute(&mut *connection)
         .await?;
     }
     if !suppressed.is_empty() {
-        sqlx::query(
+        sqlx::query!(
             "UPDATE email_jobs SET state = 'suppressed', suppression_reason = 1, updated_at = now(), \
                     content = NULL \
              WHERE job_id = ANY($1) AND state = 'sending'",
+            &suppressed,
         )
-        .bind(&suppressed)
         .execute(connection)
         .await?;
     }
@@ -339,7 +371,7 @@ pub async fn requeue_stale(
     connection: &mut PgConnection,
     stale_seconds: f64,
 ) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "WITH requeued AS ( \
             UPDATE email_jobs SET state = 'queued', possibly_resent = true, next_attempt_at = now(), \
                    updated_at = now() \
@@ -347,8 +379,8 @@ pub async fn requeue_stale(
             RETURNING job_id, priority, next_attempt_at, incident_id) \
          INSERT INTO email_queue (job_id, priority, next_attempt_at, incident_id) \
          SELECT job_id, priority, next_attempt_at, incident_id FROM requeued",
+        stale_seconds,
     )
-    .bind(stale_seconds)
     .execute(connection)
     .await?
     .rows_affected())

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::JobKind;
 
 /// One job as the API shows it.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct DeliveryRow {
     pub job_id: Uuid,
     pub kind: JobKind,
@@ -26,26 +26,20 @@ pub struct DeliveryRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// `SELECT <every DeliveryRow column> FROM email_jobs <rest>`, a static string.
-macro_rules! select_deliveries {
-    ($rest:literal) => {
-        concat!(
-            "SELECT job_id, kind, incident_id, account_id, to_address, state, attempts, ",
-            "last_error, suppression_reason, message_id, sent_without_thread_link, created_at, ",
-            "next_attempt_at, sent_at, updated_at FROM email_jobs ",
-            $rest
-        )
-    };
-}
-
 pub async fn get(
     connection: &mut PgConnection,
     job_id: Uuid,
 ) -> Result<Option<DeliveryRow>, sqlx::Error> {
-    sqlx::query_as::<_, DeliveryRow>(select_deliveries!("WHERE job_id = $1"))
-        .bind(job_id)
-        .fetch_optional(connection)
-        .await
+    sqlx::query_as!(
+        DeliveryRow,
+        "SELECT job_id, kind AS \"kind: JobKind\", incident_id, account_id, to_address, state, \
+                attempts, last_error, suppression_reason, message_id, sent_without_thread_link, \
+                created_at, next_attempt_at, sent_at, updated_at \
+         FROM email_jobs WHERE job_id = $1",
+        job_id
+    )
+    .fetch_optional(connection)
+    .await
 }
 
 /// Filters of a listing; `None` matches anything.
@@ -65,22 +59,27 @@ pub async fn list(
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: u32,
 ) -> Result<Vec<DeliveryRow>, sqlx::Error> {
-    sqlx::query_as::<_, DeliveryRow>(select_deliveries!(
-        "WHERE ($1::text IS NULL OR incident_id = $1) \
+    sqlx::query_as!(
+        DeliveryRow,
+        "SELECT job_id, kind AS \"kind: JobKind\", incident_id, account_id, to_address, state, \
+                attempts, last_error, suppression_reason, message_id, sent_without_thread_link, \
+                created_at, next_attempt_at, sent_at, updated_at \
+         FROM email_jobs \
+         WHERE ($1::text IS NULL OR incident_id = $1) \
            AND ($2::uuid IS NULL OR account_id = $2) \
            AND ($3::text IS NULL OR state = $3) \
            AND ($4::text IS NULL OR kind = $4) \
            AND ($5::timestamptz IS NULL OR (created_at, job_id) > ($5, $6)) \
          ORDER BY created_at, job_id \
-         LIMIT $7"
-    ))
-    .bind(&filter.incident_id)
-    .bind(filter.account_id)
-    .bind(filter.state)
-    .bind(filter.kind)
-    .bind(after.map(|(created_at, _)| created_at))
-    .bind(after.map(|(_, job_id)| job_id))
-    .bind(i64::from(limit))
+         LIMIT $7",
+        filter.incident_id.as_deref(),
+        filter.account_id,
+        filter.state,
+        filter.kind.map(JobKind::as_str),
+        after.map(|(created_at, _)| created_at),
+        after.map(|(_, job_id)| job_id),
+        i64::from(limit),
+    )
     .fetch_all(connection)
     .await
 }

@@ -34,7 +34,7 @@ pub async fn insert_notices(
         .iter()
         .map(|notice| notice.display_name.as_str())
         .collect();
-    let created: i64 = sqlx::query_scalar(
+    let created = sqlx::query_scalar!(
         "WITH created AS ( \
          INSERT INTO email_jobs (job_id, kind, priority, incident_id, account_id, to_address, \
                                  display_name, state, suppression_reason, message_id, next_attempt_at) \
@@ -59,15 +59,17 @@ pub async fn insert_notices(
          SELECT c.job_id, c.priority, c.next_attempt_at, c.incident_id, \
                 NOT EXISTS (SELECT 1 FROM incident_threads th WHERE th.incident_id = $1) \
          FROM created c WHERE c.state = 'queued') \
-         SELECT count(*) FROM created",
+         SELECT count(*) AS \"created!\" FROM created",
+        incident_id,
+        &job_ids,
+        &account_ids,
+        // `as _`: the check wants `&[String]` for a text[]; borrowed
+        // strings encode the same.
+        &emails as _,
+        &names as _,
+        message_id_domain,
+        thread_wait_seconds,
     )
-    .bind(incident_id)
-    .bind(&job_ids)
-    .bind(&account_ids)
-    .bind(&emails)
-    .bind(&names)
-    .bind(message_id_domain)
-    .bind(thread_wait_seconds)
     .fetch_one(connection)
     .await?;
     Ok(u64::try_from(created).unwrap_or(0))
@@ -103,12 +105,15 @@ pub async fn insert_transactional(
     message_id_domain: &str,
 ) -> Result<TransactionalOutcome, sqlx::Error> {
     let job_id = Uuid::now_v7();
-    sqlx::query(
+    // `$1::uuid` and `$8::jsonb` name the types the binds are sent as:
+    // without them PostgreSQL, preparing the statement for the check, would
+    // deduce text for both (from `$1::text` and the CASE).
+    sqlx::query!(
         "WITH created AS ( \
          INSERT INTO email_jobs (job_id, kind, priority, account_id, to_address, display_name, \
                                  idempotency_key, request_digest, content, state, suppression_reason, message_id) \
-         SELECT $1, $2, 0, $3, $4, $5, $6, $7, \
-                CASE WHEN s.address IS NULL THEN $8 END, \
+         SELECT $1::uuid, $2, 0, $3, $4, $5, $6, $7, \
+                CASE WHEN s.address IS NULL THEN $8::jsonb END, \
                 CASE WHEN s.address IS NULL THEN 'queued' ELSE 'suppressed' END, \
                 CASE WHEN s.address IS NULL THEN NULL ELSE 1 END, \
                 '<' || $1::text || '@' || $9 || '>' \
@@ -118,25 +123,26 @@ pub async fn insert_transactional(
          RETURNING job_id, priority, state, next_attempt_at) \
          INSERT INTO email_queue (job_id, priority, next_attempt_at) \
          SELECT job_id, priority, next_attempt_at FROM created WHERE state = 'queued'",
+        job_id,
+        email.kind.as_str(),
+        email.account_id,
+        email.to_address,
+        email.display_name,
+        email.idempotency_key,
+        email.request_digest,
+        &email.content,
+        message_id_domain,
     )
-    .bind(job_id)
-    .bind(email.kind)
-    .bind(email.account_id)
-    .bind(email.to_address)
-    .bind(email.display_name)
-    .bind(email.idempotency_key)
-    .bind(email.request_digest)
-    .bind(&email.content)
-    .bind(message_id_domain)
     .execute(&mut *connection)
     .await?;
-    let (existing_id, digest): (Uuid, Option<Vec<u8>>) =
-        sqlx::query_as("SELECT job_id, request_digest FROM email_jobs WHERE idempotency_key = $1")
-            .bind(email.idempotency_key)
-            .fetch_one(connection)
-            .await?;
-    if digest.as_deref() == Some(email.request_digest) {
-        Ok(TransactionalOutcome::Job(existing_id))
+    let existing = sqlx::query!(
+        "SELECT job_id, request_digest FROM email_jobs WHERE idempotency_key = $1",
+        email.idempotency_key
+    )
+    .fetch_one(connection)
+    .await?;
+    if existing.request_digest.as_deref() == Some(email.request_digest) {
+        Ok(TransactionalOutcome::Job(existing.job_id))
     } else {
         Ok(TransactionalOutcome::KeyReused)
     }

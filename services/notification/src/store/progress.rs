@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
 /// The counts and facts of one incident.
-#[derive(Debug, Clone, Default, sqlx::FromRow)]
+#[derive(Debug, Clone, Default)]
 pub struct ProgressRow {
     pub incident_known: bool,
     pub expected_total: Option<i64>,
@@ -26,24 +26,25 @@ pub async fn incident(
     connection: &mut PgConnection,
     incident_id: &str,
 ) -> Result<ProgressRow, sqlx::Error> {
-    sqlx::query_as::<_, ProgressRow>(
-        "SELECT EXISTS (SELECT 1 FROM incidents WHERE incident_id = $1) AS incident_known, \
+    sqlx::query_as!(
+        ProgressRow,
+        "SELECT EXISTS (SELECT 1 FROM incidents WHERE incident_id = $1) AS \"incident_known!\", \
                 (SELECT affected_accounts FROM incident_enumerations WHERE incident_id = $1) AS expected_total, \
                 (SELECT thread_url FROM incident_threads WHERE incident_id = $1) AS thread_url, \
-                count(*) FILTER (WHERE state = 'queued') AS queued, \
-                count(*) FILTER (WHERE state = 'sending') AS sending, \
-                count(*) FILTER (WHERE state = 'sent') AS sent, \
-                count(*) FILTER (WHERE state = 'failed') AS failed, \
-                count(*) FILTER (WHERE state = 'suppressed') AS suppressed, \
-                count(*) FILTER (WHERE state = 'sent' AND sent_without_thread_link) AS sent_without_thread_link, \
-                count(*) FILTER (WHERE possibly_resent) AS possibly_resent, \
-                count(*) FILTER (WHERE state = 'sent' AND sent_at > now() - interval '60 seconds') AS sent_last_minute, \
+                count(*) FILTER (WHERE state = 'queued') AS \"queued!\", \
+                count(*) FILTER (WHERE state = 'sending') AS \"sending!\", \
+                count(*) FILTER (WHERE state = 'sent') AS \"sent!\", \
+                count(*) FILTER (WHERE state = 'failed') AS \"failed!\", \
+                count(*) FILTER (WHERE state = 'suppressed') AS \"suppressed!\", \
+                count(*) FILTER (WHERE state = 'sent' AND sent_without_thread_link) AS \"sent_without_thread_link!\", \
+                count(*) FILTER (WHERE possibly_resent) AS \"possibly_resent!\", \
+                count(*) FILTER (WHERE state = 'sent' AND sent_at > now() - interval '60 seconds') AS \"sent_last_minute!\", \
                 min(sent_at) AS first_sent_at, \
                 max(sent_at) AS last_sent_at, \
-                now() AS now \
+                now() AS \"now!\" \
          FROM email_jobs WHERE incident_id = $1",
+        incident_id
     )
-    .bind(incident_id)
     .fetch_one(connection)
     .await
 }
