@@ -5,6 +5,8 @@
 
 use candor_platform::grpc::{ErrorKind, InvalidField, Refused, RpcError, Throttled};
 
+use crate::domain::password_change::ReplacePasswordError;
+
 /// Why the caller has no member session.
 #[derive(Debug, thiserror::Error)]
 pub enum NoSession {
@@ -133,6 +135,15 @@ impl RpcError for ChangePasswordError {
     }
 }
 
+impl From<ReplacePasswordError> for ChangePasswordError {
+    fn from(error: ReplacePasswordError) -> Self {
+        match error {
+            ReplacePasswordError::TokenNotOpen => Self::UnknownCredential,
+            ReplacePasswordError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 /// RequestPasswordReset.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestPasswordResetError {
@@ -174,6 +185,15 @@ impl RpcError for ResetPasswordError {
             ResetPasswordError::Throttled(throttled) => throttled.kind(),
             ResetPasswordError::InvalidToken => ErrorKind::Unauthenticated,
             ResetPasswordError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl From<ReplacePasswordError> for ResetPasswordError {
+    fn from(error: ReplacePasswordError) -> Self {
+        match error {
+            ReplacePasswordError::TokenNotOpen => Self::InvalidToken,
+            ReplacePasswordError::Internal(cause) => Self::Internal(cause),
         }
     }
 }

@@ -1,17 +1,14 @@
 //! Who is calling and what every session RPC shares: the client address
-//! for throttling, the member behind a session token, opening a session,
-//! and a throttle's wait as the platform's `Throttled`.
+//! for throttling, the member behind a session token, and a throttle's wait
+//! as the platform's `Throttled`.
 
 use anyhow::Context as _;
 use candor_platform::auth::{ClientAddress, bearer_token};
 use candor_platform::grpc::{Refused, Throttled};
-use candor_proto::account::v1::Session;
 use sqlx::PgConnection;
 use tonic::Request;
 use tonic::metadata::MetadataMap;
-use uuid::Uuid;
 
-use crate::convert;
 use crate::domain::tokens;
 use crate::errors::{NoSession, SessionLookupError};
 use crate::store::sessions::{self, LiveSession};
@@ -36,23 +33,6 @@ pub async fn member_session(
         .await
         .context("looking up the session")?
         .ok_or(NoSession::Ended)?)
-}
-
-/// Opens a session for the account; the caller commits.
-pub async fn open_session(
-    conn: &mut PgConnection,
-    account_id: Uuid,
-    ttl_seconds: u32,
-) -> anyhow::Result<Session> {
-    let token = tokens::issue();
-    let expires_at = sessions::create(conn, &token.hash, account_id, ttl_seconds)
-        .await
-        .context("creating the session")?;
-    Ok(Session {
-        session_token: token.secret,
-        account_id: account_id.to_string(),
-        expires_at: Some(convert::timestamp(expires_at)),
-    })
 }
 
 /// A throttle's wait in seconds (as the store answers it) as the refusal

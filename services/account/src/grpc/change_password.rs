@@ -11,8 +11,9 @@ use tonic::Request;
 use uuid::Uuid;
 
 use super::Shared;
-use super::caller::{open_session, throttled};
+use super::caller::throttled;
 use super::login::check_password_field;
+use crate::domain::password_change::{SingleUseToken, replace_password};
 use crate::domain::tokens;
 use crate::domain::validation::local_part;
 use crate::errors::ChangePasswordError;
@@ -98,29 +99,21 @@ pub async fn change_password(
         .begin()
         .await
         .context("beginning the password change")?;
-    if let Some(change_token) = &change_token {
-        // Re-checked under lock: the token is single-use.
-        if token_store::find_open(&mut tx, change_token, Purpose::PasswordChange)
-            .await
-            .context("locking the password change token")?
-            .is_none()
-        {
-            return Err(ChangePasswordError::UnknownCredential);
-        }
-        token_store::mark_used(&mut tx, change_token)
-            .await
-            .context("using the password change token")?;
-    }
-    accounts::set_password(&mut tx, account_id, &new_hash)
-        .await
-        .context("storing the new password")?;
-    sessions::revoke_all(&mut tx, account_id)
-        .await
-        .context("revoking sessions")?;
+    let change_token = change_token.as_deref().map(|hash| SingleUseToken {
+        hash,
+        purpose: Purpose::PasswordChange,
+    });
+    let session = replace_password(
+        &mut tx,
+        account_id,
+        &new_hash,
+        change_token,
+        shared.settings.session_ttl_seconds,
+    )
+    .await?;
     throttles::clear(&mut tx, &throttle_key)
         .await
         .context("clearing throttles")?;
-    let session = open_session(&mut tx, account_id, shared.settings.session_ttl_seconds).await?;
     tx.commit()
         .await
         .context("committing the password change")?;

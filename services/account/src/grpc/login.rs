@@ -10,8 +10,9 @@ use candor_proto::account::v1::{
 use tonic::Request;
 
 use super::Shared;
-use super::caller::{client_address, open_session, throttled};
+use super::caller::{client_address, throttled};
 use crate::convert;
+use crate::domain::sessions::open_session;
 use crate::domain::tokens;
 use crate::domain::validation::normalize_email;
 use crate::errors::LoginError;

@@ -8,13 +8,14 @@ use candor_proto::account::v1::{ResetPasswordRequest, ResetPasswordResponse};
 use tonic::Request;
 
 use super::Shared;
-use super::caller::{client_address, open_session, throttled};
+use super::caller::{client_address, throttled};
 use super::change_password::check_new_password;
+use crate::domain::password_change::{SingleUseToken, replace_password};
 use crate::domain::tokens;
 use crate::domain::validation::TOKEN;
 use crate::errors::ResetPasswordError;
 use crate::store::tokens::{self as token_store, Purpose};
-use crate::store::{accounts, sessions, throttles};
+use crate::store::{accounts, throttles};
 
 /// Wrong reset tokens from one client before it is blocked.
 const RESET_GUESSES_PER_ADDRESS: u32 = 10;
@@ -71,23 +72,18 @@ pub async fn reset_password(
     let new_hash = shared.hasher.hash(&request.new_password).await?;
 
     let mut tx = shared.pool.begin().await.context("beginning the reset")?;
-    if token_store::find_open(&mut tx, &token_hash, Purpose::PasswordReset)
-        .await
-        .context("locking the reset token")?
-        .is_none()
-    {
-        return Err(ResetPasswordError::InvalidToken);
-    }
-    token_store::mark_used(&mut tx, &token_hash)
-        .await
-        .context("using the reset token")?;
-    accounts::set_password(&mut tx, account_id, &new_hash)
-        .await
-        .context("storing the new password")?;
-    sessions::revoke_all(&mut tx, account_id)
-        .await
-        .context("revoking sessions")?;
-    let session = open_session(&mut tx, account_id, shared.settings.session_ttl_seconds).await?;
+    let reset_token = SingleUseToken {
+        hash: &token_hash,
+        purpose: Purpose::PasswordReset,
+    };
+    let session = replace_password(
+        &mut tx,
+        account_id,
+        &new_hash,
+        Some(reset_token),
+        shared.settings.session_ttl_seconds,
+    )
+    .await?;
     tx.commit().await.context("committing the reset")?;
     tracing::info!(%account_id, "password reset");
     shared

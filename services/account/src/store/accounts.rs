@@ -11,14 +11,9 @@ pub const PASSWORD_OK: i16 = 1;
 pub const PASSWORD_CHANGE_REQUIRED: i16 = 2;
 pub const PASSWORD_RESET_REQUIRED: i16 = 3;
 
-macro_rules! account_columns {
-    () => {
-        "account_id, email, display_name, roles, joined_at, deactivated_at, \
-     password_hash, legacy_algorithm, legacy_salt, password_state"
-    };
-}
-
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// An account as its queries return it: every query below names these
+/// columns in this order.
+#[derive(Debug, Clone)]
 pub struct AccountRow {
     pub account_id: Uuid,
     pub email: Option<String>,
@@ -60,13 +55,17 @@ pub async fn insert(
     display_name: &str,
     password_hash: &str,
 ) -> sqlx::Result<AccountRow> {
-    sqlx::query_as::<_, AccountRow>(concat!("INSERT INTO accounts (account_id, email, display_name, password_hash, joined_at, password_changed_at)
+    sqlx::query_as!(
+        AccountRow,
+        "INSERT INTO accounts (account_id, email, display_name, password_hash, joined_at, password_changed_at)
          VALUES ($1, $2, $3, $4, now(), now())
-         RETURNING ", account_columns!(), ""))
-    .bind(account_id)
-    .bind(email)
-    .bind(display_name)
-    .bind(password_hash)
+         RETURNING account_id, email, display_name, roles, joined_at, deactivated_at,
+                   password_hash, legacy_algorithm, legacy_salt, password_state",
+        account_id,
+        email,
+        display_name,
+        password_hash,
+    )
     .fetch_one(conn)
     .await
 }
@@ -76,23 +75,25 @@ pub async fn find_active_by_email(
     conn: &mut PgConnection,
     email: &str,
 ) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE lower(email) = lower($1) AND deactivated_at IS NULL"
-    ))
-    .bind(email)
+    sqlx::query_as!(
+        AccountRow,
+        "SELECT account_id, email, display_name, roles, joined_at, deactivated_at,
+                password_hash, legacy_algorithm, legacy_salt, password_state
+         FROM accounts WHERE lower(email) = lower($1) AND deactivated_at IS NULL",
+        email,
+    )
     .fetch_optional(conn)
     .await
 }
 
 pub async fn find(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(concat!(
-        "SELECT ",
-        account_columns!(),
-        " FROM accounts WHERE account_id = $1"
-    ))
-    .bind(account_id)
+    sqlx::query_as!(
+        AccountRow,
+        "SELECT account_id, email, display_name, roles, joined_at, deactivated_at,
+                password_hash, legacy_algorithm, legacy_salt, password_state
+         FROM accounts WHERE account_id = $1",
+        account_id,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -104,13 +105,13 @@ pub async fn set_password(
     account_id: Uuid,
     password_hash: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE accounts SET password_hash = $2, legacy_algorithm = NULL, legacy_salt = NULL,
                 password_state = 1, password_changed_at = now()
          WHERE account_id = $1",
+        account_id,
+        password_hash,
     )
-    .bind(account_id)
-    .bind(password_hash)
     .execute(conn)
     .await?;
     Ok(())
@@ -127,13 +128,13 @@ pub async fn upgrade_hash(
     wrapped: &str,
     password_hash: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE accounts SET password_hash = $3, legacy_algorithm = NULL, legacy_salt = NULL
          WHERE account_id = $1 AND password_hash = $2",
+        account_id,
+        wrapped,
+        password_hash,
     )
-    .bind(account_id)
-    .bind(wrapped)
-    .bind(password_hash)
     .execute(conn)
     .await?;
     Ok(())
@@ -144,14 +145,14 @@ pub async fn set_roles(
     account_id: Uuid,
     roles: &[i16],
 ) -> sqlx::Result<Option<AccountRow>> {
-    sqlx::query_as::<_, AccountRow>(concat!(
+    sqlx::query_as!(
+        AccountRow,
         "UPDATE accounts SET roles = $2 WHERE account_id = $1 AND deactivated_at IS NULL
-         RETURNING ",
-        account_columns!(),
-        ""
-    ))
-    .bind(account_id)
-    .bind(roles)
+         RETURNING account_id, email, display_name, roles, joined_at, deactivated_at,
+                   password_hash, legacy_algorithm, legacy_salt, password_state",
+        account_id,
+        roles,
+    )
     .fetch_optional(conn)
     .await
 }
@@ -163,23 +164,24 @@ pub async fn deactivate(
     conn: &mut PgConnection,
     account_id: Uuid,
 ) -> sqlx::Result<Option<DateTime<Utc>>> {
-    let deactivated_at: Option<DateTime<Utc>> = sqlx::query_scalar(
-        "UPDATE accounts SET email = NULL, display_name = NULL, password_hash = NULL,
+    let deactivated_at = sqlx::query_scalar!(
+        // Set to now() by this very statement: never NULL.
+        r#"UPDATE accounts SET email = NULL, display_name = NULL, password_hash = NULL,
                 legacy_algorithm = NULL, legacy_salt = NULL, roles = '{}', deactivated_at = now()
          WHERE account_id = $1 AND deactivated_at IS NULL
-         RETURNING deactivated_at",
+         RETURNING deactivated_at AS "deactivated_at!""#,
+        account_id,
     )
-    .bind(account_id)
     .fetch_optional(&mut *conn)
     .await?;
     if deactivated_at.is_some() {
-        sqlx::query(
+        sqlx::query!(
             // Through the primary key of each incident: there is no index by
             // account alone (it slowed down every freeze).
             "UPDATE incident_accounts SET email = '', display_name = ''
              WHERE incident_id IN (SELECT incident_id FROM incidents) AND account_id = $1",
+            account_id,
         )
-        .bind(account_id)
         .execute(conn)
         .await?;
     }

@@ -26,22 +26,24 @@ impl ImportBatch {
 /// Inserts the batch, skipping emails that already exist, and returns the
 /// ids actually inserted.
 pub async fn insert_batch(conn: &mut PgConnection, batch: &ImportBatch) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    // The macro checks an array parameter against a Vec of non-null
+    // elements; the arrays that hold NULLs say their type with a cast.
+    sqlx::query_scalar!(
         "INSERT INTO accounts (account_id, email, display_name, joined_at, password_hash,
                                legacy_algorithm, legacy_salt, password_state)
          SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
                               $6::smallint[], $7::text[], $8::smallint[])
          ON CONFLICT DO NOTHING
          RETURNING account_id",
+        &batch.account_ids,
+        &batch.emails as &[Option<String>],
+        &batch.display_names,
+        &batch.joined_at,
+        &batch.password_hashes as &[Option<String>],
+        &batch.legacy_algorithms as &[Option<i16>],
+        &batch.legacy_salts as &[Option<String>],
+        &batch.password_states,
     )
-    .bind(&batch.account_ids)
-    .bind(&batch.emails)
-    .bind(&batch.display_names)
-    .bind(&batch.joined_at)
-    .bind(&batch.password_hashes)
-    .bind(&batch.legacy_algorithms)
-    .bind(&batch.legacy_salts)
-    .bind(&batch.password_states)
     .fetch_all(conn)
     .await
 }

@@ -5,7 +5,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// A live session joined with its (active) account.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct LiveSession {
     /// The SHA-256 of the session's token (the row's key).
     pub token_hash: Vec<u8>,
@@ -21,14 +21,14 @@ pub async fn create(
     account_id: Uuid,
     ttl_seconds: u32,
 ) -> sqlx::Result<DateTime<Utc>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO sessions (token_hash, account_id, expires_at)
          VALUES ($1, $2, now() + make_interval(secs => $3))
          RETURNING expires_at",
+        token_hash,
+        account_id,
+        f64::from(ttl_seconds),
     )
-    .bind(token_hash)
-    .bind(account_id)
-    .bind(f64::from(ttl_seconds))
     .fetch_one(conn)
     .await
 }
@@ -39,24 +39,26 @@ pub async fn find_live(
     conn: &mut PgConnection,
     token_hash: &[u8],
 ) -> sqlx::Result<Option<LiveSession>> {
-    sqlx::query_as::<_, LiveSession>(
-        "SELECT s.token_hash, s.account_id, a.display_name, a.roles, s.expires_at
+    sqlx::query_as!(
+        LiveSession,
+        // display_name is a nullable column that the WHERE clause rules out.
+        r#"SELECT s.token_hash, s.account_id, a.display_name AS "display_name!", a.roles, s.expires_at
          FROM sessions s JOIN accounts a USING (account_id)
          WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()
-           AND a.deactivated_at IS NULL AND a.display_name IS NOT NULL",
+           AND a.deactivated_at IS NULL AND a.display_name IS NOT NULL"#,
+        token_hash,
     )
-    .bind(token_hash)
     .fetch_optional(conn)
     .await
 }
 
 /// Revokes one session; false when it was already revoked (or is unknown).
 pub async fn revoke(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<bool> {
-    let result = sqlx::query(
+    let result = sqlx::query!(
         "UPDATE sessions SET revoked_at = now()
          WHERE token_hash = $1 AND revoked_at IS NULL",
+        token_hash,
     )
-    .bind(token_hash)
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -64,11 +66,11 @@ pub async fn revoke(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<
 
 /// Revokes every live session of the account; returns how many.
 pub async fn revoke_all(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<u64> {
-    let result = sqlx::query(
+    let result = sqlx::query!(
         "UPDATE sessions SET revoked_at = now()
          WHERE account_id = $1 AND revoked_at IS NULL",
+        account_id,
     )
-    .bind(account_id)
     .execute(conn)
     .await?;
     Ok(result.rows_affected())

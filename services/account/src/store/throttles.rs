@@ -13,18 +13,18 @@ const MAX_BLOCK_SECONDS: f64 = 900.0;
 
 /// Whole seconds until the longest block among `keys` ends, if any is blocked.
 pub async fn blocked_for(conn: &mut PgConnection, keys: &[String]) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT ceil(extract(epoch FROM max(blocked_until) - now()))::bigint FROM throttles
          WHERE key = ANY($1) AND blocked_until > now()",
+        keys,
     )
-    .bind(keys)
     .fetch_one(conn)
     .await
 }
 
 /// Counts one more hit in the key's window and returns the count.
 async fn count_hit(conn: &mut PgConnection, key: &str) -> sqlx::Result<i32> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO throttles (key, window_started_at, hits) VALUES ($1, now(), 1)
          ON CONFLICT (key) DO UPDATE SET
              hits = CASE WHEN throttles.window_started_at < now() - make_interval(secs => $2)
@@ -32,9 +32,9 @@ async fn count_hit(conn: &mut PgConnection, key: &str) -> sqlx::Result<i32> {
              window_started_at = CASE WHEN throttles.window_started_at < now() - make_interval(secs => $2)
                          THEN now() ELSE throttles.window_started_at END
          RETURNING hits",
+        key,
+        WINDOW_SECONDS,
     )
-    .bind(key)
-    .bind(WINDOW_SECONDS)
     .fetch_one(conn)
     .await
 }
@@ -47,11 +47,11 @@ pub async fn record_failure(conn: &mut PgConnection, key: &str, free: u32) -> sq
     if over >= 0 {
         let exponent = i32::try_from(over.min(10)).unwrap_or(10);
         let block = (FIRST_BLOCK_SECONDS * 2f64.powi(exponent)).min(MAX_BLOCK_SECONDS);
-        sqlx::query(
+        sqlx::query!(
             "UPDATE throttles SET blocked_until = now() + make_interval(secs => $2) WHERE key = $1",
+            key,
+            block,
         )
-        .bind(key)
-        .bind(block)
         .execute(conn)
         .await?;
     }
@@ -72,13 +72,14 @@ pub async fn count_request(
     if i64::from(hits) <= i64::from(limit) {
         return Ok(None);
     }
-    sqlx::query_scalar(
-        "UPDATE throttles SET blocked_until = window_started_at + make_interval(secs => $2)
+    sqlx::query_scalar!(
+        // blocked_until was just set from a NOT NULL column: never NULL.
+        r#"UPDATE throttles SET blocked_until = window_started_at + make_interval(secs => $2)
          WHERE key = $1
-         RETURNING greatest(1, ceil(extract(epoch FROM blocked_until - now())))::bigint",
+         RETURNING greatest(1, ceil(extract(epoch FROM blocked_until - now())))::bigint AS "wait!""#,
+        key,
+        WINDOW_SECONDS,
     )
-    .bind(key)
-    .bind(WINDOW_SECONDS)
     .fetch_optional(conn)
     .await
 }
@@ -101,7 +102,7 @@ pub async fn reserve_attempt(
         .iter()
         .map(|(key, free)| (key.as_str(), i32::try_from(*free).unwrap_or(i32::MAX)))
         .unzip();
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "WITH input AS (
              SELECT * FROM unnest($1::text[], $2::int4[]) AS i(key, free)
          ), blocked AS (
@@ -145,28 +146,29 @@ pub async fn reserve_attempt(
                     (SELECT until FROM blocked),
                     (SELECT max(blocked_until) FROM reserved WHERE refused)
                 ) - now()))::bigint",
+        // Borrowed names: the macro's check expects owned Strings for text[].
+        &names as &[&str],
+        &free,
+        WINDOW_SECONDS,
+        FIRST_BLOCK_SECONDS,
+        MAX_BLOCK_SECONDS,
     )
-    .bind(&names)
-    .bind(&free)
-    .bind(WINDOW_SECONDS)
-    .bind(FIRST_BLOCK_SECONDS)
-    .bind(MAX_BLOCK_SECONDS)
     .fetch_one(conn)
     .await
-    .map(|wait: Option<i64>| wait.map(|seconds| seconds.max(1)))
+    .map(|wait| wait.map(|seconds| seconds.max(1)))
 }
 
 /// Gives back the reservation of an attempt that succeeded on a key other
 /// callers share (a client address), lifting the block it started.
 pub async fn release(conn: &mut PgConnection, key: &str, free: u32) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE throttles SET
              hits = greatest(hits - 1, 0),
              blocked_until = CASE WHEN hits - 1 < $2 THEN NULL ELSE blocked_until END
          WHERE key = $1 AND NOT refused",
+        key,
+        i32::try_from(free).unwrap_or(i32::MAX),
     )
-    .bind(key)
-    .bind(i32::try_from(free).unwrap_or(i32::MAX))
     .execute(conn)
     .await?;
     Ok(())
@@ -174,8 +176,7 @@ pub async fn release(conn: &mut PgConnection, key: &str, free: u32) -> sqlx::Res
 
 /// Forgets a key's failures (after a successful login).
 pub async fn clear(conn: &mut PgConnection, key: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM throttles WHERE key = $1")
-        .bind(key)
+    sqlx::query!("DELETE FROM throttles WHERE key = $1", key)
         .execute(conn)
         .await?;
     Ok(())

@@ -13,6 +13,13 @@ pub enum Purpose {
     Deactivation = 3,
 }
 
+impl Purpose {
+    /// The `purpose` column's value.
+    fn code(self) -> i16 {
+        self as i16
+    }
+}
+
 /// Stores a new token and supersedes the account's earlier open tokens of
 /// the same purpose (a later reset link invalidates earlier ones).
 pub async fn issue(
@@ -22,23 +29,24 @@ pub async fn issue(
     purpose: Purpose,
     ttl_seconds: u32,
 ) -> sqlx::Result<DateTime<Utc>> {
-    sqlx::query(
+    let purpose = purpose.code();
+    sqlx::query!(
         "UPDATE account_tokens SET superseded_at = now()
          WHERE account_id = $1 AND purpose = $2 AND used_at IS NULL AND superseded_at IS NULL",
+        account_id,
+        purpose,
     )
-    .bind(account_id)
-    .bind(purpose as i16)
     .execute(&mut *conn)
     .await?;
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "INSERT INTO account_tokens (token_hash, account_id, purpose, expires_at)
          VALUES ($1, $2, $3, now() + make_interval(secs => $4))
          RETURNING expires_at",
+        token_hash,
+        account_id,
+        purpose,
+        f64::from(ttl_seconds),
     )
-    .bind(token_hash)
-    .bind(account_id)
-    .bind(purpose as i16)
-    .bind(f64::from(ttl_seconds))
     .fetch_one(conn)
     .await
 }
@@ -50,24 +58,26 @@ pub async fn find_open(
     token_hash: &[u8],
     purpose: Purpose,
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT account_id FROM account_tokens
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND superseded_at IS NULL
            AND expires_at > now()
          FOR UPDATE",
+        token_hash,
+        purpose.code(),
     )
-    .bind(token_hash)
-    .bind(purpose as i16)
     .fetch_optional(conn)
     .await
 }
 
 /// Marks a token used.
 pub async fn mark_used(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<()> {
-    sqlx::query("UPDATE account_tokens SET used_at = now() WHERE token_hash = $1")
-        .bind(token_hash)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE account_tokens SET used_at = now() WHERE token_hash = $1",
+        token_hash,
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -77,12 +87,12 @@ pub async fn find_used(
     token_hash: &[u8],
     purpose: Purpose,
 ) -> sqlx::Result<Option<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "SELECT account_id FROM account_tokens
          WHERE token_hash = $1 AND purpose = $2 AND used_at IS NOT NULL",
+        token_hash,
+        purpose.code(),
     )
-    .bind(token_hash)
-    .bind(purpose as i16)
     .fetch_optional(conn)
     .await
 }
