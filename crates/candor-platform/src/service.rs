@@ -256,6 +256,23 @@ impl Foundation {
     }
 }
 
+/// What tests, benches and tools ask of a built service, the same for all
+/// four: each service's `App` holds its [`Foundation`] and implements this.
+pub trait ServiceApp {
+    /// The service's started foundation.
+    fn foundation(&self) -> &Foundation;
+
+    /// Where the gRPC server listens (the real port after `:0`).
+    fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.foundation().local_addr()
+    }
+
+    /// The pool of the service's own database.
+    fn pool(&self) -> &PgPool {
+        &self.foundation().pool
+    }
+}
+
 /// Whose `x-forwarded-for` the server believes (`TRUSTED_PROXY_CALLERS`,
 /// `TRUSTED_PROXY_ADDRESSES`).
 pub fn proxy_trust(auth: &AuthConfig) -> ProxyTrust {

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
-use candor_platform::service::Foundation;
+use candor_platform::service::{Foundation, ServiceApp};
 use candor_proto::account::v1::account_service_server::AccountServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -89,16 +89,6 @@ impl App {
         Ok(Self { foundation, api })
     }
 
-    /// Where the gRPC server listens.
-    pub fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.foundation.local_addr()
-    }
-
-    /// The service's database pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.foundation.pool
-    }
-
     /// Serves until `shutdown` resolves, then drains and returns.
     pub async fn run_until(
         self,
@@ -117,5 +107,11 @@ impl App {
             ConsumerOptions::default().with_concurrency(2),
         );
         self.foundation.run(grpc, vec![intake], shutdown).await
+    }
+}
+
+impl ServiceApp for App {
+    fn foundation(&self) -> &Foundation {
+        &self.foundation
     }
 }

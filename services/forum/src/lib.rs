@@ -13,7 +13,7 @@ use anyhow::Context as _;
 use candor_platform::auth::{SessionCache, SessionResolver};
 use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
-use candor_platform::service::Foundation;
+use candor_platform::service::{Foundation, ServiceApp};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
@@ -88,16 +88,6 @@ impl App {
         })
     }
 
-    /// Where the gRPC server listens.
-    pub fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.foundation.local_addr()
-    }
-
-    /// The service's database pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.foundation.pool
-    }
-
     /// Serves until `shutdown` resolves, then drains and returns.
     pub async fn run_until(
         self,
@@ -112,5 +102,11 @@ impl App {
             self.foundation
                 .consumer(ServiceQueue::Forum, self.events, ConsumerOptions::default());
         self.foundation.run(grpc, vec![consumer], shutdown).await
+    }
+}
+
+impl ServiceApp for App {
+    fn foundation(&self) -> &Foundation {
+        &self.foundation
     }
 }

@@ -19,7 +19,7 @@ use anyhow::Context;
 use candor_platform::auth::{SessionCache, SessionResolver};
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::parking::ParkingOptions;
-use candor_platform::service::{BackgroundTask, Foundation};
+use candor_platform::service::{BackgroundTask, Foundation, ServiceApp};
 use candor_proto::membership::v1::membership_service_server::MembershipServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -71,16 +71,6 @@ impl App {
         })
     }
 
-    /// Where the gRPC server listens.
-    pub fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.foundation.local_addr()
-    }
-
-    /// The service's database pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.foundation.pool
-    }
-
     /// Serves until `shutdown` resolves, then drains and returns.
     pub async fn run_until(
         self,
@@ -106,5 +96,11 @@ impl App {
             parking.sweeper(handler),
         ];
         self.foundation.run(grpc, tasks, shutdown).await
+    }
+}
+
+impl ServiceApp for App {
+    fn foundation(&self) -> &Foundation {
+        &self.foundation
     }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::parking::ParkingOptions;
-use candor_platform::service::Foundation;
+use candor_platform::service::{Foundation, ServiceApp};
 use candor_proto::notification::v1::notification_service_server::NotificationServiceServer;
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
@@ -72,16 +72,6 @@ impl App {
         })
     }
 
-    /// Where the gRPC server listens.
-    pub fn grpc_addr(&self) -> anyhow::Result<SocketAddr> {
-        self.foundation.local_addr()
-    }
-
-    /// The service's database pool.
-    pub fn pool(&self) -> &PgPool {
-        &self.foundation.pool
-    }
-
     /// Serves until `shutdown` resolves, then drains and returns.
     pub async fn run_until(
         self,
@@ -130,5 +120,11 @@ impl App {
         self.foundation
             .run(grpc, vec![consumer, sweeper, sender.task()], shutdown)
             .await
+    }
+}
+
+impl ServiceApp for App {
+    fn foundation(&self) -> &Foundation {
+        &self.foundation
     }
 }
