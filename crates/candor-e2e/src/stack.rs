@@ -4,6 +4,7 @@
 //! `CANDOR_E2E_ENDPOINTS` is set, a deployment that is already running
 //! (docker compose), reached through its published ports and Mailpit's API.
 
+use candor_platform::service::ServiceApp as _;
 use std::time::Duration;
 
 use anyhow::Context;

@@ -15,6 +15,8 @@ use tonic_health::pb::health_client::HealthClient;
 
 use candor_platform::config::GrpcTlsConfig;
 use candor_platform::grpc::GrpcTls;
+/// In scope for [`service_startup_tests!`], which calls `App::pool` and `grpc_addr`.
+pub use candor_platform::service::ServiceApp;
 
 use crate::binary::{Exited, RunningBinary, ServiceBinary, free_port};
 use crate::tls::TestPki;
@@ -393,6 +395,7 @@ macro_rules! service_startup_tests {
 
         #[tokio::test]
         async fn in_process_the_app_migrates_serves_and_stops() {
+            use $crate::conformance::ServiceApp as _;
             let environment = $crate::environment::TestEnvironment::new().await.unwrap();
             let config: $service::Config = environment.config(&startup_settings()).unwrap();
             let app = $service::App::build(config).await.unwrap();

@@ -5,7 +5,6 @@
 //! shutdown future resolves. `main.rs` and the tests both go through here.
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,7 +14,6 @@ use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::{Foundation, ServiceApp};
 use candor_proto::account::v1::account_service_server::AccountServiceServer;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 mod config;

@@ -23,6 +23,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+use candor_platform::service::ServiceApp as _;
 use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

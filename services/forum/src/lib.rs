@@ -5,7 +5,6 @@
 //! shutdown future resolves. `main.rs` and the tests both go through here.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,7 +13,6 @@ use candor_platform::auth::{SessionCache, SessionResolver};
 use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::service::{Foundation, ServiceApp};
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 mod config;

@@ -12,7 +12,6 @@
 //! - `domain`: tiers and the ledger replay, without storage.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -21,7 +20,6 @@ use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::parking::ParkingOptions;
 use candor_platform::service::{BackgroundTask, Foundation, ServiceApp};
 use candor_proto::membership::v1::membership_service_server::MembershipServiceServer;
-use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 
 mod config;

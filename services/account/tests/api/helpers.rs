@@ -1,6 +1,7 @@
 //! A running account service per test, typed helpers, and a notification
 //! service double that records SendEmail calls.
 
+use candor_platform::service::ServiceApp as _;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
 //! Breach intake: the exact affected set, idempotency, dead-lettering, the
 //! outbox after a crash, and the password rule of each scope.
 
+use candor_platform::service::ServiceApp as _;
 use std::time::Duration;
 
 use candor_account::App;

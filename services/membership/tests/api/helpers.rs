@@ -1,6 +1,7 @@
 //! A membership service per test, typed publishers for its events and
 //! typed RPC calls.
 
+use candor_platform::service::ServiceApp as _;
 use std::future::Future;
 use std::time::Duration;
 

@@ -1,6 +1,7 @@
 //! Typed helpers: a configured app against the test's database, broker and
 //! SMTP sink; events published the way other services publish them.
 
+use candor_platform::service::ServiceApp as _;
 use std::time::Duration;
 
 use candor_notification::{App, Config};

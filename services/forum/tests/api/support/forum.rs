@@ -1,6 +1,7 @@
 //! A forum running in-process against its own database and RabbitMQ
 //! namespace, with the account double, and typed helpers for the tests.
 
+use candor_platform::service::ServiceApp as _;
 use std::time::{Duration, Instant};
 
 use candor_forum::{App, Config};
