@@ -40,11 +40,18 @@ pub fn encode_snake_json<M: Message + Name>(message: &M) -> Result<serde_json::V
 /// enum's prefix (`PASSWORD_RESET_SCOPE_ALL` → `all`), as buf's
 /// `ENUM_VALUE_PREFIX` rule guarantees every value has one.
 pub fn short_enum_value_name(enumeration: &EnumDescriptor, value_name: &str) -> String {
-    let prefix = format!("{}_", upper_snake(enumeration.name()));
+    let prefix = enum_value_prefix(enumeration.name());
     value_name
         .strip_prefix(&prefix)
         .unwrap_or(value_name)
         .to_ascii_lowercase()
+}
+
+/// The prefix of every value of enum `full_name`
+/// (`candor.events.v1.DataClass` → `DATA_CLASS_`).
+pub fn enum_value_prefix(full_name: &str) -> String {
+    let name = full_name.rsplit('.').next().unwrap_or(full_name);
+    format!("{}_", upper_snake(name))
 }
 
 /// The short names of every valid value of enum `full_name`

@@ -173,30 +173,32 @@ impl ConnectionFlags {
         let context = resolver.context.map(|(_, _, context)| context);
         let pick = |field: fn(&Context) -> &Option<String>| context.and_then(|c| field(c).clone());
 
-        let account_grpc_url = resolver.grpc_url(
-            "account_grpc_url",
-            &self.account_grpc_url,
-            pick(|c| &c.account_grpc_url),
-            DEFAULT_GRPC_URLS[0],
-        );
-        let notification_grpc_url = resolver.grpc_url(
-            "notification_grpc_url",
-            &self.notification_grpc_url,
-            pick(|c| &c.notification_grpc_url),
-            DEFAULT_GRPC_URLS[1],
-        );
-        let membership_grpc_url = resolver.grpc_url(
-            "membership_grpc_url",
-            &self.membership_grpc_url,
-            pick(|c| &c.membership_grpc_url),
-            DEFAULT_GRPC_URLS[2],
-        );
-        let forum_grpc_url = resolver.grpc_url(
-            "forum_grpc_url",
-            &self.forum_grpc_url,
-            pick(|c| &c.forum_grpc_url),
-            DEFAULT_GRPC_URLS[3],
-        );
+        type Field = fn(&Context) -> &Option<String>;
+        let services: [(&'static str, &Option<String>, Field); 4] = [
+            ("account_grpc_url", &self.account_grpc_url, |c| {
+                &c.account_grpc_url
+            }),
+            ("notification_grpc_url", &self.notification_grpc_url, |c| {
+                &c.notification_grpc_url
+            }),
+            ("membership_grpc_url", &self.membership_grpc_url, |c| {
+                &c.membership_grpc_url
+            }),
+            ("forum_grpc_url", &self.forum_grpc_url, |c| {
+                &c.forum_grpc_url
+            }),
+        ];
+        let urls: Vec<String> = services
+            .into_iter()
+            .zip(DEFAULT_GRPC_URLS)
+            .map(|((id, given, field), default)| resolver.grpc_url(id, given, pick(field), default))
+            .collect();
+        let [
+            account_grpc_url,
+            notification_grpc_url,
+            membership_grpc_url,
+            forum_grpc_url,
+        ]: [String; 4] = urls.try_into().unwrap_or_default();
         let amqp_namespace = resolver.text(
             "amqp_namespace",
             &self.amqp_namespace,

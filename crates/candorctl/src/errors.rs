@@ -18,7 +18,9 @@ pub fn describe(error: &(dyn Error + 'static)) -> String {
             None => error.to_string(),
         };
         let text = text.trim();
-        if !text.is_empty() && !parts.iter().any(|part| part.contains(text)) {
+        // tonic wraps every connection failure in a bare "transport error".
+        let says_nothing = text.is_empty() || text == "transport error";
+        if !says_nothing && !parts.iter().any(|part| part.contains(text)) {
             parts.push(text.to_owned());
         }
         current = error.source();
@@ -82,6 +84,20 @@ mod tests {
             })),
         };
         assert_eq!(describe(&error), "Connection refused (os error 111)");
+        let transport = Layer {
+            text: "tcp connect error",
+            source: Some(Box::new(Layer {
+                text: "transport error",
+                source: Some(Box::new(Layer {
+                    text: "Connection refused (os error 111)",
+                    source: None,
+                })),
+            })),
+        };
+        assert_eq!(
+            describe(&transport),
+            "tcp connect error: Connection refused (os error 111)"
+        );
         let wrapped = anyhow::Error::new(error).context("cannot connect to RabbitMQ");
         assert_eq!(
             describe_anyhow(&wrapped),

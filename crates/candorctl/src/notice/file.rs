@@ -203,7 +203,7 @@ fn enum_value<E>(
     enum_name: &str,
     lookup: impl Fn(&str) -> Option<E>,
 ) -> Option<E> {
-    let prefix = enum_prefix(enum_name);
+    let prefix = candor_proto::enum_value_prefix(enum_name);
     let upper = name.trim().to_ascii_uppercase().replace('-', "_");
     let full = if upper.starts_with(&prefix) {
         upper
@@ -221,20 +221,6 @@ fn enum_value<E>(
         ));
     }
     found
-}
-
-/// `candor.events.v1.DataClass` → `DATA_CLASS_`.
-pub(crate) fn enum_prefix(enum_name: &str) -> String {
-    let short = enum_name.rsplit('.').next().unwrap_or(enum_name);
-    let mut prefix = String::with_capacity(short.len() + 4);
-    for (index, character) in short.chars().enumerate() {
-        if character.is_ascii_uppercase() && index > 0 {
-            prefix.push('_');
-        }
-        prefix.push(character.to_ascii_uppercase());
-    }
-    prefix.push('_');
-    prefix
 }
 
 pub use candor_platform::time::timestamp;

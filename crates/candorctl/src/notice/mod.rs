@@ -132,7 +132,7 @@ const NOTICE_ENUMS: [&str; 3] = [
 /// (`COMPENSATION_KIND_NONE`) become the short names a notice uses.
 fn operator_words(field: &str, description: &str) -> String {
     for enum_name in NOTICE_ENUMS {
-        let prefix = file::enum_prefix(enum_name);
+        let prefix = candor_proto::enum_value_prefix(enum_name);
         let is_this_enum = field == "password_reset_scope"
             && enum_name.ends_with("PasswordResetScope")
             || field.ends_with(".data_class") && enum_name.ends_with("DataClass")
@@ -146,7 +146,7 @@ fn operator_words(field: &str, description: &str) -> String {
     }
     let mut words = description.to_owned();
     for enum_name in NOTICE_ENUMS {
-        let prefix = file::enum_prefix(enum_name);
+        let prefix = candor_proto::enum_value_prefix(enum_name);
         for short in candor_proto::enum_value_names(enum_name) {
             let full = format!("{prefix}{}", short.to_ascii_uppercase());
             words = words.replace(&full, &format!("{short:?}"));

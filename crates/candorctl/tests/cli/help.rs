@@ -39,3 +39,29 @@ fn bad_usage_exits_64() {
     let output = candorctl(&["breach", "report", "--no-such-flag"], &[]);
     assert_eq!(output.status.code(), Some(64));
 }
+
+#[test]
+fn the_operator_commands_have_help() {
+    for args in [
+        vec!["health", "--help"],
+        vec!["config", "view", "--help"],
+        vec!["config", "get-contexts", "--help"],
+        vec!["config", "use-context", "--help"],
+        vec!["dead-letters", "--help"],
+        vec!["dead-letters", "list", "--help"],
+        vec!["dead-letters", "show", "--help"],
+        vec!["dead-letters", "replay", "--help"],
+        vec!["dead-letters", "purge", "--help"],
+    ] {
+        let output = candorctl(&args, &[]);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            text(&output.stderr)
+        );
+        let help = text(&output.stdout);
+        assert!(help.contains("Usage:"), "{args:?}");
+        // The connection flags are global: every command lists them.
+        assert!(help.contains("--context"), "{args:?}: {help}");
+    }
+}

@@ -63,11 +63,19 @@ fn status_in_json_and_yaml_has_snake_case_keys() {
 fn errors_are_said_once_without_a_status_dump() {
     let output = candorctl(&["incident", "status", "some-incident"], &NOWHERE);
     let stdout = text(&output.stdout);
-    let line = stdout
+    let mut lines = stdout
         .lines()
-        .find(|line| line.starts_with("accounts"))
-        .unwrap();
-    assert!(line.contains("unreachable: unavailable"), "{line}");
+        .skip_while(|line| !line.starts_with("accounts"));
+    assert_eq!(
+        lines.next().unwrap().trim_end(),
+        "accounts      unreachable",
+        "{stdout}"
+    );
+    let line = lines.next().unwrap().trim();
+    assert!(
+        line.starts_with("unavailable: ") && line.contains("Connection refused"),
+        "{line}"
+    );
     assert!(
         !line.contains("metadata") && !line.contains("MetadataMap"),
         "{line}"

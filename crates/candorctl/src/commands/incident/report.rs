@@ -142,6 +142,20 @@ pub struct Unreachable {
     pub error: String,
 }
 
+impl Unreachable {
+    /// Every service of `snapshot` that could not answer.
+    pub fn all(snapshot: &IncidentSnapshot) -> Vec<Self> {
+        snapshot
+            .unreachable()
+            .into_iter()
+            .map(|(service, error)| Self {
+                service: service.to_owned(),
+                error: error.to_owned(),
+            })
+            .collect()
+    }
+}
+
 pub async fn run(args: ReportArgs, endpoints: &Endpoints) -> ExitCode {
     let report = build(endpoints, &args.incident_id).await;
     output::emit(args.output.output, &report, markdown);
@@ -157,14 +171,7 @@ pub async fn build(endpoints: &Endpoints, incident_id: &str) -> IncidentReport {
     let mut report = IncidentReport {
         incident_id: incident_id.to_owned(),
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        unreachable: snapshot
-            .unreachable()
-            .into_iter()
-            .map(|(service, error)| Unreachable {
-                service: service.to_owned(),
-                error: error.to_owned(),
-            })
-            .collect(),
+        unreachable: Unreachable::all(&snapshot),
         ..IncidentReport::default()
     };
     if let Ok(progress) = &snapshot.account {

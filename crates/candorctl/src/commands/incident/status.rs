@@ -61,14 +61,7 @@ impl StatusView {
                 .as_ref()
                 .ok()
                 .and_then(|thread| thread.as_ref().map(|thread| thread.url.clone())),
-            unreachable: snapshot
-                .unreachable()
-                .into_iter()
-                .map(|(service, error)| Unreachable {
-                    service: service.to_owned(),
-                    error: error.to_owned(),
-                })
-                .collect(),
+            unreachable: Unreachable::all(snapshot),
         }
     }
 }
@@ -149,7 +142,7 @@ pub fn frame(snapshot: &IncidentSnapshot) -> Vec<String> {
                 (progress.passwords_reset_since, "reset since"),
             ]));
         }
-        Err(error) => lines.push(label("accounts", &format!("unreachable: {error}"))),
+        Err(error) => lines.extend(unreachable("accounts", error)),
     }
     match &snapshot.notification {
         Ok(progress) if !progress.incident_known => lines.push(label("emails", "not recorded yet")),
@@ -178,7 +171,7 @@ pub fn frame(snapshot: &IncidentSnapshot) -> Vec<String> {
                 (progress.sending, "sending"),
             ]));
         }
-        Err(error) => lines.push(label("emails", &format!("unreachable: {error}"))),
+        Err(error) => lines.extend(unreachable("emails", error)),
     }
     match &snapshot.membership {
         Ok(progress) if !progress.incident_known => {
@@ -197,13 +190,35 @@ pub fn frame(snapshot: &IncidentSnapshot) -> Vec<String> {
                 (progress.skipped, "skipped"),
             ]));
         }
-        Err(error) => lines.push(label("credits", &format!("unreachable: {error}"))),
+        Err(error) => lines.extend(unreachable("credits", error)),
     }
-    lines.push(match &snapshot.forum {
-        Ok(Some(thread)) => label("forum thread", &thread.url),
-        Ok(None) => label("forum thread", "not opened yet"),
-        Err(error) => label("forum thread", &format!("unreachable: {error}")),
-    });
+    match &snapshot.forum {
+        Ok(Some(thread)) => lines.push(label("forum thread", &thread.url)),
+        Ok(None) => lines.push(label("forum thread", "not opened yet")),
+        Err(error) => lines.extend(unreachable("forum thread", error)),
+    }
+    lines
+}
+
+/// `accounts      unreachable` and why, below it (at most two lines).
+fn unreachable(name: &str, error: &str) -> Vec<String> {
+    let mut lines = vec![label(name, "unreachable")];
+    let width = WIDTH - LABEL;
+    let mut current = String::new();
+    for word in error.split(' ') {
+        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+            lines.push(label("", &current));
+            current.clear();
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    if !current.is_empty() {
+        lines.push(label("", &current));
+    }
+    lines.truncate(3);
     lines
 }
 
