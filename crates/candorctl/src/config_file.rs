@@ -68,11 +68,13 @@ pub struct Context {
 /// A problem with the config file, naming the file and the key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
+    /// The config file.
     pub path: PathBuf,
     /// 1-based line, when the problem is in the file's text.
     pub line: Option<usize>,
     /// The key (`contexts.staging.amqp-url-file`), when one is at fault.
     pub key: Option<String>,
+    /// What is wrong.
     pub message: String,
 }
 

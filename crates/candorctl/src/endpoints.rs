@@ -88,37 +88,52 @@ pub enum Origin {
 /// Connection settings shared by every command that talks to Candor.
 #[derive(Debug, Clone)]
 pub struct Endpoints {
+    /// RabbitMQ URL with the virtual host (and the broker user's password).
     pub amqp_url: String,
+    /// Prefix of Candor's exchange and queue names.
     pub amqp_namespace: String,
+    /// gRPC URL of the account service.
     pub account_grpc_url: String,
+    /// gRPC URL of the notification service.
     pub notification_grpc_url: String,
+    /// gRPC URL of the membership service.
     pub membership_grpc_url: String,
+    /// gRPC URL of the forum service.
     pub forum_grpc_url: String,
+    /// The operator's bearer token, sent on every call when set.
     pub operator_token: Option<String>,
+    /// TLS files for `https://` URLs.
     pub tls: GrpcTlsConfig,
 }
 
 /// One setting as `candorctl config view` shows it: secrets masked.
 #[derive(Debug, Clone, Serialize)]
 pub struct ShownSetting {
+    /// The setting's argument id (`account_grpc_url`).
     pub setting: &'static str,
+    /// Its value, a password masked and a token never shown.
     pub value: String,
+    /// Where the value came from.
     pub origin: Origin,
 }
 
 /// The settings resolved, with where each came from.
 #[derive(Debug, Clone)]
 pub struct Resolved {
+    /// The settings to connect with.
     pub endpoints: Endpoints,
     /// The context used and the file it is in.
     pub context: Option<(String, PathBuf)>,
+    /// Every setting as `config view` shows it.
     pub shown: Vec<ShownSetting>,
 }
 
 /// What the environment gives the resolution: the config file's path and
 /// the home directory (for `~/` in it).
 pub struct Environment {
+    /// The config file (which need not exist), if there is a place for one.
     pub config_path: Option<PathBuf>,
+    /// The home directory, for `~/` in the config file.
     pub home: Option<PathBuf>,
 }
 

@@ -26,12 +26,15 @@ const REDACTED: &str = "[redacted]";
 pub struct DeadLetter {
     /// The service whose dead-letter queue holds it (`account`, …).
     pub service: &'static str,
+    /// The dead-letter queue's full name.
     pub queue: String,
+    /// The AMQP `message_id` (what `show`, `replay` and `purge` take).
     pub message_id: Option<String>,
     /// The routing key it was published with; `None` when no header says.
     pub routing_key: Option<String>,
     /// Why it was dead-lettered.
     pub reason: Option<String>,
+    /// The payload's `incident_id`, when it has one.
     pub incident_id: Option<String>,
     /// When the consumer gave up on it (RFC 3339).
     pub dead_lettered_at: Option<String>,
@@ -41,8 +44,11 @@ pub struct DeadLetter {
     pub published_by: Option<String>,
     /// Times an operator replayed it before.
     pub replays: u32,
+    /// How many times the handler ran before giving up.
     pub attempts: Option<String>,
+    /// The AMQP `content_type` (protobuf or JSON).
     pub content_type: Option<String>,
+    /// The AMQP `type`: the protobuf message name.
     pub message_type: Option<String>,
     /// Every header as text, secret-looking ones redacted.
     pub headers: BTreeMap<String, String>,

@@ -39,12 +39,19 @@ pub struct StatusArgs {
 /// The status for scripts: the same counts as the report's.
 #[derive(Debug, Serialize)]
 pub struct StatusView {
+    /// The incident asked about.
     pub incident_id: String,
+    /// Every channel finished.
     pub complete: bool,
+    /// The account service's counts, unless it could not answer.
     pub accounts: Option<AccountCounts>,
+    /// The notification service's counts, unless it could not answer.
     pub emails: Option<EmailCounts>,
+    /// The membership service's counts, unless it could not answer.
     pub credits: Option<CreditCounts>,
+    /// The incident's forum thread, once opened.
     pub forum_thread_url: Option<String>,
+    /// The services that could not answer, and why.
     pub unreachable: Vec<Unreachable>,
 }
 
