@@ -25,7 +25,9 @@ mod snake;
 pub use json::{
     DescriptorSetError, JsonError, decode_json, descriptor_pool, encode_json, encode_json_pretty,
 };
-pub use snake::{encode_snake_json, enum_value_names, enum_value_prefix, short_enum_value_name};
+pub use snake::{
+    encode_snake_json, enum_value_names, enum_value_prefix, short_enum_value_name, upper_snake,
+};
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every file in `proto/`
 /// (with imports such as `google/protobuf/timestamp.proto`, and comments),

@@ -102,8 +102,9 @@ fn shorten_enums(value: &mut serde_json::Value, descriptor: &MessageDescriptor) 
     }
 }
 
-/// `PasswordResetScope` → `PASSWORD_RESET_SCOPE`.
-fn upper_snake(name: &str) -> String {
+/// `PasswordResetScope` → `PASSWORD_RESET_SCOPE` (a protobuf enum name to
+/// its values' prefix; also how tools turn any CamelCase name into words).
+pub fn upper_snake(name: &str) -> String {
     let mut out = String::with_capacity(name.len() + 4);
     for (index, character) in name.chars().enumerate() {
         if character.is_ascii_uppercase() && index > 0 {

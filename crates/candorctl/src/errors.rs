@@ -51,15 +51,9 @@ fn status_text(status: &tonic::Status) -> String {
 
 /// `DeadlineExceeded` → `deadline exceeded`.
 pub fn code_words(code: tonic::Code) -> String {
-    let name = format!("{code:?}");
-    let mut words = String::with_capacity(name.len() + 4);
-    for (index, character) in name.chars().enumerate() {
-        if character.is_ascii_uppercase() && index > 0 {
-            words.push(' ');
-        }
-        words.push(character.to_ascii_lowercase());
-    }
-    words
+    candor_proto::upper_snake(&format!("{code:?}"))
+        .replace('_', " ")
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]
