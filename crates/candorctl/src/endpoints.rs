@@ -206,7 +206,9 @@ impl ConnectionFlags {
         let urls: Vec<String> = services
             .into_iter()
             .zip(DEFAULT_GRPC_URLS)
-            .map(|((id, given, field), default)| resolver.grpc_url(id, given, pick(field), default))
+            .map(|((id, given, field), default)| {
+                resolver.text(id, given, pick(field), default, grpc_url)
+            })
             .collect();
         let [
             account_grpc_url,
@@ -219,6 +221,7 @@ impl ConnectionFlags {
             &self.amqp_namespace,
             pick(|c| &c.amqp_namespace),
             DEFAULT_AMQP_NAMESPACE,
+            std::convert::identity,
         );
         let amqp_url = resolver.amqp_url(&self.amqp_url)?;
         let operator_token = resolver.operator_token(&self.operator_token)?;
@@ -271,32 +274,26 @@ impl Resolver<'_> {
         value.then(|| self.origins.get(id).copied().unwrap_or(Origin::Flag))
     }
 
+    /// A text setting by precedence, passed through `normalize` (e.g.
+    /// [`grpc_url`]) unless it is the default.
     fn text(
         &mut self,
         id: &'static str,
         given: &Option<String>,
         from_context: Option<String>,
         default: &str,
+        normalize: fn(String) -> String,
     ) -> String {
         let (value, origin) = match (given, from_context) {
-            (Some(value), _) => (value.clone(), self.given(id, true).unwrap_or(Origin::Flag)),
-            (None, Some(value)) => (value, Origin::Context),
+            (Some(value), _) => (
+                normalize(value.clone()),
+                self.given(id, true).unwrap_or(Origin::Flag),
+            ),
+            (None, Some(value)) => (normalize(value), Origin::Context),
             (None, None) => (default.to_owned(), Origin::Default),
         };
         self.show(id, value.clone(), origin);
         value
-    }
-
-    /// A gRPC URL setting, `http://` added when it has no scheme.
-    fn grpc_url(
-        &mut self,
-        id: &'static str,
-        given: &Option<String>,
-        from_context: Option<String>,
-        default: &str,
-    ) -> String {
-        let given = given.clone().map(grpc_url);
-        self.text(id, &given, from_context.map(grpc_url), default)
     }
 
     fn path(
