@@ -202,7 +202,7 @@ async fn list(broker: &Broker, topology: &Topology, args: &ListArgs) -> ExitCode
                     text(&summary.incident_id),
                     text(&summary.message_id),
                     text(&summary.dead_lettered_at),
-                    table::fit(&text(&summary.reason), 100),
+                    table::fit(&text(&summary.reason), 200),
                 ]
             })
             .collect();
