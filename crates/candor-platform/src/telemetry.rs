@@ -68,14 +68,25 @@ pub fn init(service_name: &str, config: &TelemetryConfig) -> anyhow::Result<Tele
             .with(
                 tracing_subscriber::fmt::layer()
                     .fmt_fields(escaped_fields())
-                    // Colours only for a person at a terminal, never in a file.
-                    .with_ansi(std::io::stdout().is_terminal())
+                    // Colours only for a person at a terminal, never in a
+                    // file or a pipe, and never when NO_COLOR is set.
+                    .with_ansi(colour_wanted(
+                        std::io::stdout().is_terminal(),
+                        std::env::var_os("NO_COLOR").as_deref(),
+                    ))
                     .with_filter(filter),
             )
             .try_init(),
     };
     installed.context("a global tracing subscriber is already installed")?;
     Ok(TelemetryGuard { tracer_provider })
+}
+
+/// Whether output to a stream gets ANSI colours: only a terminal does, and
+/// not when `NO_COLOR` is set to anything non-empty (<https://no-color.org>).
+/// The services' text logs and candorctl follow this one rule.
+pub fn colour_wanted(is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
 /// Text-log fields with every control character escaped (`\n` as `\\n`,
@@ -183,7 +194,16 @@ impl Injector for MetadataInjector<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::escape_control_characters;
+    use super::{colour_wanted, escape_control_characters};
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour_wanted(true, None));
+        assert!(colour_wanted(true, Some(OsStr::new(""))));
+        assert!(!colour_wanted(true, Some(OsStr::new("1"))));
+        assert!(!colour_wanted(false, None));
+    }
 
     #[test]
     fn control_characters_are_escaped_and_other_text_kept() {

@@ -10,7 +10,8 @@
 //! - [`FILE_DESCRIPTOR_SET`] for gRPC server reflection and
 //!   [`descriptor_pool`] for runtime reflection.
 //! - [`decode_json`] / [`encode_json`]: the proto3 JSON mapping for any
-//!   message of this crate.
+//!   message of this crate; [`encode_snake_json`]: the stable snake_case
+//!   form tools print.
 //!
 //! Every generated message implements [`prost::Name`], so it knows its full
 //! protobuf name (e.g. `candor.events.v1.BreachReported`).
@@ -19,9 +20,13 @@ pub use prost;
 pub use tonic;
 
 mod json;
+mod snake;
 
 pub use json::{
     DescriptorSetError, JsonError, decode_json, descriptor_pool, encode_json, encode_json_pretty,
+};
+pub use snake::{
+    encode_snake_json, enum_value_names, enum_value_prefix, short_enum_value_name, upper_snake,
 };
 
 /// The encoded `google.protobuf.FileDescriptorSet` of every file in `proto/`

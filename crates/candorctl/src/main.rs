@@ -6,9 +6,13 @@
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use std::collections::BTreeMap;
+
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use candorctl::commands;
+use candorctl::endpoints::{ConnectionFlags, Endpoints, Environment, Origin, SETTING_IDS};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -17,14 +21,25 @@ use candorctl::commands;
     about = "Operate Candor, the breach-response platform"
 )]
 struct Cli {
+    #[command(flatten)]
+    connection: ConnectionFlags,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Ask a service's standard gRPC health service whether it is SERVING
-    /// (used by the docker compose healthchecks).
+    #[command(flatten)]
+    Connecting(ConnectingCommand),
+    #[command(flatten)]
+    Local(LocalCommand),
+}
+
+/// Commands that talk to Candor, with the connection settings resolved.
+#[derive(Subcommand, Debug)]
+enum ConnectingCommand {
+    /// Ask every service's standard gRPC health service whether it is
+    /// SERVING, or one address's (used by the docker compose healthchecks).
     Health(commands::health::HealthArgs),
     /// Report a data breach.
     #[command(subcommand)]
@@ -37,6 +52,15 @@ enum Command {
     Accounts(commands::accounts::AccountsCommand),
     /// Create demo members for a fresh stack (same path as an import).
     Seed(Box<commands::accounts::seed::SeedArgs>),
+    /// List, inspect, replay or purge the messages Candor's services
+    /// dead-lettered.
+    #[command(subcommand)]
+    DeadLetters(commands::dead_letters::DeadLettersCommand),
+}
+
+/// Commands that work on local files only.
+#[derive(Subcommand, Debug)]
+enum LocalCommand {
     /// Write a development CA and service certificate for the TLS switch
     /// (deploy/compose.tls.yml).
     DevCerts(commands::dev_certs::DevCertsArgs),
@@ -44,6 +68,10 @@ enum Command {
     /// database role and broker user per service, the broker's definitions)
     /// into a directory, keeping those already there.
     DevSecrets(commands::dev_secrets::DevSecretsArgs),
+    /// Show the connection settings in effect and manage the config file's
+    /// contexts (`~/.config/candor/config.toml`, or `CANDOR_CONFIG`).
+    #[command(subcommand)]
+    Config(commands::config::ConfigCommand),
 }
 
 #[tokio::main]
@@ -58,11 +86,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(commands::EXIT_USAGE);
         }
     };
-    let parsed = command
-        .try_get_matches()
-        .and_then(|mut matches| Cli::from_arg_matches_mut(&mut matches));
-    let cli = match parsed {
-        Ok(cli) => cli,
+    let parsed = command.try_get_matches();
+    let parsed = parsed.and_then(|mut matches| {
+        let origins = origins(&matches);
+        Cli::from_arg_matches_mut(&mut matches).map(|cli| (cli, origins))
+    });
+    let (cli, origins) = match parsed {
+        Ok(parsed) => parsed,
         Err(error) => {
             let _ = error.print();
             return match error.kind() {
@@ -73,13 +103,53 @@ async fn main() -> ExitCode {
             };
         }
     };
-    match cli.command {
-        Command::Health(args) => commands::health::run(args).await,
-        Command::Breach(command) => commands::breach::run(command).await,
-        Command::Incident(command) => commands::incident::run(command).await,
-        Command::Accounts(command) => commands::accounts::run(command).await,
-        Command::Seed(args) => commands::accounts::seed::run(*args).await,
-        Command::DevCerts(args) => commands::dev_certs::run(args).await,
-        Command::DevSecrets(args) => commands::dev_secrets::run(args).await,
+    let environment = Environment::from_process();
+    let command = match cli.command {
+        Command::Local(LocalCommand::DevCerts(args)) => {
+            return commands::dev_certs::run(args).await;
+        }
+        Command::Local(LocalCommand::DevSecrets(args)) => {
+            return commands::dev_secrets::run(args).await;
+        }
+        Command::Local(LocalCommand::Config(command)) => {
+            return commands::config::run(command, &cli.connection, &origins, &environment);
+        }
+        Command::Connecting(command) => command,
+    };
+    // Only the commands that connect need (and may fail on) the config file.
+    let endpoints = match cli.connection.resolve(&origins, &environment) {
+        Ok(resolved) => resolved.endpoints,
+        Err(error) => {
+            eprintln!("candorctl: {error}");
+            return ExitCode::from(commands::EXIT_USAGE);
+        }
+    };
+    run(command, &endpoints).await
+}
+
+async fn run(command: ConnectingCommand, endpoints: &Endpoints) -> ExitCode {
+    use ConnectingCommand as C;
+    match command {
+        C::Health(args) => commands::health::run(args, endpoints).await,
+        C::Breach(command) => commands::breach::run(command, endpoints).await,
+        C::Incident(command) => commands::incident::run(command, endpoints).await,
+        C::Accounts(command) => commands::accounts::run(command, endpoints).await,
+        C::Seed(args) => commands::accounts::seed::run(*args, endpoints).await,
+        C::DeadLetters(command) => commands::dead_letters::run(command, endpoints).await,
     }
+}
+
+/// Whether each connection setting clap found came from its flag or its
+/// environment variable (a value read from `X_FILE` arrives as a default).
+fn origins(matches: &ArgMatches) -> BTreeMap<&'static str, Origin> {
+    SETTING_IDS
+        .into_iter()
+        .filter_map(|id| {
+            let origin = match matches.value_source(id)? {
+                ValueSource::CommandLine => Origin::Flag,
+                _ => Origin::Environment,
+            };
+            Some((id, origin))
+        })
+        .collect()
 }

@@ -399,6 +399,17 @@ async fn drive_one_breach(stack: Stack) {
 
     // Reporting the same incident again changes nothing anywhere.
     let before = report::build(&stack.endpoints, incident_id).await;
+    // The report's JSON is snake_case throughout, enum values included.
+    let json = serde_json::to_value(&before).unwrap();
+    assert_eq!(json["incident"]["incident_id"], incident_id);
+    assert!(json["incident"]["password_reset_scope"].is_string());
+    let text = json.to_string();
+    assert!(
+        !text.contains("incidentId") && !text.contains("PASSWORD_RESET_SCOPE_"),
+        "{text}"
+    );
+    let markdown = report::markdown(&before);
+    assert!(!markdown.contains("PASSWORD_RESET_SCOPE_"), "{markdown}");
     let emails_before = stack.mailbox.messages().await.unwrap().len();
     breach::publish(&breach_event, &stack.endpoints)
         .await

@@ -10,8 +10,8 @@ use lapin::types::{AMQPValue, LongString};
 
 use super::consumer::{MessageHandler, Shared, ack};
 use super::message::{
-    HEADER_ATTEMPTS, HEADER_ERROR, HEADER_ORIGINAL_ROUTING_KEY, HEADER_ORIGINAL_USER_ID,
-    IncomingMessage,
+    HEADER_ATTEMPTS, HEADER_DEAD_LETTERED_AT, HEADER_ERROR, HEADER_ORIGINAL_ROUTING_KEY,
+    HEADER_ORIGINAL_USER_ID, IncomingMessage,
 };
 
 /// Longest `x-candor-error` kept; a reason is for a human, not a core dump.
@@ -50,6 +50,11 @@ pub(super) async fn dead_letter<H: MessageHandler>(
     headers.insert(
         HEADER_ATTEMPTS.into(),
         AMQPValue::LongLongInt(i64::from(attempts)),
+    );
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    headers.insert(
+        HEADER_DEAD_LETTERED_AT.into(),
+        AMQPValue::LongString(LongString::from(now.as_str())),
     );
     if let Some(user_id) = &message.user_id {
         headers.insert(

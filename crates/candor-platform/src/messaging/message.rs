@@ -20,6 +20,12 @@ pub const HEADER_ATTEMPTS: &str = "x-candor-attempts";
 /// is republished under the consumer's own user, as RabbitMQ requires).
 pub const HEADER_ORIGINAL_USER_ID: &str = "x-candor-original-user-id";
 
+/// When the consumer dead-lettered the message (RFC 3339, UTC).
+pub const HEADER_DEAD_LETTERED_AT: &str = "x-candor-dead-lettered-at";
+/// How many times an operator replayed the message from a dead-letter
+/// queue (`candorctl dead-letters replay`); absent on a first publish.
+pub const HEADER_REPLAYS: &str = "x-candor-replays";
+
 /// A message to publish on the events exchange.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutgoingMessage {

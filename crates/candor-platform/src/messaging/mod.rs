@@ -41,9 +41,9 @@ pub use backoff::Backoff;
 pub use connection::Broker;
 pub use consumer::{ConsumerOptions, MessageHandler, run_consumer};
 pub use message::{
-    CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF, HEADER_ATTEMPTS, HEADER_ERROR,
-    HEADER_ORIGINAL_ROUTING_KEY, HEADER_ORIGINAL_USER_ID, HandlerError, IncomingMessage,
-    OutgoingMessage, header_string,
+    CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF, HEADER_ATTEMPTS, HEADER_DEAD_LETTERED_AT,
+    HEADER_ERROR, HEADER_ORIGINAL_ROUTING_KEY, HEADER_ORIGINAL_USER_ID, HEADER_REPLAYS,
+    HandlerError, IncomingMessage, OutgoingMessage, header_string,
 };
 pub use ownership::{EventOwner, RoutingPolicy};
 pub use permissions::{UserPermissions, UserRole};

@@ -26,7 +26,8 @@ pub enum UserRole {
     /// A Candor service: its own queues, the keys it owns.
     Service(ServiceQueue),
     /// An operator (candorctl, the management UI): publishes
-    /// `breach.reported` and nothing else.
+    /// `breach.reported` and nothing else, and reads (lists, replays,
+    /// purges) the dead-letter queues.
     Operator,
     /// Runs the broker: every permission and the management `administrator`
     /// tag. Not for services or operators' tools.
@@ -97,13 +98,21 @@ impl UserPermissions {
                     topic_read: any_of(service.routing_keys().iter().copied()),
                 }
             }
-            UserRole::Operator => Self {
-                configure: NOTHING.to_owned(),
-                write: any_of([events.as_str()]),
-                read: NOTHING.to_owned(),
-                topic_write: any_of(routing_keys_owned_by(EventOwner::Operators)),
-                topic_read: NOTHING.to_owned(),
-            },
+            UserRole::Operator => {
+                // `basic.get`, ack, nack and `queue.purge` need read on the
+                // queue; nothing else of a service's queues.
+                let dead_letter_queues: Vec<String> = ServiceQueue::ALL
+                    .into_iter()
+                    .map(|service| topology.dead_letter_queue_name(service.name()))
+                    .collect();
+                Self {
+                    configure: NOTHING.to_owned(),
+                    write: any_of([events.as_str()]),
+                    read: any_of(dead_letter_queues.iter().map(String::as_str)),
+                    topic_write: any_of(routing_keys_owned_by(EventOwner::Operators)),
+                    topic_read: NOTHING.to_owned(),
+                }
+            }
             UserRole::Administrator => Self {
                 configure: ".*".to_owned(),
                 write: ".*".to_owned(),
@@ -165,10 +174,14 @@ mod tests {
     }
 
     #[test]
-    fn an_operator_publishes_breach_reported_only() {
+    fn an_operator_publishes_breach_reported_only_and_reads_dead_letters() {
         let operator = UserPermissions::for_role(&Topology::new("test-1"), UserRole::Operator);
         assert_eq!(operator.configure, "^$");
-        assert_eq!(operator.read, "^$");
+        assert_eq!(
+            operator.read,
+            r"^(test\-1\.account\.dead\-letter|test\-1\.notification\.dead\-letter|test\-1\.membership\.dead\-letter|test\-1\.forum\.dead\-letter)$",
+            "an operator reads the dead-letter queues and nothing else"
+        );
         assert_eq!(operator.write, r"^(test\-1\.events)$");
         assert_eq!(operator.topic_write, r"^(breach\.reported)$");
     }

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use candor_platform::config::AmqpConfig;
 use candor_platform::messaging::ownership::MAX_EVENT_MESSAGE_BYTES;
 use candor_platform::messaging::{
-    Broker, CONTENT_TYPE_PROTOBUF, ConsumerOptions, HEADER_ATTEMPTS, HEADER_ERROR,
-    HEADER_ORIGINAL_ROUTING_KEY, HandlerError, IncomingMessage, MessageHandler, OutgoingMessage,
-    PublishError, Publisher, QueueSpec, RoutingPolicy, run_consumer,
+    Broker, CONTENT_TYPE_PROTOBUF, ConsumerOptions, HEADER_ATTEMPTS, HEADER_DEAD_LETTERED_AT,
+    HEADER_ERROR, HEADER_ORIGINAL_ROUTING_KEY, HandlerError, IncomingMessage, MessageHandler,
+    OutgoingMessage, PublishError, Publisher, QueueSpec, RoutingPolicy, run_consumer,
 };
 use candor_testkit::rabbitmq::{TestBroker, test_user};
 use opentelemetry::trace::{TraceContextExt, TraceId, TracerProvider};
@@ -235,6 +235,11 @@ async fn malformed_message_is_dead_lettered_with_its_reason_and_the_next_is_proc
         Some(ROUTING_KEY)
     );
     assert_eq!(garbage_letter.header(HEADER_ATTEMPTS).as_deref(), Some("1"));
+    let dead_lettered_at = garbage_letter.header(HEADER_DEAD_LETTERED_AT).unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(&dead_lettered_at).is_ok(),
+        "{dead_lettered_at}"
+    );
     let text_letter = dead
         .iter()
         .find(|m| m.message_id.as_deref() == Some(&text_id))

@@ -14,6 +14,7 @@ use candor_proto::notification::v1::notification_service_client::NotificationSer
 
 use super::{EXIT_INVALID_INPUT, EXIT_UNREACHABLE};
 use crate::endpoints::Endpoints;
+use crate::errors;
 use crate::notice::{self, NoticeFlags};
 
 #[derive(clap::Subcommand, Debug)]
@@ -35,17 +36,15 @@ pub struct ReportArgs {
     /// service) and print a rendered sample email (notification service).
     #[arg(long)]
     pub dry_run: bool,
-    #[command(flatten)]
-    pub endpoints: Endpoints,
 }
 
-pub async fn run(command: BreachCommand) -> ExitCode {
+pub async fn run(command: BreachCommand, endpoints: &Endpoints) -> ExitCode {
     match command {
-        BreachCommand::Report(args) => report(*args).await,
+        BreachCommand::Report(args) => report(*args, endpoints).await,
     }
 }
 
-async fn report(args: ReportArgs) -> ExitCode {
+async fn report(args: ReportArgs, endpoints: &Endpoints) -> ExitCode {
     let breach = match notice::load(args.file.as_deref(), &args.notice, SystemTime::now()) {
         Ok(breach) => breach,
         Err(problems) => {
@@ -54,15 +53,18 @@ async fn report(args: ReportArgs) -> ExitCode {
         }
     };
     if args.dry_run {
-        return dry_run(&breach, &args.endpoints).await;
+        return dry_run(&breach, endpoints).await;
     }
-    match publish(&breach, &args.endpoints).await {
+    match publish(&breach, endpoints).await {
         Ok(()) => {
             println!("{}", breach.incident_id);
             ExitCode::SUCCESS
         }
         Err(error) => {
-            eprintln!("candorctl: cannot publish to RabbitMQ at AMQP_URL: {error:#}");
+            eprintln!(
+                "candorctl: cannot publish to RabbitMQ at AMQP_URL: {}",
+                errors::describe_anyhow(&error)
+            );
             ExitCode::from(EXIT_UNREACHABLE)
         }
     }
@@ -94,8 +96,9 @@ async fn dry_run(breach: &BreachReported, endpoints: &Endpoints) -> ExitCode {
         Err(error) => {
             unreachable = true;
             eprintln!(
-                "candorctl: account service ({}): {error:#}",
-                endpoints.account_grpc_url
+                "candorctl: account service ({}): {}",
+                endpoints.account_grpc_url,
+                errors::describe_anyhow(&error)
             );
         }
     }
@@ -112,8 +115,9 @@ async fn dry_run(breach: &BreachReported, endpoints: &Endpoints) -> ExitCode {
         Err(error) => {
             unreachable = true;
             eprintln!(
-                "candorctl: notification service ({}): {error:#}",
-                endpoints.notification_grpc_url
+                "candorctl: notification service ({}): {}",
+                endpoints.notification_grpc_url,
+                errors::describe_anyhow(&error)
             );
         }
     }

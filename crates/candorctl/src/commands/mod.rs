@@ -1,5 +1,7 @@
 pub mod accounts;
 pub mod breach;
+pub mod config;
+pub mod dead_letters;
 pub mod dev_certs;
 pub mod dev_secrets;
 pub mod health;

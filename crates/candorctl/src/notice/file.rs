@@ -95,10 +95,11 @@ pub fn parse_time(text: &str) -> Result<DateTime<Utc>, String> {
 type Problems = Vec<(String, String)>;
 
 impl NoticeFile {
-    /// Converts to the event; every conversion problem is `(field, message)`.
-    /// Content rules (lengths, order of times) are the event's own
-    /// validation, applied afterwards.
-    pub fn into_event(self) -> Result<BreachReported, Problems> {
+    /// Converts to the event and lists every conversion problem as
+    /// `(field, message)`. A value that does not convert is left unset in
+    /// the event, so the event's own validation (lengths, order of times)
+    /// still runs on everything else: all problems are reported at once.
+    pub fn into_event(self) -> (BreachReported, Problems) {
         let mut problems = Problems::new();
         let mut time = |field: &str, value: &Option<TimeValue>| {
             value.as_ref().and_then(|value| match value.parse() {
@@ -120,7 +121,7 @@ impl NoticeFile {
                 &mut problems,
                 "password_reset_scope",
                 name,
-                "PASSWORD_RESET_SCOPE_",
+                "candor.events.v1.PasswordResetScope",
                 PasswordResetScope::from_str_name,
             )
             .unwrap_or(PasswordResetScope::Unspecified),
@@ -135,7 +136,7 @@ impl NoticeFile {
                     &mut problems,
                     &field,
                     &entry.data_class,
-                    "DATA_CLASS_",
+                    "candor.events.v1.DataClass",
                     DataClass::from_str_name,
                 )
                 .unwrap_or(DataClass::Unspecified);
@@ -154,7 +155,7 @@ impl NoticeFile {
                         &mut problems,
                         "compensation.kind",
                         name,
-                        "COMPENSATION_KIND_",
+                        "candor.events.v1.CompensationKind",
                         CompensationKind::from_str_name,
                     )
                 })
@@ -172,10 +173,7 @@ impl NoticeFile {
             url: entry.url.unwrap_or_default(),
             phone: entry.phone.unwrap_or_default(),
         });
-        if !problems.is_empty() {
-            return Err(problems);
-        }
-        Ok(BreachReported {
+        let event = BreachReported {
             incident_id: self.incident_id.unwrap_or_default(),
             title: self.title.unwrap_or_default(),
             summary: self.summary.unwrap_or_default(),
@@ -190,22 +188,24 @@ impl NoticeFile {
             likely_consequences: self.likely_consequences.unwrap_or_default(),
             recommended_actions: self.recommended_actions,
             contact,
-        })
+        };
+        (event, problems)
     }
 }
 
 /// Looks an enum value up by its short name (`email_address`) or full name
-/// (`DATA_CLASS_EMAIL_ADDRESS`); records a problem listing nothing but the
-/// rule when it is unknown.
+/// (`DATA_CLASS_EMAIL_ADDRESS`); an unknown one is a problem that lists the
+/// valid short names of `enum_name` (`candor.events.v1.DataClass`).
 fn enum_value<E>(
     problems: &mut Problems,
     field: &str,
     name: &str,
-    prefix: &str,
+    enum_name: &str,
     lookup: impl Fn(&str) -> Option<E>,
 ) -> Option<E> {
+    let prefix = candor_proto::enum_value_prefix(enum_name);
     let upper = name.trim().to_ascii_uppercase().replace('-', "_");
-    let full = if upper.starts_with(prefix) {
+    let full = if upper.starts_with(&prefix) {
         upper
     } else {
         format!("{prefix}{upper}")
@@ -214,7 +214,10 @@ fn enum_value<E>(
     if found.is_none() {
         problems.push((
             field.to_owned(),
-            format!("unknown value {name:?} (see the contract's {prefix}* values, written in lower case without the prefix)"),
+            format!(
+                "unknown value {name:?}; valid values: {}",
+                candor_proto::enum_value_names(enum_name).join(", ")
+            ),
         ));
     }
     found

@@ -15,6 +15,7 @@ use candor_proto::events::v1::BreachReported;
 pub use file::NoticeFile;
 pub use flags::NoticeFlags;
 use lines::KeyLines;
+pub use lines::line_at;
 
 /// One thing wrong with a notice.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,24 +86,73 @@ pub fn load(
         field: field.to_owned(),
         message,
     };
-    let breach = notice.into_event().map_err(|problems| {
-        NoticeProblems(
-            problems
-                .into_iter()
-                .map(|(field, message)| locate(&field, message))
-                .collect(),
-        )
-    })?;
-    breach.validate(now).map_err(|error| {
-        NoticeProblems(
+    // One pass: conversion problems (a bad time, an unknown enum value)
+    // and the event's own rules are all reported together. A field that
+    // did not convert is not also reported as missing.
+    let (breach, conversion) = notice.into_event();
+    let mut problems: Vec<NoticeProblem> = conversion
+        .iter()
+        .map(|(field, message)| locate(field, message.clone()))
+        .collect();
+    if let Err(error) = breach.validate(now) {
+        problems.extend(
             error
                 .violations
                 .into_iter()
-                .map(|violation| locate(&violation.field, violation.description))
-                .collect(),
-        )
-    })?;
-    Ok(breach)
+                .filter(|violation| {
+                    !conversion
+                        .iter()
+                        .any(|(field, _)| *field == violation.field)
+                })
+                .map(|violation| {
+                    locate(
+                        &violation.field,
+                        operator_words(&violation.field, &violation.description),
+                    )
+                }),
+        );
+    }
+    if problems.is_empty() {
+        return Ok(breach);
+    }
+    // In file order, so the list reads top to bottom.
+    problems.sort_by_key(|problem| problem.line.unwrap_or(usize::MAX));
+    Err(NoticeProblems(problems))
+}
+
+/// The enums a notice names by short value (`all`, `email_address`).
+const NOTICE_ENUMS: [&str; 3] = [
+    "candor.events.v1.PasswordResetScope",
+    "candor.events.v1.DataClass",
+    "candor.events.v1.CompensationKind",
+];
+
+/// A validation message in the notice's own words: an enum field left
+/// unset lists its valid values, and protobuf value names
+/// (`COMPENSATION_KIND_NONE`) become the short names a notice uses.
+fn operator_words(field: &str, description: &str) -> String {
+    for enum_name in NOTICE_ENUMS {
+        let prefix = candor_proto::enum_value_prefix(enum_name);
+        let is_this_enum = field == "password_reset_scope"
+            && enum_name.ends_with("PasswordResetScope")
+            || field.ends_with(".data_class") && enum_name.ends_with("DataClass")
+            || field == "compensation.kind" && enum_name.ends_with("CompensationKind");
+        if is_this_enum && description.contains(&prefix) && description.starts_with("must be") {
+            return format!(
+                "required; valid values: {}",
+                candor_proto::enum_value_names(enum_name).join(", ")
+            );
+        }
+    }
+    let mut words = description.to_owned();
+    for enum_name in NOTICE_ENUMS {
+        let prefix = candor_proto::enum_value_prefix(enum_name);
+        for short in candor_proto::enum_value_names(enum_name) {
+            let full = format!("{prefix}{}", short.to_ascii_uppercase());
+            words = words.replace(&full, &format!("{short:?}"));
+        }
+    }
+    words
 }
 
 /// Parses TOML text into a notice and the line of every key.

@@ -124,7 +124,7 @@ fn an_invalid_field_is_named_with_its_line_and_nothing_is_published() {
 }
 
 #[test]
-fn an_unknown_enum_value_and_a_bad_time_are_named_with_their_lines() {
+fn every_problem_is_reported_at_once_and_an_unknown_value_lists_the_valid_ones() {
     let example = std::fs::read_to_string(repo_path(EXAMPLE)).unwrap();
     let broken = example
         .replace(
@@ -134,24 +134,26 @@ fn an_unknown_enum_value_and_a_bad_time_are_named_with_their_lines() {
         .replace(
             "occurred_at = 2025-05-14T02:10:00Z",
             "occurred_at = \"last tuesday\"",
-        );
-    let class_line = broken
-        .lines()
-        .position(|line| line.contains("shoe_size"))
-        .unwrap()
-        + 1;
-    let time_line = broken
-        .lines()
-        .position(|line| line.contains("last tuesday"))
-        .unwrap()
-        + 1;
+        )
+        // A content rule: before, the enum error hid it.
+        .replace("currency = \"USD\"", "currency = \"dollars\"");
+    let line_of = |needle: &str| {
+        broken
+            .lines()
+            .position(|line| line.contains(needle))
+            .unwrap()
+            + 1
+    };
+    let class_line = line_of("shoe_size");
+    let time_line = line_of("last tuesday");
+    let currency_line = line_of("\"dollars\"");
     let path = notice_file("bad-enum", &broken);
     let output = candorctl(&["breach", "report", "--file", &path], &[]);
     assert_eq!(output.status.code(), Some(65));
     let stderr = text(&output.stderr);
     assert!(
         stderr.contains(&format!(
-            ":{class_line}: data_classes[1].data_class: unknown value \"shoe_size\""
+            ":{class_line}: data_classes[1].data_class: unknown value \"shoe_size\"; valid values: email_address, password_hash, display_name"
         )),
         "{stderr}"
     );
@@ -159,6 +161,46 @@ fn an_unknown_enum_value_and_a_bad_time_are_named_with_their_lines() {
         stderr.contains(&format!(":{time_line}: occurred_at:")),
         "{stderr}"
     );
+    assert!(
+        stderr.contains(&format!(":{currency_line}: compensation.currency:")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("DATA_CLASS_"),
+        "no protobuf names: {stderr}"
+    );
+    // The bad time is not also reported as missing.
+    assert_eq!(stderr.matches("occurred_at").count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_missing_enum_lists_its_valid_values_in_the_notice_s_words() {
+    let example = std::fs::read_to_string(repo_path(EXAMPLE)).unwrap();
+    let without_scope: String = example
+        .lines()
+        .filter(|line| !line.starts_with("password_reset_scope"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let path = notice_file("no-scope", &without_scope);
+    let output = candorctl(&["breach", "report", "--file", &path], &[]);
+    assert_eq!(output.status.code(), Some(65));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("password_reset_scope: required; valid values: affected, all, none"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unreachable_broker_is_said_once() {
+    let output = candorctl(
+        &["breach", "report", "--file", &repo_path(EXAMPLE)],
+        &[("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f")],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = text(&output.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(stderr.matches("Connection refused").count(), 1, "{stderr}");
 }
 
 #[test]

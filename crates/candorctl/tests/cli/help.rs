@@ -10,6 +10,14 @@ fn every_subcommand_has_help() {
         vec!["incident", "--help"],
         vec!["incident", "status", "--help"],
         vec!["incident", "report", "--help"],
+        vec!["config", "view", "--help"],
+        vec!["config", "get-contexts", "--help"],
+        vec!["config", "use-context", "--help"],
+        vec!["dead-letters", "--help"],
+        vec!["dead-letters", "list", "--help"],
+        vec!["dead-letters", "show", "--help"],
+        vec!["dead-letters", "replay", "--help"],
+        vec!["dead-letters", "purge", "--help"],
     ] {
         let output = candorctl(&args, &[]);
         assert!(
@@ -17,7 +25,10 @@ fn every_subcommand_has_help() {
             "{args:?}: {}",
             text(&output.stderr)
         );
-        assert!(text(&output.stdout).contains("Usage:"), "{args:?}");
+        let help = text(&output.stdout);
+        assert!(help.contains("Usage:"), "{args:?}");
+        // The connection flags are global: every command lists them.
+        assert!(help.contains("--context"), "{args:?}: {help}");
     }
     let report_help = text(&candorctl(&["breach", "report", "--help"], &[]).stdout);
     for setting in [

@@ -3,8 +3,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod breach_report;
+mod config;
+mod dead_letters;
 mod dev_certs;
 mod dev_secrets;
+mod health;
 mod help;
 mod incident;
 
@@ -33,4 +36,55 @@ fn repo_path(relative: &str) -> String {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// candorctl on a pseudo-terminal (through `script`), as a person runs it:
+/// what it printed, terminal escapes included.
+fn candorctl_on_terminal(args: &[&str], env: &[(&str, &str)]) -> String {
+    let quote = |text: &str| format!("'{}'", text.replace('\'', "'\\''"));
+    let mut line = quote(env!("CARGO_BIN_EXE_candorctl"));
+    for arg in args {
+        line.push(' ');
+        line.push_str(&quote(arg));
+    }
+    let mut command = Command::new("script");
+    command.env_clear().args(["-qec", &line, "/dev/null"]);
+    if let Some(path) = std::env::var_os("PATH") {
+        command.env("PATH", path);
+    }
+    command.env("TERM", "xterm");
+    command.envs(env.iter().copied());
+    let output = command.output().expect("script runs");
+    text(&output.stdout)
+}
+
+/// Services nowhere: every gRPC URL refuses connections.
+const NOWHERE: [(&str, &str); 4] = [
+    ("ACCOUNT_GRPC_URL", "http://127.0.0.1:1"),
+    ("NOTIFICATION_GRPC_URL", "http://127.0.0.1:1"),
+    ("MEMBERSHIP_GRPC_URL", "http://127.0.0.1:1"),
+    ("FORUM_GRPC_URL", "http://127.0.0.1:1"),
+];
+
+/// A fresh directory, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let path = std::env::temp_dir().join(format!("candorctl-{name}-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&path).unwrap();
+        Self(path)
+    }
+
+    fn write(&self, relative: &str, content: &str) -> String {
+        let path = self.0.join(relative);
+        std::fs::write(&path, content).unwrap();
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

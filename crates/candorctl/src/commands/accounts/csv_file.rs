@@ -28,14 +28,12 @@ pub struct ImportArgs {
     /// `hash_algorithm` is salted_sha1, salted_md5, md5, bcrypt, argon2id,
     /// or empty for no password.
     pub file: PathBuf,
-    #[command(flatten)]
-    pub endpoints: Endpoints,
 }
 
 /// Lines the tool could not turn into records (line, reason).
 type LocalRejections = Arc<Mutex<Vec<(u64, String)>>>;
 
-pub async fn run(args: ImportArgs) -> ExitCode {
+pub async fn run(args: ImportArgs, endpoints: &Endpoints) -> ExitCode {
     let mut reader = match csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(&args.file)
@@ -69,7 +67,7 @@ pub async fn run(args: ImportArgs) -> ExitCode {
     };
     let local: LocalRejections = Arc::default();
     let records = records(reader, local.clone());
-    match stream::import(&args.endpoints, records, total).await {
+    match stream::import(endpoints, records, total).await {
         Ok(summary) => {
             let local = local.lock().map(|list| list.clone()).unwrap_or_default();
             if stream::print_summary(&summary, &local) {
@@ -80,8 +78,9 @@ pub async fn run(args: ImportArgs) -> ExitCode {
         }
         Err(error) => {
             eprintln!(
-                "candorctl: account service ({}): {error:#}",
-                args.endpoints.account_grpc_url
+                "candorctl: account service ({}): {}",
+                endpoints.account_grpc_url,
+                crate::errors::describe_anyhow(&error)
             );
             ExitCode::from(EXIT_UNREACHABLE)
         }

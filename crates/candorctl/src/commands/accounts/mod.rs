@@ -7,6 +7,8 @@ pub mod stream;
 
 use std::process::ExitCode;
 
+use crate::endpoints::Endpoints;
+
 #[derive(clap::Subcommand, Debug)]
 pub enum AccountsCommand {
     /// Stream a CSV file (email, display_name, joined_at, hash_algorithm,
@@ -16,8 +18,8 @@ pub enum AccountsCommand {
     Import(Box<csv_file::ImportArgs>),
 }
 
-pub async fn run(command: AccountsCommand) -> ExitCode {
+pub async fn run(command: AccountsCommand, endpoints: &Endpoints) -> ExitCode {
     match command {
-        AccountsCommand::Import(args) => csv_file::run(*args).await,
+        AccountsCommand::Import(args) => csv_file::run(*args, endpoints).await,
     }
 }

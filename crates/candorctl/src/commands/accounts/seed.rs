@@ -35,11 +35,9 @@ pub struct SeedArgs {
     /// Seed of the generator: the same seed makes the same members.
     #[arg(long, default_value_t = 42)]
     pub random_seed: u64,
-    #[command(flatten)]
-    pub endpoints: Endpoints,
 }
 
-pub async fn run(args: SeedArgs) -> ExitCode {
+pub async fn run(args: SeedArgs, endpoints: &Endpoints) -> ExitCode {
     let cutoff = match parse_time(&args.joined_before) {
         Ok(cutoff) => cutoff,
         Err(message) => {
@@ -58,7 +56,7 @@ pub async fn run(args: SeedArgs) -> ExitCode {
         args.domain.clone(),
         args.random_seed,
     );
-    match stream::import(&args.endpoints, members, Some(args.accounts)).await {
+    match stream::import(endpoints, members, Some(args.accounts)).await {
         Ok(summary) => {
             let clean = stream::print_summary(&summary, &[]);
             println!("every seeded member's password is {DEMO_PASSWORD:?}");
@@ -70,8 +68,9 @@ pub async fn run(args: SeedArgs) -> ExitCode {
         }
         Err(error) => {
             eprintln!(
-                "candorctl: account service ({}): {error:#}",
-                args.endpoints.account_grpc_url
+                "candorctl: account service ({}): {}",
+                endpoints.account_grpc_url,
+                crate::errors::describe_anyhow(&error)
             );
             ExitCode::from(EXIT_UNREACHABLE)
         }

@@ -6,6 +6,8 @@ pub mod status;
 
 use std::process::ExitCode;
 
+use crate::endpoints::Endpoints;
+
 #[derive(clap::Subcommand, Debug)]
 pub enum IncidentCommand {
     /// One line per channel (accounts, emails, credits, forum thread);
@@ -17,9 +19,9 @@ pub enum IncidentCommand {
     Report(Box<report::ReportArgs>),
 }
 
-pub async fn run(command: IncidentCommand) -> ExitCode {
+pub async fn run(command: IncidentCommand, endpoints: &Endpoints) -> ExitCode {
     match command {
-        IncidentCommand::Status(args) => status::run(*args).await,
-        IncidentCommand::Report(args) => report::run(*args).await,
+        IncidentCommand::Status(args) => status::run(*args, endpoints).await,
+        IncidentCommand::Report(args) => report::run(*args, endpoints).await,
     }
 }

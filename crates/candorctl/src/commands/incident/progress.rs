@@ -69,7 +69,7 @@ impl IncidentSnapshot {
 }
 
 fn describe(status: tonic::Status) -> String {
-    format!("{:?}: {}", status.code(), status.message())
+    crate::errors::describe_status(&status)
 }
 
 async fn account_progress(
@@ -78,7 +78,7 @@ async fn account_progress(
 ) -> Result<account::GetIncidentProgressResponse, String> {
     let channel = endpoints
         .operator_channel(&endpoints.account_grpc_url)
-        .map_err(|error| format!("{error:#}"))?;
+        .map_err(|error| crate::errors::describe_anyhow(&error))?;
     AccountServiceClient::new(channel)
         .get_incident_progress(account::GetIncidentProgressRequest {
             incident_id: incident_id.to_owned(),
@@ -94,7 +94,7 @@ async fn notification_progress(
 ) -> Result<notification::GetIncidentProgressResponse, String> {
     let channel = endpoints
         .operator_channel(&endpoints.notification_grpc_url)
-        .map_err(|error| format!("{error:#}"))?;
+        .map_err(|error| crate::errors::describe_anyhow(&error))?;
     NotificationServiceClient::new(channel)
         .get_incident_progress(notification::GetIncidentProgressRequest {
             incident_id: incident_id.to_owned(),
@@ -110,7 +110,7 @@ async fn membership_progress(
 ) -> Result<membership::GetIncidentProgressResponse, String> {
     let channel = endpoints
         .operator_channel(&endpoints.membership_grpc_url)
-        .map_err(|error| format!("{error:#}"))?;
+        .map_err(|error| crate::errors::describe_anyhow(&error))?;
     MembershipServiceClient::new(channel)
         .get_incident_progress(membership::GetIncidentProgressRequest {
             incident_id: incident_id.to_owned(),
@@ -126,7 +126,7 @@ async fn forum_thread(
 ) -> Result<Option<forum::Thread>, String> {
     let channel = endpoints
         .operator_channel(&endpoints.forum_grpc_url)
-        .map_err(|error| format!("{error:#}"))?;
+        .map_err(|error| crate::errors::describe_anyhow(&error))?;
     let answer = ForumServiceClient::new(channel)
         .get_incident_thread(forum::GetIncidentThreadRequest {
             incident_id: incident_id.to_owned(),

@@ -12,34 +12,27 @@ use serde::Serialize;
 use super::progress::IncidentSnapshot;
 use crate::commands::EXIT_UNREACHABLE;
 use crate::endpoints::Endpoints;
+use crate::output::{self, OutputArgs, names};
 use crate::timefmt::rfc3339;
 
 /// Failed deliveries listed in a report at most; the counts stay exact.
 const MAX_LISTED_FAILURES: usize = 1000;
 
-#[derive(clap::ValueEnum, Debug, Clone, Copy, Default)]
-pub enum ReportFormat {
-    #[default]
-    Markdown,
-    Json,
-}
-
 #[derive(clap::Args, Debug)]
 pub struct ReportArgs {
     /// The incident id, as reported.
     pub incident_id: String,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
-    pub format: ReportFormat,
+    /// `table` is the Markdown report (also `-o markdown`).
     #[command(flatten)]
-    pub endpoints: Endpoints,
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Serialize, Default)]
 pub struct IncidentReport {
     pub incident_id: String,
     pub generated_at: String,
-    /// The `BreachReported` as the account service recorded it (proto3 JSON).
+    /// The `BreachReported` as the account service recorded it (snake_case
+    /// keys, short enum values such as `all`).
     pub incident: Option<serde_json::Value>,
     pub timeline: Timeline,
     pub accounts: Option<AccountCounts>,
@@ -93,6 +86,48 @@ pub struct CreditCounts {
     pub complete: bool,
 }
 
+impl From<&candor_proto::account::v1::GetIncidentProgressResponse> for AccountCounts {
+    fn from(progress: &candor_proto::account::v1::GetIncidentProgressResponse) -> Self {
+        Self {
+            affected: progress.affected_accounts,
+            passwords_invalidated: progress.passwords_invalidated,
+            other_accounts_change_required: progress.other_accounts_change_required,
+            sessions_revoked: progress.sessions_revoked,
+            passwords_reset_since: progress.passwords_reset_since,
+            deactivated_since: progress.deactivated_since,
+            complete: progress.complete,
+        }
+    }
+}
+
+impl From<&candor_proto::notification::v1::GetIncidentProgressResponse> for EmailCounts {
+    fn from(progress: &candor_proto::notification::v1::GetIncidentProgressResponse) -> Self {
+        Self {
+            expected: progress.expected_total,
+            sent: progress.sent,
+            failed: progress.failed,
+            suppressed: progress.suppressed,
+            queued: progress.queued,
+            sending: progress.sending,
+            sent_without_thread_link: progress.sent_without_thread_link,
+            possibly_resent: progress.possibly_resent,
+            complete: progress.complete,
+        }
+    }
+}
+
+impl From<&candor_proto::membership::v1::GetIncidentProgressResponse> for CreditCounts {
+    fn from(progress: &candor_proto::membership::v1::GetIncidentProgressResponse) -> Self {
+        Self {
+            expected: progress.expected_total,
+            credited: progress.credited,
+            already_lifetime: progress.already_lifetime,
+            skipped: progress.skipped,
+            complete: progress.complete,
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 pub struct Failure {
     pub account_id: String,
@@ -107,14 +142,23 @@ pub struct Unreachable {
     pub error: String,
 }
 
-pub async fn run(args: ReportArgs) -> ExitCode {
-    let report = build(&args.endpoints, &args.incident_id).await;
-    let text = match args.format {
-        ReportFormat::Json => serde_json::to_string_pretty(&report)
-            .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}")),
-        ReportFormat::Markdown => markdown(&report),
-    };
-    println!("{text}");
+impl Unreachable {
+    /// Every service of `snapshot` that could not answer.
+    pub fn all(snapshot: &IncidentSnapshot) -> Vec<Self> {
+        snapshot
+            .unreachable()
+            .into_iter()
+            .map(|(service, error)| Self {
+                service: service.to_owned(),
+                error: error.to_owned(),
+            })
+            .collect()
+    }
+}
+
+pub async fn run(args: ReportArgs, endpoints: &Endpoints) -> ExitCode {
+    let report = build(endpoints, &args.incident_id).await;
+    output::emit(args.output.output, &report, markdown);
     if report.unreachable.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -127,68 +171,39 @@ pub async fn build(endpoints: &Endpoints, incident_id: &str) -> IncidentReport {
     let mut report = IncidentReport {
         incident_id: incident_id.to_owned(),
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        unreachable: snapshot
-            .unreachable()
-            .into_iter()
-            .map(|(service, error)| Unreachable {
-                service: service.to_owned(),
-                error: error.to_owned(),
-            })
-            .collect(),
+        unreachable: Unreachable::all(&snapshot),
         ..IncidentReport::default()
     };
     if let Ok(progress) = &snapshot.account {
         report.incident = progress
             .incident
             .as_ref()
-            .and_then(|incident| candor_proto::encode_json(incident).ok())
-            .and_then(|json| serde_json::from_str(&json).ok());
+            .and_then(|incident| candor_proto::encode_snake_json(incident).ok());
         report.timeline.reported_at = progress.recorded_at.as_ref().map(rfc3339);
         report.timeline.enumeration_completed_at =
             progress.enumeration_completed_at.as_ref().map(rfc3339);
-        report.accounts = Some(AccountCounts {
-            affected: progress.affected_accounts,
-            passwords_invalidated: progress.passwords_invalidated,
-            other_accounts_change_required: progress.other_accounts_change_required,
-            sessions_revoked: progress.sessions_revoked,
-            passwords_reset_since: progress.passwords_reset_since,
-            deactivated_since: progress.deactivated_since,
-            complete: progress.complete,
-        });
+        report.accounts = Some(AccountCounts::from(progress));
     }
     if let Ok(progress) = &snapshot.notification {
         report.timeline.first_email_sent_at = progress.first_sent_at.as_ref().map(rfc3339);
         report.timeline.last_email_sent_at = progress.last_sent_at.as_ref().map(rfc3339);
-        report.emails = Some(EmailCounts {
-            expected: progress.expected_total,
-            sent: progress.sent,
-            failed: progress.failed,
-            suppressed: progress.suppressed,
-            queued: progress.queued,
-            sending: progress.sending,
-            sent_without_thread_link: progress.sent_without_thread_link,
-            possibly_resent: progress.possibly_resent,
-            complete: progress.complete,
-        });
+        report.emails = Some(EmailCounts::from(progress));
         if progress.failed > 0 {
             match failures(endpoints, incident_id).await {
                 Ok(failures) => report.failures = failures,
                 Err(error) => report.unreachable.push(Unreachable {
                     service: "notification".to_owned(),
-                    error: format!("listing failed deliveries: {error:#}"),
+                    error: format!(
+                        "listing failed deliveries: {}",
+                        crate::errors::describe_anyhow(&error)
+                    ),
                 }),
             }
         }
     }
     if let Ok(progress) = &snapshot.membership {
         report.timeline.credits_completed_at = progress.completed_at.as_ref().map(rfc3339);
-        report.credits = Some(CreditCounts {
-            expected: progress.expected_total,
-            credited: progress.credited,
-            already_lifetime: progress.already_lifetime,
-            skipped: progress.skipped,
-            complete: progress.complete,
-        });
+        report.credits = Some(CreditCounts::from(progress));
     }
     if let Ok(Some(thread)) = &snapshot.forum {
         report.forum_thread_url = Some(thread.url.clone());
@@ -228,6 +243,35 @@ async fn failures(endpoints: &Endpoints, incident_id: &str) -> anyhow::Result<Ve
     }
 }
 
+/// "email addresses, password hashes (salted SHA-1)" from the incident's
+/// `data_classes`.
+fn data_taken(incident: &serde_json::Value) -> String {
+    let classes = incident
+        .get("data_classes")
+        .and_then(|classes| classes.as_array())
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let named: Vec<String> = classes
+        .iter()
+        .map(|taken| {
+            let class = taken
+                .get("data_class")
+                .and_then(|class| class.as_str())
+                .unwrap_or_default();
+            let name = names::from_short_name("DataClass", class);
+            match taken.get("description").and_then(|text| text.as_str()) {
+                Some(description) if !description.is_empty() => format!("{name} ({description})"),
+                _ => name,
+            }
+        })
+        .collect();
+    if named.is_empty() {
+        "—".to_owned()
+    } else {
+        named.join(", ")
+    }
+}
+
 /// The report as Markdown for people and regulators.
 pub fn markdown(report: &IncidentReport) -> String {
     let mut out = String::new();
@@ -253,18 +297,30 @@ pub fn markdown(report: &IncidentReport) -> String {
             };
             let _ = writeln!(out, "**{}**\n", field("title"));
             let _ = writeln!(out, "{}\n", field("summary"));
-            let _ = writeln!(out, "- Occurred: {}", field("occurredAt"));
-            let _ = writeln!(out, "- Discovered: {}", field("discoveredAt"));
+            let _ = writeln!(out, "- Occurred: {}", field("occurred_at"));
+            let _ = writeln!(out, "- Discovered: {}", field("discovered_at"));
             let _ = writeln!(
                 out,
                 "- Members affected: joined before {}",
-                field("affectedJoinedBefore")
+                field("affected_joined_before")
             );
+            let _ = writeln!(out, "- Data taken: {}", data_taken(incident));
             let _ = writeln!(
                 out,
-                "- Password reset scope: {}",
-                field("passwordResetScope")
+                "- Must change their password: {}",
+                names::from_short_name("PasswordResetScope", &field("password_reset_scope"))
             );
+            if let Some(kind) = incident
+                .get("compensation")
+                .and_then(|compensation| compensation.get("kind"))
+                .and_then(|kind| kind.as_str())
+            {
+                let _ = writeln!(
+                    out,
+                    "- Compensation: {}",
+                    names::from_short_name("CompensationKind", kind)
+                );
+            }
             let _ = writeln!(
                 out,
                 "\n```json\n{}\n```\n",
