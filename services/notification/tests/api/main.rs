@@ -6,6 +6,7 @@
 mod api;
 mod crash;
 mod delivery;
+mod failures;
 mod helpers;
 mod notices;
 mod permissions;
