@@ -10,6 +10,7 @@ mod failures;
 mod helpers;
 mod notices;
 mod permissions;
+mod sending_health;
 mod startup;
 mod transport;
 mod unencodable;
