@@ -1,14 +1,16 @@
 //! `candorctl incident status ID [--watch]`: one line per channel, live
-//! progress bars when watching on a terminal, plain lines otherwise.
+//! progress bars when watching on a terminal, plain lines otherwise; the
+//! failures once the emails settled with some; exit 0 only when complete.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
+use super::failures;
+use super::outcome::Outcome;
 use super::progress::IncidentSnapshot;
-use crate::commands::{EXIT_NOT_OK, EXIT_UNREACHABLE};
 use crate::endpoints::Endpoints;
 
 #[derive(clap::Args, Debug)]
@@ -21,6 +23,10 @@ pub struct StatusArgs {
     /// Seconds between refreshes when watching.
     #[arg(long, default_value_t = 2)]
     pub interval_seconds: u64,
+    /// When watching, seconds to wait for every service to record a
+    /// just-published incident before giving up on an unknown one.
+    #[arg(long, default_value_t = 60)]
+    pub record_timeout_seconds: u64,
     #[command(flatten)]
     pub endpoints: Endpoints,
 }
@@ -31,7 +37,7 @@ pub async fn run(args: StatusArgs) -> ExitCode {
         for line in lines(&snapshot) {
             println!("{line}");
         }
-        return exit_code(&snapshot);
+        return finish(&args.endpoints, &snapshot).await;
     }
     let interval = Duration::from_secs(args.interval_seconds.max(1));
     if std::io::stdout().is_terminal() {
@@ -42,23 +48,58 @@ pub async fn run(args: StatusArgs) -> ExitCode {
 }
 
 fn exit_code(snapshot: &IncidentSnapshot) -> ExitCode {
-    if !snapshot.unreachable().is_empty() {
-        ExitCode::from(EXIT_UNREACHABLE)
-    } else if snapshot.complete() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_NOT_OK)
+    Outcome::of(snapshot).exit_code()
+}
+
+/// The verdict once the channel lines are printed: the failures listed
+/// when the emails settled with some, the exit code.
+async fn finish(endpoints: &Endpoints, snapshot: &IncidentSnapshot) -> ExitCode {
+    let outcome = Outcome::of(snapshot);
+    if outcome == Outcome::FinishedWithFailures
+        && let Ok(emails) = &snapshot.notification
+    {
+        println!("{}", outcome.describe(&snapshot.incident_id));
+        let first =
+            failures::first_failed(endpoints, &snapshot.incident_id, failures::LISTED_IN_STATUS)
+                .await
+                .unwrap_or_else(|error| {
+                    eprintln!("candorctl: cannot list the failed emails: {error:#}");
+                    Vec::new()
+                });
+        for line in failures::summary_lines(&snapshot.incident_id, emails, &first) {
+            println!("{line}");
+        }
+    }
+    outcome.exit_code()
+}
+
+/// Whether a watch started at `started` is over: every channel final, or
+/// the incident still not known to some service after `record_timeout`.
+fn watch_over(snapshot: &IncidentSnapshot, started: Instant, record_timeout: Duration) -> bool {
+    match Outcome::of(snapshot) {
+        outcome if outcome.is_final() => true,
+        outcome @ Outcome::NotKnown(_) if started.elapsed() >= record_timeout => {
+            eprintln!(
+                "candorctl: {} after waiting {} s for it to be recorded",
+                outcome.describe(&snapshot.incident_id),
+                record_timeout.as_secs()
+            );
+            true
+        }
+        _ => false,
     }
 }
 
 async fn watch_plain(args: &StatusArgs, interval: Duration) -> ExitCode {
+    let started = Instant::now();
+    let record_timeout = Duration::from_secs(args.record_timeout_seconds);
     loop {
         let snapshot = IncidentSnapshot::fetch(&args.endpoints, &args.incident_id).await;
         for line in lines(&snapshot) {
             println!("{line}");
         }
-        if snapshot.complete() {
-            return ExitCode::SUCCESS;
+        if watch_over(&snapshot, started, record_timeout) {
+            return finish(&args.endpoints, &snapshot).await;
         }
         println!();
         tokio::select! {
@@ -84,6 +125,8 @@ async fn watch_with_bars(args: &StatusArgs, interval: Duration) -> ExitCode {
     let credits = add("credits");
     let thread = bars.add(ProgressBar::new_spinner());
     thread.set_prefix("forum thread");
+    let started = Instant::now();
+    let record_timeout = Duration::from_secs(args.record_timeout_seconds);
     loop {
         let snapshot = IncidentSnapshot::fetch(&args.endpoints, &args.incident_id).await;
         let [account_line, email_line, credit_line, forum_line] = lines(&snapshot);
@@ -115,11 +158,11 @@ async fn watch_with_bars(args: &StatusArgs, interval: Duration) -> ExitCode {
             Err(_) => credits.set_message(credit_line),
         }
         thread.set_message(forum_line);
-        if snapshot.complete() {
+        if watch_over(&snapshot, started, record_timeout) {
             for bar in [&accounts, &emails, &credits, &thread] {
                 bar.finish();
             }
-            return ExitCode::SUCCESS;
+            return finish(&args.endpoints, &snapshot).await;
         }
         tokio::select! {
             () = tokio::time::sleep(interval) => {}
@@ -142,7 +185,9 @@ fn set(bar: &ProgressBar, position: u64, length: u64, line: &str) {
 /// The four channel lines: accounts, emails, credits, forum thread.
 pub fn lines(snapshot: &IncidentSnapshot) -> [String; 4] {
     let account = match &snapshot.account {
-        Ok(progress) if !progress.incident_known => "accounts      not recorded yet".to_owned(),
+        Ok(progress) if !progress.incident_known => {
+            format!("accounts      {}", not_known(snapshot, "account"))
+        }
         Ok(progress) => format!(
             "accounts      {} affected, {} passwords invalidated, {} other accounts must change, {} sessions revoked, {} reset since; batches {}/{}{}",
             progress.affected_accounts,
@@ -161,27 +206,31 @@ pub fn lines(snapshot: &IncidentSnapshot) -> [String; 4] {
         Err(error) => format!("accounts      unreachable: {error}"),
     };
     let email = match &snapshot.notification {
-        Ok(progress) if !progress.incident_known => "emails        not recorded yet".to_owned(),
+        Ok(progress) if !progress.incident_known => {
+            format!("emails        {}", not_known(snapshot, "notification"))
+        }
         Ok(progress) => format!(
-            "emails        {} sent / {} expected, {} failed, {} suppressed, {} queued, {} sending; {:.1}/s{}{}",
+            "emails        {} delivered / {} expected, {} failed, {} suppressed, {} pending ({} retrying); {:.1}/s{}{}",
             progress.sent,
             progress.expected_total,
             progress.failed,
             progress.suppressed,
-            progress.queued,
-            progress.sending,
+            progress.queued + progress.sending,
+            progress.retrying,
             progress.send_rate_per_second,
             progress
                 .estimated_completion_at
                 .as_ref()
                 .map(|eta| format!(", done by {}", crate::timefmt::rfc3339(eta)))
                 .unwrap_or_default(),
-            if progress.complete { "; complete" } else { "" },
+            email_state(progress),
         ),
         Err(error) => format!("emails        unreachable: {error}"),
     };
     let credit = match &snapshot.membership {
-        Ok(progress) if !progress.incident_known => "credits       not recorded yet".to_owned(),
+        Ok(progress) if !progress.incident_known => {
+            format!("credits       {}", not_known(snapshot, "membership"))
+        }
         Ok(progress) => format!(
             "credits       {} credited, {} already lifetime, {} skipped / {} expected{}",
             progress.credited,
@@ -194,8 +243,30 @@ pub fn lines(snapshot: &IncidentSnapshot) -> [String; 4] {
     };
     let forum = match &snapshot.forum {
         Ok(Some(thread)) => format!("forum thread  {}", thread.url),
-        Ok(None) => "forum thread  not opened yet".to_owned(),
+        Ok(None) => format!("forum thread  {}", not_known(snapshot, "forum")),
         Err(error) => format!("forum thread  unreachable: {error}"),
     };
     [account, email, credit, forum]
+}
+
+/// "incident X is not known to <service>".
+fn not_known(snapshot: &IncidentSnapshot, service: &str) -> String {
+    format!(
+        "incident {} is not known to {service}",
+        snapshot.incident_id
+    )
+}
+
+/// How the email line ends: complete, finished with failures, or nothing
+/// while emails are pending.
+fn email_state(
+    progress: &candor_proto::notification::v1::GetIncidentProgressResponse,
+) -> &'static str {
+    if progress.complete {
+        "; complete"
+    } else if progress.settled {
+        "; finished with failures"
+    } else {
+        ""
+    }
 }
