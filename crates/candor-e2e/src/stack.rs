@@ -46,6 +46,18 @@ macro_rules! start_in_process {
     }};
 }
 
+/// How an in-process stack differs from the default one.
+#[derive(Default)]
+pub struct StackOptions {
+    /// Where the emails arrive (default: a new sink).
+    pub smtp: Option<SmtpSink>,
+    /// The notification service's `SMTP_URL` (default: the sink's), e.g. a
+    /// [`candor_testkit::proxy::TcpProxy`] in front of the sink, to cut.
+    pub smtp_url: Option<String>,
+    /// More flags for the notification service, e.g. `--send-max-attempts=2`.
+    pub notification_flags: Vec<String>,
+}
+
 /// A running Candor.
 pub struct Stack {
     /// Where candorctl finds everything (with the operator token).
@@ -146,7 +158,12 @@ impl Stack {
 
     /// Starts everything and waits until every service is SERVING.
     pub async fn in_process() -> anyhow::Result<Self> {
-        Self::start_in_process(None).await
+        Self::start_in_process(None, StackOptions::default()).await
+    }
+
+    /// Like [`Stack::in_process`], with `options`.
+    pub async fn in_process_with(options: StackOptions) -> anyhow::Result<Self> {
+        Self::start_in_process(None, options).await
     }
 
     /// Like [`Stack::in_process`], with every gRPC port serving mutual TLS
@@ -154,7 +171,7 @@ impl Stack {
     /// certificate to the others at `https://` URLs and requires theirs, and
     /// candorctl's endpoints carry a client certificate too.
     pub async fn in_process_over_mutual_tls() -> anyhow::Result<Self> {
-        Self::start_in_process(Some(TestPki::generate()?)).await
+        Self::start_in_process(Some(TestPki::generate()?), StackOptions::default()).await
     }
 
     /// A channel to one of the stack's services (`https://` URLs verified
@@ -163,8 +180,12 @@ impl Stack {
         self.tls.client_channel(url)
     }
 
-    async fn start_in_process(pki: Option<TestPki>) -> anyhow::Result<Self> {
-        let smtp = SmtpSink::start()?;
+    async fn start_in_process(pki: Option<TestPki>, options: StackOptions) -> anyhow::Result<Self> {
+        let smtp = match options.smtp {
+            Some(smtp) => smtp,
+            None => SmtpSink::start()?,
+        };
+        let smtp_url = options.smtp_url.unwrap_or_else(|| smtp.url());
         // One broker user per service and one for the operator, with the
         // permissions of the generated definitions, as compose runs them.
         let broker = TestBroker::with_users().await?;
@@ -216,12 +237,14 @@ impl Stack {
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = service_args(ServiceQueue::Notification, ports.notification, &database).chain([
-            format!("--smtp-url={}", smtp.url()),
-            format!("--public-base-url={PUBLIC_BASE_URL}"),
-            format!("--account-grpc-url={}", url(ports.account)),
-            format!("--forum-grpc-url={}", url(ports.forum)),
-        ]);
+        let args = service_args(ServiceQueue::Notification, ports.notification, &database)
+            .chain([
+                format!("--smtp-url={smtp_url}"),
+                format!("--public-base-url={PUBLIC_BASE_URL}"),
+                format!("--account-grpc-url={}", url(ports.account)),
+                format!("--forum-grpc-url={}", url(ports.forum)),
+            ])
+            .chain(options.notification_flags);
         services.push(start_in_process!(candor_notification, "notification", args));
         databases.push(database);
 

@@ -416,6 +416,8 @@ impl RpcError for ListAffectedAccountsError {
 pub enum GetIncidentProgressError {
     #[error(transparent)]
     Invalid(#[from] InvalidField),
+    #[error("incident {0} is not recorded")]
+    IncidentNotFound(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -424,7 +426,26 @@ impl RpcError for GetIncidentProgressError {
     fn kind(&self) -> ErrorKind {
         match self {
             GetIncidentProgressError::Invalid(_) => ErrorKind::InvalidArgument,
+            GetIncidentProgressError::IncidentNotFound(_) => ErrorKind::NotFound,
             GetIncidentProgressError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// ListIncidents.
+#[derive(Debug, thiserror::Error)]
+pub enum ListIncidentsError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl RpcError for ListIncidentsError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ListIncidentsError::Invalid(_) => ErrorKind::InvalidArgument,
+            ListIncidentsError::Internal(_) => ErrorKind::Internal,
         }
     }
 }

@@ -57,6 +57,8 @@ pub enum GrantCreditError {
 pub enum GetIncidentProgressError {
     #[error(transparent)]
     Invalid(#[from] InvalidField),
+    #[error("incident {0} is not recorded")]
+    IncidentNotFound(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -103,6 +105,7 @@ impl RpcError for GetIncidentProgressError {
     fn kind(&self) -> ErrorKind {
         match self {
             GetIncidentProgressError::Invalid(_) => ErrorKind::InvalidArgument,
+            GetIncidentProgressError::IncidentNotFound(_) => ErrorKind::NotFound,
             GetIncidentProgressError::Internal(_) => ErrorKind::Internal,
         }
     }

@@ -66,6 +66,13 @@ pub struct Config {
     #[arg(long, env = "SMTP_TIMEOUT_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub smtp_timeout_seconds: u64,
 
+    /// Seconds between two probes of the SMTP server (connect, NOOP) for the
+    /// health service name `candor.notification.v1.NotificationService.Sending`,
+    /// NOT_SERVING while the server cannot be reached; the sender's own
+    /// connections report too.
+    #[arg(long, env = "SMTP_PROBE_INTERVAL_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub smtp_probe_interval_seconds: u64,
+
     /// SMTP transactions per job before it fails for good (transient
     /// failures only; a 5xx fails it at once).
     #[arg(long, env = "SEND_MAX_ATTEMPTS", default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=1000))]

@@ -41,6 +41,19 @@ pub enum ListDeliveriesError {
 pub enum GetIncidentProgressError {
     #[error(transparent)]
     Invalid(#[from] InvalidField),
+    #[error("incident {0} is not recorded")]
+    IncidentNotFound(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// RetryFailedNotices.
+#[derive(Debug, thiserror::Error)]
+pub enum RetryFailedNoticesError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error("incident {0} is not recorded")]
+    IncidentNotFound(String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -91,7 +104,18 @@ impl RpcError for GetIncidentProgressError {
     fn kind(&self) -> ErrorKind {
         match self {
             GetIncidentProgressError::Invalid(_) => ErrorKind::InvalidArgument,
+            GetIncidentProgressError::IncidentNotFound(_) => ErrorKind::NotFound,
             GetIncidentProgressError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for RetryFailedNoticesError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RetryFailedNoticesError::Invalid(_) => ErrorKind::InvalidArgument,
+            RetryFailedNoticesError::IncidentNotFound(_) => ErrorKind::NotFound,
+            RetryFailedNoticesError::Internal(_) => ErrorKind::Internal,
         }
     }
 }

@@ -40,6 +40,8 @@ pub struct App {
     config: Config,
     renderer: Arc<notice::Renderer>,
     smtp: Arc<smtp::SmtpPool>,
+    /// For the health probe, which connects as the pool does.
+    smtp_settings: smtp::SmtpSettings,
 }
 
 impl App {
@@ -56,7 +58,7 @@ impl App {
         let renderer = notice::Renderer::new(&config.email_from, &config.public_base_url)
             .context("preparing the email templates")?;
         let smtp = Arc::new(smtp::SmtpPool::new(
-            smtp_settings,
+            smtp_settings.clone(),
             config.smtp_concurrency as usize,
             Duration::from_secs(config.smtp_timeout_seconds),
         ));
@@ -67,6 +69,7 @@ impl App {
             config,
             renderer,
             smtp,
+            smtp_settings,
         })
     }
 
@@ -101,6 +104,7 @@ impl App {
             ConsumerOptions::default(),
         );
         let sweeper = parking.sweeper(handler);
+        let sending_health = self.sending_health(grpc.health_reporter());
         let sender = sender::Sender::new(
             pool,
             self.smtp.clone(),
@@ -116,8 +120,38 @@ impl App {
             wake,
         );
         self.foundation
-            .run(grpc, vec![consumer, sweeper, sender.task()], shutdown)
+            .run(
+                grpc,
+                vec![consumer, sweeper, sender.task(), sending_health],
+                shutdown,
+            )
             .await
+    }
+
+    /// The task keeping the health of [`smtp::SENDING_HEALTH_SERVICE`] true
+    /// to the SMTP server.
+    fn sending_health(
+        &self,
+        reporter: tonic_health::server::HealthReporter,
+    ) -> candor_platform::service::BackgroundTask {
+        let reachability = self.smtp.reachability();
+        let settings = self.smtp_settings.clone();
+        let timeout = Duration::from_secs(self.config.smtp_timeout_seconds);
+        let interval = Duration::from_secs(self.config.smtp_probe_interval_seconds);
+        Box::new(move |stop| {
+            Box::pin(async move {
+                smtp::report_sending_health(
+                    reachability,
+                    settings,
+                    timeout,
+                    interval,
+                    reporter,
+                    stop,
+                )
+                .await;
+                Ok(())
+            })
+        })
     }
 }
 

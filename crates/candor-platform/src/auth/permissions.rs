@@ -197,6 +197,7 @@ pub static PERMISSIONS: &[Permission] = &[
         "/candor.account.v1.AccountService/GetIncidentProgress",
         OPERATOR,
     ),
+    callers("/candor.account.v1.AccountService/ListIncidents", OPERATOR),
     members("/candor.account.v1.AccountService/Logout", Member, NONE),
     members(
         "/candor.account.v1.AccountService/RevokeAllSessions",
@@ -222,6 +223,10 @@ pub static PERMISSIONS: &[Permission] = &[
     ),
     callers(
         "/candor.notification.v1.NotificationService/RenderBreachNotice",
+        OPERATOR,
+    ),
+    callers(
+        "/candor.notification.v1.NotificationService/RetryFailedNotices",
         OPERATOR,
     ),
     // MembershipService

@@ -10,6 +10,7 @@ mod dev_secrets;
 mod health;
 mod help;
 mod incident;
+mod incident_outcome;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -32,10 +32,7 @@ pub async fn get_incident_progress(
         .await
         .context("reading the incident")?
     else {
-        return Ok(GetIncidentProgressResponse {
-            incident_id,
-            ..GetIncidentProgressResponse::default()
-        });
+        return Err(GetIncidentProgressError::IncidentNotFound(incident_id));
     };
     let published = incidents::published(&mut conn, &incident_id)
         .await

@@ -13,6 +13,7 @@ use tonic::Request;
 use uuid::Uuid;
 
 use super::Shared;
+use super::paging::{check_page_token, page_size};
 use crate::convert::{non_negative, timestamp};
 use crate::domain::validation::INCIDENT_ID;
 use crate::errors::ListAffectedAccountsError;
@@ -20,9 +21,6 @@ use crate::store::incidents;
 
 const DEFAULT_PAGE_SIZE: u32 = 100;
 const MAX_PAGE_SIZE: u32 = 1000;
-/// Page tokens are short base64 strings; an empty one starts at the top.
-const PAGE_TOKEN: candor_platform::validation::TextRule =
-    candor_platform::validation::TextRule::single_line(0, 512);
 
 fn encode_page_token(incident_id: &str, batch: i32, account_id: Uuid) -> String {
     URL_SAFE_NO_PAD.encode(format!("{incident_id}\n{batch}\n{account_id}"))
@@ -59,14 +57,9 @@ pub async fn list_affected_accounts(
     INCIDENT_ID
         .check_verbatim(&request.incident_id)
         .map_err(|reason| InvalidField::new("incident_id", reason))?;
-    PAGE_TOKEN
-        .check_verbatim(&request.page_token)
-        .map_err(|reason| InvalidField::new("page_token", reason))?;
+    check_page_token(&request.page_token)?;
     let after = decode_page_token(&request.incident_id, &request.page_token)?;
-    let page_size = match request.page_size {
-        0 => DEFAULT_PAGE_SIZE,
-        size => size.min(MAX_PAGE_SIZE),
-    };
+    let page_size = page_size(request.page_size, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     let mut conn = shared
         .pool
         .acquire()

@@ -11,8 +11,10 @@ mod get_account;
 mod get_incident_progress;
 mod import_accounts;
 mod list_affected_accounts;
+mod list_incidents;
 mod login;
 mod logout;
+mod paging;
 mod register;
 mod request_deactivation;
 mod request_password_reset;
@@ -178,5 +180,13 @@ impl AccountService for AccountApi {
     ) -> RpcResult<GetIncidentProgressResponse> {
         admitted(&request)?;
         respond(get_incident_progress::get_incident_progress(&self.shared, request).await)
+    }
+
+    async fn list_incidents(
+        &self,
+        request: Request<ListIncidentsRequest>,
+    ) -> RpcResult<ListIncidentsResponse> {
+        admitted(&request)?;
+        respond(list_incidents::list_incidents(&self.shared, request).await)
     }
 }

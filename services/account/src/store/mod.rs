@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod import;
+pub mod incident_list;
 pub mod incidents;
 pub mod sessions;
 pub mod throttles;

@@ -273,4 +273,11 @@ impl NotificationService for NotificationDouble {
     ) -> Result<tonic::Response<notification::RenderBreachNoticeResponse>, Status> {
         Err(Status::unimplemented("double"))
     }
+
+    async fn retry_failed_notices(
+        &self,
+        _: Request<notification::RetryFailedNoticesRequest>,
+    ) -> Result<tonic::Response<notification::RetryFailedNoticesResponse>, Status> {
+        Err(Status::unimplemented("double"))
+    }
 }

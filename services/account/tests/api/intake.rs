@@ -17,7 +17,11 @@ use crate::helpers::{
     NotificationDouble, OTHER_PASSWORD, PASSWORD, TestApp, config, token_of, with_token,
 };
 
-async fn progress(app: &TestApp, incident_id: &str) -> GetIncidentProgressResponse {
+/// GetIncidentProgress as the operator; NOT_FOUND until recorded.
+pub(crate) async fn progress(
+    app: &TestApp,
+    incident_id: &str,
+) -> Result<GetIncidentProgressResponse, tonic::Status> {
     app.client
         .clone()
         .get_incident_progress(with_token(
@@ -27,8 +31,7 @@ async fn progress(app: &TestApp, incident_id: &str) -> GetIncidentProgressRespon
             },
         ))
         .await
-        .unwrap()
-        .into_inner()
+        .map(tonic::Response::into_inner)
 }
 
 #[tokio::test]
@@ -75,7 +78,9 @@ async fn the_affected_set_is_exactly_who_joined_before_the_cutoff_with_an_email_
     assert_eq!(dry_run.affected_accounts, 1);
     assert_eq!(dry_run.excluded_without_email, 1);
     assert_eq!(dry_run.excluded_deactivated, 1);
-    assert!(!progress(&app, "2025-05-backup").await.incident_known);
+    let unknown = progress(&app, "2025-05-backup").await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound, "{unknown:?}");
+    assert!(unknown.message().contains("2025-05-backup"), "{unknown:?}");
 
     publish(
         &app.environment.broker,
@@ -135,8 +140,10 @@ async fn the_affected_set_is_exactly_who_joined_before_the_cutoff_with_an_email_
 
     let progress =
         crate::helpers::eventually(Duration::from_secs(30), "complete progress", || async {
-            let progress = progress(&app, "2025-05-backup").await;
-            progress.complete.then_some(progress)
+            progress(&app, "2025-05-backup")
+                .await
+                .ok()
+                .filter(|progress| progress.complete)
         })
         .await;
     assert_eq!(progress.affected_accounts, 1);
@@ -222,7 +229,7 @@ async fn a_malformed_event_and_a_conflicting_reuse_are_dead_lettered() {
         reasons.iter().any(|reason| reason.contains("conflict")),
         "{reasons:?}"
     );
-    let progress = progress(&app, "reused").await;
+    let progress = progress(&app, "reused").await.unwrap();
     assert_eq!(
         progress.incident.unwrap().summary,
         event.summary,
@@ -366,7 +373,7 @@ async fn scope_all_forces_a_reset_on_affected_members_and_a_change_on_the_others
         .await
         .unwrap();
     app.session("old@example.com", OTHER_PASSWORD).await;
-    let progress = progress(&app, "everyone").await;
+    let progress = progress(&app, "everyone").await.unwrap();
     assert_eq!(progress.passwords_reset_since, 1);
 }
 

@@ -6,6 +6,7 @@
 mod breach;
 mod helpers;
 mod import;
+mod incident_list;
 mod intake;
 mod members;
 mod passwords;

@@ -20,13 +20,14 @@ pub(super) async fn get_incident_progress(
     let row = incidents::progress(&mut conn, incident_id)
         .await
         .context("reading the incident's progress")?;
-    Ok(match row {
-        Some(row) => response(row),
-        None => GetIncidentProgressResponse {
-            incident_id: incident_id.to_owned(),
-            ..GetIncidentProgressResponse::default()
-        },
-    })
+    // A row without `reported_at` holds only what arrived before
+    // `breach.reported` (the enumeration's totals): not recorded yet.
+    match row {
+        Some(row) if row.reported_at.is_some() => Ok(response(row)),
+        _ => Err(GetIncidentProgressError::IncidentNotFound(
+            incident_id.to_owned(),
+        )),
+    }
 }
 
 fn response(row: ProgressRow) -> GetIncidentProgressResponse {

@@ -85,16 +85,23 @@ async fn batches_before_the_breach_are_parked_then_applied_without_dead_letters(
     assert_eq!(parked, 2);
     // EnumerationCompleted may be handled after the batches (the consumer
     // runs messages concurrently); wait for it rather than race it.
-    let progress = eventually("the enumeration totals are recorded", || async {
-        let progress = app.progress(&incident).await;
-        progress.enumeration_complete.then_some(progress)
+    eventually("the enumeration totals are recorded", || async {
+        let recorded: Option<bool> = sqlx::query_scalar(
+            "SELECT enumeration_completed_at IS NOT NULL FROM incidents WHERE incident_id = $1",
+        )
+        .bind(&incident)
+        .fetch_optional(app.pool())
+        .await
+        .unwrap();
+        recorded.filter(|recorded| *recorded)
     })
     .await;
-    assert!(
-        !progress.incident_known,
+    let unknown = app.progress(&incident).await.unwrap_err();
+    assert_eq!(
+        unknown.code(),
+        tonic::Code::NotFound,
         "no guessing before breach.reported"
     );
-    assert_eq!(progress.credited, 0);
     assert_eq!(app.compensation_entries(&incident).await, 0);
 
     app.publish_breach(&incident, lifetime_compensation()).await;
@@ -343,11 +350,9 @@ async fn an_invalid_batch_is_dead_lettered_with_its_reason() {
 }
 
 #[tokio::test]
-async fn progress_of_an_unknown_incident_is_all_zero() {
+async fn progress_of_an_unknown_incident_is_not_found() {
     let app = TestApp::spawn().await;
-    let progress = app.progress("never-reported").await;
-    assert_eq!(progress.incident_id, "never-reported");
-    assert!(!progress.incident_known);
-    assert!(!progress.complete);
-    assert_eq!(progress.credited + progress.expected_total, 0);
+    let unknown = app.progress("never-reported").await.unwrap_err();
+    assert_eq!(unknown.code(), tonic::Code::NotFound);
+    assert!(unknown.message().contains("never-reported"), "{unknown:?}");
 }

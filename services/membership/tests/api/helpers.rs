@@ -144,20 +144,27 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn progress(&self, incident_id: &str) -> GetIncidentProgressResponse {
+    /// GetIncidentProgress as the operator; NOT_FOUND until the incident
+    /// is recorded.
+    pub async fn progress(
+        &self,
+        incident_id: &str,
+    ) -> Result<GetIncidentProgressResponse, tonic::Status> {
         self.client()
             .get_incident_progress(operator(GetIncidentProgressRequest {
                 incident_id: incident_id.to_owned(),
             }))
             .await
-            .unwrap()
-            .into_inner()
+            .map(tonic::Response::into_inner)
     }
 
-    /// Waits until the incident's progress says complete.
+    /// Waits until the incident is recorded and its progress says complete.
     pub async fn wait_until_complete(&self, incident_id: &str) -> GetIncidentProgressResponse {
         eventually("the incident is complete", || async {
-            Some(self.progress(incident_id).await).filter(|progress| progress.complete)
+            self.progress(incident_id)
+                .await
+                .ok()
+                .filter(|progress| progress.complete)
         })
         .await
     }

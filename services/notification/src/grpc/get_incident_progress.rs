@@ -1,15 +1,22 @@
 //! GetIncidentProgress: how far an incident's notices have come, with the
-//! send rate of the last minute and an estimated completion.
+//! send rate of the last minute and an estimated completion; whether they
+//! settled, and with which failures.
 
 use anyhow::Context as _;
 use candor_platform::grpc::InvalidField;
-use candor_proto::notification::v1::{GetIncidentProgressRequest, GetIncidentProgressResponse};
+use candor_proto::notification::v1::{
+    FailureClass, FailureGroup, GetIncidentProgressRequest, GetIncidentProgressResponse,
+};
 use sqlx::PgPool;
 
 use super::convert;
 use crate::domain::validation::INCIDENT_ID;
 use crate::errors::GetIncidentProgressError;
 use crate::store;
+use crate::store::failures::{self, FailureGroupRow};
+
+/// Failure groups returned at most (the proto promises 20).
+const MAX_FAILURE_GROUPS: i64 = 20;
 
 pub(super) async fn get_incident_progress(
     pool: &PgPool,
@@ -20,6 +27,21 @@ pub(super) async fn get_incident_progress(
     let row = store::progress::incident(&mut connection, &request.incident_id)
         .await
         .context("reading the incident's progress")?;
+    if !row.incident_known {
+        return Err(GetIncidentProgressError::IncidentNotFound(
+            request.incident_id,
+        ));
+    }
+    let failure_groups = if row.failed > 0 {
+        failures::groups(&mut connection, &request.incident_id, MAX_FAILURE_GROUPS)
+            .await
+            .context("grouping the incident's failures")?
+            .into_iter()
+            .map(failure_group)
+            .collect()
+    } else {
+        Vec::new()
+    };
     let count = |value: i64| u64::try_from(value).unwrap_or_default();
     let window = row
         .first_sent_at
@@ -29,11 +51,12 @@ pub(super) async fn get_incident_progress(
     let rate = row.sent_last_minute as f64 / window;
     let expected = row.expected_total.map(count);
     let finished = count(row.sent + row.failed + row.suppressed);
-    let complete = expected.is_some_and(|expected| finished >= expected)
+    let settled = expected.is_some_and(|expected| finished >= expected)
         && row.queued == 0
         && row.sending == 0;
+    let complete = settled && row.failed == 0;
     let estimated_completion_at = match expected {
-        Some(expected) if rate > 0.0 && !complete && expected > finished => {
+        Some(expected) if rate > 0.0 && !settled && expected > finished => {
             let seconds = (expected - finished) as f64 / rate;
             chrono::Duration::try_milliseconds((seconds * 1000.0) as i64)
                 .map(|left| convert::timestamp(row.now + left))
@@ -58,5 +81,24 @@ pub(super) async fn get_incident_progress(
         first_sent_at: row.first_sent_at.map(convert::timestamp),
         last_sent_at: row.last_sent_at.map(convert::timestamp),
         complete,
+        settled,
+        retrying: count(row.retrying),
+        failed_retryable: count(row.failed_retryable),
+        failure_groups,
     })
+}
+
+fn failure_group(row: FailureGroupRow) -> FailureGroup {
+    let class = failures::FailureClass::parse(row.failure_class.as_deref());
+    FailureGroup {
+        failure_class: match class {
+            Some(failures::FailureClass::RetriesExhausted) => FailureClass::RetriesExhausted,
+            Some(failures::FailureClass::Refused) => FailureClass::Refused,
+            Some(failures::FailureClass::Unsendable) => FailureClass::Unsendable,
+            None => FailureClass::Unspecified,
+        } as i32,
+        reason: row.reason.unwrap_or_default(),
+        count: u64::try_from(row.count).unwrap_or_default(),
+        retryable: class.is_some_and(failures::FailureClass::retryable),
+    }
 }

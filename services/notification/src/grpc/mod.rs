@@ -7,6 +7,7 @@ mod get_delivery;
 mod get_incident_progress;
 mod list_deliveries;
 mod render_breach_notice;
+mod retry_failed_notices;
 mod send_email;
 
 use std::sync::Arc;
@@ -17,7 +18,8 @@ use candor_proto::notification::v1::notification_service_server::NotificationSer
 use candor_proto::notification::v1::{
     GetDeliveryRequest, GetDeliveryResponse, GetIncidentProgressRequest,
     GetIncidentProgressResponse, ListDeliveriesRequest, ListDeliveriesResponse,
-    RenderBreachNoticeRequest, RenderBreachNoticeResponse, SendEmailRequest, SendEmailResponse,
+    RenderBreachNoticeRequest, RenderBreachNoticeResponse, RetryFailedNoticesRequest,
+    RetryFailedNoticesResponse, SendEmailRequest, SendEmailResponse,
 };
 use sqlx::PgPool;
 use tokio::sync::Notify;
@@ -93,5 +95,14 @@ impl NotificationService for NotificationApi {
             &self.renderer,
             request.into_inner(),
         ))
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "RetryFailedNotices"))]
+    async fn retry_failed_notices(
+        &self,
+        request: Request<RetryFailedNoticesRequest>,
+    ) -> Result<Response<RetryFailedNoticesResponse>, Status> {
+        admitted(&request)?;
+        respond(retry_failed_notices::retry_failed_notices(self, request.into_inner()).await)
     }
 }

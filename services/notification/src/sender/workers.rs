@@ -26,6 +26,7 @@ use crate::notice::{
 use crate::smtp::{SmtpError, SmtpPool};
 use crate::store::JobKind;
 use crate::store::claims::{ClaimedJob, Outcome};
+use crate::store::failures::FailureClass;
 
 /// The claimed jobs, shared by the workers (one takes each).
 type SharedQueue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<QueuedJob>>>;
@@ -159,6 +160,7 @@ impl Deliverer {
                     job_id,
                     error: error.to_string(),
                     suppress: None,
+                    class: FailureClass::Unsendable,
                 };
             }
         };
@@ -169,12 +171,17 @@ impl Deliverer {
                 without_thread_link: job.kind == JobKind::BreachNotice && job.thread_url.is_none(),
             },
             Err(error @ SmtpError::Permanent(_)) => {
-                let suppress = error.is_reply().then(|| job.to_address.clone());
+                let refused = error.is_reply();
                 tracing::warn!(%job_id, error = %error, "email refused permanently");
                 Outcome::Failed {
                     job_id,
                     error: error.to_string(),
-                    suppress,
+                    suppress: refused.then(|| job.to_address.clone()),
+                    class: if refused {
+                        FailureClass::Refused
+                    } else {
+                        FailureClass::Unsendable
+                    },
                 }
             }
             Err(SmtpError::Transient(error)) => self.retry_or_fail(&job, error),
@@ -188,6 +195,7 @@ impl Deliverer {
                 job_id: job.job_id,
                 error: format!("gave up after {attempts} attempts: {error}"),
                 suppress: None,
+                class: FailureClass::RetriesExhausted,
             };
         }
         let delay = self.retry.delay_after(attempts);

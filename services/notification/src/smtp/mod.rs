@@ -7,12 +7,16 @@
 //! `AsyncSmtpConnection::connect_with_transport`; this module is the one place
 //! that makes that choice. Under lettre each connection also holds what is
 //! written until the reply is read ([`coalescing`]), so a message's content
-//! and its closing `.` leave in one segment.
+//! and its closing `.` leave in one segment. [`health`] turns what the
+//! connections (and a periodic probe) find of the server into the health
+//! service name [`SENDING_HEALTH_SERVICE`].
 
 mod coalescing;
+mod health;
 mod pool;
 mod settings;
 mod stream;
 
+pub use health::{Reachability, SENDING_HEALTH_SERVICE, SmtpReachability, report_sending_health};
 pub use pool::{SmtpError, SmtpPool};
 pub use settings::{SmtpSettings, TlsMode};

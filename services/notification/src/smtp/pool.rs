@@ -10,6 +10,7 @@ use lettre::transport::smtp::client::AsyncSmtpConnection;
 use lettre::transport::smtp::extension::ClientId;
 use tokio::sync::Semaphore;
 
+use super::health::SmtpReachability;
 use super::settings::SmtpSettings;
 use super::stream;
 
@@ -49,6 +50,8 @@ pub struct SmtpPool {
     timeout: Duration,
     slots: Semaphore,
     idle: Mutex<Vec<Idle>>,
+    /// Told whether each new connection could be opened.
+    reachability: SmtpReachability,
 }
 
 impl SmtpPool {
@@ -60,7 +63,14 @@ impl SmtpPool {
             timeout,
             slots: Semaphore::new(size.max(1)),
             idle: Mutex::new(Vec::new()),
+            reachability: SmtpReachability::default(),
         }
+    }
+
+    /// What the pool's connections (and the health probe) found of the
+    /// server.
+    pub fn reachability(&self) -> SmtpReachability {
+        self.reachability.clone()
     }
 
     /// Sends one message (already formatted, RFC 5322) in one SMTP
@@ -73,9 +83,16 @@ impl SmtpPool {
             .map_err(|_| SmtpError::Transient("the SMTP pool is closed".to_owned()))?;
         let mut connection = match self.take_idle() {
             Some(connection) => connection,
-            None => stream::open(&self.settings, &self.hello, self.timeout)
-                .await
-                .map_err(SmtpError::Transient)?,
+            None => match stream::open(&self.settings, &self.hello, self.timeout).await {
+                Ok(connection) => {
+                    self.reachability.reachable();
+                    connection
+                }
+                Err(error) => {
+                    self.reachability.unreachable(&error);
+                    return Err(SmtpError::Transient(error));
+                }
+            },
         };
         let sent = tokio::time::timeout(self.timeout, connection.send(envelope, message)).await;
         match sent {

@@ -10,6 +10,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::JobKind;
+use super::failures::FailureClass;
 
 /// Plans the rest of this transaction's statements for their actual
 /// parameters and table sizes. A connection otherwise keeps a generic plan
@@ -216,11 +217,12 @@ pub enum Outcome {
         next_attempt_at: DateTime<Utc>,
     },
     /// Final failure; `suppress` is the address to put on the suppression
-    /// list (after a 5xx).
+    /// list (after a 5xx); `class` says whether retrying may help.
     Failed {
         job_id: Uuid,
         error: String,
         suppress: Option<String>,
+        class: FailureClass,
     },
     /// Not sent on purpose (the address is on the suppression list).
     Suppressed { job_id: Uuid },
@@ -262,7 +264,7 @@ pub async fn record_outcomes(
 ) -> Result<(), sqlx::Error> {
     let mut sent = (Vec::new(), Vec::new(), Vec::new());
     let mut retry = (Vec::new(), Vec::new(), Vec::new());
-    let mut failed = (Vec::new(), Vec::new());
+    let mut failed = (Vec::new(), Vec::new(), Vec::new());
     let mut suppress = (Vec::new(), Vec::new());
     let mut suppressed = Vec::new();
     for outcome in outcomes {
@@ -289,9 +291,11 @@ pub async fn record_outcomes(
                 job_id,
                 error,
                 suppress: address,
+                class,
             } => {
                 failed.0.push(*job_id);
                 failed.1.push(error.clone());
+                failed.2.push(class.as_str());
                 if let Some(address) = address {
                     suppress.0.push(address.to_lowercase());
                     suppress.1.push(error.clone());
@@ -333,11 +337,12 @@ pub async fn record_outcomes(
     if !failed.0.is_empty() {
         sqlx::query!(
             "UPDATE email_jobs j SET state = 'failed', last_error = t.error, updated_at = now(), \
-                    content = NULL \
-             FROM UNNEST($1::uuid[], $2::text[]) AS t(job_id, error) \
+                    content = NULL, failure_class = t.class \
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS t(job_id, error, class) \
              WHERE j.job_id = t.job_id AND j.state = 'sending'",
             &failed.0,
             &failed.1,
+            &failed.2,
         )
         .execute(&mut *connection)
         .await?;

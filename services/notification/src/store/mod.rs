@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod deliveries;
+pub mod failures;
 pub mod incidents;
 pub mod jobs;
 pub mod kind;

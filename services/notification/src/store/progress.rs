@@ -14,6 +14,8 @@ pub struct ProgressRow {
     pub sent: i64,
     pub failed: i64,
     pub suppressed: i64,
+    pub retrying: i64,
+    pub failed_retryable: i64,
     pub sent_without_thread_link: i64,
     pub possibly_resent: i64,
     pub sent_last_minute: i64,
@@ -36,6 +38,8 @@ pub async fn incident(
                 count(*) FILTER (WHERE state = 'sent') AS \"sent!\", \
                 count(*) FILTER (WHERE state = 'failed') AS \"failed!\", \
                 count(*) FILTER (WHERE state = 'suppressed') AS \"suppressed!\", \
+                count(*) FILTER (WHERE state = 'queued' AND attempts > 0) AS \"retrying!\", \
+                count(*) FILTER (WHERE state = 'failed' AND failure_class = 'retries_exhausted' AND to_address <> '') AS \"failed_retryable!\", \
                 count(*) FILTER (WHERE state = 'sent' AND sent_without_thread_link) AS \"sent_without_thread_link!\", \
                 count(*) FILTER (WHERE possibly_resent) AS \"possibly_resent!\", \
                 count(*) FILTER (WHERE state = 'sent' AND sent_at > now() - interval '60 seconds') AS \"sent_last_minute!\", \

@@ -35,6 +35,7 @@ pub fn config(environment: &TestEnvironment, smtp_url: &str) -> Config {
         smtp_concurrency: 4,
         smtp_timeout_seconds: 5,
         smtp_ca_file: None,
+        smtp_probe_interval_seconds: 30,
         send_max_attempts: 100,
         send_retry_initial_ms: 200,
         send_retry_max_ms: 1_000,

@@ -6,9 +6,11 @@
 mod api;
 mod crash;
 mod delivery;
+mod failures;
 mod helpers;
 mod notices;
 mod permissions;
+mod sending_health;
 mod startup;
 mod transport;
 mod unencodable;

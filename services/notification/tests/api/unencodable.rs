@@ -5,7 +5,9 @@
 
 use std::time::Duration;
 
-use candor_proto::notification::v1::{PasswordResetEmail, SendEmailRequest, send_email_request};
+use candor_proto::notification::v1::{
+    FailureClass, PasswordResetEmail, SendEmailRequest, send_email_request,
+};
 use candor_testkit::environment::TestEnvironment;
 use candor_testkit::smtp::SmtpSink;
 use tonic::Code;
@@ -65,7 +67,7 @@ async fn send_email_refuses_line_breaks_and_over_long_raw_values() {
 }
 
 #[tokio::test]
-async fn a_notice_whose_header_cannot_be_encoded_fails_alone_and_the_incident_completes() {
+async fn a_notice_whose_header_cannot_be_encoded_fails_alone_and_the_incident_settles() {
     let environment = TestEnvironment::new().await.unwrap();
     let sink = SmtpSink::start().unwrap();
     let service = start(config(&environment, &sink.url())).await;
@@ -81,13 +83,17 @@ async fn a_notice_whose_header_cannot_be_encoded_fails_alone_and_the_incident_co
     publish(&environment, &enumeration_completed(&id, 3, 1)).await;
 
     let client = client(&service).await;
-    let progress = progress_when(&client, &id, LONG, "a complete report", |progress| {
-        progress.complete
+    let progress = progress_when(&client, &id, LONG, "a settled report", |progress| {
+        progress.settled
     })
     .await;
     assert_eq!(progress.sent, 2, "{progress:?}");
     assert_eq!(progress.failed, 1, "{progress:?}");
     assert_eq!(progress.queued + progress.sending, 0, "{progress:?}");
+    assert!(!progress.complete, "finished with a failure: {progress:?}");
+    let group = &progress.failure_groups[0];
+    assert_eq!(group.failure_class, FailureClass::Unsendable as i32);
+    assert!(!group.retryable && progress.failed_retryable == 0);
 
     let (state, last_error, attempts): (String, Option<String>, i32) = sqlx::query_as(
         "SELECT state, last_error, attempts FROM email_jobs WHERE incident_id = $1 AND account_id = $2::uuid",

@@ -1,6 +1,8 @@
 //! One look at an incident across every service: each service's
 //! `GetIncidentProgress` (and the forum's incident thread), asked at the same
 //! time; a service that cannot be answered is named, the others still shown.
+//! A service that does not know the incident (NOT_FOUND) answers a progress
+//! with `incident_known` false, so every display can say so.
 
 use candor_proto::account::v1 as account;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
@@ -16,6 +18,8 @@ use crate::endpoints::Endpoints;
 /// What every service said about one incident; `Err` holds why a service
 /// could not answer.
 pub struct IncidentSnapshot {
+    /// The incident asked about.
+    pub incident_id: String,
     pub account: Result<account::GetIncidentProgressResponse, String>,
     pub notification: Result<notification::GetIncidentProgressResponse, String>,
     pub membership: Result<membership::GetIncidentProgressResponse, String>,
@@ -33,6 +37,7 @@ impl IncidentSnapshot {
             forum_thread(endpoints, incident_id),
         );
         Self {
+            incident_id: incident_id.to_owned(),
             account,
             notification,
             membership,
@@ -85,7 +90,12 @@ async fn account_progress(
         })
         .await
         .map(tonic::Response::into_inner)
-        .map_err(describe)
+        .or_else(|status| {
+            not_known(status, || account::GetIncidentProgressResponse {
+                incident_id: incident_id.to_owned(),
+                ..Default::default()
+            })
+        })
 }
 
 async fn notification_progress(
@@ -101,7 +111,12 @@ async fn notification_progress(
         })
         .await
         .map(tonic::Response::into_inner)
-        .map_err(describe)
+        .or_else(|status| {
+            not_known(status, || notification::GetIncidentProgressResponse {
+                incident_id: incident_id.to_owned(),
+                ..Default::default()
+            })
+        })
 }
 
 async fn membership_progress(
@@ -117,7 +132,23 @@ async fn membership_progress(
         })
         .await
         .map(tonic::Response::into_inner)
-        .map_err(describe)
+        .or_else(|status| {
+            not_known(status, || membership::GetIncidentProgressResponse {
+                incident_id: incident_id.to_owned(),
+                ..Default::default()
+            })
+        })
+}
+
+/// NOT_FOUND (the service has not recorded the incident) as a progress with
+/// `incident_known` false; any other status as why the service could not
+/// answer.
+fn not_known<T>(status: tonic::Status, unknown: impl FnOnce() -> T) -> Result<T, String> {
+    if status.code() == tonic::Code::NotFound {
+        Ok(unknown())
+    } else {
+        Err(describe(status))
+    }
 }
 
 async fn forum_thread(

@@ -1,16 +1,17 @@
 //! `candorctl incident report ID`: what an operator hands to a regulator —
-//! the incident as reported, a timeline, counts per channel, failures with
-//! reasons and the discussion thread — as Markdown or JSON.
+//! the incident as reported, its outcome, a timeline, counts per channel,
+//! failures with reasons and the discussion thread — as Markdown or JSON.
+//! Exit 0 only when the incident is complete (as `incident status`).
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
-use candor_proto::notification::v1::{DeliveryState, ListDeliveriesRequest};
 use serde::Serialize;
 
+use super::failures::{self, Failure, FailureGroupEntry};
+use super::outcome::Outcome;
 use super::progress::IncidentSnapshot;
-use crate::commands::EXIT_UNREACHABLE;
+use crate::commands::{EXIT_NOT_OK, EXIT_UNREACHABLE};
 use crate::endpoints::Endpoints;
 use crate::output::{self, OutputArgs, names};
 use crate::timefmt::rfc3339;
@@ -31,6 +32,11 @@ pub struct ReportArgs {
 pub struct IncidentReport {
     pub incident_id: String,
     pub generated_at: String,
+    /// `complete`, `finished_with_failures`, `in_progress`, `not_known` or
+    /// `unreachable` (see [`Outcome::name`]).
+    pub outcome: String,
+    /// The services that have not recorded the incident.
+    pub not_known_to: Vec<String>,
     /// The `BreachReported` as the account service recorded it (snake_case
     /// keys, short enum values such as `all`).
     pub incident: Option<serde_json::Value>,
@@ -39,6 +45,8 @@ pub struct IncidentReport {
     pub emails: Option<EmailCounts>,
     pub credits: Option<CreditCounts>,
     pub forum_thread_url: Option<String>,
+    /// Failed emails by class and reason, largest first.
+    pub failure_groups: Vec<FailureGroupEntry>,
     pub failures: Vec<Failure>,
     pub unreachable: Vec<Unreachable>,
 }
@@ -69,9 +77,17 @@ pub struct EmailCounts {
     pub expected: u64,
     pub sent: u64,
     pub failed: u64,
+    /// Of `failed`, those `candorctl incident retry-failed` queues again.
+    pub failed_retryable: u64,
     pub suppressed: u64,
+    /// Queued or sending.
+    pub pending: u64,
     pub queued: u64,
     pub sending: u64,
+    /// Of `queued`, those waiting for another attempt.
+    pub retrying: u64,
+    /// Every expected email is final (sent, failed or suppressed).
+    pub settled: bool,
     pub sent_without_thread_link: u64,
     pub possibly_resent: u64,
     pub complete: bool,
@@ -106,9 +122,13 @@ impl From<&candor_proto::notification::v1::GetIncidentProgressResponse> for Emai
             expected: progress.expected_total,
             sent: progress.sent,
             failed: progress.failed,
+            failed_retryable: progress.failed_retryable,
             suppressed: progress.suppressed,
+            pending: progress.queued + progress.sending,
             queued: progress.queued,
             sending: progress.sending,
+            retrying: progress.retrying,
+            settled: progress.settled,
             sent_without_thread_link: progress.sent_without_thread_link,
             possibly_resent: progress.possibly_resent,
             complete: progress.complete,
@@ -126,14 +146,6 @@ impl From<&candor_proto::membership::v1::GetIncidentProgressResponse> for Credit
             complete: progress.complete,
         }
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct Failure {
-    pub account_id: String,
-    pub to_address: String,
-    pub attempts: u32,
-    pub reason: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -159,22 +171,32 @@ impl Unreachable {
 pub async fn run(args: ReportArgs, endpoints: &Endpoints) -> ExitCode {
     let report = build(endpoints, &args.incident_id).await;
     output::emit(args.output.output, &report, markdown);
-    if report.unreachable.is_empty() {
+    if !report.unreachable.is_empty() {
+        ExitCode::from(EXIT_UNREACHABLE)
+    } else if report.outcome == Outcome::Complete.name() {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(EXIT_UNREACHABLE)
+        ExitCode::from(EXIT_NOT_OK)
     }
 }
 
 pub async fn build(endpoints: &Endpoints, incident_id: &str) -> IncidentReport {
     let snapshot = IncidentSnapshot::fetch(endpoints, incident_id).await;
+    let outcome = Outcome::of(&snapshot);
     let mut report = IncidentReport {
         incident_id: incident_id.to_owned(),
+        outcome: outcome.name().to_owned(),
+        not_known_to: match &outcome {
+            Outcome::NotKnown(services) => services.iter().map(|name| (*name).to_owned()).collect(),
+            _ => Vec::new(),
+        },
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         unreachable: Unreachable::all(&snapshot),
         ..IncidentReport::default()
     };
-    if let Ok(progress) = &snapshot.account {
+    if let Ok(progress) = &snapshot.account
+        && progress.incident_known
+    {
         report.incident = progress
             .incident
             .as_ref()
@@ -184,12 +206,19 @@ pub async fn build(endpoints: &Endpoints, incident_id: &str) -> IncidentReport {
             progress.enumeration_completed_at.as_ref().map(rfc3339);
         report.accounts = Some(AccountCounts::from(progress));
     }
-    if let Ok(progress) = &snapshot.notification {
+    if let Ok(progress) = &snapshot.notification
+        && progress.incident_known
+    {
         report.timeline.first_email_sent_at = progress.first_sent_at.as_ref().map(rfc3339);
         report.timeline.last_email_sent_at = progress.last_sent_at.as_ref().map(rfc3339);
         report.emails = Some(EmailCounts::from(progress));
+        report.failure_groups = progress
+            .failure_groups
+            .iter()
+            .map(FailureGroupEntry::from)
+            .collect();
         if progress.failed > 0 {
-            match failures(endpoints, incident_id).await {
+            match failures::first_failed(endpoints, incident_id, MAX_LISTED_FAILURES).await {
                 Ok(failures) => report.failures = failures,
                 Err(error) => report.unreachable.push(Unreachable {
                     service: "notification".to_owned(),
@@ -201,7 +230,9 @@ pub async fn build(endpoints: &Endpoints, incident_id: &str) -> IncidentReport {
             }
         }
     }
-    if let Ok(progress) = &snapshot.membership {
+    if let Ok(progress) = &snapshot.membership
+        && progress.incident_known
+    {
         report.timeline.credits_completed_at = progress.completed_at.as_ref().map(rfc3339);
         report.credits = Some(CreditCounts::from(progress));
     }
@@ -210,37 +241,6 @@ pub async fn build(endpoints: &Endpoints, incident_id: &str) -> IncidentReport {
         report.timeline.thread_opened_at = thread.created_at.as_ref().map(rfc3339);
     }
     report
-}
-
-async fn failures(endpoints: &Endpoints, incident_id: &str) -> anyhow::Result<Vec<Failure>> {
-    let mut client = NotificationServiceClient::new(
-        endpoints.operator_channel(&endpoints.notification_grpc_url)?,
-    );
-    let mut failures = Vec::new();
-    let mut page_token = String::new();
-    loop {
-        let page = client
-            .list_deliveries(ListDeliveriesRequest {
-                incident_id: incident_id.to_owned(),
-                state: DeliveryState::Failed as i32,
-                page_size: 1000,
-                page_token: page_token.clone(),
-                ..ListDeliveriesRequest::default()
-            })
-            .await?
-            .into_inner();
-        failures.extend(page.deliveries.into_iter().map(|delivery| Failure {
-            account_id: delivery.account_id,
-            to_address: delivery.to_address,
-            attempts: delivery.attempts,
-            reason: delivery.last_error,
-        }));
-        if page.next_page_token.is_empty() || failures.len() >= MAX_LISTED_FAILURES {
-            failures.truncate(MAX_LISTED_FAILURES);
-            return Ok(failures);
-        }
-        page_token = page.next_page_token;
-    }
 }
 
 /// "email addresses, password hashes (salted SHA-1)" from the incident's
@@ -278,6 +278,7 @@ pub fn markdown(report: &IncidentReport) -> String {
     let none = "—".to_owned();
     let _ = writeln!(out, "# Incident report: {}\n", report.incident_id);
     let _ = writeln!(out, "Generated {}.\n", report.generated_at);
+    let _ = writeln!(out, "Outcome: **{}**.\n", outcome_words(report));
     if !report.unreachable.is_empty() {
         let _ = writeln!(out, "> Incomplete: these services could not be asked:");
         for service in &report.unreachable {
@@ -368,16 +369,19 @@ pub fn markdown(report: &IncidentReport) -> String {
     if let Some(emails) = &report.emails {
         let _ = writeln!(
             out,
-            "- Emails: {} sent of {} expected; {} failed; {} suppressed; {} still queued or sending; {} sent without the forum link; {} possibly sent twice after a crash{}",
+            "- Emails: {} delivered of {} expected; {} failed; {} suppressed; {} still pending ({} waiting to be retried); {} sent without the forum link; {} possibly sent twice after a crash{}",
             emails.sent,
             emails.expected,
             emails.failed,
             emails.suppressed,
-            emails.queued + emails.sending,
+            emails.pending,
+            emails.retrying,
             emails.sent_without_thread_link,
             emails.possibly_resent,
             if emails.complete {
                 ""
+            } else if emails.settled {
+                " (finished with failures)"
             } else {
                 " (not finished)"
             }
@@ -406,6 +410,7 @@ pub fn markdown(report: &IncidentReport) -> String {
             .as_ref()
             .unwrap_or(&"not opened".to_owned())
     );
+    failure_groups_markdown(&mut out, report);
     if !report.failures.is_empty() {
         let _ = writeln!(out, "\n## Failed emails\n");
         let _ = writeln!(
@@ -424,4 +429,49 @@ pub fn markdown(report: &IncidentReport) -> String {
         }
     }
     out
+}
+
+/// The outcome as the report's opening words.
+fn outcome_words(report: &IncidentReport) -> String {
+    match report.outcome.as_str() {
+        "complete" => "complete".to_owned(),
+        "finished_with_failures" => {
+            let failed = report.emails.as_ref().map_or(0, |emails| emails.failed);
+            format!("finished with failures ({failed} emails failed)")
+        }
+        "in_progress" => "in progress".to_owned(),
+        "not_known" => format!("not known to {}", report.not_known_to.join(", ")),
+        _ => "unknown (a service could not be asked)".to_owned(),
+    }
+}
+
+/// Why emails failed, by class and reason.
+fn failure_groups_markdown(out: &mut String, report: &IncidentReport) {
+    if report.failure_groups.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n## Why emails failed\n");
+    let _ = writeln!(
+        out,
+        "| emails | class | retryable | reason |\n| --- | --- | --- | --- |"
+    );
+    for group in &report.failure_groups {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            group.count,
+            group.class,
+            if group.retryable { "yes" } else { "no" },
+            group.reason.replace('|', "\\|")
+        );
+    }
+    if let Some(emails) = &report.emails
+        && emails.failed_retryable > 0
+    {
+        let _ = writeln!(
+            out,
+            "\n{} of them can be sent again once the cause is fixed: `candorctl incident retry-failed {}`.",
+            emails.failed_retryable, report.incident_id
+        );
+    }
 }

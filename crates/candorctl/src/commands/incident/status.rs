@@ -1,16 +1,18 @@
 //! `candorctl incident status ID [--watch]`: a bar and a detail line per
 //! channel, at most 80 columns wide; with `--watch` redrawn in place on a
-//! terminal, repeated otherwise. `-o json|yaml` gives the counts instead.
+//! terminal, repeated otherwise; the failures once the emails settled with
+//! some; exit 0 only when complete. `-o json|yaml` gives the counts instead.
 
 use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use super::failures;
+use super::outcome::Outcome;
 use super::progress::IncidentSnapshot;
 use super::report::{AccountCounts, CreditCounts, EmailCounts, Unreachable};
-use crate::commands::{EXIT_NOT_OK, EXIT_UNREACHABLE};
 use crate::endpoints::Endpoints;
 use crate::output::table::fit;
 use crate::output::{self, OutputArgs, OutputFormat};
@@ -32,6 +34,10 @@ pub struct StatusArgs {
     /// Seconds between refreshes when watching.
     #[arg(long, default_value_t = 2)]
     pub interval_seconds: u64,
+    /// When watching, seconds to wait for every service to record a
+    /// just-published incident before giving up on an unknown one.
+    #[arg(long, default_value_t = 60)]
+    pub record_timeout_seconds: u64,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -78,6 +84,8 @@ pub async fn run(args: StatusArgs, endpoints: &Endpoints) -> ExitCode {
     let redraw =
         args.watch && args.output.output == OutputFormat::Table && std::io::stdout().is_terminal();
     let mut drawn_lines = 0;
+    let started = Instant::now();
+    let record_timeout = Duration::from_secs(args.record_timeout_seconds);
     loop {
         let snapshot = IncidentSnapshot::fetch(endpoints, &args.incident_id).await;
         let view = StatusView::new(&args.incident_id, &snapshot);
@@ -95,8 +103,8 @@ pub async fn run(args: StatusArgs, endpoints: &Endpoints) -> ExitCode {
         let _ = stdout.flush();
         drop(stdout);
         drawn_lines = text.lines().count();
-        if !args.watch || snapshot.complete() {
-            return exit_code(&snapshot);
+        if !args.watch || watch_over(&snapshot, started, record_timeout) {
+            return finish(endpoints, &snapshot, args.output.output).await;
         }
         if !redraw {
             println!();
@@ -109,12 +117,51 @@ pub async fn run(args: StatusArgs, endpoints: &Endpoints) -> ExitCode {
 }
 
 fn exit_code(snapshot: &IncidentSnapshot) -> ExitCode {
-    if !snapshot.unreachable().is_empty() {
-        ExitCode::from(EXIT_UNREACHABLE)
-    } else if snapshot.complete() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_NOT_OK)
+    Outcome::of(snapshot).exit_code()
+}
+
+/// The verdict once the channel lines are printed: the failures listed
+/// when the emails settled with some, the exit code.
+async fn finish(
+    endpoints: &Endpoints,
+    snapshot: &IncidentSnapshot,
+    format: OutputFormat,
+) -> ExitCode {
+    let outcome = Outcome::of(snapshot);
+    // The failures follow the table; JSON and YAML carry the counts alone.
+    if format == OutputFormat::Table
+        && outcome == Outcome::FinishedWithFailures
+        && let Ok(emails) = &snapshot.notification
+    {
+        println!("{}", outcome.describe(&snapshot.incident_id));
+        let first =
+            failures::first_failed(endpoints, &snapshot.incident_id, failures::LISTED_IN_STATUS)
+                .await
+                .unwrap_or_else(|error| {
+                    eprintln!("candorctl: cannot list the failed emails: {error:#}");
+                    Vec::new()
+                });
+        for line in failures::summary_lines(&snapshot.incident_id, emails, &first) {
+            println!("{line}");
+        }
+    }
+    outcome.exit_code()
+}
+
+/// Whether a watch started at `started` is over: every channel final, or
+/// the incident still not known to some service after `record_timeout`.
+fn watch_over(snapshot: &IncidentSnapshot, started: Instant, record_timeout: Duration) -> bool {
+    match Outcome::of(snapshot) {
+        outcome if outcome.is_final() => true,
+        outcome @ Outcome::NotKnown(_) if started.elapsed() >= record_timeout => {
+            eprintln!(
+                "candorctl: {} after waiting {} s for it to be recorded",
+                outcome.describe(&snapshot.incident_id),
+                record_timeout.as_secs()
+            );
+            true
+        }
+        _ => false,
     }
 }
 
@@ -124,7 +171,7 @@ pub fn frame(snapshot: &IncidentSnapshot) -> Vec<String> {
     let mut lines = Vec::new();
     match &snapshot.account {
         Ok(progress) if !progress.incident_known => {
-            lines.push(label("accounts", "not recorded yet"))
+            lines.push(label("accounts", &not_known(snapshot, "account")))
         }
         Ok(progress) => {
             let done = if progress.complete {
@@ -152,10 +199,14 @@ pub fn frame(snapshot: &IncidentSnapshot) -> Vec<String> {
         Err(error) => lines.extend(unreachable("accounts", error)),
     }
     match &snapshot.notification {
-        Ok(progress) if !progress.incident_known => lines.push(label("emails", "not recorded yet")),
+        Ok(progress) if !progress.incident_known => {
+            lines.push(label("emails", &not_known(snapshot, "notification")))
+        }
         Ok(progress) => {
             let tail = if progress.complete {
                 "done".to_owned()
+            } else if progress.settled {
+                "finished with failures".to_owned()
             } else {
                 let eta = progress
                     .estimated_completion_at
@@ -171,18 +222,18 @@ pub fn frame(snapshot: &IncidentSnapshot) -> Vec<String> {
                 &tail,
             ));
             lines.extend(details(&[
-                (progress.sent, "sent"),
+                (progress.sent, "delivered"),
                 (progress.failed, "failed"),
                 (progress.suppressed, "suppressed"),
-                (progress.queued, "queued"),
-                (progress.sending, "sending"),
+                (progress.queued + progress.sending, "pending"),
+                (progress.retrying, "retrying"),
             ]));
         }
         Err(error) => lines.extend(unreachable("emails", error)),
     }
     match &snapshot.membership {
         Ok(progress) if !progress.incident_known => {
-            lines.push(label("credits", "not recorded yet"));
+            lines.push(label("credits", &not_known(snapshot, "membership")));
         }
         Ok(progress) => {
             lines.push(bar_line(
@@ -201,7 +252,7 @@ pub fn frame(snapshot: &IncidentSnapshot) -> Vec<String> {
     }
     match &snapshot.forum {
         Ok(Some(thread)) => lines.push(label("forum thread", &thread.url)),
-        Ok(None) => lines.push(label("forum thread", "not opened yet")),
+        Ok(None) => lines.push(label("forum thread", &not_known(snapshot, "forum"))),
         Err(error) => lines.extend(unreachable("forum thread", error)),
     }
     lines
@@ -299,7 +350,9 @@ fn short_time(timestamp: &prost_types::Timestamp) -> String {
 /// emails, credits, forum thread (for logs, e.g. the breach benchmark).
 pub fn lines(snapshot: &IncidentSnapshot) -> [String; 4] {
     let account = match &snapshot.account {
-        Ok(progress) if !progress.incident_known => "accounts      not recorded yet".to_owned(),
+        Ok(progress) if !progress.incident_known => {
+            format!("accounts      {}", not_known(snapshot, "account"))
+        }
         Ok(progress) => format!(
             "accounts      {} affected, {} passwords invalidated, {} other accounts must change, {} sessions revoked, {} reset since; batches {}/{}{}",
             progress.affected_accounts,
@@ -318,27 +371,31 @@ pub fn lines(snapshot: &IncidentSnapshot) -> [String; 4] {
         Err(error) => format!("accounts      unreachable: {error}"),
     };
     let email = match &snapshot.notification {
-        Ok(progress) if !progress.incident_known => "emails        not recorded yet".to_owned(),
+        Ok(progress) if !progress.incident_known => {
+            format!("emails        {}", not_known(snapshot, "notification"))
+        }
         Ok(progress) => format!(
-            "emails        {} sent / {} expected, {} failed, {} suppressed, {} queued, {} sending; {:.1}/s{}{}",
+            "emails        {} delivered / {} expected, {} failed, {} suppressed, {} pending ({} retrying); {:.1}/s{}{}",
             progress.sent,
             progress.expected_total,
             progress.failed,
             progress.suppressed,
-            progress.queued,
-            progress.sending,
+            progress.queued + progress.sending,
+            progress.retrying,
             progress.send_rate_per_second,
             progress
                 .estimated_completion_at
                 .as_ref()
                 .map(|eta| format!(", done by {}", crate::timefmt::rfc3339(eta)))
                 .unwrap_or_default(),
-            if progress.complete { "; complete" } else { "" },
+            email_state(progress),
         ),
         Err(error) => format!("emails        unreachable: {error}"),
     };
     let credit = match &snapshot.membership {
-        Ok(progress) if !progress.incident_known => "credits       not recorded yet".to_owned(),
+        Ok(progress) if !progress.incident_known => {
+            format!("credits       {}", not_known(snapshot, "membership"))
+        }
         Ok(progress) => format!(
             "credits       {} credited, {} already lifetime, {} skipped / {} expected{}",
             progress.credited,
@@ -351,7 +408,7 @@ pub fn lines(snapshot: &IncidentSnapshot) -> [String; 4] {
     };
     let forum = match &snapshot.forum {
         Ok(Some(thread)) => format!("forum thread  {}", thread.url),
-        Ok(None) => "forum thread  not opened yet".to_owned(),
+        Ok(None) => format!("forum thread  {}", not_known(snapshot, "forum")),
         Err(error) => format!("forum thread  unreachable: {error}"),
     };
     [account, email, credit, forum]
@@ -448,5 +505,27 @@ mod tests {
             line,
             "emails        [##########----------]                5/10  done"
         );
+    }
+}
+
+/// "incident X is not known to <service>".
+fn not_known(snapshot: &IncidentSnapshot, service: &str) -> String {
+    format!(
+        "incident {} is not known to {service}",
+        snapshot.incident_id
+    )
+}
+
+/// How the email line ends: complete, finished with failures, or nothing
+/// while emails are pending.
+fn email_state(
+    progress: &candor_proto::notification::v1::GetIncidentProgressResponse,
+) -> &'static str {
+    if progress.complete {
+        "; complete"
+    } else if progress.settled {
+        "; finished with failures"
+    } else {
+        ""
     }
 }

@@ -221,4 +221,10 @@ impl AccountService for Service {
     ) -> Result<Response<GetIncidentProgressResponse>, Status> {
         unimplemented()
     }
+    async fn list_incidents(
+        &self,
+        _: Request<ListIncidentsRequest>,
+    ) -> Result<Response<ListIncidentsResponse>, Status> {
+        unimplemented()
+    }
 }
