@@ -342,7 +342,7 @@ pub async fn record_outcomes(
              WHERE j.job_id = t.job_id AND j.state = 'sending'",
             &failed.0,
             &failed.1,
-            &failed.2,
+            &failed.2 as _,
         )
         .execute(&mut *connection)
         .await?;

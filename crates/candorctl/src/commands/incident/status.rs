@@ -414,6 +414,28 @@ pub fn lines(snapshot: &IncidentSnapshot) -> [String; 4] {
     [account, email, credit, forum]
 }
 
+/// "incident X is not known to <service>".
+fn not_known(snapshot: &IncidentSnapshot, service: &str) -> String {
+    format!(
+        "incident {} is not known to {service}",
+        snapshot.incident_id
+    )
+}
+
+/// How the email line ends: complete, finished with failures, or nothing
+/// while emails are pending.
+fn email_state(
+    progress: &candor_proto::notification::v1::GetIncidentProgressResponse,
+) -> &'static str {
+    if progress.complete {
+        "; complete"
+    } else if progress.settled {
+        "; finished with failures"
+    } else {
+        ""
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -423,6 +445,7 @@ mod tests {
     /// The largest numbers a deployment sees, and a long thread URL.
     fn busy_snapshot() -> IncidentSnapshot {
         IncidentSnapshot {
+            incident_id: "2025-05-member-backup".to_owned(),
             account: Ok(account::GetIncidentProgressResponse {
                 incident_known: true,
                 affected_accounts: 12_345_678,
@@ -473,6 +496,7 @@ mod tests {
         for snapshot in [
             busy_snapshot(),
             IncidentSnapshot {
+                incident_id: "2025-05-member-backup".to_owned(),
                 account: Err(unreachable.clone()),
                 notification: Err(unreachable.clone()),
                 membership: Err(unreachable.clone()),
@@ -505,27 +529,5 @@ mod tests {
             line,
             "emails        [##########----------]                5/10  done"
         );
-    }
-}
-
-/// "incident X is not known to <service>".
-fn not_known(snapshot: &IncidentSnapshot, service: &str) -> String {
-    format!(
-        "incident {} is not known to {service}",
-        snapshot.incident_id
-    )
-}
-
-/// How the email line ends: complete, finished with failures, or nothing
-/// while emails are pending.
-fn email_state(
-    progress: &candor_proto::notification::v1::GetIncidentProgressResponse,
-) -> &'static str {
-    if progress.complete {
-        "; complete"
-    } else if progress.settled {
-        "; finished with failures"
-    } else {
-        ""
     }
 }
