@@ -5,8 +5,10 @@
 mod breach_report;
 mod dev_certs;
 mod dev_secrets;
+mod duplicates;
 mod help;
 mod incident;
+mod send_test;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

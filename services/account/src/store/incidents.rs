@@ -95,9 +95,11 @@ pub async fn freeze(
 ) -> sqlx::Result<()> {
     let started = std::time::Instant::now();
     const AFFECTED: &str = "joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL";
-    const FREEZE: &str = "INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence)
+    const COLUMNS: &str =
+        "account_id, email, display_name, joined_at, password_hash IS NOT NULL AS had_password_hash";
+    const FREEZE: &str = "INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence, had_password_hash)
          SELECT $1, account_id, email, display_name, joined_at,
-                ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer";
+                ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer, had_password_hash";
     // One statement and so one snapshot: the accounts whose passwords stop
     // working are exactly the frozen set, even while members register,
     // import or deactivate concurrently. Batches are numbered in account_id
@@ -106,12 +108,12 @@ pub async fn freeze(
         format!(
             "WITH affected AS (
                  UPDATE accounts SET password_state = 3 WHERE {AFFECTED}
-                 RETURNING account_id, email, display_name, joined_at
+                 RETURNING {COLUMNS}
              )
              {FREEZE} FROM affected"
         )
     } else {
-        format!("{FREEZE} FROM accounts WHERE {AFFECTED}")
+        format!("{FREEZE} FROM (SELECT {COLUMNS} FROM accounts WHERE {AFFECTED}) AS affected")
     };
     // Built from the constants above only: no input reaches the text.
     let affected = sqlx::query(sqlx::AssertSqlSafe(statement))
@@ -183,6 +185,9 @@ pub struct AffectedRow {
     pub display_name: String,
     pub joined_at: DateTime<Utc>,
     pub batch_sequence: i32,
+    /// Whether the member had a password when frozen; `None` when frozen
+    /// before that was recorded.
+    pub had_password_hash: Option<bool>,
 }
 
 /// The accounts of batches `first..=last`, ordered by batch and account.
@@ -193,7 +198,7 @@ pub async fn batches(
     last: i32,
 ) -> sqlx::Result<Vec<AffectedRow>> {
     sqlx::query_as::<_, AffectedRow>(
-        "SELECT account_id, email, display_name, joined_at, batch_sequence
+        "SELECT account_id, email, display_name, joined_at, batch_sequence, had_password_hash
          FROM incident_accounts
          WHERE incident_id = $1 AND batch_sequence BETWEEN $2 AND $3
          ORDER BY batch_sequence, account_id",
@@ -299,6 +304,8 @@ pub struct ListedRow {
     pub batch_sequence: i32,
     pub password_changed_at: Option<DateTime<Utc>>,
     pub deactivated_at: Option<DateTime<Utc>>,
+    /// As [`AffectedRow::had_password_hash`].
+    pub had_password_hash: Option<bool>,
 }
 
 /// A keyset page after `(after_batch, after_account)`.
@@ -313,7 +320,8 @@ pub async fn list(
                 CASE WHEN a.password_changed_at > i.recorded_at THEN a.password_changed_at END
                     AS password_changed_at,
                 CASE WHEN a.deactivated_at > i.recorded_at THEN a.deactivated_at END
-                    AS deactivated_at
+                    AS deactivated_at,
+                ia.had_password_hash
          FROM incident_accounts ia
          JOIN incidents i ON i.incident_id = ia.incident_id
          JOIN accounts a ON a.account_id = ia.account_id

@@ -17,15 +17,29 @@ use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, Value, context};
 
+use crate::domain::organisation::Organisation;
+
 pub use cache::{LruMap, NOTICE_CACHE_CAPACITY, NoticeCache};
-pub use facts::{IncidentNotice, format_time};
+pub use facts::{HeldData, IncidentNotice, format_time};
 pub use prepared::PreparedNotice;
 pub use transactional::TransactionalContent;
 
 /// The title California Civ. Code 1798.82 prescribes.
 pub const BREACH_NOTICE_SUBJECT: &str = "Notice of Data Breach";
 
-const TEMPLATES: [(&str, &str); 8] = [
+/// What a test notice's subject starts with (SendTestNotice); its body
+/// opens with a line saying it is a test, in both parts.
+pub const TEST_SUBJECT_PREFIX: &str = "[TEST] ";
+
+const TEMPLATES: [(&str, &str); 10] = [
+    (
+        "_signature.txt",
+        include_str!("../../templates/_signature.txt"),
+    ),
+    (
+        "_signature.html",
+        include_str!("../../templates/_signature.html"),
+    ),
     (
         "breach_notice.txt",
         include_str!("../../templates/breach_notice.txt"),
@@ -89,21 +103,30 @@ pub struct RenderedEmail {
     message_id: String,
 }
 
-/// An incident worded once, reused for every notice of it.
+/// An incident, worded for each kind of member from its report (the
+/// prepared notices of [`NoticeCache`] keep each wording's render).
 #[derive(Debug, Clone)]
 pub struct IncidentContext {
-    value: Value,
+    report: BreachReported,
     reply_to: Option<String>,
 }
 
 impl IncidentContext {
     pub fn new(report: &BreachReported) -> Self {
-        let notice = IncidentNotice::from_report(report);
-        let reply_to = Some(notice.contact.email.clone()).filter(|email| !email.is_empty());
+        let email = report
+            .contact
+            .as_ref()
+            .map(|contact| contact.email.trim().to_owned());
         Self {
-            value: Value::from_serialize(&notice),
-            reply_to,
+            report: report.clone(),
+            reply_to: email.filter(|email| !email.is_empty()),
         }
+    }
+
+    /// The template value of the incident for a member about whom `held`
+    /// was held (`None`: not known, every class).
+    fn value_for(&self, held: Option<&HeldData>) -> Value {
+        Value::from_serialize(IncidentNotice::for_member(&self.report, held))
     }
 }
 
@@ -113,21 +136,59 @@ pub struct NoticeRecipient<'a> {
     pub display_name: &'a str,
     pub to_address: &'a str,
     pub thread_url: Option<&'a str>,
+    /// What was held about them; `None` when not known (every class).
+    pub held: Option<&'a HeldData>,
+}
+
+/// Who every email comes from (`EMAIL_FROM`) and speaks for
+/// (`ORGANISATION_NAME`, `ORGANISATION_CONTACT`, `ORGANISATION_LOGO_URL`),
+/// as configured; [`Renderer::new`] checks them.
+#[derive(Debug, Clone, Copy)]
+pub struct EmailIdentity<'a> {
+    /// `From` of every email; without a display name of its own, the
+    /// organisation's name is shown.
+    pub from: &'a str,
+    pub organisation_name: &'a str,
+    /// Where members reach the organisation; `None`: the `From` address.
+    pub organisation_contact: Option<&'a str>,
+    pub organisation_logo_url: Option<&'a str>,
+}
+
+impl<'a> EmailIdentity<'a> {
+    /// Emails from `from` signed `organisation_name`, with the default
+    /// contact and no logo.
+    pub fn new(from: &'a str, organisation_name: &'a str) -> Self {
+        Self {
+            from,
+            organisation_name,
+            organisation_contact: None,
+            organisation_logo_url: None,
+        }
+    }
 }
 
 /// Renders and formats every email of the service.
 pub struct Renderer {
     environment: Environment<'static>,
     from: Mailbox,
-    organization: String,
+    organisation: Value,
     message_id_domain: String,
     links: PublicLinks,
 }
 
 impl Renderer {
-    /// `from` is `EMAIL_FROM`; links are built under `public_base_url`.
-    pub fn new(from: &str, public_base_url: &str) -> anyhow::Result<Arc<Self>> {
-        let from: Mailbox = from.parse().context("parsing EMAIL_FROM")?;
+    /// Emails of `identity`, with links built under `public_base_url`.
+    pub fn new(identity: &EmailIdentity<'_>, public_base_url: &str) -> anyhow::Result<Arc<Self>> {
+        let mut from: Mailbox = identity.from.parse().context("parsing EMAIL_FROM")?;
+        let organisation = Organisation::new(
+            identity.organisation_name,
+            identity.organisation_contact,
+            identity.organisation_logo_url,
+            &from,
+        );
+        if from.name.as_deref().is_none_or(|name| name.trim().is_empty()) {
+            from.name = Some(organisation.name.clone());
+        }
         let mut environment = Environment::new();
         environment.set_keep_trailing_newline(true);
         environment.set_formatter(html_formatter);
@@ -137,7 +198,7 @@ impl Renderer {
                 .with_context(|| format!("compiling template {name}"))?;
         }
         Ok(Arc::new(Self {
-            organization: from.name.clone().unwrap_or_else(|| "Candor".to_owned()),
+            organisation: Value::from_serialize(&organisation),
             message_id_domain: from.email.domain().to_owned(),
             from,
             environment,
@@ -177,14 +238,41 @@ impl Renderer {
         recipient: NoticeRecipient<'_>,
         message_id: &str,
     ) -> Result<RenderedEmail, RenderError> {
-        let (text, html) = self.render_breach_notice(
-            incident,
-            &greeting(recipient.display_name),
-            recipient.to_address,
-            recipient.thread_url,
-        )?;
+        self.single_breach_notice(incident, recipient, message_id, Purpose::ToMember)
+    }
+
+    /// The notice as `recipient` would get it, marked as a test: the
+    /// subject starts with [`TEST_SUBJECT_PREFIX`] and both parts open
+    /// with a line saying no member received it.
+    pub fn test_breach_notice(
+        &self,
+        incident: &IncidentContext,
+        recipient: NoticeRecipient<'_>,
+        message_id: &str,
+    ) -> Result<RenderedEmail, RenderError> {
+        self.single_breach_notice(incident, recipient, message_id, Purpose::Test)
+    }
+
+    fn single_breach_notice(
+        &self,
+        incident: &IncidentContext,
+        recipient: NoticeRecipient<'_>,
+        message_id: &str,
+        purpose: Purpose,
+    ) -> Result<RenderedEmail, RenderError> {
+        let member = MemberSlots {
+            greeting: &greeting(recipient.display_name),
+            to_address: recipient.to_address,
+            thread_url: recipient.thread_url,
+            held: recipient.held,
+        };
+        let (text, html) = self.render_breach_notice(incident, member, purpose)?;
+        let subject = match purpose {
+            Purpose::ToMember => BREACH_NOTICE_SUBJECT.to_owned(),
+            Purpose::Test => format!("{TEST_SUBJECT_PREFIX}{BREACH_NOTICE_SUBJECT}"),
+        };
         self.assemble(
-            BREACH_NOTICE_SUBJECT,
+            &subject,
             text,
             html,
             recipient.display_name,
@@ -194,16 +282,23 @@ impl Renderer {
         )
     }
 
-    /// The incident's notice rendered once, for [`PreparedNotice::format`]
-    /// to fill in per member (the sender's path for breach notices).
+    /// The incident's notice rendered once for the members about whom
+    /// `held` was held, for [`PreparedNotice::format`] to fill in per member
+    /// (the sender's path for breach notices).
     pub fn prepare_breach_notice(
         &self,
         incident: &IncidentContext,
         thread_url: Option<&str>,
+        held: Option<&HeldData>,
     ) -> Result<PreparedNotice, RenderError> {
         let markers = prepared::Markers::new();
-        let (text, html) =
-            self.render_breach_notice(incident, &markers.greeting, &markers.address, thread_url)?;
+        let member = MemberSlots {
+            greeting: &markers.greeting,
+            to_address: &markers.address,
+            thread_url,
+            held,
+        };
+        let (text, html) = self.render_breach_notice(incident, member, Purpose::ToMember)?;
         let reply_to = incident
             .reply_to
             .as_deref()
@@ -220,23 +315,23 @@ impl Renderer {
         )
     }
 
-    /// The notice's text and HTML parts for one greeting and address (a
-    /// member's, or the markers a prepared notice fills in later).
+    /// The notice's text and HTML parts for one member (or the markers a
+    /// prepared notice fills in later).
     fn render_breach_notice(
         &self,
         incident: &IncidentContext,
-        greeting: &str,
-        to_address: &str,
-        thread_url: Option<&str>,
+        member: MemberSlots<'_>,
+        purpose: Purpose,
     ) -> Result<(String, String), RenderError> {
         let context = context! {
-            incident => incident.value.clone(),
-            organization => &self.organization,
-            greeting => greeting,
-            to_address => to_address,
-            thread_url => thread_url,
+            incident => incident.value_for(member.held),
+            organisation => &self.organisation,
+            greeting => member.greeting,
+            to_address => member.to_address,
+            thread_url => member.thread_url,
             reset_url => self.reset_url(),
             deactivation_url => self.deactivation_url(),
+            test => purpose == Purpose::Test,
         };
         self.render_pair("breach_notice", &context)
     }
@@ -254,7 +349,7 @@ impl Renderer {
             | TransactionalContent::DeactivationConfirmation { link, expires_at } => (
                 content.kind().as_str(),
                 context! {
-                    organization => &self.organization,
+                    organisation => &self.organisation,
                     greeting => greeting(display_name),
                     link => link,
                     expires_at => expires_at.format("%-d %B %Y, %H:%M UTC").to_string(),
@@ -263,7 +358,7 @@ impl Renderer {
             TransactionalContent::PasswordChanged { changed_at } => (
                 content.kind().as_str(),
                 context! {
-                    organization => &self.organization,
+                    organisation => &self.organisation,
                     greeting => greeting(display_name),
                     changed_at => changed_at.format("%-d %B %Y, %H:%M UTC").to_string(),
                     reset_url => self.reset_url(),
@@ -379,6 +474,25 @@ pub(crate) fn without_panics<T>(
             .unwrap_or_else(|| "the email library panicked".to_owned());
         Err(RenderError::Unencodable(reason))
     })
+}
+
+/// Whom a breach notice is rendered for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A member (or a dry run showing what a member gets).
+    ToMember,
+    /// An operator's test copy, marked as such.
+    Test,
+}
+
+/// The member's parts of a breach notice: their values, or the markers of
+/// a prepared notice.
+#[derive(Debug, Clone, Copy)]
+struct MemberSlots<'a> {
+    greeting: &'a str,
+    to_address: &'a str,
+    thread_url: Option<&'a str>,
+    held: Option<&'a HeldData>,
 }
 
 fn greeting(display_name: &str) -> String {

@@ -7,6 +7,7 @@ mod api;
 mod crash;
 mod delivery;
 mod helpers;
+mod member_notices;
 mod notices;
 mod permissions;
 mod startup;
