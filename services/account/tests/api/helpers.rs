@@ -272,4 +272,11 @@ impl NotificationService for NotificationDouble {
     ) -> Result<tonic::Response<notification::RenderBreachNoticeResponse>, Status> {
         Err(Status::unimplemented("double"))
     }
+
+    async fn send_test_notice(
+        &self,
+        _: Request<notification::SendTestNoticeRequest>,
+    ) -> Result<tonic::Response<notification::SendTestNoticeResponse>, Status> {
+        Err(Status::unimplemented("double"))
+    }
 }
