@@ -143,13 +143,8 @@ fn held_data_classes_are_the_account_services_own_each_once_with_the_email() {
     }
 
     let mut event = batch(2);
-    event.accounts[1].held_data_classes = vec![
-        email,
-        DataClass::PaymentCard as i32,
-        password,
-        77,
-        password,
-    ];
+    event.accounts[1].held_data_classes =
+        vec![email, DataClass::PaymentCard as i32, password, 77, password];
     let error = event.validate().unwrap_err();
     assert_eq!(
         error.to_string(),
@@ -162,10 +157,7 @@ fn held_data_classes_are_the_account_services_own_each_once_with_the_email() {
 
     let mut event = batch(1);
     event.accounts[0].held_data_classes = vec![password];
-    assert_eq!(
-        fields(event.validate()),
-        ["accounts[0].held_data_classes"]
-    );
+    assert_eq!(fields(event.validate()), ["accounts[0].held_data_classes"]);
 }
 
 fn enumeration(affected_accounts: u64, batch_count: u32) -> EnumerationCompleted {

@@ -215,7 +215,9 @@ mod validation {
     fn an_exact_duplicate_in_a_list_is_refused_naming_the_entry_it_repeats() {
         let mut event = example();
         let action = event.recommended_actions[1].clone();
-        event.recommended_actions.push("Keep an eye on your accounts.".into());
+        event
+            .recommended_actions
+            .push("Keep an eye on your accounts.".into());
         // Surrounding blanks do not make a different entry.
         event.recommended_actions.push(format!("  {action} "));
         let measure = event.measures_taken[0].clone();
@@ -243,7 +245,9 @@ mod validation {
     #[test]
     fn a_repeated_word_is_not_a_duplicate_entry() {
         let mut event = example();
-        event.recommended_actions.push(event.recommended_actions[0].to_uppercase());
+        event
+            .recommended_actions
+            .push(event.recommended_actions[0].to_uppercase());
         assert_eq!(fields(&event), Vec::<String>::new());
     }
 

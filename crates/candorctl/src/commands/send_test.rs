@@ -92,7 +92,13 @@ mod tests {
             parse_address(" ops@acme.example "),
             Ok("ops@acme.example".to_owned())
         );
-        for bad in ["", "ops", "ops@localhost", "a b@acme.example", "@acme.example"] {
+        for bad in [
+            "",
+            "ops",
+            "ops@localhost",
+            "a b@acme.example",
+            "@acme.example",
+        ] {
             assert!(parse_address(bad).is_err(), "{bad:?}");
         }
     }

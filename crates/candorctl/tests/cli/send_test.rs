@@ -10,6 +10,20 @@ use crate::{candorctl, repo_path, text};
 
 const EXAMPLE: &str = "deploy/examples/breach.toml";
 
+/// The arguments of a dry run of the notice `file` sending a test to
+/// `address`.
+fn dry_run_sending_to<'a>(file: &'a str, address: &'a str) -> [&'a str; 7] {
+    [
+        "breach",
+        "report",
+        "--file",
+        file,
+        "--dry-run",
+        "--send-test-to",
+        address,
+    ]
+}
+
 /// The account and notification services, each with its own environment,
 /// the notification service sending through `sink`.
 struct Services {
@@ -78,6 +92,12 @@ impl Services {
         .unwrap()
     }
 
+    /// `breach report` of the example with `--dry-run --send-test-to address`.
+    async fn dry_run_sending_to(&self, address: &str) -> std::process::Output {
+        let example = repo_path(EXAMPLE);
+        self.candorctl(&dry_run_sending_to(&example, address)).await
+    }
+
     async fn rows(environment: &TestEnvironment, table: &str) -> i64 {
         sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
             .fetch_one(environment.database.pool())
@@ -96,17 +116,7 @@ async fn a_dry_run_sends_one_marked_test_notice_to_one_address_and_records_nothi
     let sink = SmtpSink::start().unwrap();
     let services = Services::start(&sink).await;
 
-    let output = services
-        .candorctl(&[
-            "breach",
-            "report",
-            "--file",
-            &repo_path(EXAMPLE),
-            "--dry-run",
-            "--send-test-to",
-            "ops@books.example",
-        ])
-        .await;
+    let output = services.dry_run_sending_to("ops@books.example").await;
     let stdout = text(&output.stdout);
     assert!(
         output.status.success(),
@@ -119,7 +129,9 @@ async fn a_dry_run_sends_one_marked_test_notice_to_one_address_and_records_nothi
         "the sample names the organisation: {stdout}"
     );
     assert!(
-        stdout.contains("--- test notice sent to ops@books.example (subject \"[TEST] Notice of Data Breach\""),
+        stdout.contains(
+            "--- test notice sent to ops@books.example (subject \"[TEST] Notice of Data Breach\""
+        ),
         "{stdout}"
     );
 
@@ -166,17 +178,7 @@ async fn a_test_notice_the_smtp_server_refuses_fails_the_dry_run_with_its_reason
         candor_testkit::smtp::Refusal::Permanent,
     );
     let services = Services::start(&sink).await;
-    let output = services
-        .candorctl(&[
-            "breach",
-            "report",
-            "--file",
-            &repo_path(EXAMPLE),
-            "--dry-run",
-            "--send-test-to",
-            "gone@books.example",
-        ])
-        .await;
+    let output = services.dry_run_sending_to("gone@books.example").await;
     assert_eq!(output.status.code(), Some(1), "{}", text(&output.stderr));
     let stderr = text(&output.stderr);
     assert!(
@@ -207,18 +209,7 @@ fn send_test_to_needs_the_dry_run_and_one_address() {
         "{}",
         text(&without_dry_run.stderr)
     );
-    let bad_address = candorctl(
-        &[
-            "breach",
-            "report",
-            "--file",
-            &example,
-            "--dry-run",
-            "--send-test-to",
-            "ops at books",
-        ],
-        &[],
-    );
+    let bad_address = candorctl(&dry_run_sending_to(&example, "ops at books"), &[]);
     assert_eq!(bad_address.status.code(), Some(64));
     let stderr = text(&bad_address.stderr);
     assert!(

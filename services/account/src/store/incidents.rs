@@ -95,8 +95,7 @@ pub async fn freeze(
 ) -> sqlx::Result<()> {
     let started = std::time::Instant::now();
     const AFFECTED: &str = "joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL";
-    const COLUMNS: &str =
-        "account_id, email, display_name, joined_at, password_hash IS NOT NULL AS had_password_hash";
+    const COLUMNS: &str = "account_id, email, display_name, joined_at, password_hash IS NOT NULL AS had_password_hash";
     const FREEZE: &str = "INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence, had_password_hash)
          SELECT $1, account_id, email, display_name, joined_at,
                 ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer, had_password_hash";

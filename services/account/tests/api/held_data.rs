@@ -2,7 +2,7 @@
 //! them (`AffectedAccount.held_data_classes`), so that a member imported
 //! without a password hash is never told their hash was taken.
 
-use candor_proto::account::v1::{ImportAccountsRequest, ImportRecord, ListAffectedAccountsRequest};
+use candor_proto::account::v1::{ImportAccountsRequest, ImportRecord};
 use candor_proto::events::v1::{AffectedAccount, DataClass, PasswordResetScope};
 use candor_testkit::environment::OPERATOR_TOKEN;
 
@@ -85,20 +85,7 @@ async fn each_affected_member_carries_the_data_classes_held_about_them() {
     }
 
     // ListAffectedAccounts says the same.
-    let listed = app
-        .client
-        .clone()
-        .list_affected_accounts(with_token(
-            OPERATOR_TOKEN,
-            ListAffectedAccountsRequest {
-                incident_id: "held-data".to_owned(),
-                page_size: 0,
-                page_token: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = app.affected_accounts("held-data").await;
     for entry in &listed.accounts {
         let account = entry.account.as_ref().unwrap();
         assert_eq!(classes(account), classes(by_email(&account.email)));

@@ -62,32 +62,36 @@ pub fn parse_name(value: &str) -> Result<String, String> {
 /// Parses `ORGANISATION_CONTACT`: an email address or an absolute http(s)
 /// URL, trimmed; empty (as compose passes an unset variable) for none.
 pub fn parse_contact(value: &str) -> Result<String, String> {
-    if value.trim().is_empty() {
-        return Ok(String::new());
-    }
-    let value = CONTACT
-        .check(value)
-        .map_err(|reason| reason.to_string())?
-        .into_owned();
-    if value.contains("://") {
-        return parse_web_link(&value);
-    }
-    value.parse::<Address>().map(|_| value).map_err(|_| {
-        "must be an email address (support@example.org) or an http(s) URL".to_owned()
+    optional(value, |value| {
+        if value.contains("://") {
+            return parse_web_link(value);
+        }
+        value
+            .parse::<Address>()
+            .map(|_| value.to_owned())
+            .map_err(|_| {
+                "must be an email address (support@example.org) or an http(s) URL".to_owned()
+            })
     })
 }
 
 /// Parses `ORGANISATION_LOGO_URL`: an absolute http(s) URL, trimmed; empty
 /// for none.
 pub fn parse_logo_url(value: &str) -> Result<String, String> {
+    optional(value, parse_web_link)
+}
+
+/// An optional one-line setting: empty stays empty, anything else is
+/// trimmed, checked as one line and given to `parse`.
+fn optional(
+    value: &str,
+    parse: impl FnOnce(&str) -> Result<String, String>,
+) -> Result<String, String> {
     if value.trim().is_empty() {
         return Ok(String::new());
     }
-    let value = CONTACT
-        .check(value)
-        .map_err(|reason| reason.to_string())?
-        .into_owned();
-    parse_web_link(&value)
+    let value = CONTACT.check(value).map_err(|reason| reason.to_string())?;
+    parse(&value)
 }
 
 fn parse_web_link(value: &str) -> Result<String, String> {

@@ -201,7 +201,13 @@ mod tests {
             .unwrap();
         assert!(Arc::ptr_eq(&first, &again));
         let linked = cache
-            .prepared(&renderer, "inc-1", Some("https://candor.example/t/1"), None, load)
+            .prepared(
+                &renderer,
+                "inc-1",
+                Some("https://candor.example/t/1"),
+                None,
+                load,
+            )
             .await
             .unwrap();
         assert!(!Arc::ptr_eq(&first, &linked));

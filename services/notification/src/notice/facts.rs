@@ -121,7 +121,10 @@ impl IncidentNotice {
                 .collect(),
             occurred,
             discovered_at: format_time(report.discovered_at.as_ref()),
-            data_classes: taken.iter().map(|taken| data_class_wording(taken)).collect(),
+            data_classes: taken
+                .iter()
+                .map(|taken| data_class_wording(taken))
+                .collect(),
             likely_consequences: likely_consequences(report, &taken),
             measures_taken: trimmed(&report.measures_taken),
             compensation: compensation_wording(report),

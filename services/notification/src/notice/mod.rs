@@ -133,8 +133,10 @@ impl IncidentContext {
 /// The recipient of one breach notice.
 #[derive(Debug, Clone, Copy)]
 pub struct NoticeRecipient<'a> {
+    /// For the greeting and the `To` header; empty: "Dear member,".
     pub display_name: &'a str,
     pub to_address: &'a str,
+    /// The incident's forum thread, when known.
     pub thread_url: Option<&'a str>,
     /// What was held about them; `None` when not known (every class).
     pub held: Option<&'a HeldData>,
@@ -148,9 +150,12 @@ pub struct EmailIdentity<'a> {
     /// `From` of every email; without a display name of its own, the
     /// organisation's name is shown.
     pub from: &'a str,
+    /// "a data breach at …", "your … account", and every signature.
     pub organisation_name: &'a str,
-    /// Where members reach the organisation; `None`: the `From` address.
+    /// Where members reach the organisation; `None` or empty: the `From`
+    /// address.
     pub organisation_contact: Option<&'a str>,
+    /// An image above the HTML breach notice; `None` or empty: none.
     pub organisation_logo_url: Option<&'a str>,
 }
 
@@ -186,7 +191,11 @@ impl Renderer {
             identity.organisation_logo_url,
             &from,
         );
-        if from.name.as_deref().is_none_or(|name| name.trim().is_empty()) {
+        if from
+            .name
+            .as_deref()
+            .is_none_or(|name| name.trim().is_empty())
+        {
             from.name = Some(organisation.name.clone());
         }
         let mut environment = Environment::new();

@@ -48,6 +48,16 @@ fn notice_for(
         .unwrap()
 }
 
+/// Ada, without a thread link, about whom nothing is known.
+fn ada_at(to_address: &str) -> NoticeRecipient<'_> {
+    NoticeRecipient {
+        display_name: "Ada",
+        to_address,
+        thread_url: None,
+        held: None,
+    }
+}
+
 fn held(classes: &[DataClass]) -> HeldData {
     let numbers: Vec<i32> = classes.iter().map(|class| *class as i32).collect();
     HeldData::from_event(&numbers).unwrap()
@@ -144,16 +154,7 @@ fn headers_carry_message_id_auto_submitted_and_reply_to() {
 fn a_bad_recipient_address_is_a_render_error() {
     let renderer = renderer();
     let context = IncidentContext::new(&incident());
-    let result = renderer.breach_notice(
-        &context,
-        NoticeRecipient {
-            display_name: "x",
-            to_address: "not an address",
-            thread_url: None,
-            held: None,
-        },
-        "<a@b>",
-    );
+    let result = renderer.breach_notice(&context, ada_at("not an address"), "<a@b>");
     assert!(matches!(result, Err(RenderError::InvalidAddress(_))));
 }
 
@@ -256,25 +257,34 @@ fn the_organisation_speaks_from_its_settings_never_from_the_from_address() {
     let email = renderer
         .breach_notice(
             &IncidentContext::new(&incident()),
-            NoticeRecipient {
-                display_name: "Ada",
-                to_address: "ada@example.org",
-                thread_url: None,
-                held: None,
-            },
+            ada_at("ada@example.org"),
             "<job@acme.example>",
         )
         .unwrap();
     for part in [&email.text, &email.html] {
-        assert!(part.contains("a data breach at Acme that involves"), "{part}");
+        assert!(
+            part.contains("a data breach at Acme that involves"),
+            "{part}"
+        );
         assert!(part.contains("https://acme.example/help"), "{part}");
     }
-    assert!(email.text.ends_with("We are sorry this happened.\n\nAcme\nhttps://acme.example/help\n"));
+    assert!(
+        email
+            .text
+            .ends_with("We are sorry this happened.\n\nAcme\nhttps://acme.example/help\n")
+    );
     assert!(email.html.contains(
         r#"<img src="https://acme.example/logo.png" alt="Acme" style="max-height: 64px;">"#
     ));
-    assert!(!email.text.contains("logo.png"), "the logo is for HTML only");
-    assert!(email.headers.contains(&("From".to_owned(), "Acme <security@acme.example>".to_owned())));
+    assert!(
+        !email.text.contains("logo.png"),
+        "the logo is for HTML only"
+    );
+    assert!(
+        email
+            .headers
+            .contains(&("From".to_owned(), "Acme <security@acme.example>".to_owned()))
+    );
     // A display name in EMAIL_FROM is kept as the From name; it no longer
     // names the organisation.
     let named = Renderer::new(
@@ -293,8 +303,16 @@ fn the_organisation_speaks_from_its_settings_never_from_the_from_address() {
         )
         .unwrap();
     assert!(email.text.contains("your Acme account"), "{}", email.text);
-    assert!(email.text.ends_with("Acme\nsecurity@acme.example\n"), "{}", email.text);
-    assert!(email.html.contains(r#"<a href="mailto:security@acme.example">security@acme.example</a>"#));
+    assert!(
+        email.text.ends_with("Acme\nsecurity@acme.example\n"),
+        "{}",
+        email.text
+    );
+    assert!(
+        email
+            .html
+            .contains(r#"<a href="mailto:security@acme.example">security@acme.example</a>"#)
+    );
     assert!(
         email.headers.contains(&(
             "From".to_owned(),
@@ -347,20 +365,24 @@ fn classes_the_account_service_cannot_know_about_are_always_told() {
         "derived from what was taken from this member"
     );
     // Nothing held of what was taken: the notice says so.
-    report.data_classes.retain(|taken| taken.data_class == DataClass::PasswordHash as i32);
+    report
+        .data_classes
+        .retain(|taken| taken.data_class == DataClass::PasswordHash as i32);
     let email = renderer()
         .breach_notice(
             &IncidentContext::new(&report),
             NoticeRecipient {
-                display_name: "Bo",
-                to_address: "bo@example.org",
-                thread_url: None,
                 held: Some(&held(&[DataClass::EmailAddress])),
+                ..ada_at("bo@example.org")
             },
             "<job@candor.example>",
         )
         .unwrap();
-    assert!(email.text.contains("We did not hold any of the kinds of information that were taken about you"));
+    assert!(
+        email
+            .text
+            .contains("We did not hold any of the kinds of information that were taken about you")
+    );
     assert!(email.text.contains("  - Be wary of emails"));
 }
 
@@ -373,17 +395,15 @@ fn advice_the_password_steps_already_give_is_not_repeated() {
     let email = renderer()
         .breach_notice(
             &IncidentContext::new(&report),
-            NoticeRecipient {
-                display_name: "Ada",
-                to_address: "ada@example.org",
-                thread_url: None,
-                held: None,
-            },
+            ada_at("ada@example.org"),
             "<job@candor.example>",
         )
         .unwrap();
     assert_eq!(
-        email.text.matches("If you used the same password on another site").count(),
+        email
+            .text
+            .matches("If you used the same password on another site")
+            .count(),
         1,
         "{}",
         email.text
@@ -400,18 +420,21 @@ fn a_test_notice_is_marked_in_the_subject_and_both_parts() {
     let email = renderer
         .test_breach_notice(
             &IncidentContext::new(&incident()),
-            NoticeRecipient {
-                display_name: "Ada",
-                to_address: "operator@example.org",
-                thread_url: None,
-                held: None,
-            },
+            ada_at("operator@example.org"),
             "<test@candor.example>",
         )
         .unwrap();
     assert_eq!(email.subject, "[TEST] Notice of Data Breach");
-    assert!(email.text.starts_with("[TEST] This is a test of the notice members will receive"));
-    assert!(email.html.contains("<strong>[TEST]</strong> This is a test of the notice members will receive"));
+    assert!(
+        email
+            .text
+            .starts_with("[TEST] This is a test of the notice members will receive")
+    );
+    assert!(
+        email
+            .html
+            .contains("<strong>[TEST]</strong> This is a test of the notice members will receive")
+    );
     let member = notice("Ada", None);
     assert!(!member.text.contains("[TEST]") && !member.html.contains("[TEST]"));
 }

@@ -38,8 +38,10 @@ pub async fn insert_notices(
         .iter()
         .map(|notice| notice.display_name.as_str())
         .collect();
-    let contents: Vec<Option<&serde_json::Value>> =
-        notices.iter().map(|notice| notice.content.as_ref()).collect();
+    let contents: Vec<Option<&serde_json::Value>> = notices
+        .iter()
+        .map(|notice| notice.content.as_ref())
+        .collect();
     let created: i64 = sqlx::query_scalar(
         "WITH created AS ( \
          INSERT INTO email_jobs (job_id, kind, priority, incident_id, account_id, to_address, \

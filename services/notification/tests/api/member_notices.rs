@@ -50,7 +50,9 @@ async fn with_an_organisation_name_the_notice_speaks_for_it_and_never_for_candor
     contact.email = "privacy@acme.example".to_owned();
     contact.url = "https://acme.example/security".to_owned();
     incident.summary = incident.summary.replace("Candor Books", "Acme");
-    incident.recommended_actions.retain(|action| !action.contains("Candor"));
+    incident
+        .recommended_actions
+        .retain(|action| !action.contains("Candor"));
     let id = incident.incident_id.clone();
     let member = accounts(1);
 
@@ -65,11 +67,20 @@ async fn with_an_organisation_name_the_notice_speaks_for_it_and_never_for_candor
     );
     let (text, html) = parts(message);
     for part in [&text, &html] {
-        assert!(part.contains("a data breach at Acme that involves"), "{part}");
-        assert!(part.contains("security@acme.example"), "the contact: {part}");
+        assert!(
+            part.contains("a data breach at Acme that involves"),
+            "{part}"
+        );
+        assert!(
+            part.contains("security@acme.example"),
+            "the contact: {part}"
+        );
         assert!(!part.to_lowercase().contains("candor"), "{part}");
     }
-    assert!(text.contains("We are sorry this happened.\r\n\r\nAcme\r\n"), "{text}");
+    assert!(
+        text.contains("We are sorry this happened.\r\n\r\nAcme\r\n"),
+        "{text}"
+    );
     service.stop().await.unwrap();
 }
 
@@ -95,7 +106,11 @@ async fn each_member_is_told_only_of_the_data_held_about_them() {
     );
     // From a publisher that does not say: every class, as before.
     let not_known = holding(members.next().unwrap(), &[]);
-    let everyone = [with_password.clone(), without_password.clone(), not_known.clone()];
+    let everyone = [
+        with_password.clone(),
+        without_password.clone(),
+        not_known.clone(),
+    ];
 
     publish(&environment, &incident).await;
     publish(&environment, &thread_opened(&id)).await;
@@ -173,13 +188,17 @@ async fn a_test_notice_goes_to_one_address_marked_and_records_nothing() {
         assert!(part.contains("What Happened") || part.contains("WHAT HAPPENED"));
     }
     let pool = environment.database.pool();
-    for table in ["incidents", "email_jobs", "email_queue", "suppressed_addresses"] {
-        let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-            "SELECT count(*) FROM {table}"
-        )))
-        .fetch_one(pool)
-        .await
-        .unwrap();
+    for table in [
+        "incidents",
+        "email_jobs",
+        "email_queue",
+        "suppressed_addresses",
+    ] {
+        let rows: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+                .fetch_one(pool)
+                .await
+                .unwrap();
         assert_eq!(rows, 0, "nothing recorded in {table}");
     }
 
@@ -196,14 +215,22 @@ async fn a_test_notice_goes_to_one_address_marked_and_records_nothing() {
         .await
         .unwrap_err();
     assert_eq!(invalid.code(), Code::InvalidArgument);
-    assert!(invalid.message().starts_with("to_address"), "{}", invalid.message());
+    assert!(
+        invalid.message().starts_with("to_address"),
+        "{}",
+        invalid.message()
+    );
     let mut no_incident = test_request("operator@books.example");
     no_incident.incident = None;
     let invalid = client
         .send_test_notice(as_operator(no_incident))
         .await
         .unwrap_err();
-    assert!(invalid.message().starts_with("incident"), "{}", invalid.message());
+    assert!(
+        invalid.message().starts_with("incident"),
+        "{}",
+        invalid.message()
+    );
     let suppressed: i64 = sqlx::query_scalar("SELECT count(*) FROM suppressed_addresses")
         .fetch_one(pool)
         .await
@@ -223,6 +250,10 @@ async fn an_unreachable_smtp_server_is_unavailable_for_a_test_notice() {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert!(status.message().contains("SMTP server"), "{}", status.message());
+    assert!(
+        status.message().contains("SMTP server"),
+        "{}",
+        status.message()
+    );
     service.stop().await.unwrap();
 }
