@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use candor_proto::events::v1::{
-    ACCOUNT_DATA_CLASSES, DataClass, DataClassTaken, PasswordResetScope,
+    ACCOUNT_DATA_CLASSES, BreachReported, DataClass, DataClassTaken, PasswordResetScope,
 };
 
 use super::*;
