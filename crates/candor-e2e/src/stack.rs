@@ -27,6 +27,8 @@ use crate::mailbox::{Mailbox, MailpitApi};
 
 /// The public site the links in emails point at.
 pub const PUBLIC_BASE_URL: &str = "https://books.candor.example";
+/// The organisation the in-process stack's emails speak for.
+pub const ORGANISATION_NAME: &str = "Candor Books";
 const LEGACY_HASH_KEY: &str = "end-to-end-legacy-hash-key-0123456789abcdef";
 
 /// Selects the running-deployment mode: `compose` for the docker compose
@@ -240,6 +242,7 @@ impl Stack {
         let args = service_args(ServiceQueue::Notification, ports.notification, &database)
             .chain([
                 format!("--smtp-url={smtp_url}"),
+                format!("--organisation-name={ORGANISATION_NAME}"),
                 format!("--public-base-url={PUBLIC_BASE_URL}"),
                 format!("--account-grpc-url={}", url(ports.account)),
                 format!("--forum-grpc-url={}", url(ports.forum)),

@@ -1,6 +1,7 @@
 //! Conversions between stored rows and the contract's messages.
 
 use candor_proto::account::v1::{Account, AccountState, PasswordState, Role};
+use candor_proto::events::v1::DataClass;
 
 use crate::store::accounts::AccountRow;
 
@@ -12,6 +13,25 @@ pub use candor_platform::time::datetime as from_timestamp;
 /// A count from PostgreSQL (never negative) as the contract's unsigned.
 pub fn non_negative(value: i64) -> u64 {
     u64::try_from(value).unwrap_or_default()
+}
+
+/// What was held about a frozen affected member, as
+/// `AffectedAccount.held_data_classes`: the email address (every affected
+/// account has one), the display name when not blank, the password hash
+/// when there was one. Empty when frozen before the password was recorded
+/// (not known: the notice then claims every class).
+pub fn held_data_classes(display_name: &str, had_password_hash: Option<bool>) -> Vec<i32> {
+    let Some(had_password_hash) = had_password_hash else {
+        return Vec::new();
+    };
+    let mut held = vec![DataClass::EmailAddress as i32];
+    if !display_name.trim().is_empty() {
+        held.push(DataClass::DisplayName as i32);
+    }
+    if had_password_hash {
+        held.push(DataClass::PasswordHash as i32);
+    }
+    held
 }
 
 /// The account as other parties may see it: a tombstone once deactivated.

@@ -150,6 +150,7 @@ async fn publish(environment: &TestEnvironment, options: &Options) -> Vec<Uuid> 
                         seconds: 1_200_000_000,
                         nanos: 0,
                     }),
+                    ..AffectedAccount::default()
                 })
                 .collect(),
         };

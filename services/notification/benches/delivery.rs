@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use candor_notification::notice::{IncidentContext, NoticeRecipient, Renderer};
+use candor_notification::notice::{EmailIdentity, IncidentContext, NoticeRecipient, Renderer};
 use candor_platform::auth::Caller;
 use candor_proto::events::v1::{
     AccountsAffected, AffectedAccount, BreachReported, Event, IncidentThreadOpened,
@@ -173,17 +173,24 @@ fn bare_as_own_process(
     ))
 }
 
+/// Who the bench's notices speak for.
+const BENCH_ORGANISATION: &str = "Candor Books";
+
 /// The notice a member would get, formatted once; both runs send messages
 /// of this size.
 fn sample_message() -> anyhow::Result<(lettre::address::Envelope, Vec<u8>)> {
     let report: BreachReported = candor_proto::decode_json(INCIDENT_JSON.as_bytes())?;
-    let renderer = Renderer::new("Candor <notices@candor.example>", "https://candor.example")?;
+    let renderer = Renderer::new(
+        &EmailIdentity::new("notices@candor.example", BENCH_ORGANISATION),
+        "https://candor.example",
+    )?;
     let email = renderer.breach_notice(
         &IncidentContext::new(&report),
         NoticeRecipient {
             display_name: "Member",
             to_address: "member@example.org",
             thread_url: Some("https://candor.example/forum/threads/1"),
+            held: None,
         },
         "<bench@candor.example>",
     )?;
@@ -269,6 +276,7 @@ async fn service_run(
         .env("CALLER_TOKENS", caller_tokens_setting())
         .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
         .env("SMTP_URL", sink.url())
+        .env("ORGANISATION_NAME", BENCH_ORGANISATION)
         .env("SEND_RATE_PER_SECOND", "0")
         .env("SMTP_CONCURRENCY", concurrency.to_string())
         .env("THREAD_LINK_WAIT_SECONDS", "600")
@@ -312,6 +320,7 @@ async fn service_run(
                 seconds: 1_200_000_000,
                 nanos: 0,
             }),
+            ..AffectedAccount::default()
         })
         .collect();
     for (index, chunk) in accounts.chunks(BATCH).enumerate() {

@@ -6,6 +6,8 @@ use candor_platform::config::CommonConfig;
 use candor_platform::config::{parse_http_url, parse_smtp_url};
 use secrecy::SecretString;
 
+use crate::domain::organisation;
+
 /// candor-notification's configuration.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
@@ -35,10 +37,28 @@ pub struct Config {
     #[arg(long, env = "FORUM_GRPC_URL", default_value = "http://127.0.0.1:50054", value_parser = parse_http_url)]
     pub forum_grpc_url: String,
 
-    /// `From` of every email (`Display Name <address>`); its domain also
+    /// `From` of every email (`address` or `Display Name <address>`;
+    /// without a display name, ORGANISATION_NAME is shown); its domain also
     /// names the Message-IDs.
-    #[arg(long, env = "EMAIL_FROM", default_value = "Candor <notices@candor.example>", value_parser = parse_mailbox)]
+    #[arg(long, env = "EMAIL_FROM", default_value = "notices@candor.example", value_parser = parse_mailbox)]
     pub email_from: String,
+
+    /// The organisation the emails speak for: "a data breach at NAME",
+    /// "your NAME account", and every signature. Required: no notice goes
+    /// out in another organisation's name.
+    #[arg(long, env = "ORGANISATION_NAME", value_parser = organisation::parse_name)]
+    pub organisation_name: String,
+
+    /// Where members reach the organisation, under every signature: an
+    /// email address or an http(s) URL. Unset or empty: EMAIL_FROM's
+    /// address.
+    #[arg(long, env = "ORGANISATION_CONTACT", value_parser = organisation::parse_contact)]
+    pub organisation_contact: Option<String>,
+
+    /// An http(s) URL of the organisation's logo, shown above the HTML
+    /// breach notice. Unset or empty: no logo.
+    #[arg(long, env = "ORGANISATION_LOGO_URL", value_parser = organisation::parse_logo_url)]
+    pub organisation_logo_url: Option<String>,
 
     /// Seconds a breach notice waits for the incident's forum thread link
     /// (counted from when the incident was recorded); after that it goes out
@@ -101,12 +121,24 @@ pub struct Config {
     pub common: CommonConfig,
 }
 
+impl Config {
+    /// Who the emails come from and speak for.
+    pub fn email_identity(&self) -> crate::notice::EmailIdentity<'_> {
+        crate::notice::EmailIdentity {
+            from: &self.email_from,
+            organisation_name: &self.organisation_name,
+            organisation_contact: self.organisation_contact.as_deref(),
+            organisation_logo_url: self.organisation_logo_url.as_deref(),
+        }
+    }
+}
+
 /// Parses `EMAIL_FROM`: an RFC 5322 mailbox lettre accepts.
 fn parse_mailbox(value: &str) -> Result<String, String> {
     value
         .parse::<lettre::message::Mailbox>()
         .map(|_| value.to_owned())
-        .map_err(|error| format!("must be a mailbox like `Candor <notices@example.org>`: {error}"))
+        .map_err(|error| format!("must be a mailbox like `Acme <notices@example.org>`: {error}"))
 }
 
 /// Parses `SEND_RATE_PER_SECOND`: a finite number >= 0.

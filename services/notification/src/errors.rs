@@ -58,9 +58,10 @@ pub enum RetryFailedNoticesError {
     Internal(#[from] anyhow::Error),
 }
 
-/// RenderBreachNotice.
+/// Why the incident or sample member of RenderBreachNotice or
+/// SendTestNotice cannot be rendered.
 #[derive(Debug, thiserror::Error)]
-pub enum RenderBreachNoticeError {
+pub enum SampleRejected {
     #[error(transparent)]
     Invalid(#[from] InvalidField),
     /// The incident breaks the event's rules; the message lists each field
@@ -68,7 +69,51 @@ pub enum RenderBreachNoticeError {
     #[error("{0}")]
     InvalidIncident(String),
     #[error(transparent)]
-    Internal(#[from] anyhow::Error),
+    Internal(anyhow::Error),
+}
+
+/// RenderBreachNotice.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderBreachNoticeError {
+    /// The incident or the sample member is not valid.
+    #[error(transparent)]
+    Sample(#[from] SampleRejected),
+}
+
+impl From<InvalidField> for RenderBreachNoticeError {
+    fn from(invalid: InvalidField) -> Self {
+        Self::Sample(invalid.into())
+    }
+}
+
+/// SendTestNotice.
+#[derive(Debug, thiserror::Error)]
+pub enum SendTestNoticeError {
+    /// The incident, the sample member or the address is not valid.
+    #[error(transparent)]
+    Sample(#[from] SampleRejected),
+    /// The SMTP server refused the message for good; its reply.
+    #[error("the SMTP server refused the test notice: {0}")]
+    Refused(String),
+    /// The SMTP server could not be reached or asked to try later.
+    #[error("the SMTP server did not take the test notice: {0}")]
+    SmtpUnavailable(String),
+}
+
+impl From<InvalidField> for SendTestNoticeError {
+    fn from(invalid: InvalidField) -> Self {
+        Self::Sample(invalid.into())
+    }
+}
+
+/// The kind of a rejected sample request.
+fn sample_kind(rejected: &SampleRejected) -> ErrorKind {
+    match rejected {
+        SampleRejected::Invalid(_) | SampleRejected::InvalidIncident(_) => {
+            ErrorKind::InvalidArgument
+        }
+        SampleRejected::Internal(_) => ErrorKind::Internal,
+    }
 }
 
 impl RpcError for SendEmailError {
@@ -123,10 +168,17 @@ impl RpcError for RetryFailedNoticesError {
 impl RpcError for RenderBreachNoticeError {
     fn kind(&self) -> ErrorKind {
         match self {
-            RenderBreachNoticeError::Invalid(_) | RenderBreachNoticeError::InvalidIncident(_) => {
-                ErrorKind::InvalidArgument
-            }
-            RenderBreachNoticeError::Internal(_) => ErrorKind::Internal,
+            RenderBreachNoticeError::Sample(rejected) => sample_kind(rejected),
+        }
+    }
+}
+
+impl RpcError for SendTestNoticeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SendTestNoticeError::Sample(rejected) => sample_kind(rejected),
+            SendTestNoticeError::Refused(_) => ErrorKind::FailedPrecondition,
+            SendTestNoticeError::SmtpUnavailable(_) => ErrorKind::Unavailable,
         }
     }
 }

@@ -55,7 +55,7 @@ impl App {
                 .trust_ca_file(path)
                 .map_err(anyhow::Error::msg)?;
         }
-        let renderer = notice::Renderer::new(&config.email_from, &config.public_base_url)
+        let renderer = notice::Renderer::new(&config.email_identity(), &config.public_base_url)
             .context("preparing the email templates")?;
         let smtp = Arc::new(smtp::SmtpPool::new(
             smtp_settings.clone(),
@@ -81,7 +81,12 @@ impl App {
         let config = &self.config;
         let wake = Arc::new(Notify::new());
         let pool = self.foundation.pool.clone();
-        let api = grpc::NotificationApi::new(pool.clone(), self.renderer.clone(), wake.clone());
+        let api = grpc::NotificationApi::new(
+            pool.clone(),
+            self.renderer.clone(),
+            self.smtp.clone(),
+            wake.clone(),
+        );
         let max_message = self.foundation.common.server.max_message_bytes();
         let grpc = self.foundation.grpc_server()?.add_service(
             NotificationServiceServer::new(api)

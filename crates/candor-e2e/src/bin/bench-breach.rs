@@ -75,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
             "candor-notification",
             vec![
                 ("SMTP_URL", smtp.url()),
+                ("ORGANISATION_NAME", "Candor Books".to_owned()),
                 ("ACCOUNT_GRPC_URL", url(0)),
                 ("FORUM_GRPC_URL", url(3)),
                 ("SEND_RATE_PER_SECOND", "0".to_owned()),

@@ -229,6 +229,10 @@ pub static PERMISSIONS: &[Permission] = &[
         "/candor.notification.v1.NotificationService/RetryFailedNotices",
         OPERATOR,
     ),
+    callers(
+        "/candor.notification.v1.NotificationService/SendTestNotice",
+        OPERATOR,
+    ),
     // MembershipService
     members(
         "/candor.membership.v1.MembershipService/GetMembership",

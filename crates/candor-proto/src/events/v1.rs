@@ -15,7 +15,7 @@ pub use generated::*;
 
 mod validate;
 
-pub use validate::{FieldViolation, MAX_BATCH_ACCOUNTS, ValidationError};
+pub use validate::{ACCOUNT_DATA_CLASSES, FieldViolation, MAX_BATCH_ACCOUNTS, ValidationError};
 
 /// The durable topic exchange every event is published to.
 pub const EXCHANGE: &str = "candor.events";

@@ -3,8 +3,8 @@
 //! every consumer applies.
 
 use candor_proto::events::v1::{
-    AccountDeactivated, AccountsAffected, AffectedAccount, EnumerationCompleted,
-    IncidentThreadOpened, MAX_BATCH_ACCOUNTS, ValidationError,
+    ACCOUNT_DATA_CLASSES, AccountDeactivated, AccountsAffected, AffectedAccount, DataClass,
+    EnumerationCompleted, IncidentThreadOpened, MAX_BATCH_ACCOUNTS, ValidationError,
 };
 
 fn account(index: usize) -> AffectedAccount {
@@ -13,6 +13,10 @@ fn account(index: usize) -> AffectedAccount {
         email: format!("member-{index}@example.org"),
         display_name: format!("Member {index}"),
         joined_at: None,
+        held_data_classes: ACCOUNT_DATA_CLASSES
+            .iter()
+            .map(|class| *class as i32)
+            .collect(),
     }
 }
 
@@ -125,6 +129,35 @@ fn a_display_name_never_refuses_the_whole_batch() {
     let mut event = batch(2);
     event.accounts[1].display_name = "Eve\r\nBcc: attacker@example.org".to_owned();
     assert_eq!(event.validate(), Ok(()));
+}
+
+#[test]
+fn held_data_classes_are_the_account_services_own_each_once_with_the_email() {
+    let email = DataClass::EmailAddress as i32;
+    let password = DataClass::PasswordHash as i32;
+    // Unknown (an older publisher), or only some of them held: valid.
+    for held in [vec![], vec![email], vec![password, email]] {
+        let mut event = batch(1);
+        event.accounts[0].held_data_classes = held.clone();
+        assert_eq!(event.validate(), Ok(()), "{held:?}");
+    }
+
+    let mut event = batch(2);
+    event.accounts[1].held_data_classes =
+        vec![email, DataClass::PaymentCard as i32, password, 77, password];
+    let error = event.validate().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "accounts[1].held_data_classes[1]: must be DATA_CLASS_EMAIL_ADDRESS, \
+         DATA_CLASS_DISPLAY_NAME or DATA_CLASS_PASSWORD_HASH; \
+         accounts[1].held_data_classes[3]: must be DATA_CLASS_EMAIL_ADDRESS, \
+         DATA_CLASS_DISPLAY_NAME or DATA_CLASS_PASSWORD_HASH; \
+         accounts[1].held_data_classes[4]: duplicate of accounts[1].held_data_classes[2]"
+    );
+
+    let mut event = batch(1);
+    event.accounts[0].held_data_classes = vec![password];
+    assert_eq!(fields(event.validate()), ["accounts[0].held_data_classes"]);
 }
 
 fn enumeration(affected_accounts: u64, batch_count: u32) -> EnumerationCompleted {

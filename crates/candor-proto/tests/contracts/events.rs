@@ -212,6 +212,46 @@ mod validation {
     }
 
     #[test]
+    fn an_exact_duplicate_in_a_list_is_refused_naming_the_entry_it_repeats() {
+        let mut event = example();
+        let action = event.recommended_actions[1].clone();
+        event
+            .recommended_actions
+            .push("Keep an eye on your accounts.".into());
+        // Surrounding blanks do not make a different entry.
+        event.recommended_actions.push(format!("  {action} "));
+        let measure = event.measures_taken[0].clone();
+        event.measures_taken.push(measure);
+        event.data_classes.push(DataClassTaken {
+            data_class: DataClass::PasswordHash as i32,
+            description: "unsalted MD5 hashes".into(),
+        });
+        for description in ["reading lists", "reading lists ", "shelves"] {
+            event.data_classes.push(DataClassTaken {
+                data_class: DataClass::Other as i32,
+                description: description.into(),
+            });
+        }
+        let error = event.validate(now()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "data_classes[2].data_class: duplicate of data_classes[1]; \
+             data_classes[4]: duplicate of data_classes[3]; \
+             measures_taken[4]: duplicate of measures_taken[0]; \
+             recommended_actions[3]: duplicate of recommended_actions[1]"
+        );
+    }
+
+    #[test]
+    fn a_repeated_word_is_not_a_duplicate_entry() {
+        let mut event = example();
+        event
+            .recommended_actions
+            .push(event.recommended_actions[0].to_uppercase());
+        assert_eq!(fields(&event), Vec::<String>::new());
+    }
+
+    #[test]
     fn contact_needs_a_usable_channel() {
         let mut event = example();
         let contact = event.contact.as_mut().unwrap();

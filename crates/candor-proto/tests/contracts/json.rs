@@ -87,11 +87,21 @@ fn other_events_round_trip_too() {
             email: "ada@example.org".into(),
             display_name: "Ada <script>".into(),
             joined_at: timestamp(1_000_000_000),
+            held_data_classes: vec![
+                DataClass::EmailAddress as i32,
+                DataClass::PasswordHash as i32,
+            ],
         }],
     };
     let json = encode_json(&batch).unwrap();
     assert!(
         json.contains(r#""joinedAt":"2001-09-09T01:46:40Z""#),
+        "{json}"
+    );
+    assert!(
+        json.contains(
+            r#""heldDataClasses":["DATA_CLASS_EMAIL_ADDRESS","DATA_CLASS_PASSWORD_HASH"]"#
+        ),
         "{json}"
     );
     assert_eq!(

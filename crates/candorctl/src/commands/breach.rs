@@ -12,7 +12,7 @@ use candor_proto::events::v1::{BREACH_REPORTED, BreachReported};
 use candor_proto::notification::v1::RenderBreachNoticeRequest;
 use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 
-use super::{EXIT_INVALID_INPUT, EXIT_UNREACHABLE};
+use super::{EXIT_INVALID_INPUT, EXIT_UNREACHABLE, send_test};
 use crate::endpoints::Endpoints;
 use crate::errors;
 use crate::notice::{self, NoticeFlags};
@@ -36,6 +36,11 @@ pub struct ReportArgs {
     /// service) and print a rendered sample email (notification service).
     #[arg(long)]
     pub dry_run: bool,
+    /// With --dry-run: also send the rendered notice (text and HTML, as a
+    /// sample member gets it, marked as a test) to this one address
+    /// through the notification service's SMTP server.
+    #[arg(long, value_name = "ADDRESS", requires = "dry_run", value_parser = send_test::parse_address)]
+    pub send_test_to: Option<String>,
 }
 
 pub async fn run(command: BreachCommand, endpoints: &Endpoints) -> ExitCode {
@@ -53,7 +58,7 @@ async fn report(args: ReportArgs, endpoints: &Endpoints) -> ExitCode {
         }
     };
     if args.dry_run {
-        return dry_run(&breach, endpoints).await;
+        return dry_run(&breach, endpoints, args.send_test_to.as_deref()).await;
     }
     match publish(&breach, endpoints).await {
         Ok(()) => {
@@ -83,7 +88,11 @@ pub async fn publish(breach: &BreachReported, endpoints: &Endpoints) -> anyhow::
     Ok(())
 }
 
-async fn dry_run(breach: &BreachReported, endpoints: &Endpoints) -> ExitCode {
+async fn dry_run(
+    breach: &BreachReported,
+    endpoints: &Endpoints,
+    send_test_to: Option<&str>,
+) -> ExitCode {
     let mut unreachable = false;
     match count_affected(breach, endpoints).await {
         Ok(count) => println!(
@@ -121,10 +130,14 @@ async fn dry_run(breach: &BreachReported, endpoints: &Endpoints) -> ExitCode {
             );
         }
     }
-    if unreachable {
-        ExitCode::from(EXIT_UNREACHABLE)
-    } else {
-        ExitCode::SUCCESS
+    let test_sent = match send_test_to {
+        Some(address) => send_test::send_test_notice(breach, endpoints, address).await,
+        None => Ok(()),
+    };
+    match (unreachable, test_sent) {
+        (true, _) => ExitCode::from(EXIT_UNREACHABLE),
+        (false, Err(code)) => ExitCode::from(code),
+        (false, Ok(())) => ExitCode::SUCCESS,
     }
 }
 

@@ -6,6 +6,7 @@ pub mod dev_certs;
 pub mod dev_secrets;
 pub mod health;
 pub mod incident;
+pub mod send_test;
 
 /// The checked thing is not healthy or not complete.
 pub const EXIT_NOT_OK: u8 = 1;

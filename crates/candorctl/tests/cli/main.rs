@@ -7,10 +7,12 @@ mod config;
 mod dead_letters;
 mod dev_certs;
 mod dev_secrets;
+mod duplicates;
 mod health;
 mod help;
 mod incident;
 mod incident_outcome;
+mod send_test;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

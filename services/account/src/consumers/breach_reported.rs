@@ -21,7 +21,7 @@ use chrono::Utc;
 use prost::Message as _;
 use sqlx::PgPool;
 
-use crate::convert::{from_timestamp, timestamp};
+use crate::convert::{from_timestamp, held_data_classes, timestamp};
 use crate::store::incidents::{self, PasswordRule};
 
 /// Batches written to the outbox per transaction: bounds memory (about
@@ -152,6 +152,10 @@ impl BreachIntake {
                             email: row.email.clone(),
                             display_name: row.display_name.clone(),
                             joined_at: Some(timestamp(row.joined_at)),
+                            held_data_classes: held_data_classes(
+                                &row.display_name,
+                                row.had_password_hash,
+                            ),
                         })
                         .collect(),
                 };

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::paging::{check_page_token, page_size};
-use crate::convert::{non_negative, timestamp};
+use crate::convert::{held_data_classes, non_negative, timestamp};
 use crate::domain::validation::INCIDENT_ID;
 use crate::errors::ListAffectedAccountsError;
 use crate::store::incidents;
@@ -94,6 +94,7 @@ pub async fn list_affected_accounts(
                     email: row.email.clone(),
                     display_name: row.display_name.clone(),
                     joined_at: Some(timestamp(row.joined_at)),
+                    held_data_classes: held_data_classes(&row.display_name, row.had_password_hash),
                 }),
                 batch_sequence: if row.batch_sequence <= incident.batches_enqueued {
                     u32::try_from(row.batch_sequence).unwrap_or_default()

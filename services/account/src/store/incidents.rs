@@ -100,11 +100,13 @@ pub async fn freeze(
             "WITH affected AS (
                  UPDATE accounts SET password_state = 3
                  WHERE joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL
-                 RETURNING account_id, email, display_name, joined_at
+                 RETURNING account_id, email, display_name, joined_at,
+                           password_hash IS NOT NULL AS had_password_hash
              )
-             INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence)
+             INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence, had_password_hash)
              SELECT $1, account_id, email, display_name, joined_at,
-                    ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer
+                    ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer,
+                    had_password_hash
              FROM affected",
             incident_id,
             cutoff,
@@ -112,9 +114,10 @@ pub async fn freeze(
         )
     } else {
         sqlx::query!(
-            "INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence)
+            "INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence, had_password_hash)
              SELECT $1, account_id, email, display_name, joined_at,
-                    ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer
+                    ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer,
+                    password_hash IS NOT NULL
              FROM accounts
              WHERE joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL",
             incident_id,
@@ -187,6 +190,9 @@ pub struct AffectedRow {
     pub display_name: String,
     pub joined_at: DateTime<Utc>,
     pub batch_sequence: i32,
+    /// Whether the member had a password when frozen; `None` when frozen
+    /// before that was recorded.
+    pub had_password_hash: Option<bool>,
 }
 
 /// The accounts of batches `first..=last`, ordered by batch and account.
@@ -198,7 +204,7 @@ pub async fn batches(
 ) -> sqlx::Result<Vec<AffectedRow>> {
     sqlx::query_as!(
         AffectedRow,
-        "SELECT account_id, email, display_name, joined_at, batch_sequence
+        "SELECT account_id, email, display_name, joined_at, batch_sequence, had_password_hash
          FROM incident_accounts
          WHERE incident_id = $1 AND batch_sequence BETWEEN $2 AND $3
          ORDER BY batch_sequence, account_id",
@@ -310,6 +316,8 @@ pub struct ListedRow {
     pub batch_sequence: i32,
     pub password_changed_at: Option<DateTime<Utc>>,
     pub deactivated_at: Option<DateTime<Utc>>,
+    /// As [`AffectedRow::had_password_hash`].
+    pub had_password_hash: Option<bool>,
 }
 
 /// A keyset page after `(after_batch, after_account)`.
@@ -325,7 +333,8 @@ pub async fn list(
                 CASE WHEN a.password_changed_at > i.recorded_at THEN a.password_changed_at END
                     AS password_changed_at,
                 CASE WHEN a.deactivated_at > i.recorded_at THEN a.deactivated_at END
-                    AS deactivated_at
+                    AS deactivated_at,
+                ia.had_password_hash
          FROM incident_accounts ia
          JOIN incidents i ON i.incident_id = ia.incident_id
          JOIN accounts a ON a.account_id = ia.account_id

@@ -159,6 +159,23 @@ impl TestApp {
     }
 
     /// Sets an account's join date directly (registration uses now()).
+    /// The first page of an incident's affected accounts, as the operator.
+    pub async fn affected_accounts(&self, incident_id: &str) -> ListAffectedAccountsResponse {
+        self.client
+            .clone()
+            .list_affected_accounts(with_token(
+                OPERATOR_TOKEN,
+                ListAffectedAccountsRequest {
+                    incident_id: incident_id.to_owned(),
+                    page_size: 0,
+                    page_token: String::new(),
+                },
+            ))
+            .await
+            .unwrap()
+            .into_inner()
+    }
+
     pub async fn set_joined_at(&self, account_id: &str, joined_at: &str) {
         sqlx::query("UPDATE accounts SET joined_at = $2::timestamptz WHERE account_id = $1::uuid")
             .bind(account_id)
@@ -278,6 +295,13 @@ impl NotificationService for NotificationDouble {
         &self,
         _: Request<notification::RetryFailedNoticesRequest>,
     ) -> Result<tonic::Response<notification::RetryFailedNoticesResponse>, Status> {
+        Err(Status::unimplemented("double"))
+    }
+
+    async fn send_test_notice(
+        &self,
+        _: Request<notification::SendTestNoticeRequest>,
+    ) -> Result<tonic::Response<notification::SendTestNoticeResponse>, Status> {
         Err(Status::unimplemented("double"))
     }
 }

@@ -120,20 +120,7 @@ async fn the_affected_set_is_exactly_who_joined_before_the_cutoff_with_an_email_
     );
     app.session("recent@example.com", PASSWORD).await;
 
-    let listed = app
-        .client
-        .clone()
-        .list_affected_accounts(with_token(
-            OPERATOR_TOKEN,
-            ListAffectedAccountsRequest {
-                incident_id: "2025-05-backup".to_owned(),
-                page_size: 0,
-                page_token: String::new(),
-            },
-        ))
-        .await
-        .unwrap()
-        .into_inner();
+    let listed = app.affected_accounts("2025-05-backup").await;
     assert_eq!(listed.total_size, 1);
     assert_eq!(listed.accounts[0].batch_sequence, 1);
     assert!(listed.next_page_token.is_empty());

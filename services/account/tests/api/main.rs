@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod breach;
+mod held_data;
 mod helpers;
 mod import;
 mod incident_list;

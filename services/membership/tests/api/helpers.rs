@@ -280,6 +280,7 @@ pub fn batch(incident_id: &str, batch_sequence: u32, accounts: &[Uuid]) -> Accou
                     seconds: 1_200_000_000,
                     nanos: 0,
                 }),
+                ..AffectedAccount::default()
             })
             .collect(),
     }

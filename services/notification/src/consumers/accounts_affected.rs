@@ -1,4 +1,5 @@
-//! `breach.accounts_affected`: one notice job per affected member, or the
+//! `breach.accounts_affected`: one notice job per affected member (with
+//! what was held about them, which decides their notice's wording), or the
 //! batch parked until its incident is recorded.
 
 use candor_platform::messaging::{HandlerError, IncomingMessage};
@@ -9,6 +10,7 @@ use tracing::Instrument as _;
 use uuid::Uuid;
 
 use super::EventHandler;
+use crate::notice::HeldData;
 use crate::store::{self, jobs::NewNotice};
 
 impl EventHandler {
@@ -64,10 +66,12 @@ impl EventHandler {
             .accounts
             .iter()
             .filter_map(|account| {
+                let held = HeldData::from_event(&account.held_data_classes);
                 Some(NewNotice {
                     account_id: Uuid::parse_str(account.account_id.trim()).ok()?,
                     email: account.email.trim().to_owned(),
                     display_name: account.display_name.clone(),
+                    content: held.and_then(|held| serde_json::to_value(held).ok()),
                 })
             })
             .collect();

@@ -1,3 +1,5 @@
-//! Rules with no I/O: what the RPCs accept.
+//! Rules with no I/O: what the RPCs accept, and the organisation the emails
+//! speak for.
 
+pub mod organisation;
 pub mod validation;

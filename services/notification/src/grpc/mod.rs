@@ -8,7 +8,9 @@ mod get_incident_progress;
 mod list_deliveries;
 mod render_breach_notice;
 mod retry_failed_notices;
+mod sample;
 mod send_email;
+mod send_test_notice;
 
 use std::sync::Arc;
 
@@ -19,27 +21,37 @@ use candor_proto::notification::v1::{
     GetDeliveryRequest, GetDeliveryResponse, GetIncidentProgressRequest,
     GetIncidentProgressResponse, ListDeliveriesRequest, ListDeliveriesResponse,
     RenderBreachNoticeRequest, RenderBreachNoticeResponse, RetryFailedNoticesRequest,
-    RetryFailedNoticesResponse, SendEmailRequest, SendEmailResponse,
+    RetryFailedNoticesResponse, SendEmailRequest, SendEmailResponse, SendTestNoticeRequest,
+    SendTestNoticeResponse,
 };
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
 use crate::notice::Renderer;
+use crate::smtp::SmtpPool;
 
 /// The gRPC service.
 pub struct NotificationApi {
     pool: PgPool,
     renderer: Arc<Renderer>,
+    /// The sender's SMTP connections, which test notices go through too.
+    smtp: Arc<SmtpPool>,
     /// Wakes the sender when a transactional email is queued.
     wake: Arc<Notify>,
 }
 
 impl NotificationApi {
-    pub fn new(pool: PgPool, renderer: Arc<Renderer>, wake: Arc<Notify>) -> Self {
+    pub fn new(
+        pool: PgPool,
+        renderer: Arc<Renderer>,
+        smtp: Arc<SmtpPool>,
+        wake: Arc<Notify>,
+    ) -> Self {
         Self {
             pool,
             renderer,
+            smtp,
             wake,
         }
     }
@@ -104,5 +116,17 @@ impl NotificationService for NotificationApi {
     ) -> Result<Response<RetryFailedNoticesResponse>, Status> {
         admitted(&request)?;
         respond(retry_failed_notices::retry_failed_notices(self, request.into_inner()).await)
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "SendTestNotice"))]
+    async fn send_test_notice(
+        &self,
+        request: Request<SendTestNoticeRequest>,
+    ) -> Result<Response<SendTestNoticeResponse>, Status> {
+        admitted(&request)?;
+        respond(
+            send_test_notice::send_test_notice(&self.renderer, &self.smtp, request.into_inner())
+                .await,
+        )
     }
 }

@@ -1,6 +1,7 @@
 //! The sender's render caches, bounded: an incident's wording (decoded from
-//! its stored report) and its notice prepared once per thread link, reused
-//! for every member. Both used to grow with every incident a process ever
+//! its stored report) and its notice prepared once per thread link and
+//! kind of member (what was held about them: a few kinds per incident),
+//! reused for every member of that kind. Both used to grow with every incident a process ever
 //! sent; now each keeps the most recently used few and forgets the rest (a
 //! forgotten entry costs one reload or re-render when it is needed again).
 
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use candor_platform::sync::lock;
 
-use super::{IncidentContext, PreparedNotice, RenderError, Renderer};
+use super::{HeldData, IncidentContext, PreparedNotice, RenderError, Renderer};
 
 /// Incidents (and prepared notices) kept per process. A process sends the
 /// notices of a few incidents at a time; more than this at once only costs
@@ -81,11 +82,12 @@ impl<K: Eq + Hash + Clone, V: Clone> LruMap<K, V> {
     }
 }
 
-/// Prepared notices by incident and thread link.
-type PreparedKey = (String, Option<String>);
+/// Prepared notices by incident, thread link and what was held about the
+/// member.
+type PreparedKey = (String, Option<String>, Option<HeldData>);
 
-/// The breach notices a sender has rendered, by incident and thread link,
-/// and the incidents' wording they were rendered from.
+/// The breach notices a sender has rendered, by incident, thread link and
+/// kind of member, and the incidents' wording they were rendered from.
 #[derive(Debug)]
 pub struct NoticeCache {
     incidents: Mutex<LruMap<String, Arc<IncidentContext>>>,
@@ -108,26 +110,31 @@ impl NoticeCache {
         }
     }
 
-    /// The incident's notice for `thread_url`, rendered by `renderer` on a
-    /// miss from the incident's wording (loaded with `load_incident` on a
-    /// miss of its own).
+    /// The incident's notice for `thread_url` and members about whom `held`
+    /// was held, rendered by `renderer` on a miss from the incident's
+    /// wording (loaded with `load_incident` on a miss of its own).
     pub async fn prepared<Load, Loading>(
         &self,
         renderer: &Renderer,
         incident_id: &str,
         thread_url: Option<&str>,
+        held: Option<&HeldData>,
         load_incident: Load,
     ) -> Result<Arc<PreparedNotice>, RenderError>
     where
         Load: FnOnce() -> Loading,
         Loading: Future<Output = Result<IncidentContext, RenderError>>,
     {
-        let key = (incident_id.to_owned(), thread_url.map(str::to_owned));
+        let key = (
+            incident_id.to_owned(),
+            thread_url.map(str::to_owned),
+            held.cloned(),
+        );
         if let Some(found) = lock(&self.prepared).get(&key) {
             return Ok(found);
         }
         let incident = self.incident(incident_id, load_incident).await?;
-        let prepared = Arc::new(renderer.prepare_breach_notice(&incident, thread_url)?);
+        let prepared = Arc::new(renderer.prepare_breach_notice(&incident, thread_url, held)?);
         lock(&self.prepared).insert(key, prepared.clone());
         Ok(prepared)
     }
@@ -162,9 +169,10 @@ mod tests {
 
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use candor_proto::events::v1::BreachReported;
+    use candor_proto::events::v1::{BreachReported, DataClass};
 
     use super::*;
+    use crate::notice::EmailIdentity;
 
     const INCIDENT_JSON: &str =
         include_str!("../../../../crates/candor-proto/tests/data/breach_reported.json");
@@ -172,7 +180,7 @@ mod tests {
     #[tokio::test]
     async fn notices_are_prepared_once_while_cached_and_the_caches_stay_bounded() {
         let renderer = Renderer::new(
-            "Candor Books <notices@candor.example>",
+            &EmailIdentity::new("notices@candor.example", "Candor Books"),
             "https://candor.example/",
         )
         .unwrap();
@@ -184,19 +192,31 @@ mod tests {
         };
         let cache = NoticeCache::with_capacity(2);
         let first = cache
-            .prepared(&renderer, "inc-1", None, load)
+            .prepared(&renderer, "inc-1", None, None, load)
             .await
             .unwrap();
         let again = cache
-            .prepared(&renderer, "inc-1", None, load)
+            .prepared(&renderer, "inc-1", None, None, load)
             .await
             .unwrap();
         assert!(Arc::ptr_eq(&first, &again));
         let linked = cache
-            .prepared(&renderer, "inc-1", Some("https://candor.example/t/1"), load)
+            .prepared(
+                &renderer,
+                "inc-1",
+                Some("https://candor.example/t/1"),
+                None,
+                load,
+            )
             .await
             .unwrap();
         assert!(!Arc::ptr_eq(&first, &linked));
+        let email_only = HeldData::from_event(&[DataClass::EmailAddress as i32]);
+        let without_password = cache
+            .prepared(&renderer, "inc-1", None, email_only.as_ref(), load)
+            .await
+            .unwrap();
+        assert!(!Arc::ptr_eq(&first, &without_password));
         assert_eq!(
             loads.load(Ordering::Relaxed),
             1,
@@ -204,14 +224,14 @@ mod tests {
         );
         for incident in ["inc-2", "inc-3", "inc-4"] {
             cache
-                .prepared(&renderer, incident, None, load)
+                .prepared(&renderer, incident, None, None, load)
                 .await
                 .unwrap();
         }
         assert_eq!(cache.sizes(), (2, 2));
         assert_eq!(loads.load(Ordering::Relaxed), 4);
         cache
-            .prepared(&renderer, "inc-1", None, load)
+            .prepared(&renderer, "inc-1", None, None, load)
             .await
             .unwrap();
         assert_eq!(

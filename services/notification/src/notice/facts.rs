@@ -1,13 +1,18 @@
-//! What a breach notice says about an incident, worded once per incident
-//! from its `BreachReported` (dates, data taken, compensation, steps).
+//! What a breach notice says about an incident, worded from its
+//! `BreachReported` (dates, data taken, compensation, steps) for the data
+//! held about one member: a member is told only of the classes of data
+//! that were held about them, and given the password steps only when they
+//! had a password.
 
 use candor_proto::events::v1::{
-    BreachReported, CompensationKind, DataClass, DataClassTaken, PasswordResetScope,
+    ACCOUNT_DATA_CLASSES, BreachReported, CompensationKind, DataClass, DataClassTaken,
+    PasswordResetScope,
 };
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-/// The incident part of the notice's template context.
+/// The incident part of the notice's template context, for one kind of
+/// member.
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentNotice {
     pub title: String,
@@ -15,14 +20,62 @@ pub struct IncidentNotice {
     /// When it happened, e.g. "14 May 2025, 02:10 UTC" or a range.
     pub occurred: String,
     pub discovered_at: String,
+    /// The classes of data taken that were held about this member; empty
+    /// when none was (the notice then says so).
     pub data_classes: Vec<String>,
     pub likely_consequences: String,
     pub measures_taken: Vec<String>,
     /// The offer in words; `None` when nothing is offered.
     pub compensation: Option<String>,
+    /// Whether the member had a password: the notice then tells them what
+    /// became of it and links the reset page.
+    pub had_password: bool,
+    /// Empty unless `had_password`.
     pub password_steps: Vec<String>,
+    /// The operator's advice, without an entry the password steps already
+    /// give.
     pub recommended_actions: Vec<String>,
     pub contact: ContactNotice,
+}
+
+/// What the account service held about one member
+/// (`AffectedAccount.held_data_classes`): `DataClass` numbers, sorted and
+/// distinct. A member it did not say anything about has none of these
+/// (`Option::None` wherever one is expected) and is told of every class.
+/// Stored as a breach notice job's content, `{"held_data_classes": [1, 2]}`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HeldData {
+    held_data_classes: Vec<i32>,
+}
+
+impl HeldData {
+    /// The held classes an event lists; `None` when it lists none (a
+    /// publisher older than the field: not known).
+    pub fn from_event(classes: &[i32]) -> Option<Self> {
+        let mut classes = classes.to_vec();
+        classes.sort_unstable();
+        classes.dedup();
+        (!classes.is_empty()).then_some(Self {
+            held_data_classes: classes,
+        })
+    }
+
+    /// The `DataClass` numbers held.
+    pub fn classes(&self) -> &[i32] {
+        &self.held_data_classes
+    }
+
+    /// Whether the notice may say `class` was taken from this member: the
+    /// account service held it, or it is not one the account service keeps
+    /// (and so cannot say anything about).
+    fn covers(&self, class: DataClass) -> bool {
+        !ACCOUNT_DATA_CLASSES.contains(&class) || self.held_data_classes.contains(&(class as i32))
+    }
+}
+
+/// Whether `class` was held about a member (`None`: not known, so yes).
+fn held(member: Option<&HeldData>, class: DataClass) -> bool {
+    member.is_none_or(|held| held.covers(class))
 }
 
 /// The contact point (GDPR Art. 34(2)).
@@ -34,8 +87,24 @@ pub struct ContactNotice {
 }
 
 impl IncidentNotice {
-    /// Words the notice for a validated incident.
-    pub fn from_report(report: &BreachReported) -> Self {
+    /// Words the notice of a validated incident for a member about whom
+    /// `member` was held (`None`: not known, every class).
+    pub fn for_member(report: &BreachReported, member: Option<&HeldData>) -> Self {
+        let taken: Vec<&DataClassTaken> = report
+            .data_classes
+            .iter()
+            .filter(|taken| held(member, data_class(taken)))
+            .collect();
+        let had_password = held(member, DataClass::PasswordHash);
+        let password_steps = if had_password {
+            password_steps(report)
+        } else {
+            Vec::new()
+        };
+        let recommended_actions = trimmed(&report.recommended_actions)
+            .into_iter()
+            .filter(|action| !password_steps.contains(action))
+            .collect();
         let occurred_at = format_time(report.occurred_at.as_ref());
         let occurred = match report.occurred_until.as_ref() {
             Some(until) => format!("from {occurred_at} to {}", format_time(Some(until))),
@@ -52,12 +121,16 @@ impl IncidentNotice {
                 .collect(),
             occurred,
             discovered_at: format_time(report.discovered_at.as_ref()),
-            data_classes: report.data_classes.iter().map(data_class_wording).collect(),
-            likely_consequences: likely_consequences(report),
+            data_classes: taken
+                .iter()
+                .map(|taken| data_class_wording(taken))
+                .collect(),
+            likely_consequences: likely_consequences(report, &taken),
             measures_taken: trimmed(&report.measures_taken),
             compensation: compensation_wording(report),
-            password_steps: password_steps(report),
-            recommended_actions: trimmed(&report.recommended_actions),
+            had_password,
+            password_steps,
+            recommended_actions,
             contact: ContactNotice {
                 email: contact.email,
                 url: contact.url,
@@ -100,8 +173,12 @@ fn data_class_label(class: DataClass) -> &'static str {
     }
 }
 
+fn data_class(taken: &DataClassTaken) -> DataClass {
+    DataClass::try_from(taken.data_class).unwrap_or(DataClass::Other)
+}
+
 fn data_class_wording(taken: &DataClassTaken) -> String {
-    let class = DataClass::try_from(taken.data_class).unwrap_or(DataClass::Other);
+    let class = data_class(taken);
     let description = taken.description.trim();
     match (class, description.is_empty()) {
         (DataClass::Other, false) => description.to_owned(),
@@ -110,26 +187,22 @@ fn data_class_wording(taken: &DataClassTaken) -> String {
     }
 }
 
-fn has_class(report: &BreachReported, wanted: DataClass) -> bool {
-    report
-        .data_classes
-        .iter()
-        .any(|taken| taken.data_class == wanted as i32)
-}
-
-fn likely_consequences(report: &BreachReported) -> String {
+/// The operator's words, or a statement derived from the classes taken
+/// from this member.
+fn likely_consequences(report: &BreachReported, taken: &[&DataClassTaken]) -> String {
     let given = report.likely_consequences.trim();
     if !given.is_empty() {
         return given.to_owned();
     }
+    let has_class = |wanted: DataClass| taken.iter().any(|taken| data_class(taken) == wanted);
     let mut sentences = Vec::new();
-    if has_class(report, DataClass::PasswordHash) || has_class(report, DataClass::SessionToken) {
+    if has_class(DataClass::PasswordHash) || has_class(DataClass::SessionToken) {
         sentences.push("Someone may try to sign in to your account, or to other sites where you used the same password.");
     }
-    if has_class(report, DataClass::EmailAddress) {
+    if has_class(DataClass::EmailAddress) {
         sentences.push("You may receive phishing emails that look as if they come from us.");
     }
-    if has_class(report, DataClass::PaymentCard) {
+    if has_class(DataClass::PaymentCard) {
         sentences.push("Your payment card may be used for purchases you did not make.");
     }
     if sentences.is_empty() {

@@ -1,6 +1,7 @@
 //! The emails themselves: templates (minijinja, HTML auto-escaped, in
 //! `templates/`), headers, and the formatted RFC 5322 message.
 
+mod breach;
 mod cache;
 mod facts;
 mod prepared;
@@ -10,22 +11,36 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use candor_platform::links::PublicLinks;
-use candor_proto::events::v1::BreachReported;
 use lettre::Message;
 use lettre::address::Envelope;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, Output, State, Value, context};
 
+use crate::domain::organisation::Organisation;
+
+pub use breach::{IncidentContext, NoticeRecipient};
 pub use cache::{LruMap, NOTICE_CACHE_CAPACITY, NoticeCache};
-pub use facts::{IncidentNotice, format_time};
+pub use facts::{HeldData, IncidentNotice, format_time};
 pub use prepared::PreparedNotice;
 pub use transactional::TransactionalContent;
 
 /// The title California Civ. Code 1798.82 prescribes.
 pub const BREACH_NOTICE_SUBJECT: &str = "Notice of Data Breach";
 
-const TEMPLATES: [(&str, &str); 8] = [
+/// What a test notice's subject starts with (SendTestNotice); its body
+/// opens with a line saying it is a test, in both parts.
+pub const TEST_SUBJECT_PREFIX: &str = "[TEST] ";
+
+const TEMPLATES: [(&str, &str); 10] = [
+    (
+        "_signature.txt",
+        include_str!("../../templates/_signature.txt"),
+    ),
+    (
+        "_signature.html",
+        include_str!("../../templates/_signature.html"),
+    ),
     (
         "breach_notice.txt",
         include_str!("../../templates/breach_notice.txt"),
@@ -89,45 +104,62 @@ pub struct RenderedEmail {
     message_id: String,
 }
 
-/// An incident worded once, reused for every notice of it.
-#[derive(Debug, Clone)]
-pub struct IncidentContext {
-    value: Value,
-    reply_to: Option<String>,
+/// Who every email comes from (`EMAIL_FROM`) and speaks for
+/// (`ORGANISATION_NAME`, `ORGANISATION_CONTACT`, `ORGANISATION_LOGO_URL`),
+/// as configured; [`Renderer::new`] checks them.
+#[derive(Debug, Clone, Copy)]
+pub struct EmailIdentity<'a> {
+    /// `From` of every email; without a display name of its own, the
+    /// organisation's name is shown.
+    pub from: &'a str,
+    /// "a data breach at …", "your … account", and every signature.
+    pub organisation_name: &'a str,
+    /// Where members reach the organisation; `None` or empty: the `From`
+    /// address.
+    pub organisation_contact: Option<&'a str>,
+    /// An image above the HTML breach notice; `None` or empty: none.
+    pub organisation_logo_url: Option<&'a str>,
 }
 
-impl IncidentContext {
-    pub fn new(report: &BreachReported) -> Self {
-        let notice = IncidentNotice::from_report(report);
-        let reply_to = Some(notice.contact.email.clone()).filter(|email| !email.is_empty());
+impl<'a> EmailIdentity<'a> {
+    /// Emails from `from` signed `organisation_name`, with the default
+    /// contact and no logo.
+    pub fn new(from: &'a str, organisation_name: &'a str) -> Self {
         Self {
-            value: Value::from_serialize(&notice),
-            reply_to,
+            from,
+            organisation_name,
+            organisation_contact: None,
+            organisation_logo_url: None,
         }
     }
-}
-
-/// The recipient of one breach notice.
-#[derive(Debug, Clone, Copy)]
-pub struct NoticeRecipient<'a> {
-    pub display_name: &'a str,
-    pub to_address: &'a str,
-    pub thread_url: Option<&'a str>,
 }
 
 /// Renders and formats every email of the service.
 pub struct Renderer {
     environment: Environment<'static>,
     from: Mailbox,
-    organization: String,
+    organisation: Value,
     message_id_domain: String,
     links: PublicLinks,
 }
 
 impl Renderer {
-    /// `from` is `EMAIL_FROM`; links are built under `public_base_url`.
-    pub fn new(from: &str, public_base_url: &str) -> anyhow::Result<Arc<Self>> {
-        let from: Mailbox = from.parse().context("parsing EMAIL_FROM")?;
+    /// Emails of `identity`, with links built under `public_base_url`.
+    pub fn new(identity: &EmailIdentity<'_>, public_base_url: &str) -> anyhow::Result<Arc<Self>> {
+        let mut from: Mailbox = identity.from.parse().context("parsing EMAIL_FROM")?;
+        let organisation = Organisation::new(
+            identity.organisation_name,
+            identity.organisation_contact,
+            identity.organisation_logo_url,
+            &from,
+        );
+        if from
+            .name
+            .as_deref()
+            .is_none_or(|name| name.trim().is_empty())
+        {
+            from.name = Some(organisation.name.clone());
+        }
         let mut environment = Environment::new();
         environment.set_keep_trailing_newline(true);
         environment.set_formatter(html_formatter);
@@ -137,7 +169,7 @@ impl Renderer {
                 .with_context(|| format!("compiling template {name}"))?;
         }
         Ok(Arc::new(Self {
-            organization: from.name.clone().unwrap_or_else(|| "Candor".to_owned()),
+            organisation: Value::from_serialize(&organisation),
             message_id_domain: from.email.domain().to_owned(),
             from,
             environment,
@@ -170,77 +202,6 @@ impl Renderer {
         self.links.forum_thread("sample")
     }
 
-    /// The "Notice of Data Breach" for one recipient.
-    pub fn breach_notice(
-        &self,
-        incident: &IncidentContext,
-        recipient: NoticeRecipient<'_>,
-        message_id: &str,
-    ) -> Result<RenderedEmail, RenderError> {
-        let (text, html) = self.render_breach_notice(
-            incident,
-            &greeting(recipient.display_name),
-            recipient.to_address,
-            recipient.thread_url,
-        )?;
-        self.assemble(
-            BREACH_NOTICE_SUBJECT,
-            text,
-            html,
-            recipient.display_name,
-            recipient.to_address,
-            incident.reply_to.as_deref(),
-            message_id,
-        )
-    }
-
-    /// The incident's notice rendered once, for [`PreparedNotice::format`]
-    /// to fill in per member (the sender's path for breach notices).
-    pub fn prepare_breach_notice(
-        &self,
-        incident: &IncidentContext,
-        thread_url: Option<&str>,
-    ) -> Result<PreparedNotice, RenderError> {
-        let markers = prepared::Markers::new();
-        let (text, html) =
-            self.render_breach_notice(incident, &markers.greeting, &markers.address, thread_url)?;
-        let reply_to = incident
-            .reply_to
-            .as_deref()
-            .map(|email| email.parse().map(|address| Mailbox::new(None, address)))
-            .transpose()
-            .context("parsing the contact address for Reply-To")?;
-        PreparedNotice::new(
-            self.from.clone(),
-            reply_to,
-            BREACH_NOTICE_SUBJECT,
-            &markers,
-            &text,
-            &html,
-        )
-    }
-
-    /// The notice's text and HTML parts for one greeting and address (a
-    /// member's, or the markers a prepared notice fills in later).
-    fn render_breach_notice(
-        &self,
-        incident: &IncidentContext,
-        greeting: &str,
-        to_address: &str,
-        thread_url: Option<&str>,
-    ) -> Result<(String, String), RenderError> {
-        let context = context! {
-            incident => incident.value.clone(),
-            organization => &self.organization,
-            greeting => greeting,
-            to_address => to_address,
-            thread_url => thread_url,
-            reset_url => self.reset_url(),
-            deactivation_url => self.deactivation_url(),
-        };
-        self.render_pair("breach_notice", &context)
-    }
-
     /// A transactional email (SendEmail).
     pub fn transactional(
         &self,
@@ -254,7 +215,7 @@ impl Renderer {
             | TransactionalContent::DeactivationConfirmation { link, expires_at } => (
                 content.kind().as_str(),
                 context! {
-                    organization => &self.organization,
+                    organisation => &self.organisation,
                     greeting => greeting(display_name),
                     link => link,
                     expires_at => expires_at.format("%-d %B %Y, %H:%M UTC").to_string(),
@@ -263,7 +224,7 @@ impl Renderer {
             TransactionalContent::PasswordChanged { changed_at } => (
                 content.kind().as_str(),
                 context! {
-                    organization => &self.organization,
+                    organisation => &self.organisation,
                     greeting => greeting(display_name),
                     changed_at => changed_at.format("%-d %B %Y, %H:%M UTC").to_string(),
                     reset_url => self.reset_url(),

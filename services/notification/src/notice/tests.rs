@@ -2,6 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use candor_proto::events::v1::{
+    ACCOUNT_DATA_CLASSES, BreachReported, DataClass, DataClassTaken, PasswordResetScope,
+};
+
 use super::*;
 
 const INCIDENT_JSON: &str =
@@ -13,13 +17,21 @@ fn incident() -> BreachReported {
 
 fn renderer() -> Arc<Renderer> {
     Renderer::new(
-        "Candor Books <notices@candor.example>",
+        &EmailIdentity::new("notices@candor.example", "Candor Books"),
         "https://candor.example/",
     )
     .unwrap()
 }
 
 fn notice(display_name: &str, thread_url: Option<&str>) -> RenderedEmail {
+    notice_for(display_name, thread_url, None)
+}
+
+fn notice_for(
+    display_name: &str,
+    thread_url: Option<&str>,
+    held: Option<&HeldData>,
+) -> RenderedEmail {
     let renderer = renderer();
     let context = IncidentContext::new(&incident());
     renderer
@@ -29,10 +41,26 @@ fn notice(display_name: &str, thread_url: Option<&str>) -> RenderedEmail {
                 display_name,
                 to_address: "reader@example.org",
                 thread_url,
+                held,
             },
             "<job@candor.example>",
         )
         .unwrap()
+}
+
+/// Ada, without a thread link, about whom nothing is known.
+fn ada_at(to_address: &str) -> NoticeRecipient<'_> {
+    NoticeRecipient {
+        display_name: "Ada",
+        to_address,
+        thread_url: None,
+        held: None,
+    }
+}
+
+fn held(classes: &[DataClass]) -> HeldData {
+    let numbers: Vec<i32> = classes.iter().map(|class| *class as i32).collect();
+    HeldData::from_event(&numbers).unwrap()
 }
 
 #[test]
@@ -126,15 +154,7 @@ fn headers_carry_message_id_auto_submitted_and_reply_to() {
 fn a_bad_recipient_address_is_a_render_error() {
     let renderer = renderer();
     let context = IncidentContext::new(&incident());
-    let result = renderer.breach_notice(
-        &context,
-        NoticeRecipient {
-            display_name: "x",
-            to_address: "not an address",
-            thread_url: None,
-        },
-        "<a@b>",
-    );
+    let result = renderer.breach_notice(&context, ada_at("not an address"), "<a@b>");
     assert!(matches!(result, Err(RenderError::InvalidAddress(_))));
 }
 
@@ -158,9 +178,14 @@ fn a_prepared_notice_formats_exactly_what_a_full_render_says() {
     let renderer = renderer();
     let context = IncidentContext::new(&incident());
     let long_name = "Bartholomew ".repeat(12);
-    for thread_url in [Some("https://candor.example/forum/threads/t1"), None] {
+    let email_only = held(&[DataClass::EmailAddress]);
+    for (thread_url, held) in [
+        (Some("https://candor.example/forum/threads/t1"), None),
+        (None, None),
+        (None, Some(&email_only)),
+    ] {
         let prepared = renderer
-            .prepare_breach_notice(&context, thread_url)
+            .prepare_breach_notice(&context, thread_url, held)
             .unwrap();
         for name in [
             "Ada",
@@ -177,6 +202,7 @@ fn a_prepared_notice_formats_exactly_what_a_full_render_says() {
                         display_name: name,
                         to_address: to,
                         thread_url,
+                        held,
                     },
                     "<job@candor.example>",
                 )
@@ -210,8 +236,205 @@ fn a_prepared_notice_formats_exactly_what_a_full_render_says() {
 fn a_prepared_notice_refuses_an_invalid_address() {
     let renderer = renderer();
     let prepared = renderer
-        .prepare_breach_notice(&IncidentContext::new(&incident()), None)
+        .prepare_breach_notice(&IncidentContext::new(&incident()), None, None)
         .unwrap();
     let result = prepared.format("Ada", "not an address", "<job@candor.example>");
     assert!(matches!(result, Err(RenderError::InvalidAddress(_))));
+}
+
+#[test]
+fn the_organisation_speaks_from_its_settings_never_from_the_from_address() {
+    let renderer = Renderer::new(
+        &EmailIdentity {
+            from: "security@acme.example",
+            organisation_name: "Acme",
+            organisation_contact: Some("https://acme.example/help"),
+            organisation_logo_url: Some("https://acme.example/logo.png"),
+        },
+        "https://acme.example/",
+    )
+    .unwrap();
+    let email = renderer
+        .breach_notice(
+            &IncidentContext::new(&incident()),
+            ada_at("ada@example.org"),
+            "<job@acme.example>",
+        )
+        .unwrap();
+    for part in [&email.text, &email.html] {
+        assert!(
+            part.contains("a data breach at Acme that involves"),
+            "{part}"
+        );
+        assert!(part.contains("https://acme.example/help"), "{part}");
+    }
+    assert!(
+        email
+            .text
+            .ends_with("We are sorry this happened.\n\nAcme\nhttps://acme.example/help\n")
+    );
+    assert!(email.html.contains(
+        r#"<img src="https://acme.example/logo.png" alt="Acme" style="max-height: 64px;">"#
+    ));
+    assert!(
+        !email.text.contains("logo.png"),
+        "the logo is for HTML only"
+    );
+    assert!(
+        email
+            .headers
+            .contains(&("From".to_owned(), "Acme <security@acme.example>".to_owned()))
+    );
+    // A display name in EMAIL_FROM is kept as the From name; it no longer
+    // names the organisation.
+    let named = Renderer::new(
+        &EmailIdentity::new("Acme Security <security@acme.example>", "Acme"),
+        "https://acme.example/",
+    )
+    .unwrap();
+    let email = named
+        .transactional(
+            &TransactionalContent::PasswordChanged {
+                changed_at: chrono::Utc::now(),
+            },
+            "Ada",
+            "ada@example.org",
+            "<job@acme.example>",
+        )
+        .unwrap();
+    assert!(email.text.contains("your Acme account"), "{}", email.text);
+    assert!(
+        email.text.ends_with("Acme\nsecurity@acme.example\n"),
+        "{}",
+        email.text
+    );
+    assert!(
+        email
+            .html
+            .contains(r#"<a href="mailto:security@acme.example">security@acme.example</a>"#)
+    );
+    assert!(
+        email.headers.contains(&(
+            "From".to_owned(),
+            "Acme Security <security@acme.example>".to_owned()
+        )),
+        "{:?}",
+        email.headers
+    );
+}
+
+#[test]
+fn a_member_is_told_only_of_the_data_held_about_them() {
+    // Held everything: the email, the hash and the password steps.
+    let email = notice_for("Ada", None, Some(&held(&ACCOUNT_DATA_CLASSES)));
+    for part in [&email.text, &email.html] {
+        assert!(part.contains("Your email address"), "{part}");
+        assert!(part.contains("Your password hash (salted SHA-1 password hashes)"));
+        assert!(part.contains("Your old password no longer works"));
+        assert!(part.contains("https://candor.example/account/reset-password"));
+    }
+    // Imported without a password hash: the email only, no password claim
+    // and no password steps.
+    let email = notice_for("Bo", None, Some(&held(&[DataClass::EmailAddress])));
+    for part in [&email.text, &email.html] {
+        assert!(part.contains("Your email address"), "{part}");
+        assert!(!part.contains("Your password hash"), "{part}");
+        assert!(!part.contains("Your old password"), "{part}");
+        assert!(!part.contains("account/reset-password"), "{part}");
+        assert!(part.contains("Be wary of emails asking for your password"));
+        assert!(part.contains("account/deactivate"), "{part}");
+    }
+}
+
+#[test]
+fn classes_the_account_service_cannot_know_about_are_always_told() {
+    let mut report = incident();
+    report.data_classes.push(DataClassTaken {
+        data_class: DataClass::IpAddress as i32,
+        description: String::new(),
+    });
+    report.likely_consequences.clear();
+    let notice = IncidentNotice::for_member(&report, Some(&held(&[DataClass::EmailAddress])));
+    assert_eq!(
+        notice.data_classes,
+        ["Your email address", "IP addresses you used"]
+    );
+    assert_eq!(
+        notice.likely_consequences,
+        "You may receive phishing emails that look as if they come from us.",
+        "derived from what was taken from this member"
+    );
+    // Nothing held of what was taken: the notice says so.
+    report
+        .data_classes
+        .retain(|taken| taken.data_class == DataClass::PasswordHash as i32);
+    let email = renderer()
+        .breach_notice(
+            &IncidentContext::new(&report),
+            NoticeRecipient {
+                held: Some(&held(&[DataClass::EmailAddress])),
+                ..ada_at("bo@example.org")
+            },
+            "<job@candor.example>",
+        )
+        .unwrap();
+    assert!(
+        email
+            .text
+            .contains("We did not hold any of the kinds of information that were taken about you")
+    );
+    assert!(email.text.contains("  - Be wary of emails"));
+}
+
+#[test]
+fn advice_the_password_steps_already_give_is_not_repeated() {
+    let mut report = incident();
+    report.password_reset_scope = PasswordResetScope::Affected as i32;
+    report.recommended_actions =
+        vec![" If you used the same password on another site, change it there too. ".to_owned()];
+    let email = renderer()
+        .breach_notice(
+            &IncidentContext::new(&report),
+            ada_at("ada@example.org"),
+            "<job@candor.example>",
+        )
+        .unwrap();
+    assert_eq!(
+        email
+            .text
+            .matches("If you used the same password on another site")
+            .count(),
+        1,
+        "{}",
+        email.text
+    );
+    // Without a password, the advice is the member's only step.
+    let notice = IncidentNotice::for_member(&report, Some(&held(&[DataClass::EmailAddress])));
+    assert!(notice.password_steps.is_empty());
+    assert_eq!(notice.recommended_actions.len(), 1);
+}
+
+#[test]
+fn a_test_notice_is_marked_in_the_subject_and_both_parts() {
+    let renderer = renderer();
+    let email = renderer
+        .test_breach_notice(
+            &IncidentContext::new(&incident()),
+            ada_at("operator@example.org"),
+            "<test@candor.example>",
+        )
+        .unwrap();
+    assert_eq!(email.subject, "[TEST] Notice of Data Breach");
+    assert!(
+        email
+            .text
+            .starts_with("[TEST] This is a test of the notice members will receive")
+    );
+    assert!(
+        email
+            .html
+            .contains("<strong>[TEST]</strong> This is a test of the notice members will receive")
+    );
+    let member = notice("Ada", None);
+    assert!(!member.text.contains("[TEST]") && !member.html.contains("[TEST]"));
 }

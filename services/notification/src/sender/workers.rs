@@ -20,8 +20,8 @@ use uuid::Uuid;
 use super::claimer::QueuedJob;
 use super::refresher::HeldJobs;
 use crate::notice::{
-    IncidentContext, NoticeCache, PreparedNotice, RenderError, Renderer, TransactionalContent,
-    without_panics,
+    HeldData, IncidentContext, NoticeCache, PreparedNotice, RenderError, Renderer,
+    TransactionalContent, without_panics,
 };
 use crate::smtp::{SmtpError, SmtpPool};
 use crate::store::JobKind;
@@ -238,18 +238,27 @@ impl Deliverer {
         without_panics(|| rendered.format())
     }
 
-    /// The job's incident notice, rendered once per incident and thread link
-    /// while cached.
+    /// The job's incident notice, rendered once per incident, thread link
+    /// and kind of member while cached.
     async fn prepared(&self, job: &ClaimedJob) -> Result<Arc<PreparedNotice>, RenderError> {
         let incident_id = job
             .incident_id
             .as_deref()
             .context("a breach notice without an incident")?;
+        // A notice queued without content (by an older version, or from a
+        // batch that did not say what was held) claims every class.
+        let held: Option<HeldData> = job
+            .content
+            .clone()
+            .map(serde_json::from_value)
+            .transpose()
+            .context("decoding what was held about the member")?;
         self.notices
             .prepared(
                 &self.renderer,
                 incident_id,
                 job.thread_url.as_deref(),
+                held.as_ref(),
                 || self.incident(incident_id),
             )
             .await

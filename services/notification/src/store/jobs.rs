@@ -12,6 +12,10 @@ pub struct NewNotice {
     pub account_id: Uuid,
     pub email: String,
     pub display_name: String,
+    /// The notice's own content (`email_jobs.content`): what was held about
+    /// the member, for the sender to word their notice; `None` when the
+    /// batch did not say.
+    pub content: Option<serde_json::Value>,
 }
 
 /// Creates the notices of a batch in one statement; an account that already
@@ -34,20 +38,25 @@ pub async fn insert_notices(
         .iter()
         .map(|notice| notice.display_name.as_str())
         .collect();
+    let contents: Vec<Option<&serde_json::Value>> = notices
+        .iter()
+        .map(|notice| notice.content.as_ref())
+        .collect();
     let created = sqlx::query_scalar!(
         "WITH created AS ( \
          INSERT INTO email_jobs (job_id, kind, priority, incident_id, account_id, to_address, \
-                                 display_name, state, suppression_reason, message_id, next_attempt_at) \
+                                 display_name, content, state, suppression_reason, message_id, next_attempt_at) \
          SELECT t.job_id, 'breach_notice', 1, $1, t.account_id, \
                 CASE WHEN d.account_id IS NULL THEN t.email ELSE '' END, \
                 CASE WHEN d.account_id IS NULL THEN t.display_name ELSE '' END, \
+                CASE WHEN d.account_id IS NULL AND s.address IS NULL THEN t.content END, \
                 CASE WHEN d.account_id IS NOT NULL OR s.address IS NOT NULL THEN 'suppressed' ELSE 'queued' END, \
                 CASE WHEN d.account_id IS NOT NULL THEN 2 WHEN s.address IS NOT NULL THEN 1 END, \
                 '<' || t.job_id::text || '@' || $6 || '>', \
                 CASE WHEN th.thread_url IS NOT NULL THEN now() \
                      ELSE greatest(now(), i.recorded_at + make_interval(secs => $7)) END \
-         FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::text[]) \
-              AS t(job_id, account_id, email, display_name) \
+         FROM UNNEST($2::uuid[], $3::uuid[], $4::text[], $5::text[], $8::jsonb[]) \
+              AS t(job_id, account_id, email, display_name, content) \
          JOIN incidents i ON i.incident_id = $1 \
          LEFT JOIN incident_threads th ON th.incident_id = $1 \
          LEFT JOIN deactivated_accounts d ON d.account_id = t.account_id \
@@ -69,6 +78,8 @@ pub async fn insert_notices(
         &names as _,
         message_id_domain,
         thread_wait_seconds,
+        // `as _`: a notice without content binds NULL in the jsonb[].
+        &contents as _,
     )
     .fetch_one(connection)
     .await?;

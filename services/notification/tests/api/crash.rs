@@ -44,6 +44,7 @@ async fn a_killed_sender_resends_at_most_what_it_reports_as_possibly_resent() {
     let binary = environment
         .binary(env!("CARGO_BIN_EXE_candor-notification"))
         .env("SMTP_URL", sink.url())
+        .env("ORGANISATION_NAME", "Candor Books")
         .env("SEND_RATE_PER_SECOND", "0")
         .env("SMTP_CONCURRENCY", "4")
         .env("THREAD_LINK_WAIT_SECONDS", "0")

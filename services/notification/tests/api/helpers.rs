@@ -7,8 +7,8 @@ use std::time::Duration;
 use candor_notification::{App, Config};
 use candor_platform::auth::Caller;
 use candor_proto::events::v1::{
-    AccountDeactivated, AccountsAffected, AffectedAccount, BreachReported, EnumerationCompleted,
-    Event, IncidentThreadOpened,
+    ACCOUNT_DATA_CLASSES, AccountDeactivated, AccountsAffected, AffectedAccount, BreachReported,
+    EnumerationCompleted, Event, IncidentThreadOpened,
 };
 use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use candor_proto::notification::v1::{GetIncidentProgressRequest, GetIncidentProgressResponse};
@@ -30,6 +30,9 @@ pub fn config(environment: &TestEnvironment, smtp_url: &str) -> Config {
         account_grpc_url: "http://127.0.0.1:50051".to_owned(),
         forum_grpc_url: "http://127.0.0.1:50054".to_owned(),
         email_from: "Candor Books <notices@books.example>".to_owned(),
+        organisation_name: "Candor Books".to_owned(),
+        organisation_contact: None,
+        organisation_logo_url: None,
         thread_link_wait_seconds: 600,
         send_rate_per_second: 0.0,
         smtp_concurrency: 4,
@@ -98,7 +101,8 @@ pub fn incident() -> BreachReported {
     incident
 }
 
-/// `count` affected accounts with distinct addresses.
+/// `count` affected accounts with distinct addresses, each of whom had a
+/// password.
 pub fn accounts(count: usize) -> Vec<AffectedAccount> {
     (0..count)
         .map(|index| {
@@ -111,6 +115,11 @@ pub fn accounts(count: usize) -> Vec<AffectedAccount> {
                     seconds: 1_200_000_000,
                     nanos: 0,
                 }),
+                // What the account service says of a member who had a password.
+                held_data_classes: ACCOUNT_DATA_CLASSES
+                    .iter()
+                    .map(|class| *class as i32)
+                    .collect(),
             }
         })
         .collect()

@@ -8,6 +8,7 @@ mod crash;
 mod delivery;
 mod failures;
 mod helpers;
+mod member_notices;
 mod notices;
 mod permissions;
 mod sending_health;

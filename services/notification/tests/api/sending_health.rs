@@ -51,6 +51,7 @@ async fn sending_health_is_not_serving_while_the_smtp_server_is_unreachable() {
         .binary(env!("CARGO_BIN_EXE_candor-notification"))
         .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
         .env("SMTP_URL", format!("smtp://{}", proxy.address()))
+        .env("ORGANISATION_NAME", "Candor Books")
         .env("SMTP_PROBE_INTERVAL_SECONDS", "1")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")

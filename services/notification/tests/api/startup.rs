@@ -5,6 +5,6 @@ candor_testkit::service_startup_tests! {
     service: candor_notification,
     binary: "candor-notification",
     grpc_service: "candor.notification.v1.NotificationService",
-    settings: [],
-    required: ["DATABASE_URL", "OPERATOR_TOKEN", "SERVICE_TOKEN"],
+    settings: [("ORGANISATION_NAME", "Candor Books")],
+    required: ["DATABASE_URL", "OPERATOR_TOKEN", "SERVICE_TOKEN", "ORGANISATION_NAME"],
 }

@@ -9,11 +9,22 @@
 
 use super::{ValidationError, Violations, is_email, is_incident_id, is_url};
 use crate::events::v1::{
-    AccountDeactivated, AccountsAffected, EnumerationCompleted, IncidentThreadOpened,
+    AccountDeactivated, AccountsAffected, AffectedAccount, DataClass, EnumerationCompleted,
+    IncidentThreadOpened,
 };
 
 /// Most accounts one `AccountsAffected` batch may carry.
 pub const MAX_BATCH_ACCOUNTS: usize = 1000;
+
+/// The data classes the account service keeps about a member, and so the
+/// only ones `AffectedAccount.held_data_classes` may list: what it held
+/// about each affected member decides which of these the member's notice
+/// claims were taken.
+pub const ACCOUNT_DATA_CLASSES: [DataClass; 3] = [
+    DataClass::EmailAddress,
+    DataClass::DisplayName,
+    DataClass::PasswordHash,
+];
 
 impl Violations {
     fn incident_id(&mut self, value: &str) {
@@ -21,6 +32,30 @@ impl Violations {
             self.add(
                 "incident_id",
                 "must be 1..=64 characters of [a-z0-9._-], starting with a letter or digit",
+            );
+        }
+    }
+
+    /// `held_data_classes`: each one of [`ACCOUNT_DATA_CLASSES`], at most
+    /// once, including the email address when any is listed.
+    fn held_data_classes(&mut self, account_field: &str, account: &AffectedAccount) {
+        let field = format!("{account_field}.held_data_classes");
+        let held = &account.held_data_classes;
+        for (index, class) in held.iter().enumerate() {
+            let known = DataClass::try_from(*class)
+                .is_ok_and(|class| ACCOUNT_DATA_CLASSES.contains(&class));
+            if !known {
+                self.add(
+                    format!("{field}[{index}]"),
+                    "must be DATA_CLASS_EMAIL_ADDRESS, DATA_CLASS_DISPLAY_NAME or DATA_CLASS_PASSWORD_HASH",
+                );
+            }
+        }
+        self.distinct(&field, held, |class| *class);
+        if !held.is_empty() && !held.contains(&(DataClass::EmailAddress as i32)) {
+            self.add(
+                field,
+                "must include DATA_CLASS_EMAIL_ADDRESS (every affected account has an email address)",
             );
         }
     }
@@ -38,7 +73,8 @@ impl Violations {
 impl AccountsAffected {
     /// Checks the batch: a reported-style incident id, a sequence of
     /// 1..=2147483647, 1..=1000 accounts with distinct UUIDs and an email
-    /// address each (surrounding blanks ignored).
+    /// address each (surrounding blanks ignored), and held data classes
+    /// among [`ACCOUNT_DATA_CLASSES`], each at most once.
     ///
     /// Display names are deliberately not checked here: a batch is refused
     /// as a whole, and one member's name (an imported one, say) must not
@@ -72,6 +108,7 @@ impl AccountsAffected {
                     "must be an email address of 3..=254 characters",
                 );
             }
+            violations.held_data_classes(&field, account);
         }
         ids.sort_unstable();
         let parsed = ids.len();

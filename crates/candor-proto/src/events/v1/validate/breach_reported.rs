@@ -4,7 +4,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prost_types::Timestamp;
 
-use super::{ValidationError, Violations, is_currency, is_e164, is_email, is_incident_id, is_url};
+use super::{
+    ValidationError, Violations, first_duplicate, is_currency, is_e164, is_email, is_incident_id,
+    is_url,
+};
 use crate::events::v1::{
     BreachReported, Compensation, CompensationKind, Contact, DataClass, PasswordResetScope,
 };
@@ -92,6 +95,9 @@ impl BreachReported {
         for (index, measure) in self.measures_taken.iter().enumerate() {
             violations.text(&format!("measures_taken[{index}]"), measure, 1, 1000);
         }
+        violations.distinct("measures_taken", &self.measures_taken, |measure| {
+            measure.trim()
+        });
         violations.text("likely_consequences", &self.likely_consequences, 0, 5000);
         if self.recommended_actions.len() > 10 {
             violations.add("recommended_actions", "must have 0..=10 entries");
@@ -99,6 +105,9 @@ impl BreachReported {
         for (index, action) in self.recommended_actions.iter().enumerate() {
             violations.text(&format!("recommended_actions[{index}]"), action, 1, 1000);
         }
+        violations.distinct("recommended_actions", &self.recommended_actions, |action| {
+            action.trim()
+        });
 
         match &self.contact {
             None => violations.add("contact", "required (email or url)"),
@@ -112,27 +121,38 @@ impl BreachReported {
         if !(1..=32).contains(&self.data_classes.len()) {
             violations.add("data_classes", "must have 1..=32 entries");
         }
-        let mut seen = Vec::new();
+        // What makes two entries the same: the class, and for
+        // DATA_CLASS_OTHER also its (trimmed) description.
+        let mut keys = Vec::with_capacity(self.data_classes.len());
         for (index, taken) in self.data_classes.iter().enumerate() {
             let field = format!("data_classes[{index}]");
-            match DataClass::try_from(taken.data_class) {
+            let description = taken.description.trim();
+            let key = match DataClass::try_from(taken.data_class) {
                 Ok(DataClass::Unspecified) | Err(_) => {
                     violations.add(
                         format!("{field}.data_class"),
                         "must be a known DATA_CLASS_* value",
                     );
+                    None
                 }
-                Ok(DataClass::Other) if taken.description.trim().is_empty() => {
+                Ok(DataClass::Other) if description.is_empty() => {
                     violations.add(
                         format!("{field}.description"),
                         "required for DATA_CLASS_OTHER",
                     );
+                    None
                 }
-                Ok(DataClass::Other) => {}
-                Ok(class) if seen.contains(&class) => {
-                    violations.add(format!("{field}.data_class"), "listed twice");
-                }
-                Ok(class) => seen.push(class),
+                Ok(DataClass::Other) => Some((DataClass::Other, description)),
+                Ok(class) => Some((class, "")),
+            };
+            keys.push(key);
+            if let Some(first) = first_duplicate(&keys, index) {
+                let duplicated = if taken.data_class == DataClass::Other as i32 {
+                    field.clone()
+                } else {
+                    format!("{field}.data_class")
+                };
+                violations.add(duplicated, format!("duplicate of data_classes[{first}]"));
             }
             violations.line(&format!("{field}.description"), &taken.description, 0, 200);
         }

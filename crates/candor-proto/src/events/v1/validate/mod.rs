@@ -10,7 +10,7 @@
 mod account_events;
 mod breach_reported;
 
-pub use account_events::MAX_BATCH_ACCOUNTS;
+pub use account_events::{ACCOUNT_DATA_CLASSES, MAX_BATCH_ACCOUNTS};
 
 use prost_types::Timestamp;
 
@@ -88,6 +88,26 @@ impl Violations {
         }
     }
 
+    /// Refuses each entry of the list `field` equal to an earlier one
+    /// (`key` gives what is compared), naming both:
+    /// `recommended_actions[3]: duplicate of recommended_actions[1]`.
+    fn distinct<'a, T, K: PartialEq>(
+        &mut self,
+        field: &str,
+        items: &'a [T],
+        key: impl Fn(&'a T) -> K,
+    ) {
+        let keys: Vec<Option<K>> = items.iter().map(|item| Some(key(item))).collect();
+        for index in 0..keys.len() {
+            if let Some(first) = first_duplicate(&keys, index) {
+                self.add(
+                    format!("{field}[{index}]"),
+                    format!("duplicate of {field}[{first}]"),
+                );
+            }
+        }
+    }
+
     fn required_time<'a>(
         &mut self,
         field: &str,
@@ -105,6 +125,16 @@ impl Violations {
             Some(time) => Some(time),
         }
     }
+}
+
+/// The first entry before `index` whose key equals the key at `index`; an
+/// entry without a key (one already refused for another reason) equals
+/// nothing.
+fn first_duplicate<K: PartialEq>(keys: &[Option<K>], index: usize) -> Option<usize> {
+    let key = keys.get(index)?.as_ref()?;
+    keys[..index]
+        .iter()
+        .position(|earlier| earlier.as_ref() == Some(key))
 }
 
 fn is_incident_id(value: &str) -> bool {
