@@ -97,13 +97,23 @@ impl UserPermissions {
                     topic_read: any_of(service.routing_keys().iter().copied()),
                 }
             }
-            UserRole::Operator => Self {
-                configure: NOTHING.to_owned(),
-                write: any_of([events.as_str()]),
-                read: NOTHING.to_owned(),
-                topic_write: any_of(routing_keys_owned_by(EventOwner::Operators)),
-                topic_read: NOTHING.to_owned(),
-            },
+            // Publishes breach.reported; and watches the dead letters while
+            // waiting for the services' answers, through its own exclusive
+            // queues bound to the dead-letter exchange.
+            UserRole::Operator => {
+                let watch = format!(
+                    "^{}\\.[A-Za-z0-9-]+$",
+                    escape(&topology.dead_letter_watch_prefix())
+                );
+                let dead_letters = escape(&topology.dead_letter_exchange());
+                Self {
+                    configure: watch.clone(),
+                    write: format!("{}|{watch}", any_of([events.as_str()])),
+                    read: format!("^{dead_letters}$|{watch}"),
+                    topic_write: any_of(routing_keys_owned_by(EventOwner::Operators)),
+                    topic_read: NOTHING.to_owned(),
+                }
+            }
             UserRole::Administrator => Self {
                 configure: ".*".to_owned(),
                 write: ".*".to_owned(),
@@ -165,11 +175,12 @@ mod tests {
     }
 
     #[test]
-    fn an_operator_publishes_breach_reported_only() {
+    fn an_operator_publishes_breach_reported_and_watches_dead_letters() {
         let operator = UserPermissions::for_role(&Topology::new("test-1"), UserRole::Operator);
-        assert_eq!(operator.configure, "^$");
-        assert_eq!(operator.read, "^$");
-        assert_eq!(operator.write, r"^(test\-1\.events)$");
+        let watch = r"^test\-1\.dead\-letter\-watch\.[A-Za-z0-9-]+$";
+        assert_eq!(operator.configure, watch);
+        assert_eq!(operator.read, format!(r"^test\-1\.dlx$|{watch}"));
+        assert_eq!(operator.write, format!(r"^(test\-1\.events)$|{watch}"));
         assert_eq!(operator.topic_write, r"^(breach\.reported)$");
     }
 }

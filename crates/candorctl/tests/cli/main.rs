@@ -7,6 +7,7 @@ mod dev_certs;
 mod dev_secrets;
 mod help;
 mod incident;
+mod terminal;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -8,6 +8,7 @@ mod change_password;
 mod confirm_deactivation;
 mod count_affected_accounts;
 mod get_account;
+mod get_incident;
 mod get_incident_progress;
 mod import_accounts;
 mod list_affected_accounts;
@@ -162,6 +163,14 @@ impl AccountService for AccountApi {
     ) -> RpcResult<CountAffectedAccountsResponse> {
         admitted(&request)?;
         respond(count_affected_accounts::count_affected_accounts(&self.shared, request).await)
+    }
+
+    async fn get_incident(
+        &self,
+        request: Request<GetIncidentRequest>,
+    ) -> RpcResult<GetIncidentResponse> {
+        admitted(&request)?;
+        respond(get_incident::get_incident(&self.shared, request).await)
     }
 
     async fn list_affected_accounts(
