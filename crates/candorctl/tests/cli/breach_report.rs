@@ -29,7 +29,10 @@ fn stack_env(stack: &Stack) -> Vec<(&'static str, String)> {
         ("AMQP_URL", endpoints.amqp_url.clone()),
         ("AMQP_NAMESPACE", endpoints.amqp_namespace.clone()),
         ("ACCOUNT_GRPC_URL", endpoints.account_grpc_url.clone()),
-        ("NOTIFICATION_GRPC_URL", endpoints.notification_grpc_url.clone()),
+        (
+            "NOTIFICATION_GRPC_URL",
+            endpoints.notification_grpc_url.clone(),
+        ),
         ("MEMBERSHIP_GRPC_URL", endpoints.membership_grpc_url.clone()),
         ("FORUM_GRPC_URL", endpoints.forum_grpc_url.clone()),
         ("OPERATOR_TOKEN", endpoints.operator_token.clone().unwrap()),
@@ -49,8 +52,17 @@ fn with(
     env
 }
 
-fn run(args: &[&str], env: &[(&'static str, String)]) -> std::process::Output {
-    candorctl(args, &borrowed(env))
+/// Runs candorctl off the runtime's thread: the stack's services run on
+/// it and must answer meanwhile.
+async fn run(args: &[&str], env: &[(&'static str, String)]) -> std::process::Output {
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let env = env.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        candorctl(&args, &borrowed(&env))
+    })
+    .await
+    .unwrap()
 }
 
 fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {
@@ -109,7 +121,11 @@ fn without_a_terminal_it_asks_for_yes_and_publishes_nothing() {
         "stderr: {}",
         text(&output.stderr)
     );
-    assert!(text(&output.stderr).contains("pass --yes"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("pass --yes"),
+        "{}",
+        text(&output.stderr)
+    );
 }
 
 /// The "done when": the README walkthrough's example, reported,
@@ -121,19 +137,29 @@ async fn a_changed_re_report_of_the_example_is_refused_with_the_difference() {
     let env = stack_env(&stack);
     let example = repo_path(EXAMPLE);
 
-    let output = run(&["breach", "report", "--file", &example, "--yes"], &env);
+    let output = run(&["breach", "report", "--file", &example, "--yes"], &env).await;
     let stdout = text(&output.stdout);
-    assert!(output.status.success(), "stdout: {stdout}\nstderr: {}", text(&output.stderr));
+    assert!(
+        output.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        text(&output.stderr)
+    );
     for service in SERVICES {
-        assert!(answer_line(&stdout, service).ends_with(" recorded"), "{stdout}");
+        assert!(
+            answer_line(&stdout, service).ends_with(" recorded"),
+            "{stdout}"
+        );
     }
     assert!(
         stdout.contains(&format!("incident {EXAMPLE_ID} recorded by every service")),
         "{stdout}"
     );
-    assert_eq!(recorded_title(&stack, EXAMPLE_ID).await.unwrap(), EXAMPLE_TITLE);
+    assert_eq!(
+        recorded_title(&stack, EXAMPLE_ID).await.unwrap(),
+        EXAMPLE_TITLE
+    );
 
-    let again = run(&["breach", "report", "--file", &example, "--yes"], &env);
+    let again = run(&["breach", "report", "--file", &example, "--yes"], &env).await;
     assert!(again.status.success(), "stderr: {}", text(&again.stderr));
     assert!(
         text(&again.stderr).contains("already reported with the same content"),
@@ -143,29 +169,70 @@ async fn a_changed_re_report_of_the_example_is_refused_with_the_difference() {
 
     let changed_title = "Member email addresses were stolen";
     let changed = run(
-        &["breach", "report", "--file", &example, "--title", changed_title, "--yes"],
+        &[
+            "breach",
+            "report",
+            "--file",
+            &example,
+            "--title",
+            changed_title,
+            "--yes",
+        ],
         &env,
-    );
+    )
+    .await;
     let stderr = text(&changed.stderr);
     assert_eq!(changed.status.code(), Some(65), "stderr: {stderr}");
-    assert!(stderr.contains("already reported with different content"), "{stderr}");
+    assert!(
+        stderr.contains("already reported with different content"),
+        "{stderr}"
+    );
     assert!(stderr.contains("nothing was published"), "{stderr}");
     assert!(stderr.contains("  title:"), "{stderr}");
-    assert!(stderr.contains(&format!("recorded:    \"{EXAMPLE_TITLE}\"")), "{stderr}");
-    assert!(stderr.contains(&format!("this notice: \"{changed_title}\"")), "{stderr}");
-    assert!(!text(&changed.stdout).contains("published"), "{}", text(&changed.stdout));
+    assert!(
+        stderr.contains(&format!("recorded:    \"{EXAMPLE_TITLE}\"")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("this notice: \"{changed_title}\"")),
+        "{stderr}"
+    );
+    assert!(
+        !text(&changed.stdout).contains("published"),
+        "{}",
+        text(&changed.stdout)
+    );
 
     let dry_run = run(
-        &["breach", "report", "--file", &example, "--title", changed_title, "--dry-run"],
+        &[
+            "breach",
+            "report",
+            "--file",
+            &example,
+            "--title",
+            changed_title,
+            "--dry-run",
+        ],
         &env,
-    );
+    )
+    .await;
     let stderr = text(&dry_run.stderr);
     assert_eq!(dry_run.status.code(), Some(65), "stderr: {stderr}");
     assert!(stderr.contains("warning"), "{stderr}");
-    assert!(stderr.contains(&format!("this notice: \"{changed_title}\"")), "{stderr}");
-    assert!(text(&dry_run.stdout).contains("--- sample email"), "{}", text(&dry_run.stdout));
+    assert!(
+        stderr.contains(&format!("this notice: \"{changed_title}\"")),
+        "{stderr}"
+    );
+    assert!(
+        text(&dry_run.stdout).contains("--- sample email"),
+        "{}",
+        text(&dry_run.stdout)
+    );
 
-    assert_eq!(recorded_title(&stack, EXAMPLE_ID).await.unwrap(), EXAMPLE_TITLE);
+    assert_eq!(
+        recorded_title(&stack, EXAMPLE_ID).await.unwrap(),
+        EXAMPLE_TITLE
+    );
     stack.stop().await.unwrap();
 }
 
@@ -176,32 +243,54 @@ async fn the_operator_credential_is_checked_and_a_silent_service_is_named() {
     let example = repo_path(EXAMPLE);
     let report = ["breach", "report", "--file", example.as_str(), "--yes"];
 
-    let output = run(&report, &with(&env, "OPERATOR_TOKEN", None));
+    let output = run(&report, &with(&env, "OPERATOR_TOKEN", None)).await;
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(77), "stderr: {stderr}");
     assert!(stderr.contains("OPERATOR_TOKEN is not set"), "{stderr}");
     assert!(stderr.contains("nothing was published"), "{stderr}");
 
     let wrong = "not-the-operator-token-0123456789abcdef";
-    let output = run(&report, &with(&env, "OPERATOR_TOKEN", Some(wrong)));
+    let output = run(&report, &with(&env, "OPERATOR_TOKEN", Some(wrong))).await;
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(77), "stderr: {stderr}");
-    assert!(stderr.contains("OPERATOR_TOKEN is not an operator's token"), "{stderr}");
-    assert!(!stderr.contains(wrong), "the token is never printed: {stderr}");
+    assert!(
+        stderr.contains("OPERATOR_TOKEN is not an operator's token"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains(wrong),
+        "the token is never printed: {stderr}"
+    );
     assert_eq!(recorded_title(&stack, EXAMPLE_ID).await, None);
 
     // The forum cannot be asked: the others answer, the forum is named.
     let output = run(
         &[
-            "breach", "report", "--file", &example, "--incident-id", "forum-silent", "--yes",
-            "--wait-seconds", "3",
+            "breach",
+            "report",
+            "--file",
+            &example,
+            "--incident-id",
+            "forum-silent",
+            "--yes",
+            "--wait-seconds",
+            "3",
         ],
         &with(&env, "FORUM_GRPC_URL", Some("http://127.0.0.1:1")),
-    );
+    )
+    .await;
     let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(75), "stdout: {stdout}\nstderr: {}", text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(75),
+        "stdout: {stdout}\nstderr: {}",
+        text(&output.stderr)
+    );
     for service in ["account", "notification", "membership"] {
-        assert!(answer_line(&stdout, service).ends_with(" recorded"), "{stdout}");
+        assert!(
+            answer_line(&stdout, service).ends_with(" recorded"),
+            "{stdout}"
+        );
     }
     assert!(
         answer_line(&stdout, "forum").contains("no answer within 3 s"),
@@ -210,13 +299,24 @@ async fn the_operator_credential_is_checked_and_a_silent_service_is_named() {
 
     let output = run(
         &[
-            "breach", "report", "--file", &example, "--incident-id", "not-waited-for", "--yes",
+            "breach",
+            "report",
+            "--file",
+            &example,
+            "--incident-id",
+            "not-waited-for",
+            "--yes",
             "--no-wait",
         ],
         &env,
-    );
+    )
+    .await;
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
-    assert!(text(&output.stdout).contains("not waiting for the services"), "{}", text(&output.stdout));
+    assert!(
+        text(&output.stdout).contains("not waiting for the services"),
+        "{}",
+        text(&output.stdout)
+    );
     stack.stop().await.unwrap();
 }
 
@@ -229,24 +329,46 @@ async fn the_prompt_shows_the_consequences_and_every_rejection_is_reported() {
     let stack = Stack::in_process().await.unwrap();
     let env = stack_env(&stack);
     let example = repo_path(EXAMPLE);
-    let seeded = run(&["seed", "--accounts", "50"], &env);
+    let seeded = run(&["seed", "--accounts", "50"], &env).await;
     assert!(seeded.status.success(), "stderr: {}", text(&seeded.stderr));
     let report = ["breach", "report", "--file", example.as_str()];
 
     let mut operator = AtTerminal::start(&report, &borrowed(&env));
-    operator.wait_for_stderr("Publish? [y/N]", Duration::from_secs(60)).await;
+    operator
+        .wait_for_stderr("Publish? [y/N]", Duration::from_secs(60))
+        .await;
     let prompt = operator.stderr();
-    assert!(prompt.contains("affected members (joined before 2011-11-01T00:00:00Z"), "{prompt}");
-    assert!(prompt.contains("password changes: every member"), "{prompt}");
-    assert!(prompt.contains("compensation:     lifetime membership"), "{prompt}");
+    assert!(
+        prompt.contains("affected members (joined before 2011-11-01T00:00:00Z"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("password changes: every member"),
+        "{prompt}"
+    );
+    assert!(
+        prompt.contains("compensation:     lifetime membership"),
+        "{prompt}"
+    );
     operator.type_line("n");
     let declined = operator.finish(Duration::from_secs(30)).await;
-    assert_eq!(declined.status.code(), Some(1), "stderr: {}", declined.stderr);
-    assert!(declined.stderr.contains("not published"), "{}", declined.stderr);
+    assert_eq!(
+        declined.status.code(),
+        Some(1),
+        "stderr: {}",
+        declined.stderr
+    );
+    assert!(
+        declined.stderr.contains("not published"),
+        "{}",
+        declined.stderr
+    );
     assert_eq!(recorded_title(&stack, EXAMPLE_ID).await, None);
 
     let mut operator = AtTerminal::start(&report, &borrowed(&env));
-    operator.wait_for_stderr("Publish? [y/N]", Duration::from_secs(60)).await;
+    operator
+        .wait_for_stderr("Publish? [y/N]", Duration::from_secs(60))
+        .await;
     let flags = NoticeFlags {
         title: Some("Another version of the notice".to_owned()),
         ..NoticeFlags::default()
@@ -254,14 +376,18 @@ async fn the_prompt_shows_the_consequences_and_every_rejection_is_reported() {
     let path = std::path::PathBuf::from(&example);
     let other = notice::load(Some(&path), &flags, SystemTime::now()).unwrap();
     breach::publish(&other, &stack.endpoints).await.unwrap();
-    eventually(Duration::from_secs(60), "every service recorded the other version", || async {
-        let snapshot = IncidentSnapshot::fetch(&stack.endpoints, EXAMPLE_ID).await;
-        let recorded = matches!(&snapshot.account, Ok(progress) if progress.incident_known)
-            && matches!(&snapshot.notification, Ok(progress) if progress.incident_known)
-            && matches!(&snapshot.membership, Ok(progress) if progress.incident_known)
-            && matches!(&snapshot.forum, Ok(Some(_)));
-        recorded.then_some(())
-    })
+    eventually(
+        Duration::from_secs(60),
+        "every service recorded the other version",
+        || async {
+            let snapshot = IncidentSnapshot::fetch(&stack.endpoints, EXAMPLE_ID).await;
+            let recorded = matches!(&snapshot.account, Ok(progress) if progress.incident_known)
+                && matches!(&snapshot.notification, Ok(progress) if progress.incident_known)
+                && matches!(&snapshot.membership, Ok(progress) if progress.incident_known)
+                && matches!(&snapshot.forum, Ok(Some(_)));
+            recorded.then_some(())
+        },
+    )
     .await;
     operator.type_line("y");
     let finished = operator.finish(Duration::from_secs(90)).await;
@@ -274,9 +400,14 @@ async fn the_prompt_shows_the_consequences_and_every_rejection_is_reported() {
     );
     for service in SERVICES {
         let line = answer_line(&finished.stdout, service);
-        assert!(line.contains("rejected:") && line.contains("different content"), "{line}");
         assert!(
-            finished.stderr.contains(&format!("candorctl: {service} rejected incident {EXAMPLE_ID}")),
+            line.contains("rejected:") && line.contains("different content"),
+            "{line}"
+        );
+        assert!(
+            finished.stderr.contains(&format!(
+                "candorctl: {service} rejected incident {EXAMPLE_ID}"
+            )),
             "{}",
             finished.stderr
         );

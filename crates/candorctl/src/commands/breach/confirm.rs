@@ -127,8 +127,16 @@ mod tests {
             counted_at: None,
         };
         let summary = summary(&breach, &count);
-        assert!(summary.contains("emailed:          600 affected members (joined before 2011-11-01T00:00:00Z"), "{summary}");
-        assert!(summary.contains("2 without an email address, 1 deactivated"), "{summary}");
+        assert!(
+            summary.contains(
+                "emailed:          600 affected members (joined before 2011-11-01T00:00:00Z"
+            ),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("2 without an email address, 1 deactivated"),
+            "{summary}"
+        );
         assert!(summary.contains("every member: the passwords of the 600 affected members stop working now, and the 400 other members"), "{summary}");
         assert!(summary.contains("lifetime membership for every affected member, worth 2500 in minor units of USD (\"a lifetime membership\")"), "{summary}");
     }

@@ -9,7 +9,7 @@ use std::fmt;
 use candor_proto::descriptor_pool;
 use candor_proto::events::v1::BreachReported;
 use candor_proto::prost::{Message as _, Name as _};
-use prost_reflect::{DynamicMessage, Kind, Value};
+use prost_reflect::{DynamicMessage, Kind, ReflectMessage, Value};
 
 use crate::timefmt;
 
@@ -114,9 +114,15 @@ fn flatten(message: &DynamicMessage, prefix: &str, out: &mut Vec<(String, String
 
 fn leaf(kind: &Kind, value: &Value, path: &str, out: &mut Vec<(String, String)>) {
     let text = match (kind, value) {
-        (_, Value::Message(message)) if message.descriptor().full_name() == "google.protobuf.Timestamp" => {
-            let seconds = message.get_field_by_name("seconds").and_then(|value| value.as_i64());
-            let nanos = message.get_field_by_name("nanos").and_then(|value| value.as_i32());
+        (_, Value::Message(message))
+            if message.descriptor().full_name() == "google.protobuf.Timestamp" =>
+        {
+            let seconds = message
+                .get_field_by_name("seconds")
+                .and_then(|value| value.as_i64());
+            let nanos = message
+                .get_field_by_name("nanos")
+                .and_then(|value| value.as_i32());
             timefmt::rfc3339(&prost_types::Timestamp {
                 seconds: seconds.unwrap_or_default(),
                 nanos: nanos.unwrap_or_default(),
@@ -295,6 +301,9 @@ mod tests {
         let shown = change.to_string();
         assert!(shown.contains("CHANGED"), "{shown}");
         assert!(shown.contains('…'), "{shown}");
-        assert!(shown.lines().all(|line| line.chars().count() < 130), "{shown}");
+        assert!(
+            shown.lines().all(|line| line.chars().count() < 130),
+            "{shown}"
+        );
     }
 }

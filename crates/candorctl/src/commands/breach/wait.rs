@@ -42,10 +42,12 @@ pub struct Outcome {
 
 impl Outcome {
     pub fn rejected(&self) -> impl Iterator<Item = (ServiceQueue, &str)> {
-        self.answers.iter().filter_map(|(service, answer)| match answer {
-            Answer::Rejected(reason) => Some((*service, reason.as_str())),
-            _ => None,
-        })
+        self.answers
+            .iter()
+            .filter_map(|(service, answer)| match answer {
+                Answer::Rejected(reason) => Some((*service, reason.as_str())),
+                _ => None,
+            })
     }
 
     pub fn all_recorded(&self) -> bool {
@@ -97,9 +99,9 @@ pub async fn wait_for_answers(
             };
             settle(&mut answers, ServiceQueue::Account, answer, out);
         }
-        let content_confirmed = answers
-            .iter()
-            .any(|(service, answer)| *service == ServiceQueue::Account && *answer == Answer::Recorded);
+        let content_confirmed = answers.iter().any(|(service, answer)| {
+            *service == ServiceQueue::Account && *answer == Answer::Recorded
+        });
         let ask_if_waiting = |service| {
             let pending = is_waiting(&answers, service);
             ask(pending, endpoints, service, incident, content_confirmed)
@@ -154,7 +156,9 @@ fn settle(
     answer: Answer,
     out: &mut impl Write,
 ) {
-    let Some((_, current)) = answers.iter_mut().find(|(candidate, _)| *candidate == service)
+    let Some((_, current)) = answers
+        .iter_mut()
+        .find(|(candidate, _)| *candidate == service)
     else {
         return;
     };
@@ -188,8 +192,7 @@ async fn ask(
     let answer = match answers::recorded(endpoints, service, &incident.incident_id).await {
         Ok(true) if content_confirmed => Answer::Recorded,
         Ok(true) => Answer::Waiting(
-            "knows the incident; waiting for the account service to confirm its content"
-                .to_owned(),
+            "knows the incident; waiting for the account service to confirm its content".to_owned(),
         ),
         Ok(false) => Answer::Waiting("not recorded yet".to_owned()),
         Err(error) => Answer::Waiting(format!("no answer: {error}")),
