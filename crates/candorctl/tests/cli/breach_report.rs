@@ -39,6 +39,28 @@ fn stack_env(stack: &Stack) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A fresh stack and candorctl's settings for it.
+async fn started() -> (Stack, Vec<(&'static str, String)>) {
+    let stack = Stack::in_process().await.unwrap();
+    let env = stack_env(&stack);
+    (stack, env)
+}
+
+/// `breach report --yes` of the example as `incident_id`, then `extra`.
+fn report_args<'a>(example: &'a str, incident_id: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "breach",
+        "report",
+        "--file",
+        example,
+        "--incident-id",
+        incident_id,
+        "--yes",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 /// `env` with `name` set to `value` (or removed with `None`).
 fn with(
     env: &[(&'static str, String)],
@@ -104,6 +126,15 @@ async fn recorded_title(stack: &Stack, incident_id: &str) -> Option<String> {
     }
 }
 
+/// The field-by-field difference of the example with another title.
+fn assert_names_the_title_change(stderr: &str, changed_title: &str) {
+    assert!(stderr.contains("  title:"), "{stderr}");
+    let recorded = format!("recorded:    \"{EXAMPLE_TITLE}\"");
+    assert!(stderr.contains(&recorded), "{stderr}");
+    let reported = format!("this notice: \"{changed_title}\"");
+    assert!(stderr.contains(&reported), "{stderr}");
+}
+
 #[test]
 fn without_a_terminal_it_asks_for_yes_and_publishes_nothing() {
     // Standard input is not a terminal; nothing is reachable either, so
@@ -133,8 +164,7 @@ fn without_a_terminal_it_asks_for_yes_and_publishes_nothing() {
 /// (refused with the reason on the operator's screen, also by a dry run).
 #[tokio::test]
 async fn a_changed_re_report_of_the_example_is_refused_with_the_difference() {
-    let stack = Stack::in_process().await.unwrap();
-    let env = stack_env(&stack);
+    let (stack, env) = started().await;
     let example = repo_path(EXAMPLE);
 
     let output = run(&["breach", "report", "--file", &example, "--yes"], &env).await;
@@ -168,19 +198,23 @@ async fn a_changed_re_report_of_the_example_is_refused_with_the_difference() {
     );
 
     let changed_title = "Member email addresses were stolen";
-    let changed = run(
-        &[
-            "breach",
-            "report",
-            "--file",
-            &example,
-            "--title",
-            changed_title,
-            "--yes",
-        ],
-        &env,
-    )
-    .await;
+    let with_changed_title = |mode: &'static str| {
+        let example = example.clone();
+        let env = env.clone();
+        async move {
+            let args = [
+                "breach",
+                "report",
+                "--file",
+                &example,
+                "--title",
+                changed_title,
+                mode,
+            ];
+            run(&args, &env).await
+        }
+    };
+    let changed = with_changed_title("--yes").await;
     let stderr = text(&changed.stderr);
     assert_eq!(changed.status.code(), Some(65), "stderr: {stderr}");
     assert!(
@@ -188,41 +222,18 @@ async fn a_changed_re_report_of_the_example_is_refused_with_the_difference() {
         "{stderr}"
     );
     assert!(stderr.contains("nothing was published"), "{stderr}");
-    assert!(stderr.contains("  title:"), "{stderr}");
-    assert!(
-        stderr.contains(&format!("recorded:    \"{EXAMPLE_TITLE}\"")),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!("this notice: \"{changed_title}\"")),
-        "{stderr}"
-    );
+    assert_names_the_title_change(&stderr, changed_title);
     assert!(
         !text(&changed.stdout).contains("published"),
         "{}",
         text(&changed.stdout)
     );
 
-    let dry_run = run(
-        &[
-            "breach",
-            "report",
-            "--file",
-            &example,
-            "--title",
-            changed_title,
-            "--dry-run",
-        ],
-        &env,
-    )
-    .await;
+    let dry_run = with_changed_title("--dry-run").await;
     let stderr = text(&dry_run.stderr);
     assert_eq!(dry_run.status.code(), Some(65), "stderr: {stderr}");
     assert!(stderr.contains("warning"), "{stderr}");
-    assert!(
-        stderr.contains(&format!("this notice: \"{changed_title}\"")),
-        "{stderr}"
-    );
+    assert_names_the_title_change(&stderr, changed_title);
     assert!(
         text(&dry_run.stdout).contains("--- sample email"),
         "{}",
@@ -238,8 +249,7 @@ async fn a_changed_re_report_of_the_example_is_refused_with_the_difference() {
 
 #[tokio::test]
 async fn the_operator_credential_is_checked_and_a_silent_service_is_named() {
-    let stack = Stack::in_process().await.unwrap();
-    let env = stack_env(&stack);
+    let (stack, env) = started().await;
     let example = repo_path(EXAMPLE);
     let report = ["breach", "report", "--file", example.as_str(), "--yes"];
 
@@ -264,21 +274,9 @@ async fn the_operator_credential_is_checked_and_a_silent_service_is_named() {
     assert_eq!(recorded_title(&stack, EXAMPLE_ID).await, None);
 
     // The forum cannot be asked: the others answer, the forum is named.
-    let output = run(
-        &[
-            "breach",
-            "report",
-            "--file",
-            &example,
-            "--incident-id",
-            "forum-silent",
-            "--yes",
-            "--wait-seconds",
-            "3",
-        ],
-        &with(&env, "FORUM_GRPC_URL", Some("http://127.0.0.1:1")),
-    )
-    .await;
+    let silent_forum = with(&env, "FORUM_GRPC_URL", Some("http://127.0.0.1:1"));
+    let args = report_args(&example, "forum-silent", &["--wait-seconds", "3"]);
+    let output = run(&args, &silent_forum).await;
     let stdout = text(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -297,20 +295,8 @@ async fn the_operator_credential_is_checked_and_a_silent_service_is_named() {
         "{stdout}"
     );
 
-    let output = run(
-        &[
-            "breach",
-            "report",
-            "--file",
-            &example,
-            "--incident-id",
-            "not-waited-for",
-            "--yes",
-            "--no-wait",
-        ],
-        &env,
-    )
-    .await;
+    let args = report_args(&example, "not-waited-for", &["--no-wait"]);
+    let output = run(&args, &env).await;
     assert!(output.status.success(), "stderr: {}", text(&output.stderr));
     assert!(
         text(&output.stdout).contains("not waiting for the services"),
@@ -326,8 +312,7 @@ async fn the_operator_credential_is_checked_and_a_silent_service_is_named() {
 /// each rejects this one, and the reasons are on the operator's screen.
 #[tokio::test]
 async fn the_prompt_shows_the_consequences_and_every_rejection_is_reported() {
-    let stack = Stack::in_process().await.unwrap();
-    let env = stack_env(&stack);
+    let (stack, env) = started().await;
     let example = repo_path(EXAMPLE);
     let seeded = run(&["seed", "--accounts", "50"], &env).await;
     assert!(seeded.status.success(), "stderr: {}", text(&seeded.stderr));

@@ -2,7 +2,6 @@
 //! can be compared with it before it is published.
 
 use anyhow::Context as _;
-use candor_platform::grpc::InvalidField;
 use candor_proto::account::v1::{GetIncidentRequest, GetIncidentResponse};
 use candor_proto::events::v1::BreachReported;
 use prost::Message as _;
@@ -10,7 +9,7 @@ use tonic::Request;
 
 use super::Shared;
 use crate::convert::timestamp;
-use crate::domain::validation::INCIDENT_ID;
+use crate::domain::validation;
 use crate::errors::GetIncidentError;
 use crate::store::incidents;
 
@@ -19,15 +18,8 @@ pub async fn get_incident(
     shared: &Shared,
     request: Request<GetIncidentRequest>,
 ) -> Result<GetIncidentResponse, GetIncidentError> {
-    let incident_id = request.into_inner().incident_id;
-    INCIDENT_ID
-        .check_verbatim(&incident_id)
-        .map_err(|reason| InvalidField::new("incident_id", reason))?;
-    let mut conn = shared
-        .pool
-        .acquire()
-        .await
-        .context("acquiring a connection")?;
+    let incident_id = validation::incident_id(request.into_inner().incident_id)?;
+    let mut conn = shared.connection().await?;
     let recorded = incidents::recorded(&mut conn, &incident_id)
         .await
         .context("reading the incident")?

@@ -57,6 +57,14 @@ pub struct Shared {
     pub settings: Settings,
 }
 
+impl Shared {
+    /// A connection from the pool, for a read that needs no transaction.
+    pub async fn connection(&self) -> anyhow::Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        use anyhow::Context as _;
+        self.pool.acquire().await.context("acquiring a connection")
+    }
+}
+
 /// The service implementation.
 #[derive(Debug, Clone)]
 pub struct AccountApi {

@@ -237,7 +237,11 @@ async fn get_incident_returns_the_first_recorded_content_or_not_found() {
         let request = GetIncidentRequest {
             incident_id: incident_id.to_owned(),
         };
-        async move { client.get_incident(with_token(OPERATOR_TOKEN, request)).await }
+        async move {
+            client
+                .get_incident(with_token(OPERATOR_TOKEN, request))
+                .await
+        }
     };
     let missing = get("never-reported").await.unwrap_err();
     assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
