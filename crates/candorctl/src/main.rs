@@ -1,8 +1,11 @@
 //! `candorctl`, the operator's command-line tool.
 //!
 //! Exit codes scripts can rely on: 0 success, 1 the checked thing is not
-//! healthy or not complete, 2 a service or RabbitMQ could not be reached,
-//! 64 bad usage, 65 invalid input (a notice or CSV file).
+//! healthy or not complete (or a service rejected a reported incident),
+//! 2 a service or RabbitMQ could not be reached, 64 bad usage, 65 invalid
+//! input (a notice or CSV file, or a changed re-report of an incident), 75
+//! published but not confirmed by every service in time, 77 the operator's
+//! credential missing or refused.
 
 use std::process::ExitCode;
 

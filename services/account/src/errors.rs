@@ -390,6 +390,27 @@ impl RpcError for CountAffectedAccountsError {
     }
 }
 
+/// GetIncident.
+#[derive(Debug, thiserror::Error)]
+pub enum GetIncidentError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error("incident is not recorded")]
+    NotFound,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl RpcError for GetIncidentError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            GetIncidentError::Invalid(_) => ErrorKind::InvalidArgument,
+            GetIncidentError::NotFound => ErrorKind::NotFound,
+            GetIncidentError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 /// ListAffectedAccounts.
 #[derive(Debug, thiserror::Error)]
 pub enum ListAffectedAccountsError {

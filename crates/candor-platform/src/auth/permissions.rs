@@ -189,6 +189,7 @@ pub static PERMISSIONS: &[Permission] = &[
         "/candor.account.v1.AccountService/CountAffectedAccounts",
         OPERATOR,
     ),
+    callers("/candor.account.v1.AccountService/GetIncident", OPERATOR),
     callers(
         "/candor.account.v1.AccountService/ListAffectedAccounts",
         OPERATOR,

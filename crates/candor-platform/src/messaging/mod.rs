@@ -29,6 +29,7 @@ mod backoff;
 mod connection;
 mod consumer;
 mod dead_letter;
+mod dead_letter_watch;
 pub mod definitions;
 mod message;
 pub mod ownership;
@@ -40,6 +41,7 @@ pub mod trace_context;
 pub use backoff::Backoff;
 pub use connection::Broker;
 pub use consumer::{ConsumerOptions, MessageHandler, run_consumer};
+pub use dead_letter_watch::{DeadLetterWatch, WatchedDeadLetter};
 pub use message::{
     CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF, HEADER_ATTEMPTS, HEADER_DEAD_LETTERED_AT,
     HEADER_ERROR, HEADER_ORIGINAL_ROUTING_KEY, HEADER_ORIGINAL_USER_ID, HEADER_REPLAYS,

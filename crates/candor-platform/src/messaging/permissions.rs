@@ -98,17 +98,28 @@ impl UserPermissions {
                     topic_read: any_of(service.routing_keys().iter().copied()),
                 }
             }
+            // Publishes breach.reported; reads the dead-letter queues
+            // (`basic.get`, ack, nack and `queue.purge` need read on the
+            // queue; nothing else of a service's queues); and watches the
+            // dead letters while waiting for the services' answers, through
+            // its own exclusive queues bound to the dead-letter exchange.
             UserRole::Operator => {
-                // `basic.get`, ack, nack and `queue.purge` need read on the
-                // queue; nothing else of a service's queues.
                 let dead_letter_queues: Vec<String> = ServiceQueue::ALL
                     .into_iter()
                     .map(|service| topology.dead_letter_queue_name(service.name()))
                     .collect();
+                let watch = format!(
+                    "^{}\\.[A-Za-z0-9-]+$",
+                    escape(&topology.dead_letter_watch_prefix())
+                );
+                let dead_letters = escape(&topology.dead_letter_exchange());
                 Self {
-                    configure: NOTHING.to_owned(),
-                    write: any_of([events.as_str()]),
-                    read: any_of(dead_letter_queues.iter().map(String::as_str)),
+                    configure: watch.clone(),
+                    write: format!("{}|{watch}", any_of([events.as_str()])),
+                    read: format!(
+                        "{}|^{dead_letters}$|{watch}",
+                        any_of(dead_letter_queues.iter().map(String::as_str))
+                    ),
                     topic_write: any_of(routing_keys_owned_by(EventOwner::Operators)),
                     topic_read: NOTHING.to_owned(),
                 }
@@ -174,15 +185,18 @@ mod tests {
     }
 
     #[test]
-    fn an_operator_publishes_breach_reported_only_and_reads_dead_letters() {
+    fn an_operator_publishes_breach_reported_reads_and_watches_dead_letters() {
         let operator = UserPermissions::for_role(&Topology::new("test-1"), UserRole::Operator);
-        assert_eq!(operator.configure, "^$");
+        let watch = r"^test\-1\.dead\-letter\-watch\.[A-Za-z0-9-]+$";
+        assert_eq!(operator.configure, watch);
         assert_eq!(
             operator.read,
-            r"^(test\-1\.account\.dead\-letter|test\-1\.notification\.dead\-letter|test\-1\.membership\.dead\-letter|test\-1\.forum\.dead\-letter)$",
-            "an operator reads the dead-letter queues and nothing else"
+            format!(
+                r"^(test\-1\.account\.dead\-letter|test\-1\.notification\.dead\-letter|test\-1\.membership\.dead\-letter|test\-1\.forum\.dead\-letter)$|^test\-1\.dlx$|{watch}"
+            ),
+            "an operator reads the dead-letter queues and its own watch queues"
         );
-        assert_eq!(operator.write, r"^(test\-1\.events)$");
+        assert_eq!(operator.write, format!(r"^(test\-1\.events)$|{watch}"));
         assert_eq!(operator.topic_write, r"^(breach\.reported)$");
     }
 }

@@ -147,6 +147,22 @@ impl Topology {
         format!("{}.{name}.dead-letter", self.namespace)
     }
 
+    /// `<namespace>.dead-letter-watch.<id>`: an operator's exclusive,
+    /// short-lived queue bound to the dead-letter exchange, which receives a
+    /// copy of every dead letter while `candorctl breach report` waits for
+    /// the services' answers (reading the dead-letter queues themselves
+    /// would requeue their messages, which counts against a quorum queue's
+    /// delivery limit). `id` is letters, digits and `-`.
+    pub fn dead_letter_watch_queue_name(&self, id: &str) -> String {
+        format!("{}.{id}", self.dead_letter_watch_prefix())
+    }
+
+    /// What every [`Topology::dead_letter_watch_queue_name`] starts with,
+    /// before the `.` and the id.
+    pub(crate) fn dead_letter_watch_prefix(&self) -> String {
+        format!("{}.dead-letter-watch", self.namespace)
+    }
+
     /// Declares what `AMQP_DECLARE_TOPOLOGY` says `service` declares: the
     /// whole topology (`all`), or its own queues and bindings after checking
     /// that both exchanges exist (`own`, for a user that may configure only

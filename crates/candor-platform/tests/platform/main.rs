@@ -5,6 +5,7 @@
 
 mod broker_trust;
 mod config;
+mod dead_letter_watch;
 mod grpc;
 mod grpc_limits;
 mod grpc_tls;

@@ -106,6 +106,7 @@ async fn failed_emails_finish_with_failures_until_retried_then_the_incident_comp
             &repo_path("deploy/examples/breach.toml"),
             "--incident-id",
             INCIDENT,
+            "--yes",
         ],
         &env,
     )

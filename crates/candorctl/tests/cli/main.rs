@@ -13,6 +13,7 @@ mod help;
 mod incident;
 mod incident_outcome;
 mod send_test;
+mod terminal;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -1,6 +1,7 @@
 //! Field rules shared by several RPCs; errors name the field. The generic
 //! length and character rules come from `candor_platform::validation`.
 
+use candor_platform::grpc::InvalidField;
 use candor_platform::validation::{TextRejected, TextRule, single_line};
 
 /// Longest session, reset, change or deactivation token accepted, in
@@ -9,6 +10,14 @@ pub const TOKEN: TextRule = TextRule::single_line(1, 256);
 /// An incident id as the RPCs take it for a lookup (the event's own rule is
 /// stricter; an id that breaks it is simply not found).
 pub const INCIDENT_ID: TextRule = TextRule::single_line(1, 64);
+
+/// The `incident_id` of a lookup request, checked against [`INCIDENT_ID`].
+pub fn incident_id(incident_id: String) -> Result<String, InvalidField> {
+    INCIDENT_ID
+        .check_verbatim(&incident_id)
+        .map_err(|reason| InvalidField::new("incident_id", reason))?;
+    Ok(incident_id)
+}
 
 /// An email address rule broken; the text follows "<field>: ".
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

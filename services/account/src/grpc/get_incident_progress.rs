@@ -2,7 +2,6 @@
 //! incident (recorded, frozen, batches published, completion).
 
 use anyhow::Context as _;
-use candor_platform::grpc::InvalidField;
 use candor_proto::account::v1::{GetIncidentProgressRequest, GetIncidentProgressResponse};
 use candor_proto::events::v1::BreachReported;
 use prost::Message as _;
@@ -10,7 +9,7 @@ use tonic::Request;
 
 use super::Shared;
 use crate::convert::{non_negative, timestamp};
-use crate::domain::validation::INCIDENT_ID;
+use crate::domain::validation;
 use crate::errors::GetIncidentProgressError;
 use crate::store::incidents;
 
@@ -19,10 +18,7 @@ pub async fn get_incident_progress(
     shared: &Shared,
     request: Request<GetIncidentProgressRequest>,
 ) -> Result<GetIncidentProgressResponse, GetIncidentProgressError> {
-    let incident_id = request.into_inner().incident_id;
-    INCIDENT_ID
-        .check_verbatim(&incident_id)
-        .map_err(|reason| InvalidField::new("incident_id", reason))?;
+    let incident_id = validation::incident_id(request.into_inner().incident_id)?;
     let mut conn = shared
         .pool
         .acquire()

@@ -8,6 +8,7 @@ mod change_password;
 mod confirm_deactivation;
 mod count_affected_accounts;
 mod get_account;
+mod get_incident;
 mod get_incident_progress;
 mod import_accounts;
 mod list_affected_accounts;
@@ -56,6 +57,14 @@ pub struct Shared {
     pub password_policy: PasswordPolicy,
     pub notifier: Notifier,
     pub settings: Settings,
+}
+
+impl Shared {
+    /// A connection from the pool, for a read that needs no transaction.
+    pub async fn connection(&self) -> anyhow::Result<sqlx::pool::PoolConnection<sqlx::Postgres>> {
+        use anyhow::Context as _;
+        self.pool.acquire().await.context("acquiring a connection")
+    }
 }
 
 /// The service implementation.
@@ -164,6 +173,14 @@ impl AccountService for AccountApi {
     ) -> RpcResult<CountAffectedAccountsResponse> {
         admitted(&request)?;
         respond(count_affected_accounts::count_affected_accounts(&self.shared, request).await)
+    }
+
+    async fn get_incident(
+        &self,
+        request: Request<GetIncidentRequest>,
+    ) -> RpcResult<GetIncidentResponse> {
+        admitted(&request)?;
+        respond(get_incident::get_incident(&self.shared, request).await)
     }
 
     async fn list_affected_accounts(

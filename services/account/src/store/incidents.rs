@@ -378,3 +378,24 @@ pub async fn count_affected(
     .fetch_one(conn)
     .await
 }
+
+/// An incident's content as first accepted, for GetIncident.
+#[derive(Debug, Clone)]
+pub struct RecordedIncident {
+    /// The encoded `BreachReported`.
+    pub event: Vec<u8>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+pub async fn recorded(
+    conn: &mut PgConnection,
+    incident_id: &str,
+) -> sqlx::Result<Option<RecordedIncident>> {
+    sqlx::query_as!(
+        RecordedIncident,
+        "SELECT event, recorded_at FROM incidents WHERE incident_id = $1",
+        incident_id
+    )
+    .fetch_optional(conn)
+    .await
+}

@@ -225,6 +225,38 @@ async fn a_malformed_event_and_a_conflicting_reuse_are_dead_lettered() {
 }
 
 #[tokio::test]
+async fn get_incident_returns_the_first_recorded_content_or_not_found() {
+    let app = TestApp::spawn().await;
+    let get = |incident_id: &str| {
+        let mut client = app.client.clone();
+        let request = GetIncidentRequest {
+            incident_id: incident_id.to_owned(),
+        };
+        async move {
+            client
+                .get_incident(with_token(OPERATOR_TOKEN, request))
+                .await
+        }
+    };
+    let missing = get("never-reported").await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound, "{missing:?}");
+    let invalid = get("").await.unwrap_err();
+    assert_eq!(invalid.code(), Code::InvalidArgument, "{invalid:?}");
+    assert!(invalid.message().contains("incident_id"), "{invalid:?}");
+
+    let intake = BreachIntake::new(app.pool().clone());
+    let event = breach("recorded", PasswordResetScope::Affected);
+    intake.process(event.clone()).await.unwrap();
+    let mut conflicting = event.clone();
+    conflicting.title = "Another title".to_owned();
+    intake.process(conflicting).await.unwrap_err();
+
+    let recorded = get("recorded").await.unwrap().into_inner();
+    assert_eq!(recorded.incident, Some(event), "the first content, exactly");
+    assert!(recorded.recorded_at.is_some());
+}
+
+#[tokio::test]
 async fn a_crash_between_commit_and_publish_is_recovered_by_the_outbox() {
     let environment = TestEnvironment::new().await.unwrap();
     let notifications = NotificationDouble::start().await;

@@ -209,6 +209,12 @@ impl AccountService for Service {
     ) -> Result<Response<CountAffectedAccountsResponse>, Status> {
         unimplemented()
     }
+    async fn get_incident(
+        &self,
+        _: Request<GetIncidentRequest>,
+    ) -> Result<Response<GetIncidentResponse>, Status> {
+        unimplemented()
+    }
     async fn list_affected_accounts(
         &self,
         _: Request<ListAffectedAccountsRequest>,
