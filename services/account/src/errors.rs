@@ -373,22 +373,7 @@ impl RpcError for ImportAccountsError {
 }
 
 /// CountAffectedAccounts.
-#[derive(Debug, thiserror::Error)]
-pub enum CountAffectedAccountsError {
-    #[error(transparent)]
-    Invalid(#[from] InvalidField),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-impl RpcError for CountAffectedAccountsError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            CountAffectedAccountsError::Invalid(_) => ErrorKind::InvalidArgument,
-            CountAffectedAccountsError::Internal(_) => ErrorKind::Internal,
-        }
-    }
-}
+pub type CountAffectedAccountsError = candor_platform::grpc::InputOrInternal;
 
 /// GetIncident.
 #[derive(Debug, thiserror::Error)]
@@ -433,25 +418,7 @@ impl RpcError for ListAffectedAccountsError {
 }
 
 /// GetIncidentProgress.
-#[derive(Debug, thiserror::Error)]
-pub enum GetIncidentProgressError {
-    #[error(transparent)]
-    Invalid(#[from] InvalidField),
-    #[error("incident {0} is not recorded")]
-    IncidentNotFound(String),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
-
-impl RpcError for GetIncidentProgressError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            GetIncidentProgressError::Invalid(_) => ErrorKind::InvalidArgument,
-            GetIncidentProgressError::IncidentNotFound(_) => ErrorKind::NotFound,
-            GetIncidentProgressError::Internal(_) => ErrorKind::Internal,
-        }
-    }
-}
+pub type GetIncidentProgressError = candor_platform::grpc::IncidentLookupError;
 
 /// ListIncidents.
 #[derive(Debug, thiserror::Error)]

@@ -53,15 +53,7 @@ pub enum GrantCreditError {
 }
 
 /// GetIncidentProgress.
-#[derive(Debug, thiserror::Error)]
-pub enum GetIncidentProgressError {
-    #[error(transparent)]
-    Invalid(#[from] InvalidField),
-    #[error("incident {0} is not recorded")]
-    IncidentNotFound(String),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
+pub type GetIncidentProgressError = candor_platform::grpc::IncidentLookupError;
 
 impl RpcError for GetMembershipError {
     fn kind(&self) -> ErrorKind {
@@ -97,16 +89,6 @@ impl RpcError for GrantCreditError {
             | GrantCreditError::VoidOfVoid => ErrorKind::FailedPrecondition,
             GrantCreditError::CreditNotFound => ErrorKind::NotFound,
             GrantCreditError::Internal(_) => ErrorKind::Internal,
-        }
-    }
-}
-
-impl RpcError for GetIncidentProgressError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            GetIncidentProgressError::Invalid(_) => ErrorKind::InvalidArgument,
-            GetIncidentProgressError::IncidentNotFound(_) => ErrorKind::NotFound,
-            GetIncidentProgressError::Internal(_) => ErrorKind::Internal,
         }
     }
 }

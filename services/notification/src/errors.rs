@@ -28,35 +28,13 @@ pub enum GetDeliveryError {
 }
 
 /// ListDeliveries.
-#[derive(Debug, thiserror::Error)]
-pub enum ListDeliveriesError {
-    #[error(transparent)]
-    Invalid(#[from] InvalidField),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
+pub type ListDeliveriesError = candor_platform::grpc::InputOrInternal;
 
 /// GetIncidentProgress.
-#[derive(Debug, thiserror::Error)]
-pub enum GetIncidentProgressError {
-    #[error(transparent)]
-    Invalid(#[from] InvalidField),
-    #[error("incident {0} is not recorded")]
-    IncidentNotFound(String),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
+pub type GetIncidentProgressError = candor_platform::grpc::IncidentLookupError;
 
 /// RetryFailedNotices.
-#[derive(Debug, thiserror::Error)]
-pub enum RetryFailedNoticesError {
-    #[error(transparent)]
-    Invalid(#[from] InvalidField),
-    #[error("incident {0} is not recorded")]
-    IncidentNotFound(String),
-    #[error(transparent)]
-    Internal(#[from] anyhow::Error),
-}
+pub type RetryFailedNoticesError = candor_platform::grpc::IncidentLookupError;
 
 /// Why the incident or sample member of RenderBreachNotice or
 /// SendTestNotice cannot be rendered.
@@ -132,35 +110,6 @@ impl RpcError for GetDeliveryError {
             GetDeliveryError::Invalid(_) => ErrorKind::InvalidArgument,
             GetDeliveryError::NotFound(_) => ErrorKind::NotFound,
             GetDeliveryError::Internal(_) => ErrorKind::Internal,
-        }
-    }
-}
-
-impl RpcError for ListDeliveriesError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            ListDeliveriesError::Invalid(_) => ErrorKind::InvalidArgument,
-            ListDeliveriesError::Internal(_) => ErrorKind::Internal,
-        }
-    }
-}
-
-impl RpcError for GetIncidentProgressError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            GetIncidentProgressError::Invalid(_) => ErrorKind::InvalidArgument,
-            GetIncidentProgressError::IncidentNotFound(_) => ErrorKind::NotFound,
-            GetIncidentProgressError::Internal(_) => ErrorKind::Internal,
-        }
-    }
-}
-
-impl RpcError for RetryFailedNoticesError {
-    fn kind(&self) -> ErrorKind {
-        match self {
-            RetryFailedNoticesError::Invalid(_) => ErrorKind::InvalidArgument,
-            RetryFailedNoticesError::IncidentNotFound(_) => ErrorKind::NotFound,
-            RetryFailedNoticesError::Internal(_) => ErrorKind::Internal,
         }
     }
 }

@@ -170,6 +170,50 @@ impl RpcError for Throttled {
     }
 }
 
+/// The error of an RPC that can only fail on its input or inside the
+/// service (a plain read such as ListDeliveries). A service names it per
+/// RPC: `pub type ListDeliveriesError = InputOrInternal;`.
+#[derive(Debug, thiserror::Error)]
+pub enum InputOrInternal {
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl RpcError for InputOrInternal {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            InputOrInternal::Invalid(_) => ErrorKind::InvalidArgument,
+            InputOrInternal::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// The error of an RPC about one incident (GetIncidentProgress in every
+/// service, RetryFailedNotices): a bad id, an incident the service has not
+/// recorded (NOT_FOUND, so a caller can tell "not yet" from "nothing"), or
+/// an internal failure.
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentLookupError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error("incident {0} is not recorded")]
+    IncidentNotFound(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl RpcError for IncidentLookupError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            IncidentLookupError::Invalid(_) => ErrorKind::InvalidArgument,
+            IncidentLookupError::IncidentNotFound(_) => ErrorKind::NotFound,
+            IncidentLookupError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
 /// The response of an RPC handler, or the status its error maps to.
 pub fn respond<T, E: RpcError>(result: Result<T, E>) -> Result<tonic::Response<T>, tonic::Status> {
     result

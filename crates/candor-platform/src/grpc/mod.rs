@@ -16,7 +16,8 @@ pub mod request_check;
 mod tls;
 
 pub use error_kind::{
-    ErrorKind, InvalidField, Refused, RpcError, Throttled, internal_error, respond, status_of,
+    ErrorKind, IncidentLookupError, InputOrInternal, InvalidField, Refused, RpcError, Throttled,
+    internal_error, respond, status_of,
 };
 pub use guard::Guard;
 pub use limits::Limits;

@@ -73,7 +73,11 @@ pub struct ParkingOptions {
     /// drain holds, not on how many it applies.
     pub drain_batch: u16,
     /// How long a claim keeps other drains off its rows; a crashed drain's
-    /// rows are free again after it.
+    /// rows are free again after it, and the next sweep applies them. Short
+    /// (a handler applies one message in well under a second): a drain that
+    /// outlives it may see another apply the same message, which the
+    /// handlers' idempotence absorbs, while a long lease kept a crashed
+    /// replica's batches waiting minutes after its restart.
     pub claim_lease: Duration,
     /// Time between two sweeps (the first runs at start).
     pub sweep_interval: Duration,
@@ -90,8 +94,8 @@ impl ParkingOptions {
         Self {
             ttl: Duration::from_secs(config.parked_message_ttl_seconds),
             drain_batch: 32,
-            claim_lease: Duration::from_secs(120),
-            sweep_interval: Duration::from_secs(60),
+            claim_lease: Duration::from_secs(20),
+            sweep_interval: Duration::from_secs(10),
         }
     }
 }

@@ -67,6 +67,19 @@ async fn watch(incident_id: &str, env: &[(&'static str, String)]) -> Output {
     .await
 }
 
+/// The last frame's emails bar line and the counts line below it.
+fn last_email_lines(stdout: &str) -> (String, String) {
+    let lines: Vec<&str> = stdout.lines().collect();
+    let bar = lines
+        .iter()
+        .rposition(|line| line.starts_with("emails"))
+        .expect("an emails line");
+    (
+        lines[bar].trim_end().to_owned(),
+        format!(" {}", lines.get(bar + 1).copied().unwrap_or_default().trim()),
+    )
+}
+
 fn show(output: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -129,13 +142,10 @@ async fn failed_emails_finish_with_failures_until_retried_then_the_incident_comp
             .any(|line| line.starts_with("emails") && line.contains("complete")),
         "{stdout}"
     );
-    let email_line = stdout
-        .lines()
-        .rfind(|line| line.starts_with("emails"))
-        .unwrap();
+    let (email_bar, email_counts) = last_email_lines(&stdout);
     assert!(
-        email_line.contains(" 0 delivered") && email_line.ends_with("; finished with failures"),
-        "{email_line}"
+        email_bar.ends_with("finished with failures") && email_counts.contains(" 0 delivered,"),
+        "{email_bar}\n{email_counts}"
     );
     assert!(
         stdout.contains("retries_exhausted (retryable): gave up after 2 attempts"),
@@ -186,15 +196,13 @@ async fn failed_emails_finish_with_failures_until_retried_then_the_incident_comp
     );
     let watched = watch(INCIDENT, &env).await;
     assert_eq!(watched.status.code(), Some(0), "{}", show(&watched));
-    let email_line = text(&watched.stdout)
-        .lines()
-        .rfind(|line| line.starts_with("emails"))
-        .unwrap()
-        .to_owned();
+    let watched_text = text(&watched.stdout);
+    let (email_bar, email_counts) = last_email_lines(&watched_text);
     assert!(
-        email_line.contains(&format!("{failed} delivered / {failed} expected, 0 failed"))
-            && email_line.ends_with("; complete"),
-        "{email_line}"
+        email_bar.contains(&format!("{failed}/{failed}"))
+            && email_bar.ends_with("done")
+            && email_counts.contains(&format!(" {failed} delivered, 0 failed")),
+        "{email_bar}\n{email_counts}"
     );
     assert_eq!(sink.message_count() as u64, failed);
     let report = run(&["incident", "report", INCIDENT, "--format", "json"], &env).await;
