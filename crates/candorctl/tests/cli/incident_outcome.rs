@@ -76,7 +76,10 @@ fn last_email_lines(stdout: &str) -> (String, String) {
         .expect("an emails line");
     (
         lines[bar].trim_end().to_owned(),
-        format!(" {}", lines.get(bar + 1).copied().unwrap_or_default().trim()),
+        format!(
+            " {}",
+            lines.get(bar + 1).copied().unwrap_or_default().trim()
+        ),
     )
 }
 
