@@ -15,29 +15,12 @@ use candorctl::commands::incident::progress::IncidentSnapshot;
 use candorctl::notice::{self, NoticeFlags};
 
 use crate::terminal::AtTerminal;
-use crate::{candorctl, repo_path, text};
+use crate::{candorctl, candorctl_off_runtime as run, repo_path, stack_env, text};
 
 const EXAMPLE: &str = "deploy/examples/breach.toml";
 const EXAMPLE_ID: &str = "2025-05-member-backup";
 const EXAMPLE_TITLE: &str = "Member email addresses and password hashes were stolen";
 const SERVICES: [&str; 4] = ["account", "notification", "membership", "forum"];
-
-/// candorctl's settings for `stack`, as an operator exports them.
-fn stack_env(stack: &Stack) -> Vec<(&'static str, String)> {
-    let endpoints = &stack.endpoints;
-    vec![
-        ("AMQP_URL", endpoints.amqp_url.clone()),
-        ("AMQP_NAMESPACE", endpoints.amqp_namespace.clone()),
-        ("ACCOUNT_GRPC_URL", endpoints.account_grpc_url.clone()),
-        (
-            "NOTIFICATION_GRPC_URL",
-            endpoints.notification_grpc_url.clone(),
-        ),
-        ("MEMBERSHIP_GRPC_URL", endpoints.membership_grpc_url.clone()),
-        ("FORUM_GRPC_URL", endpoints.forum_grpc_url.clone()),
-        ("OPERATOR_TOKEN", endpoints.operator_token.clone().unwrap()),
-    ]
-}
 
 /// A fresh stack and candorctl's settings for it.
 async fn started() -> (Stack, Vec<(&'static str, String)>) {
@@ -72,19 +55,6 @@ fn with(
         env.push((name, value.to_owned()));
     }
     env
-}
-
-/// Runs candorctl off the runtime's thread: the stack's services run on
-/// it and must answer meanwhile.
-async fn run(args: &[&str], env: &[(&'static str, String)]) -> std::process::Output {
-    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
-    let env = env.to_vec();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        candorctl(&args, &borrowed(&env))
-    })
-    .await
-    .unwrap()
 }
 
 fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'a str, &'a str)> {

@@ -11,45 +11,9 @@ use candor_e2e::stack::{Stack, StackOptions};
 use candor_testkit::proxy::TcpProxy;
 use candor_testkit::smtp::SmtpSink;
 
-use crate::{candorctl, repo_path, text};
+use crate::{candorctl_off_runtime as run, repo_path, stack_env, text};
 
 const INCIDENT: &str = "cli-smtp-outage";
-
-/// The environment candorctl needs to reach the stack as the operator.
-fn stack_env(stack: &Stack) -> Vec<(&'static str, String)> {
-    let endpoints = &stack.endpoints;
-    vec![
-        ("AMQP_URL", endpoints.amqp_url.clone()),
-        ("AMQP_NAMESPACE", endpoints.amqp_namespace.clone()),
-        ("ACCOUNT_GRPC_URL", endpoints.account_grpc_url.clone()),
-        (
-            "NOTIFICATION_GRPC_URL",
-            endpoints.notification_grpc_url.clone(),
-        ),
-        ("MEMBERSHIP_GRPC_URL", endpoints.membership_grpc_url.clone()),
-        ("FORUM_GRPC_URL", endpoints.forum_grpc_url.clone()),
-        (
-            "OPERATOR_TOKEN",
-            endpoints.operator_token.clone().unwrap_or_default(),
-        ),
-    ]
-}
-
-/// Runs the binary off the runtime the services run on.
-async fn run(args: &[&str], env: &[(&'static str, String)]) -> Output {
-    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
-    let env = env.to_vec();
-    tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let env: Vec<(&str, &str)> = env
-            .iter()
-            .map(|(name, value)| (*name, value.as_str()))
-            .collect();
-        candorctl(&args, &env)
-    })
-    .await
-    .unwrap()
-}
 
 /// `incident status ID --watch`, refreshing every second.
 async fn watch(incident_id: &str, env: &[(&'static str, String)]) -> Output {

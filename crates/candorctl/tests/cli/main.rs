@@ -30,6 +30,43 @@ fn candorctl(args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("candorctl runs")
 }
 
+/// candorctl's settings for `stack`, as an operator exports them.
+fn stack_env(stack: &candor_e2e::stack::Stack) -> Vec<(&'static str, String)> {
+    let endpoints = &stack.endpoints;
+    vec![
+        ("AMQP_URL", endpoints.amqp_url.clone()),
+        ("AMQP_NAMESPACE", endpoints.amqp_namespace.clone()),
+        ("ACCOUNT_GRPC_URL", endpoints.account_grpc_url.clone()),
+        (
+            "NOTIFICATION_GRPC_URL",
+            endpoints.notification_grpc_url.clone(),
+        ),
+        ("MEMBERSHIP_GRPC_URL", endpoints.membership_grpc_url.clone()),
+        ("FORUM_GRPC_URL", endpoints.forum_grpc_url.clone()),
+        (
+            "OPERATOR_TOKEN",
+            endpoints.operator_token.clone().unwrap_or_default(),
+        ),
+    ]
+}
+
+/// Runs candorctl off the runtime's thread: in-process services run on it
+/// and must answer meanwhile.
+async fn candorctl_off_runtime(args: &[&str], env: &[(&'static str, String)]) -> Output {
+    let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+    let env = env.to_vec();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let env: Vec<(&str, &str)> = env
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        candorctl(&args, &env)
+    })
+    .await
+    .unwrap()
+}
+
 fn repo_path(relative: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
