@@ -7,7 +7,7 @@ use candor_testkit::environment::{OPERATOR_TOKEN, TestEnvironment};
 use candor_testkit::service::RunningService;
 use candor_testkit::smtp::SmtpSink;
 
-use crate::{candorctl, repo_path, text};
+use crate::{candorctl, candorctl_off_runtime, repo_path, text};
 
 const EXAMPLE: &str = "deploy/examples/breach.toml";
 
@@ -75,22 +75,12 @@ impl Services {
     /// candorctl with these services' URLs and the operator token, run off
     /// the runtime that serves them.
     async fn candorctl(&self, args: &[&str]) -> std::process::Output {
-        let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
         let env = [
             ("ACCOUNT_GRPC_URL", self.account.url()),
             ("NOTIFICATION_GRPC_URL", self.notification.url()),
             ("OPERATOR_TOKEN", OPERATOR_TOKEN.to_owned()),
         ];
-        tokio::task::spawn_blocking(move || {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            let env: Vec<(&str, &str)> = env
-                .iter()
-                .map(|(name, value)| (*name, value.as_str()))
-                .collect();
-            candorctl(&args, &env)
-        })
-        .await
-        .unwrap()
+        candorctl_off_runtime(args, &env).await
     }
 
     /// `breach report` of the example with `--dry-run --send-test-to address`.
