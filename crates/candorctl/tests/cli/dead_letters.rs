@@ -5,6 +5,7 @@
 //! the ones not selected stay in the queue in their order.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use candor_platform::config::expose;
@@ -21,10 +22,15 @@ use tokio_util::sync::CancellationToken;
 use crate::text;
 
 /// The account service's consumer, refusing everything.
-struct Refuse;
+/// Refuses every message, counting them.
+#[derive(Default)]
+struct Refuse {
+    refused: AtomicUsize,
+}
 
 impl MessageHandler for Refuse {
     async fn handle(&self, _message: &IncomingMessage) -> Result<(), HandlerError> {
+        self.refused.fetch_add(1, Ordering::SeqCst);
         Err(HandlerError::invalid("refused by the test"))
     }
 }
@@ -93,29 +99,39 @@ async fn dead_letters_are_listed_shown_replayed_and_purged() {
         .await
         .unwrap();
     let shutdown = CancellationToken::new();
+    let refuse = Arc::new(Refuse::default());
     let consumer = tokio::spawn({
         let account = account.clone();
+        let refuse = refuse.clone();
         let queue = topology.queue_name(ServiceQueue::Account.name());
         let shutdown = shutdown.clone();
         async move {
             run_consumer(
                 &account,
                 &queue,
-                Arc::new(Refuse),
+                refuse,
                 ConsumerOptions::default().with_concurrency(1),
                 shutdown,
             )
             .await
         }
     });
+    // Listing while letters still arrive would return the ones it looked
+    // at behind the newcomers (a quorum queue requeues at the back), so the
+    // consumer finishes first: it stops after the message in flight is
+    // dead-lettered.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while listed(&broker).await.len() < 3 {
-        assert!(Instant::now() < deadline, "three dead letters");
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    while refuse.refused.load(Ordering::SeqCst) < 3 {
+        assert!(Instant::now() < deadline, "three messages refused");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     shutdown.cancel();
     consumer.await.unwrap().unwrap();
     account.close().await;
+    while listed(&broker).await.len() < 3 {
+        assert!(Instant::now() < deadline, "three dead letters");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 
     // list: every field, and looking changes nothing (twice, same order).
     let expected = [
