@@ -650,6 +650,74 @@ pub struct CommonConfig {
     pub grpc_tls: GrpcTlsConfig,
     #[command(flatten)]
     pub telemetry: TelemetryConfig,
+    #[command(flatten)]
+    pub metrics: MetricsConfig,
+}
+
+/// Prometheus metrics settings every service shares (the listen address,
+/// `METRICS_ADDR`, is each service's own, beside `GRPC_ADDR`).
+#[derive(clap::Args, Debug, Clone)]
+pub struct MetricsConfig {
+    /// Seconds an incident's progress series stay in the metrics after the
+    /// service's part of it is complete, so every scraper sees the final
+    /// counts before the series go away.
+    #[arg(long, env = "METRICS_INCIDENT_LINGER_SECONDS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(0..=604_800))]
+    pub metrics_incident_linger_seconds: u64,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            metrics_incident_linger_seconds: 600,
+        }
+    }
+}
+
+impl MetricsConfig {
+    /// How long a complete incident's series stay.
+    pub fn incident_linger(&self) -> Duration {
+        Duration::from_secs(self.metrics_incident_linger_seconds)
+    }
+}
+
+/// Where a service serves its Prometheus metrics (`METRICS_ADDR`): an
+/// address, or `off` for no metrics at all (no endpoint and no
+/// instrumentation work).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsAddr {
+    /// Serve `GET /metrics` here; port 0 picks a free port (tests).
+    Listen(std::net::SocketAddr),
+    /// No metrics.
+    Off,
+}
+
+impl MetricsAddr {
+    /// A free port on the loopback interface, for tests.
+    pub fn loopback_any_port() -> Self {
+        Self::Listen(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+}
+
+impl std::str::FromStr for MetricsAddr {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(Self::Off);
+        }
+        value.parse().map(Self::Listen).map_err(|_| {
+            format!("must be an address with a port (0.0.0.0:9451) or `off`, not {value:?}")
+        })
+    }
+}
+
+impl std::fmt::Display for MetricsAddr {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Listen(addr) => write!(formatter, "{addr}"),
+            Self::Off => formatter.write_str("off"),
+        }
+    }
 }
 
 /// Parses a server-side secret key: at least 32 characters.

@@ -28,6 +28,7 @@ pub mod db;
 pub mod grpc;
 pub mod links;
 pub mod messaging;
+pub mod metrics;
 pub mod outbox;
 pub mod parking;
 pub mod service;

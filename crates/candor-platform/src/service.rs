@@ -20,9 +20,11 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::Credentials;
 use crate::auth::forwarded::ProxyTrust;
 use crate::config::AuthConfig;
-use crate::config::{CommonConfig, TelemetryConfig};
+use crate::config::{CommonConfig, MetricsAddr, TelemetryConfig};
 use crate::grpc::{GrpcServer, GrpcTls, Guard, Limits};
 use crate::messaging::{Broker, Publisher, ServiceQueue, Topology};
+use crate::metrics::Metrics;
+use crate::metrics::messaging::PublisherMetrics;
 use crate::outbox::OutboxRelay;
 
 /// A future that resolves when the process should stop.
@@ -99,19 +101,27 @@ pub struct Foundation {
     pub common: CommonConfig,
     /// TLS for the gRPC server and for channels to other services.
     pub tls: GrpcTls,
+    /// The service's Prometheus metrics (disabled with `METRICS_ADDR=off`);
+    /// services register their own families here.
+    pub metrics: Metrics,
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
 }
 
 impl Foundation {
     /// Connects to PostgreSQL and runs the migrations, connects to RabbitMQ
-    /// and declares the topology, binds the gRPC listener. Any failure names
-    /// the step and stops the start.
+    /// and declares the topology, binds the gRPC and metrics listeners. Any
+    /// failure names the step and stops the start.
     pub async fn start(
         name: &'static str,
         common: &CommonConfig,
-        grpc_addr: SocketAddr,
+        listen: Listen,
         migrations: &Migrator,
     ) -> anyhow::Result<Self> {
+        let metrics = match listen.metrics {
+            MetricsAddr::Listen(_) => Metrics::new(name, &common.metrics)?,
+            MetricsAddr::Off => Metrics::disabled(),
+        };
         let tls = GrpcTls::load(&common.grpc_tls, common.server.grpc_tls_require_client_cert)?;
         let credentials = Credentials::new(&common.auth)?;
         let pool = crate::db::connect(&common.database).await?;
@@ -128,9 +138,30 @@ impl Foundation {
             .await
             .context("declaring the RabbitMQ topology (AMQP_DECLARE_TOPOLOGY)")?;
         let _ = channel.close(200, "topology declared".into()).await;
-        let publisher = Publisher::new(broker.clone());
-        let listener = crate::grpc::bind(grpc_addr).await?;
-        tracing::info!(service = name, addr = ?listener.local_addr().ok(), "started");
+        let publisher =
+            Publisher::new(broker.clone()).with_metrics(PublisherMetrics::events(&metrics));
+        crate::metrics::register_platform_gauges(
+            &metrics,
+            pool.clone(),
+            broker.clone(),
+            &topology,
+            service,
+        )?;
+        let listener = crate::grpc::bind(listen.grpc).await?;
+        let metrics_listener = match listen.metrics {
+            MetricsAddr::Listen(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on METRICS_ADDR {addr}"))?,
+            ),
+            MetricsAddr::Off => None,
+        };
+        tracing::info!(
+            service = name,
+            addr = ?listener.local_addr().ok(),
+            metrics_addr = ?metrics_listener.as_ref().and_then(|listener| listener.local_addr().ok()),
+            "started"
+        );
         Ok(Self {
             name,
             pool,
@@ -140,7 +171,9 @@ impl Foundation {
             credentials,
             common: common.clone(),
             tls,
+            metrics,
             listener,
+            metrics_listener,
         })
     }
 
@@ -154,6 +187,7 @@ impl Foundation {
     ) -> BackgroundTask {
         let broker = self.broker.clone();
         let queue_name = self.topology.queue_name(queue.name());
+        let options = options.with_metrics_default(&self.metrics);
         Box::new(move |stop| {
             Box::pin(async move {
                 crate::messaging::run_consumer(&broker, &queue_name, handler, options, stop).await
@@ -170,7 +204,8 @@ impl Foundation {
     ) -> crate::parking::IncidentParking {
         crate::parking::IncidentParking::new(
             self.pool.clone(),
-            Publisher::for_exchange(self.broker.clone(), self.topology.dead_letter_exchange()),
+            Publisher::for_exchange(self.broker.clone(), self.topology.dead_letter_exchange())
+                .with_metrics(PublisherMetrics::dead_letters(&self.metrics)),
             self.topology.queue_name(queue.name()),
             options,
         )
@@ -180,10 +215,11 @@ impl Foundation {
     /// this service's credentials and trusted proxies, and the limits of
     /// its `ServerConfig`.
     pub fn grpc_server(&self) -> anyhow::Result<GrpcServer> {
-        GrpcServer::new(
+        Ok(GrpcServer::new(
             Guard::new(self.credentials.clone(), proxy_trust(&self.common.auth)),
             Limits::from_config(&self.common.server),
-        )
+        )?
+        .with_metrics(&self.metrics))
     }
 
     /// The address the gRPC server listens on (the real port after `:0`).
@@ -191,6 +227,14 @@ impl Foundation {
         self.listener
             .local_addr()
             .context("reading the gRPC listener address")
+    }
+
+    /// The address metrics are served on (the real port after `:0`); `None`
+    /// with `METRICS_ADDR=off`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     /// Serves `grpc`, relays the outbox and runs `tasks` until `shutdown`.
@@ -211,6 +255,12 @@ impl Foundation {
         background.spawn(async move { relay.run(relay_stop).await.context("outbox relay") });
         for task in tasks {
             background.spawn(task(stop.clone()));
+        }
+        if let Some(listener) = self.metrics_listener {
+            let metrics = self.metrics.clone();
+            let metrics_stop = stop.clone();
+            background
+                .spawn(async move { crate::metrics::serve(metrics, listener, metrics_stop).await });
         }
 
         let grpc_stop = stop.clone();
@@ -271,6 +321,20 @@ pub trait ServiceApp {
     fn pool(&self) -> &PgPool {
         &self.foundation().pool
     }
+
+    /// Where metrics are served (the real port after `:0`), unless off.
+    fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.foundation().metrics_addr()
+    }
+}
+
+/// Where a service listens: gRPC (`GRPC_ADDR`) and metrics (`METRICS_ADDR`).
+#[derive(Debug, Clone, Copy)]
+pub struct Listen {
+    /// The gRPC server's address.
+    pub grpc: SocketAddr,
+    /// The metrics endpoint's address, or off.
+    pub metrics: MetricsAddr,
 }
 
 /// Whose `x-forwarded-for` the server believes (`TRUSTED_PROXY_CALLERS`,

@@ -78,6 +78,7 @@ impl TestEnvironment {
             },
             grpc_tls: GrpcTlsConfig::default(),
             telemetry: TelemetryConfig::default(),
+            metrics: candor_platform::config::MetricsConfig::default(),
         }
     }
 
@@ -91,6 +92,8 @@ impl TestEnvironment {
             ("SERVICE_TOKEN", caller_token(service).to_owned()),
             ("CALLER_TOKENS", caller_tokens_setting()),
             ("SHUTDOWN_GRACE_SECONDS", "10".to_owned()),
+            // Every service's own setting; a free port so tests run side by side.
+            ("METRICS_ADDR", "127.0.0.1:0".to_owned()),
         ]);
         settings
     }

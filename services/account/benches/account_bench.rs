@@ -92,6 +92,7 @@ async fn start() -> Bench {
     common.database.database_max_connections = 20;
     let config = Config {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        metrics_addr: candor_platform::config::MetricsAddr::loopback_any_port(),
         public_base_url: "http://localhost:8080".to_owned(),
         notification_grpc_url: "http://127.0.0.1:9".to_owned(),
         legacy_hash_key: "bench-legacy-hash-key-0123456789abcdef".into(),

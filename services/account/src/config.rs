@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use candor_platform::config::CommonConfig;
-use candor_platform::config::{parse_http_url, parse_secret_key};
+use candor_platform::config::{MetricsAddr, parse_http_url, parse_secret_key};
 use secrecy::SecretString;
 
 /// candor-account's configuration.
@@ -17,6 +17,10 @@ pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50051")]
     pub grpc_addr: SocketAddr,
+
+    /// Address Prometheus metrics are served on (`GET /metrics`), or `off`.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9451")]
+    pub metrics_addr: MetricsAddr,
 
     /// Base URL of the public site, for links in emails (reset, deactivation).
     #[arg(long, env = "PUBLIC_BASE_URL", default_value = "http://localhost:8080", value_parser = parse_http_url)]

@@ -390,6 +390,7 @@ async fn main() {
     common.database.database_max_connections = 32;
     let config = Config {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        metrics_addr: candor_platform::config::MetricsAddr::loopback_any_port(),
         // ListPosts needs no session; nothing calls the account service.
         account_grpc_url: "http://127.0.0.1:9".to_owned(),
         public_base_url: "https://forum.bench.example".to_owned(),

@@ -45,8 +45,16 @@ pub struct App {
 impl App {
     /// Connects, migrates, declares queues and binds `GRPC_ADDR`.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let foundation =
-            Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
+        let foundation = Foundation::start(
+            BINARY_NAME,
+            &config.common,
+            candor_platform::service::Listen {
+                grpc: config.grpc_addr,
+                metrics: config.metrics_addr,
+            },
+            &MIGRATIONS,
+        )
+        .await?;
         let sessions = Arc::new(SessionResolver::new(
             foundation
                 .tls

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use candor_platform::config::CommonConfig;
+use candor_platform::config::MetricsAddr;
 use candor_platform::config::parse_http_url;
 use candor_platform::parking::ParkingConfig;
 
@@ -17,6 +18,10 @@ pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50053")]
     pub grpc_addr: SocketAddr,
+
+    /// Address Prometheus metrics are served on (`GET /metrics`), or `off`.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9453")]
+    pub metrics_addr: MetricsAddr,
 
     /// gRPC URL of the account service.
     #[arg(long, env = "ACCOUNT_GRPC_URL", default_value = "http://127.0.0.1:50051", value_parser = parse_http_url)]

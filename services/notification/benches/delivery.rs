@@ -275,6 +275,7 @@ async fn service_run(
         .env("SERVICE_TOKEN", caller_token(Caller::Notification))
         .env("CALLER_TOKENS", caller_tokens_setting())
         .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("SMTP_URL", sink.url())
         .env("ORGANISATION_NAME", BENCH_ORGANISATION)
         .env("SEND_RATE_PER_SECOND", "0")

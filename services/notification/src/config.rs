@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use candor_platform::config::CommonConfig;
-use candor_platform::config::{parse_http_url, parse_smtp_url};
+use candor_platform::config::{MetricsAddr, parse_http_url, parse_smtp_url};
 use secrecy::SecretString;
 
 use crate::domain::organisation;
@@ -19,6 +19,10 @@ pub struct Config {
     /// Address the gRPC server listens on.
     #[arg(long, env = "GRPC_ADDR", default_value = "0.0.0.0:50052")]
     pub grpc_addr: SocketAddr,
+
+    /// Address Prometheus metrics are served on (`GET /metrics`), or `off`.
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9452")]
+    pub metrics_addr: MetricsAddr,
 
     /// SMTP server notices are sent through (`smtp://host:port`,
     /// `smtps://user:password@host:465`, `smtp://host:587?tls=required`).

@@ -62,8 +62,16 @@ impl App {
             config.smtp_concurrency as usize,
             Duration::from_secs(config.smtp_timeout_seconds),
         ));
-        let foundation =
-            Foundation::start(BINARY_NAME, &config.common, config.grpc_addr, &MIGRATIONS).await?;
+        let foundation = Foundation::start(
+            BINARY_NAME,
+            &config.common,
+            candor_platform::service::Listen {
+                grpc: config.grpc_addr,
+                metrics: config.metrics_addr,
+            },
+            &MIGRATIONS,
+        )
+        .await?;
         Ok(Self {
             foundation,
             config,

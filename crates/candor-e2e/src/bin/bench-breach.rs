@@ -101,6 +101,7 @@ async fn main() -> anyhow::Result<()> {
                 binary.env(name, value)
             })
             .env("GRPC_ADDR", format!("127.0.0.1:{}", ports[index]))
+            .env("METRICS_ADDR", "127.0.0.1:0")
             .env("DATABASE_URL", database.url())
             .env("DATABASE_MAX_CONNECTIONS", "20")
             .env("OPERATOR_TOKEN", OPERATOR_TOKEN)

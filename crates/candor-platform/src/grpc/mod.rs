@@ -56,6 +56,7 @@ pub struct GrpcServer {
     tls: Option<tonic::transport::ServerTlsConfig>,
     guard: Guard,
     limits: Limits,
+    metrics: crate::metrics::grpc::GrpcMetricsLayer,
 }
 
 impl GrpcServer {
@@ -85,7 +86,17 @@ impl GrpcServer {
             tls: None,
             guard,
             limits,
+            metrics: crate::metrics::grpc::GrpcMetricsLayer::new(
+                &crate::metrics::Metrics::disabled(),
+            ),
         })
+    }
+
+    /// Counts and times every call into `metrics` (the `grpc_server_*`
+    /// families), refused and shed calls included.
+    pub fn with_metrics(mut self, metrics: &crate::metrics::Metrics) -> Self {
+        self.metrics = crate::metrics::grpc::GrpcMetricsLayer::new(metrics);
+        self
     }
 
     /// Adds a gRPC service; health reports it SERVING while the server runs.
@@ -153,6 +164,7 @@ impl GrpcServer {
         }
         let limits = self.limits.clone();
         let layers = tower::ServiceBuilder::new()
+            .layer(self.metrics)
             .layer(tower_http::trace::TraceLayer::new_for_grpc().make_span_with(request_span))
             .layer(request_check::CheckLayer::new(self.guard))
             .map_result(limits::shed_to_status)

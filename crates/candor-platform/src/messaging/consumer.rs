@@ -29,6 +29,10 @@ use super::ownership::RoutingPolicy;
 use super::publisher::Publisher;
 use super::topology::{Topology, short};
 use super::trace_context;
+use crate::metrics::Metrics;
+use crate::metrics::messaging::{
+    ConsumeOutcome, ConsumerMetrics, DeadLetterReason, PublisherMetrics,
+};
 
 /// Processes one message. Return `Ok` only after the work is committed: the
 /// consumer acks right after. Must be idempotent, because a message can be
@@ -58,6 +62,9 @@ pub struct ConsumerOptions {
     /// `None` takes Candor's routes with the owners from the settings
     /// ([`RoutingPolicy::from_config`]).
     pub routing_policy: Option<RoutingPolicy>,
+    /// Where the consumer records what it consumed (nothing by default;
+    /// services get their own through `Foundation::consumer`).
+    pub metrics: Metrics,
 }
 
 impl Default for ConsumerOptions {
@@ -69,6 +76,7 @@ impl Default for ConsumerOptions {
             retry_backoff: Duration::from_millis(500),
             max_retry_backoff: Duration::from_secs(30),
             routing_policy: None,
+            metrics: Metrics::disabled(),
         }
     }
 }
@@ -92,6 +100,14 @@ impl ConsumerOptions {
 
     pub fn with_routing_policy(mut self, policy: RoutingPolicy) -> Self {
         self.routing_policy = Some(policy);
+        self
+    }
+
+    /// Records into `metrics` unless metrics were already set.
+    pub fn with_metrics_default(mut self, metrics: &Metrics) -> Self {
+        if !self.metrics.is_enabled() {
+            self.metrics = metrics.clone();
+        }
         self
     }
 }
@@ -123,7 +139,14 @@ pub async fn run_consumer<H: MessageHandler>(
             .clone()
             .unwrap_or_else(|| RoutingPolicy::from_config(config)),
         queue: queue.to_owned(),
-        dead_letters: Publisher::for_exchange(broker.clone(), topology.dead_letter_exchange()),
+        metrics: ConsumerMetrics::new(
+            &options.metrics,
+            queue
+                .strip_prefix(&format!("{}.", config.amqp_namespace))
+                .unwrap_or(queue),
+        ),
+        dead_letters: Publisher::for_exchange(broker.clone(), topology.dead_letter_exchange())
+            .with_metrics(PublisherMetrics::dead_letters(&options.metrics)),
         attempts: options
             .handler_attempts
             .unwrap_or(config.amqp_handler_attempts)
@@ -170,6 +193,7 @@ pub(super) struct Shared<H> {
     pub(super) handler: Arc<H>,
     pub(super) policy: RoutingPolicy,
     pub(super) queue: String,
+    pub(super) metrics: ConsumerMetrics,
     pub(super) dead_letters: Publisher,
     pub(super) attempts: u32,
     pub(super) retry_backoff: Duration,
@@ -209,6 +233,7 @@ async fn consume<H: MessageHandler>(
         .await
         .with_context(|| format!("basic.consume on {}", shared.queue))?;
     resume_backoff.reset();
+    shared.metrics.connected(true);
     tracing::info!(queue = %shared.queue, prefetch, concurrency, "consuming");
 
     // Cancelled when this session ends for any reason: handlers waiting to
@@ -251,6 +276,7 @@ async fn consume<H: MessageHandler>(
     {
         tracing::debug!(error = %error, "basic.cancel");
     }
+    shared.metrics.connected(false);
     session.cancel();
     while let Some(finished) = tasks.join_next().await {
         log_task_failure(finished);
@@ -273,6 +299,8 @@ enum Outcome {
     Handled,
     DeadLetter {
         reason: String,
+        /// The bounded class of `reason`, for the metrics.
+        class: DeadLetterReason,
         attempts: u32,
     },
     /// The session ended while waiting to retry: leave the message to be
@@ -299,6 +327,7 @@ async fn handle_delivery<H: MessageHandler>(
     // Without an OpenTelemetry layer there is no parent to set; that is fine.
     let _ = span.set_parent(trace_context::extract(&message.headers));
     async move {
+        let received = std::time::Instant::now();
         let checked = shared.policy.check(
             &message.routing_key,
             message.user_id.as_deref(),
@@ -308,13 +337,21 @@ async fn handle_delivery<H: MessageHandler>(
             // Zero attempts: the handler never saw it.
             Err(reason) => Outcome::DeadLetter {
                 reason,
+                class: DeadLetterReason::Refused,
                 attempts: 0,
             },
             Ok(()) => process(&shared, &message, &session).await,
         };
+        let recorded = match &outcome {
+            Outcome::Handled => ConsumeOutcome::Acked,
+            Outcome::DeadLetter { class, .. } => ConsumeOutcome::DeadLettered(*class),
+            Outcome::Abandoned => ConsumeOutcome::Requeued,
+        };
         match outcome {
             Outcome::Handled => ack(&delivery).await,
-            Outcome::DeadLetter { reason, attempts } => {
+            Outcome::DeadLetter {
+                reason, attempts, ..
+            } => {
                 dead_letter(&shared, &delivery, &message, &reason, attempts).await;
             }
             Outcome::Abandoned => {
@@ -326,6 +363,9 @@ async fn handle_delivery<H: MessageHandler>(
                 let _ = delivery.acker.nack(requeue).await;
             }
         }
+        shared
+            .metrics
+            .consumed(&message.routing_key, recorded, received.elapsed());
     }
     .instrument(span)
     .await;
@@ -349,6 +389,7 @@ async fn process<H: MessageHandler>(
             Ok(Err(HandlerError::Invalid(reason))) => {
                 return Outcome::DeadLetter {
                     reason: format!("invalid message: {reason}"),
+                    class: DeadLetterReason::Invalid,
                     attempts: attempt,
                 };
             }
@@ -358,9 +399,11 @@ async fn process<H: MessageHandler>(
         if attempt >= shared.attempts {
             return Outcome::DeadLetter {
                 reason: format!("failed after {attempt} attempts: {error}"),
+                class: DeadLetterReason::RetriesExhausted,
                 attempts: attempt,
             };
         }
+        shared.metrics.retried(&message.routing_key);
         let delay = backoff.next_delay();
         tracing::warn!(attempt, error = %error, retry_in_ms = delay.as_millis(), "handler failed, retrying");
         tokio::select! {

@@ -50,4 +50,5 @@ pub use message::{
 pub use ownership::{EventOwner, RoutingPolicy};
 pub use permissions::{UserPermissions, UserRole};
 pub use publisher::{PublishError, Publisher};
+pub(crate) use topology::short;
 pub use topology::{QueueSpec, ServiceQueue, Topology};

@@ -12,6 +12,7 @@ use super::connection::Broker;
 use super::message::OutgoingMessage;
 use super::topology::{Topology, short};
 use super::trace_context::{self, TRACEPARENT};
+use crate::metrics::messaging::{PublishOutcome, PublisherMetrics};
 
 /// Confirms awaited together at most; measured here: ~20,000 msg/s with
 /// about 1,000 in flight, under 2,000 msg/s when each publish waits alone.
@@ -60,6 +61,7 @@ pub struct Publisher {
     broker: Broker,
     exchange: String,
     channel: Arc<Mutex<Option<Channel>>>,
+    metrics: PublisherMetrics,
 }
 
 impl Publisher {
@@ -74,7 +76,14 @@ impl Publisher {
             broker,
             exchange: exchange.into(),
             channel: Arc::new(Mutex::new(None)),
+            metrics: PublisherMetrics::default(),
         }
+    }
+
+    /// Records every publish's confirm outcome into `metrics`.
+    pub fn with_metrics(mut self, metrics: PublisherMetrics) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// Publishes one message (mandatory, persistent) and waits for its confirm.
@@ -109,7 +118,12 @@ impl Publisher {
                 .iter()
                 .map(|message| properties(message).map(|properties| (message, properties)))
                 .collect();
-            outcomes.extend(self.publish_window(prepared).await);
+            let window_outcomes = self.publish_window(prepared).await;
+            for (message, outcome) in window.iter().zip(&window_outcomes) {
+                self.metrics
+                    .published(&message.routing_key, outcome_of(outcome));
+            }
+            outcomes.extend(window_outcomes);
         }
         outcomes
     }
@@ -118,6 +132,19 @@ impl Publisher {
     /// letter's original properties this way); `user_id` is replaced by this
     /// connection's user, as on every publish.
     pub(crate) async fn publish_raw(
+        &self,
+        routing_key: &str,
+        payload: &[u8],
+        properties: BasicProperties,
+    ) -> Result<(), PublishError> {
+        let outcome = self
+            .publish_raw_unrecorded(routing_key, payload, properties)
+            .await;
+        self.metrics.published(routing_key, outcome_of(&outcome));
+        outcome
+    }
+
+    async fn publish_raw_unrecorded(
         &self,
         routing_key: &str,
         payload: &[u8],
@@ -257,6 +284,15 @@ async fn await_confirm(
         Err(error) => Err(PublishError::Unavailable(
             anyhow!(error).context("waiting for the publisher confirm"),
         )),
+    }
+}
+
+/// The metrics' name for a publish's result.
+fn outcome_of(result: &Result<(), PublishError>) -> PublishOutcome {
+    match result {
+        Ok(()) => PublishOutcome::Confirmed,
+        Err(PublishError::Nacked { .. } | PublishError::Returned { .. }) => PublishOutcome::Nacked,
+        Err(_) => PublishOutcome::Failed,
     }
 }
 

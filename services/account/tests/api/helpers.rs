@@ -34,6 +34,7 @@ pub struct TestApp {
 pub fn config(environment: &TestEnvironment, notification_url: &str) -> Config {
     Config {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        metrics_addr: candor_platform::config::MetricsAddr::loopback_any_port(),
         public_base_url: "http://localhost:8080".to_owned(),
         notification_grpc_url: notification_url.to_owned(),
         legacy_hash_key: LEGACY_HASH_KEY.into(),

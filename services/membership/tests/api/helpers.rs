@@ -53,6 +53,7 @@ impl TestApp {
     pub fn config(&self) -> Config {
         Config {
             grpc_addr: "127.0.0.1:0".parse().unwrap(),
+            metrics_addr: candor_platform::config::MetricsAddr::loopback_any_port(),
             account_grpc_url: "http://127.0.0.1:9".to_owned(),
             consumer_concurrency: 4,
             parking: candor_platform::parking::ParkingConfig::default(),

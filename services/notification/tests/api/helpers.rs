@@ -25,6 +25,7 @@ pub const INCIDENT_JSON: &str =
 pub fn config(environment: &TestEnvironment, smtp_url: &str) -> Config {
     Config {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        metrics_addr: candor_platform::config::MetricsAddr::loopback_any_port(),
         smtp_url: smtp_url.into(),
         public_base_url: "https://books.example".to_owned(),
         account_grpc_url: "http://127.0.0.1:50051".to_owned(),

@@ -197,6 +197,7 @@ pub fn operator<T>(message: T) -> tonic::Request<T> {
 pub fn config(environment: &TestEnvironment, account_url: &str, options: Options) -> Config {
     Config {
         grpc_addr: "127.0.0.1:0".parse().unwrap(),
+        metrics_addr: candor_platform::config::MetricsAddr::loopback_any_port(),
         account_grpc_url: account_url.to_owned(),
         public_base_url: PUBLIC_BASE_URL.to_owned(),
         post_interval_seconds: options.post_interval_seconds,
