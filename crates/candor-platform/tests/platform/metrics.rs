@@ -177,3 +177,104 @@ async fn disabled_metrics_render_nothing() {
     assert_eq!(metrics.render().await.unwrap(), "");
     service.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn consumed_messages_are_counted_by_outcome_and_reason_class() {
+    use candor_platform::messaging::{CONTENT_TYPE_PROTOBUF, QueueSpec};
+    use candor_testkit::rabbitmq::TestBroker;
+    use prost::Message as _;
+
+    use crate::messaging::{
+        DEADLINE, ROUTING_KEY, RunningConsumer, broker, event, fast_options, ids,
+        recording_handler, wait_until,
+    };
+
+    let metrics = Metrics::new("candor-test", &MetricsConfig::default()).unwrap();
+    let test_broker = TestBroker::new();
+    let queue = test_broker
+        .declare_queue(&QueueSpec::new("metered", [ROUTING_KEY, "breach.reported"]))
+        .await
+        .unwrap();
+    let broker = broker(&test_broker.config());
+    let (received, handler) = recording_handler();
+    let options = fast_options().with_metrics_default(&metrics);
+    let consumer = RunningConsumer::start(&broker, &queue, handler, options);
+
+    // Undecodable: the handler finds it invalid.
+    test_broker
+        .publish_raw(
+            ROUTING_KEY,
+            Some(CONTENT_TYPE_PROTOBUF),
+            &[0xff, 0xff, 0xff],
+        )
+        .await
+        .unwrap();
+    // A contract key from a user who does not own it: refused unread.
+    test_broker
+        .publish_raw("breach.reported", Some(CONTENT_TYPE_PROTOBUF), b"")
+        .await
+        .unwrap();
+    test_broker
+        .publish_raw(
+            ROUTING_KEY,
+            Some(CONTENT_TYPE_PROTOBUF),
+            &event("good", 1).encode_to_vec(),
+        )
+        .await
+        .unwrap();
+    wait_until("the good message is handled", || ids(&received) == ["good"]).await;
+    test_broker
+        .wait_for_dead_letters("metered", 2, DEADLINE)
+        .await
+        .unwrap();
+
+    let consumed = |routing_key: &str, outcome: &str, reason: &str| {
+        format!(
+            r#"candor_messages_consumed_total{{outcome="{outcome}",queue="metered",reason="{reason}",routing_key="{routing_key}"}}"#
+        )
+    };
+    let text = candor_testkit::poll::eventually(DEADLINE, "three messages counted", || async {
+        let text = metrics.render().await.unwrap();
+        (value(&text, &consumed("other", "acked", "none")) == Some(1.0)
+            && value(&text, &consumed("other", "dead_lettered", "invalid")) == Some(1.0)
+            && value(
+                &text,
+                &consumed("breach.reported", "dead_lettered", "refused"),
+            ) == Some(1.0))
+        .then_some(text)
+    })
+    .await;
+    assert_eq!(
+        value(&text, r#"candor_consumer_connected{queue="metered"}"#),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"candor_messages_published_total{exchange="dead_letters",outcome="confirmed",routing_key="dead_letter"}"#
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert_eq!(
+        value(
+            &text,
+            r#"candor_message_handler_seconds_count{queue="metered",routing_key="other"}"#
+        ),
+        Some(2.0),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&queue),
+        "the namespaced queue name is no label: {text}"
+    );
+
+    consumer.stop().await;
+    let text = metrics.render().await.unwrap();
+    assert_eq!(
+        value(&text, r#"candor_consumer_connected{queue="metered"}"#),
+        Some(0.0),
+        "{text}"
+    );
+}
