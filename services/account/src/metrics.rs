@@ -13,7 +13,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use candor_platform::metrics::{IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics};
+use candor_platform::metrics::{
+    GaugeGuard, IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics,
+};
 use chrono::{DateTime, Utc};
 use prometheus::{Histogram, HistogramOpts, IntGauge};
 use sqlx::PgPool;
@@ -72,23 +74,6 @@ impl PasswordHashMetrics {
             seconds: self.seconds.clone(),
             started: Instant::now(),
         }
-    }
-}
-
-/// One more on a gauge while it lives (also when the future holding it is
-/// dropped half way).
-pub struct GaugeGuard(IntGauge);
-
-impl GaugeGuard {
-    fn new(gauge: &IntGauge) -> Self {
-        gauge.inc();
-        Self(gauge.clone())
-    }
-}
-
-impl Drop for GaugeGuard {
-    fn drop(&mut self) {
-        self.0.dec();
     }
 }
 

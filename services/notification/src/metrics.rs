@@ -18,7 +18,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use candor_platform::metrics::{IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics};
+use candor_platform::metrics::{
+    GaugeGuard, IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics,
+};
 use chrono::{DateTime, Utc};
 use prometheus::{Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts};
 use sqlx::PgPool;
@@ -144,9 +146,8 @@ impl SmtpMetrics {
     }
 
     /// Counts an open connection until the guard is dropped.
-    pub fn connection_opened(&self) -> OpenConnection {
-        self.connections.inc();
-        OpenConnection(self.connections.clone())
+    pub fn connection_opened(&self) -> GaugeGuard {
+        GaugeGuard::new(&self.connections)
     }
 
     /// Records one transaction that began at `started`.
@@ -154,15 +155,6 @@ impl SmtpMetrics {
         self.transaction_seconds
             .with_label_values(&[outcome.label()])
             .observe(started.elapsed().as_secs_f64());
-    }
-}
-
-/// One open SMTP connection, counted while it lives.
-pub struct OpenConnection(IntGauge);
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.dec();
     }
 }
 
