@@ -87,6 +87,17 @@ impl MembershipService for Probe {
     }
 }
 
+impl Probe {
+    /// A probe whose `GetMembership` takes `delay`.
+    pub fn new(delay: Duration) -> Self {
+        Self {
+            delay,
+            seen_trace_ids: Arc::default(),
+            seen: Arc::default(),
+        }
+    }
+}
+
 /// The probe's settings: operator, forum and front end known.
 pub fn auth_config() -> AuthConfig {
     let mut auth = AuthConfig::new(OPERATOR, "grpc-test-own-token-0123");
@@ -109,11 +120,7 @@ pub async fn start_with(
     tls: Option<tonic::transport::ServerTlsConfig>,
 ) -> (RunningService, Probe) {
     candor_testkit::tracing::init();
-    let probe = Probe {
-        delay,
-        seen_trace_ids: Arc::default(),
-        seen: Arc::default(),
-    };
+    let probe = Probe::new(delay);
     let tls_on = tls.is_some();
     let auth = auth_config();
     let guard = Guard::new(
@@ -264,6 +271,6 @@ async fn a_call_joins_the_callers_trace() {
     service.stop().await.unwrap();
 }
 
-fn operator() -> OutgoingInterceptor {
+pub fn operator() -> OutgoingInterceptor {
     OutgoingInterceptor::with_token(&OPERATOR.into()).unwrap()
 }

@@ -10,6 +10,7 @@ mod grpc;
 mod grpc_limits;
 mod grpc_tls;
 mod messaging;
+mod metrics;
 mod outbox;
 mod parking;
 mod permissions;

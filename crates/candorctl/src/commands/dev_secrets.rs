@@ -10,11 +10,14 @@
 //! <dir>/base/            the generated secrets themselves (only this command reads them)
 //! <dir>/<service>/       database_url, amqp_url, service_token, operator_token,
 //!                        caller_tokens (+ legacy_hash_key for account)
-//! <dir>/postgres/        postgres_password and <service>_password (init-databases.sh)
+//! <dir>/postgres/        postgres_password, <service>_password and
+//!                        monitoring_password (init-databases.sh)
+//! <dir>/postgres-exporter/ database_password (the monitoring role's)
 //! <dir>/rabbitmq/        definitions.json: users, permissions, topology (loaded at boot)
+//! <dir>/grafana/         admin_password (Grafana's candor-admin)
 //! <dir>/operator/        operator_token, amqp_url (publishes breach.reported only;
 //!                        the broker as the host reaches it), rabbitmq_admin_password,
-//!                        frontend_token
+//!                        grafana_admin_password, frontend_token
 //! ```
 //!
 //! A secret already in `base/` is kept, so a restart changes nothing and an
@@ -112,6 +115,8 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
     let postgres_password = base.secret("postgres_password")?;
     let operator_amqp_password = base.secret("operator_amqp_password")?;
     let legacy_hash_key = base.secret("legacy_hash_key")?;
+    let monitoring_database_password = base.secret("monitoring_database_password")?;
+    let grafana_admin_password = base.secret("grafana_admin_password")?;
     // Every service's token first: each service's CALLER_TOKENS names others'.
     let mut tokens = Vec::new();
     for queue in ServiceQueue::ALL {
@@ -124,6 +129,22 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
         .delivery_limit(args.amqp_delivery_limit);
     let postgres = dir.join("postgres");
     public_file(&postgres, "postgres_password", &postgres_password)?;
+    // postgres-exporter logs in as the monitoring role (pg_monitor only).
+    public_file(
+        &postgres,
+        "monitoring_password",
+        &monitoring_database_password,
+    )?;
+    public_file(
+        &dir.join("postgres-exporter"),
+        "database_password",
+        &monitoring_database_password,
+    )?;
+    public_file(
+        &dir.join("grafana"),
+        "admin_password",
+        &grafana_admin_password,
+    )?;
     for (queue, (service, token)) in ServiceQueue::ALL.into_iter().zip(&tokens) {
         let database_password = base.secret(&format!("{service}_database_password"))?;
         let amqp_password = base.secret(&format!("{service}_amqp_password"))?;
@@ -164,6 +185,7 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
     public_file(&operator, "operator_token", &operator_token)?;
     public_file(&operator, "frontend_token", &frontend_token)?;
     public_file(&operator, "rabbitmq_admin_password", &admin_password)?;
+    public_file(&operator, "grafana_admin_password", &grafana_admin_password)?;
     public_file(
         &operator,
         "amqp_url",

@@ -164,3 +164,40 @@ fn the_broker_definitions_give_every_service_its_own_user() {
         );
     }
 }
+
+/// The names of the files directly in `relative`.
+fn files_in(dir: &Directory, relative: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.0.join(relative))
+        .unwrap_or_else(|error| panic!("listing {relative}: {error}"))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn monitoring_gets_its_own_secrets_and_only_those() {
+    let dir = Directory::new();
+    dir.run();
+    // Grafana's admin password, which the operator logs in with.
+    assert_eq!(files_in(&dir, "grafana"), ["admin_password"]);
+    let grafana = dir.read("grafana/admin_password");
+    assert_eq!(grafana.len(), 64, "32 random bytes as hex");
+    assert_eq!(dir.read("operator/grafana_admin_password"), grafana);
+    assert_ne!(grafana, dir.read("operator/rabbitmq_admin_password"));
+    // The monitoring role: init-databases.sh creates it with the password
+    // postgres-exporter logs in with; the exporter sees nothing else.
+    assert_eq!(files_in(&dir, "postgres-exporter"), ["database_password"]);
+    let monitoring = dir.read("postgres-exporter/database_password");
+    assert_eq!(dir.read("postgres/monitoring_password"), monitoring);
+    for other in ["postgres/postgres_password", "postgres/account_password"] {
+        assert_ne!(dir.read(other), monitoring, "{other}");
+    }
+    let second = dir.run();
+    assert!(second.contains("(0 new)"), "{second}");
+    assert_eq!(
+        dir.read("grafana/admin_password"),
+        grafana,
+        "a restart keeps it"
+    );
+}
