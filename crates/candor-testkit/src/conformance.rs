@@ -23,7 +23,7 @@ use candor_platform::grpc::GrpcTls;
 pub use candor_platform::service::ServiceApp;
 
 use crate::binary::{Exited, RunningBinary, ServiceBinary, free_port};
-use crate::metrics::{listening_tcp_ports, promtool_check_metrics, samples, scrape};
+use crate::metrics::{Scrape, listening_tcp_ports, promtool_check_metrics, scrape_text};
 use crate::tls::TestPki;
 
 /// `--help` exits 0, names every environment variable in `settings`, and
@@ -186,15 +186,15 @@ pub async fn serves_prometheus_metrics(
         status == ServingStatus::Serving,
         "health answered {status:?}"
     );
-    let text = scrape(metrics_addr)
+    let text = scrape_text(metrics_addr)
         .await
         .with_context(|| format!("the metrics of {service}"))?;
-    let samples = samples(&text)?;
+    let scrape = Scrape::parse(&text)?;
     let require = |name: &str, labels: &[(&str, &str)], holds: fn(f64) -> bool, what: &str| {
         ensure!(
-            samples.iter().any(|sample| sample.name == name
-                && sample.has_labels(labels)
-                && holds(sample.value)),
+            scrape
+                .samples(name)
+                .any(|sample| sample.has_labels(labels) && holds(sample.value)),
             "{service}'s metrics have no {name} with labels {labels:?} and a value {what}:\n{text}"
         );
         Ok(())

@@ -1,8 +1,10 @@
-//! A service's Prometheus endpoint as tests see it: scraped over HTTP,
-//! parsed into samples, checked by Prometheus' own `promtool check metrics`
-//! (the parser and linter a real Prometheus deployment trusts, not ours),
-//! and a process's listening TCP ports read from `/proc`, to prove that
-//! `METRICS_ADDR=off` opens no listener at all.
+//! Reading a service's Prometheus endpoint in tests: `GET /metrics` (200,
+//! in the classic text format), the text parsed into samples, and exact
+//! look-ups by name and label set, so a test asserts a series' value rather
+//! than a substring. Besides: the text checked by Prometheus' own
+//! `promtool check metrics` (the parser and linter a real deployment
+//! trusts, not ours), and a process's listening TCP ports read from
+//! `/proc`, to prove that `METRICS_ADDR=off` opens no listener at all.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
@@ -10,22 +12,106 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{Context, bail, ensure};
+use anyhow::{Context as _, anyhow, bail, ensure};
+
+const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What `Content-Type` of a scrape starts with: the classic text format.
 pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4";
 
-/// How long one scrape may take (the service's scrape hooks read the
-/// database and the broker).
-const SCRAPE_TIMEOUT: Duration = Duration::from_secs(15);
+/// One sample: a series (name and labels) and its value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// The series name (`grpc_server_handled_total`, `…_bucket`, …).
+    pub name: String,
+    /// The labels, by name.
+    pub labels: BTreeMap<String, String>,
+    /// The value.
+    pub value: f64,
+}
 
-/// `GET http://{addr}/metrics`: the body, once the answer is 200 in the
+impl Sample {
+    /// Whether every `(name, value)` of `labels` is on this sample (it may
+    /// have more).
+    pub fn has_labels(&self, labels: &[(&str, &str)]) -> bool {
+        labels
+            .iter()
+            .all(|(name, value)| self.labels.get(*name).map(String::as_str) == Some(*value))
+    }
+}
+
+/// Every sample of one scrape.
+#[derive(Debug, Clone, Default)]
+pub struct Scrape {
+    samples: Vec<Sample>,
+}
+
+impl Scrape {
+    /// Parses the text exposition format; comments and blank lines are
+    /// skipped, timestamps after the value ignored.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let samples = text
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+            .map(|line| parse_sample(line).with_context(|| format!("metrics line {line:?}")))
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self { samples })
+    }
+
+    /// The value of the series `name` whose labels are exactly `labels`.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let wanted: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect();
+        self.samples
+            .iter()
+            .find(|sample| sample.name == name && sample.labels == wanted)
+            .map(|sample| sample.value)
+    }
+
+    /// Every sample of the series `name`.
+    pub fn samples<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.samples
+            .iter()
+            .filter(move |sample| sample.name == name)
+    }
+
+    /// Every sample of the scrape.
+    pub fn all(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    /// Each label (as `name{label="value"}`) whose value holds an email
+    /// address (an `@`) or one of `ids`: what no label may ever hold.
+    pub fn labels_naming(&self, ids: &[&str]) -> Vec<String> {
+        self.samples
+            .iter()
+            .flat_map(|sample| {
+                sample
+                    .labels
+                    .iter()
+                    .filter(|(_, value)| {
+                        value.contains('@') || ids.iter().any(|id| value.contains(id))
+                    })
+                    .map(|(label, value)| format!("{}{{{label}={value:?}}}", sample.name))
+            })
+            .collect()
+    }
+}
+
+/// Scrapes `GET http://{addr}/metrics`.
+pub async fn scrape(addr: SocketAddr) -> anyhow::Result<Scrape> {
+    Scrape::parse(&scrape_text(addr).await?)
+}
+
+/// `GET http://{addr}/metrics`: the text, once the answer is 200 in the
 /// classic text format.
-pub async fn scrape(addr: SocketAddr) -> anyhow::Result<String> {
+pub async fn scrape_text(addr: SocketAddr) -> anyhow::Result<String> {
     let url = format!("http://{addr}/metrics");
     tokio::task::spawn_blocking(move || {
         let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(SCRAPE_TIMEOUT))
+            .timeout_global(Some(TIMEOUT))
             .http_status_as_error(false)
             .build()
             .new_agent();
@@ -40,79 +126,42 @@ pub async fn scrape(addr: SocketAddr) -> anyhow::Result<String> {
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let body = response
+        let text = response
             .body_mut()
             .with_config()
             .limit(16 * 1024 * 1024)
             .read_to_string()
             .with_context(|| format!("reading {url}"))?;
-        ensure!(status == 200, "GET {url} answered {status}: {body}");
+        ensure!(status == 200, "GET {url} answered {status}: {text}");
         ensure!(
             content_type.starts_with(TEXT_FORMAT),
             "GET {url} answered Content-Type {content_type:?}, not the text format {TEXT_FORMAT:?}"
         );
-        Ok(body)
+        Ok(text)
     })
     .await
-    .context("joining the scrape")?
-}
-
-/// One sample line of the text format.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    /// The series name (`grpc_server_handled_total`, `…_bucket`).
-    pub name: String,
-    /// The labels, by name.
-    pub labels: BTreeMap<String, String>,
-    /// The value.
-    pub value: f64,
-}
-
-impl Sample {
-    /// Whether every `(name, value)` of `labels` is on this sample.
-    pub fn has_labels(&self, labels: &[(&str, &str)]) -> bool {
-        labels
-            .iter()
-            .all(|(name, value)| self.labels.get(*name).map(String::as_str) == Some(*value))
-    }
-}
-
-/// The samples of a scrape (comments and blank lines skipped).
-pub fn samples(text: &str) -> anyhow::Result<Vec<Sample>> {
-    text.lines()
-        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
-        .map(|line| parse_sample(line).with_context(|| format!("sample line {line:?}")))
-        .collect()
+    .context("the scrape panicked")?
 }
 
 fn parse_sample(line: &str) -> anyhow::Result<Sample> {
-    let name_end = line.find(['{', ' ']).context("no value")?;
+    let name_end = line
+        .find(|character: char| character == '{' || character.is_whitespace())
+        .ok_or_else(|| anyhow!("no value"))?;
     let name = line[..name_end].to_owned();
-    let mut labels = BTreeMap::new();
     let mut rest = &line[name_end..];
-    if let Some(mut inside) = rest.strip_prefix('{') {
-        // `name="value"` pairs separated by commas, then `}`.
-        loop {
-            inside = inside.trim_start_matches([',', ' ']);
-            if let Some(after) = inside.strip_prefix('}') {
-                rest = after;
-                break;
-            }
-            let (label, quoted) = inside
-                .split_once("=\"")
-                .context("a label without =\" or unterminated labels")?;
-            let (value, after) = label_value(quoted)?;
-            labels.insert(label.to_owned(), value);
-            inside = after;
-        }
+    let mut labels = BTreeMap::new();
+    if let Some(inside) = rest.strip_prefix('{') {
+        rest = parse_labels(inside, &mut labels)?;
     }
     let value = rest
         .split_whitespace()
         .next()
-        .context("no value after the labels")?;
-    let value: f64 = value
-        .parse()
-        .with_context(|| format!("value {value:?} is not a number"))?;
+        .ok_or_else(|| anyhow!("no value"))?;
+    let value = match value {
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        other => other.parse().with_context(|| format!("value {other:?}"))?,
+    };
     Ok(Sample {
         name,
         labels,
@@ -120,22 +169,36 @@ fn parse_sample(line: &str) -> anyhow::Result<Sample> {
     })
 }
 
-/// A label value's content, from after its opening quote, unescaped, and
-/// the text after its closing quote.
-fn label_value(text: &str) -> anyhow::Result<(String, &str)> {
-    let mut value = String::new();
-    let mut chars = text.char_indices();
-    while let Some((index, character)) = chars.next() {
-        match character {
-            '"' => return Ok((value, &text[index + 1..])),
-            '\\' => match chars.next().context("a dangling escape")?.1 {
-                'n' => value.push('\n'),
-                other => value.push(other),
-            },
-            other => value.push(other),
+/// Reads `name="value",…}` into `labels`; returns what follows the `}`.
+fn parse_labels<'a>(
+    mut text: &'a str,
+    labels: &mut BTreeMap<String, String>,
+) -> anyhow::Result<&'a str> {
+    loop {
+        text = text.trim_start_matches([',', ' ']);
+        if let Some(rest) = text.strip_prefix('}') {
+            return Ok(rest);
         }
+        let (name, rest) = text
+            .split_once("=\"")
+            .ok_or_else(|| anyhow!("a label without a quoted value"))?;
+        let mut value = String::new();
+        let mut characters = rest.char_indices();
+        let end = loop {
+            match characters.next() {
+                Some((_, '\\')) => match characters.next() {
+                    Some((_, 'n')) => value.push('\n'),
+                    Some((_, escaped)) => value.push(escaped),
+                    None => bail!("an unfinished escape"),
+                },
+                Some((index, '"')) => break index,
+                Some((_, character)) => value.push(character),
+                None => bail!("an unterminated label value"),
+            }
+        };
+        labels.insert(name.trim().to_owned(), value);
+        text = &rest[end + 1..];
     }
-    bail!("an unterminated label value")
 }
 
 /// Runs `promtool check metrics` with `text` on its standard input; fails
@@ -219,59 +282,81 @@ pub fn listening_tcp_ports(pid: u32) -> anyhow::Result<BTreeSet<u16>> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::expect_used)]
-
     use super::*;
 
     #[test]
-    fn samples_are_parsed_with_their_labels_and_escapes() {
-        let text = "# HELP x_total A counter.\n# TYPE x_total counter\n\
-                    x_total{a=\"1\",b=\"say \\\"hi\\\", then, go}\"} 3\n\
-                    up 1 1700000000000\n\
-                    h_bucket{le=\"+Inf\"} 7\n";
-        let samples = samples(text).unwrap();
-        assert_eq!(samples.len(), 3);
-        assert_eq!(samples[0].name, "x_total");
-        assert_eq!(samples[0].labels["a"], "1");
-        assert_eq!(samples[0].labels["b"], "say \"hi\", then, go}");
-        assert_eq!(samples[0].value, 3.0);
-        assert!(samples[0].has_labels(&[("a", "1")]));
-        assert!(!samples[0].has_labels(&[("a", "2")]));
-        assert_eq!(samples[1].name, "up");
-        assert!(samples[1].labels.is_empty());
-        assert_eq!(samples[2].labels["le"], "+Inf");
+    fn samples_are_found_by_name_and_exact_labels() {
+        let scrape = Scrape::parse(
+            "# HELP x_total Things.\n\
+             # TYPE x_total counter\n\
+             x_total{code=\"OK\",method=\"Get\"} 3\n\
+             x_total{code=\"OK\",method=\"Get\",extra=\"1\"} 4\n\
+             plain 2.5\n\
+             quoted{text=\"a \\\"b\\\" \\\\ c\\nd\"} 1 1700000000000\n\
+             bucket{le=\"+Inf\"} 7\n\
+             inf +Inf\n",
+        )
+        .expect("parse");
+        assert_eq!(
+            scrape.value("x_total", &[("method", "Get"), ("code", "OK")]),
+            Some(3.0)
+        );
+        assert_eq!(scrape.value("x_total", &[("code", "OK")]), None);
+        assert_eq!(scrape.value("plain", &[]), Some(2.5));
+        assert_eq!(
+            scrape.value("quoted", &[("text", "a \"b\" \\ c\nd")]),
+            Some(1.0)
+        );
+        assert_eq!(scrape.value("bucket", &[("le", "+Inf")]), Some(7.0));
+        assert_eq!(scrape.value("inf", &[]), Some(f64::INFINITY));
+        assert_eq!(scrape.samples("x_total").count(), 2);
+        assert_eq!(scrape.labels_naming(&[]), Vec::<String>::new());
+        assert_eq!(scrape.labels_naming(&["Ge"]).len(), 2);
     }
 
     #[test]
-    fn a_line_without_a_value_is_an_error() {
-        assert!(samples("x_total{a=\"1\"}\n").is_err());
-        assert!(samples("x_total{a=\"1\n").is_err());
+    fn a_label_holding_an_address_is_found() {
+        let scrape = Scrape::parse("x{to=\"member@example.org\"} 1\n").expect("parse");
+        assert_eq!(
+            scrape.labels_naming(&[]),
+            vec![r#"x{to="member@example.org"}"#.to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_malformed_line_is_an_error() {
+        assert!(Scrape::parse("x{a=\"unterminated} 1\n").is_err());
+        assert!(Scrape::parse("x{a=\"b\"} not-a-number\n").is_err());
+        assert!(Scrape::parse("novalue\n").is_err());
+    }
+
+    #[test]
+    fn a_sample_has_the_labels_it_carries_and_maybe_more() {
+        let scrape = Scrape::parse("x{a=\"1\",b=\"2\"} 1\n").expect("parse");
+        let sample = &scrape.all()[0];
+        assert!(sample.has_labels(&[("a", "1")]));
+        assert!(sample.has_labels(&[]));
+        assert!(!sample.has_labels(&[("a", "2")]));
+        assert!(!sample.has_labels(&[("c", "1")]));
     }
 
     #[test]
     fn promtool_rejects_a_counter_without_total_and_accepts_a_good_one() {
         let error = promtool_check_metrics("# HELP x A counter.\n# TYPE x counter\nx 1\n")
-            .unwrap_err()
+            .expect_err("a counter without _total is a lint problem")
             .to_string();
         assert!(error.contains("_total"), "{error}");
         promtool_check_metrics("# HELP x_total A counter.\n# TYPE x_total counter\nx_total 1\n")
-            .unwrap();
+            .expect("a well-formed counter");
     }
 
     #[test]
     fn a_bound_listener_is_listed_and_a_closed_one_is_not() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        assert!(
-            listening_tcp_ports(std::process::id())
-                .unwrap()
-                .contains(&port)
-        );
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let listening = || listening_tcp_ports(std::process::id()).expect("ports");
+        assert!(listening().contains(&port));
         drop(listener);
-        assert!(
-            !listening_tcp_ports(std::process::id())
-                .unwrap()
-                .contains(&port)
-        );
+        assert!(!listening().contains(&port));
     }
 }

@@ -22,6 +22,7 @@ mod convert;
 mod domain;
 mod errors;
 mod grpc;
+mod metrics;
 mod notifier;
 mod password;
 mod store;
@@ -59,6 +60,7 @@ impl App {
             &MIGRATIONS,
         )
         .await?;
+        metrics::register_incident_progress(&foundation.metrics, foundation.pool.clone())?;
         let hasher = PasswordHasher::new(
             config.password_hashing_concurrency,
             LegacyKey::new(config.legacy_hash_key.clone()),
@@ -67,6 +69,7 @@ impl App {
                 iterations: config.argon2_max_iterations,
                 parallelism: config.argon2_max_parallelism,
             },
+            metrics::PasswordHashMetrics::register(&foundation.metrics)?,
         )?;
         let password_policy = PasswordPolicy::new(
             config.pwned_passwords_url.as_deref(),

@@ -20,6 +20,7 @@ mod consumers;
 mod domain;
 mod errors;
 mod grpc;
+mod metrics;
 mod page_cache;
 mod store;
 
@@ -81,6 +82,7 @@ impl App {
             policy,
             pages.clone(),
         );
+        metrics::register_incident_progress(&foundation.metrics, foundation.pool.clone())?;
         let events = Arc::new(consumers::ForumEvents::new(
             foundation.pool.clone(),
             links,

@@ -9,7 +9,8 @@
 //! - `grpc`: the `MembershipService` API, one file per RPC;
 //! - `errors`: each RPC's errors and their kinds;
 //! - `store`: PostgreSQL, one module per table group;
-//! - `domain`: tiers and the ledger replay, without storage.
+//! - `domain`: tiers and the ledger replay, without storage;
+//! - `metrics`: the service's own Prometheus families.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ mod consumers;
 pub mod domain;
 mod errors;
 mod grpc;
+mod metrics;
 pub mod store;
 
 pub use config::Config;
@@ -69,6 +71,7 @@ impl App {
             SessionCache::OFF,
         )?);
         let api = grpc::MembershipApi::new(foundation.pool.clone(), sessions);
+        metrics::register_incident_progress(&foundation.metrics, foundation.pool.clone())?;
         Ok(Self {
             foundation,
             api,

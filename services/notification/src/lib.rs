@@ -21,6 +21,7 @@ pub mod consumers;
 mod domain;
 mod errors;
 pub mod grpc;
+pub mod metrics;
 pub mod notice;
 pub mod sender;
 pub mod smtp;
@@ -42,6 +43,8 @@ pub struct App {
     smtp: Arc<smtp::SmtpPool>,
     /// For the health probe, which connects as the pool does.
     smtp_settings: smtp::SmtpSettings,
+    /// What the sender counts as it writes outcomes.
+    delivery_metrics: metrics::DeliveryMetrics,
 }
 
 impl App {
@@ -57,11 +60,6 @@ impl App {
         }
         let renderer = notice::Renderer::new(&config.email_identity(), &config.public_base_url)
             .context("preparing the email templates")?;
-        let smtp = Arc::new(smtp::SmtpPool::new(
-            smtp_settings.clone(),
-            config.smtp_concurrency as usize,
-            Duration::from_secs(config.smtp_timeout_seconds),
-        ));
         let foundation = Foundation::start(
             BINARY_NAME,
             &config.common,
@@ -72,12 +70,25 @@ impl App {
             &MIGRATIONS,
         )
         .await?;
+        let smtp = Arc::new(smtp::SmtpPool::new(
+            smtp_settings.clone(),
+            config.smtp_concurrency as usize,
+            Duration::from_secs(config.smtp_timeout_seconds),
+            metrics::SmtpMetrics::register(&foundation.metrics)?,
+        ));
+        let delivery_metrics = metrics::DeliveryMetrics::register(&foundation.metrics)?;
+        metrics::register_incident_progress(
+            &foundation.metrics,
+            foundation.pool.clone(),
+            config.send_rate_per_second,
+        )?;
         Ok(Self {
             foundation,
             config,
             renderer,
             smtp,
             smtp_settings,
+            delivery_metrics,
         })
     }
 
@@ -131,6 +142,7 @@ impl App {
                 stale_after: Duration::from_secs(config.sending_stale_seconds),
             },
             wake,
+            self.delivery_metrics.clone(),
         );
         self.foundation
             .run(

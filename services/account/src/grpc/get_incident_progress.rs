@@ -37,8 +37,7 @@ pub async fn get_incident_progress(
         .await
         .context("counting changes since the incident")?;
     let batches_published = u32::try_from(published.batches_published).unwrap_or_default();
-    let complete = published.completion_published
-        && i64::from(batches_published) >= i64::from(incident.batch_count);
+    let complete = published.complete(incident.batch_count);
     Ok(GetIncidentProgressResponse {
         incident_id,
         incident_known: true,

@@ -10,6 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::cost::{self, Argon2Ceiling};
 use super::legacy::{LegacyHash, LegacyKey};
+use crate::metrics::PasswordHashMetrics;
 
 /// What is stored for an account's password.
 #[derive(Debug, Clone)]
@@ -42,6 +43,8 @@ pub struct PasswordHasher {
     dummy_hash: Arc<str>,
     legacy_key: LegacyKey,
     ceiling: Argon2Ceiling,
+    /// Jobs waiting and running, and how long each took.
+    metrics: PasswordHashMetrics,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -78,6 +81,7 @@ impl PasswordHasher {
         concurrency: usize,
         legacy_key: LegacyKey,
         ceiling: Argon2Ceiling,
+        metrics: PasswordHashMetrics,
     ) -> anyhow::Result<Self> {
         let concurrency = if concurrency == 0 {
             std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
@@ -90,6 +94,7 @@ impl PasswordHasher {
             dummy_hash: dummy_hash.into(),
             legacy_key,
             ceiling,
+            metrics,
         })
     }
 
@@ -108,14 +113,21 @@ impl PasswordHasher {
         T: Send + 'static,
         F: FnOnce() -> anyhow::Result<T> + Send + 'static,
     {
+        let waiting = self.metrics.waiting();
         let _permit = self
             .permits
             .acquire()
             .await
             .context("the hashing pool is closed")?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .context("the hashing task failed")?
+        drop(waiting);
+        let _running = self.metrics.running();
+        let timer = self.metrics.time_job();
+        tokio::task::spawn_blocking(move || {
+            let _timer = timer;
+            work()
+        })
+        .await
+        .context("the hashing task failed")?
     }
 
     /// A fresh argon2id PHC string for a new password.

@@ -1,5 +1,6 @@
-//! The recorded incidents, newest first, for ListIncidents. Few rows (one
-//! per breach), so the sort needs no index of its own.
+//! The recorded incidents as lists: newest first for ListIncidents, and
+//! those the metrics show. Few rows (one per breach), so neither needs an
+//! index of its own.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -40,6 +41,35 @@ pub async fn page(
         after_recorded_at,
         after_incident_id,
         limit,
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// An incident the metrics show.
+#[derive(Debug, Clone)]
+pub struct ShownIncident {
+    pub incident_id: String,
+    pub recorded_at: DateTime<Utc>,
+    pub affected_accounts: i64,
+    pub batch_count: i32,
+    /// When EnumerationCompleted was enqueued.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// The incidents whose EnumerationCompleted is not enqueued yet, or was
+/// enqueued at or after `completed_since`, oldest first.
+pub async fn to_show(
+    conn: &mut PgConnection,
+    completed_since: DateTime<Utc>,
+) -> sqlx::Result<Vec<ShownIncident>> {
+    sqlx::query_as!(
+        ShownIncident,
+        "SELECT incident_id, recorded_at, affected_accounts, batch_count, completed_at
+         FROM incidents
+         WHERE completed_at IS NULL OR completed_at >= $1
+         ORDER BY recorded_at, incident_id",
+        completed_since,
     )
     .fetch_all(conn)
     .await

@@ -270,6 +270,14 @@ pub struct Published {
     pub completion_published: bool,
 }
 
+impl Published {
+    /// Whether the incident's publishing is complete: EnumerationCompleted
+    /// and all `batch_count` batches confirmed.
+    pub fn complete(&self, batch_count: i32) -> bool {
+        self.completion_published && self.batches_published >= i64::from(batch_count)
+    }
+}
+
 pub async fn published(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<Published> {
     // A count and a COALESCE with a constant: neither is ever NULL.
     sqlx::query_as!(

@@ -29,6 +29,8 @@ pub struct TestApp {
     _service: RunningService,
     pub client: AccountServiceClient<Channel>,
     pub notifications: NotificationDouble,
+    /// Where the service serves its metrics.
+    pub metrics_addr: std::net::SocketAddr,
 }
 
 pub fn config(environment: &TestEnvironment, notification_url: &str) -> Config {
@@ -77,6 +79,7 @@ impl TestApp {
         config: Config,
     ) -> Self {
         let app = App::build(config).await.unwrap();
+        let metrics_addr = app.metrics_addr().expect("the tests serve metrics");
         let service = RunningService::serving(
             candor_account::BINARY_NAME,
             app.grpc_addr().unwrap(),
@@ -90,6 +93,7 @@ impl TestApp {
             _service: service,
             client,
             notifications,
+            metrics_addr,
         }
     }
 

@@ -10,6 +10,7 @@ mod import;
 mod incident_list;
 mod intake;
 mod members;
+mod metrics;
 mod passwords;
 mod permissions;
 mod reset;

@@ -107,6 +107,30 @@ pub async fn get_by_incident(
     .await
 }
 
+/// An incident's announcement thread, as the metrics show it.
+#[derive(Debug, Clone)]
+pub struct OpenedIncidentThread {
+    pub incident_id: String,
+    pub opened_at: DateTime<Utc>,
+}
+
+/// The incident threads opened at or after `opened_since`, oldest first.
+pub async fn incident_threads_opened_since(
+    conn: &mut PgConnection,
+    opened_since: DateTime<Utc>,
+) -> sqlx::Result<Vec<OpenedIncidentThread>> {
+    sqlx::query_as!(
+        OpenedIncidentThread,
+        r#"SELECT incident_id AS "incident_id!", created_at AS opened_at
+         FROM threads
+         WHERE incident_id IS NOT NULL AND created_at >= $1
+         ORDER BY created_at, incident_id"#,
+        opened_since,
+    )
+    .fetch_all(conn)
+    .await
+}
+
 /// The digest of the BreachReported that opened an incident's thread.
 pub async fn incident_digest(
     conn: &mut PgConnection,

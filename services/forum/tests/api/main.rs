@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod incident;
+mod metrics;
 mod moderation;
 mod paging;
 mod permissions;

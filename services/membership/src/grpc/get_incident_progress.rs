@@ -47,7 +47,7 @@ fn response(row: ProgressRow) -> GetIncidentProgressResponse {
     let skipped = non_negative(row.skipped);
     let enumeration_complete = row.enumeration_completed_at.is_some();
     let expected_total = non_negative(row.expected_total.unwrap_or(0));
-    let complete = enumeration_complete && credited + already_lifetime + skipped == expected_total;
+    let complete = row.complete();
     let completed_at = if complete {
         row.last_processed_at
             .or(row.enumeration_completed_at)

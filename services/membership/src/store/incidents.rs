@@ -136,6 +136,16 @@ pub struct ProgressRow {
     pub last_processed_at: Option<DateTime<Utc>>,
 }
 
+impl ProgressRow {
+    /// Whether every expected account is handled: EnumerationCompleted
+    /// arrived and credited + already lifetime + skipped = its total.
+    pub fn complete(&self) -> bool {
+        self.enumeration_completed_at.is_some()
+            && self.credited + self.already_lifetime + self.skipped
+                == self.expected_total.unwrap_or(0)
+    }
+}
+
 /// The progress of `incident_id`; `None` when never heard of.
 pub async fn progress(
     conn: &mut PgConnection,
@@ -161,5 +171,33 @@ pub async fn progress(
         incident_id,
     )
     .fetch_optional(conn)
+    .await
+}
+
+/// The reported incidents the metrics may show, oldest first: every one not
+/// complete, and those active (EnumerationCompleted's time or a batch
+/// processed) at or after `active_since`. Whether one is complete is for
+/// [`ProgressRow::complete`] to say; this only leaves out the incidents
+/// with every batch processed and nothing since `active_since`.
+pub async fn to_show(
+    conn: &mut PgConnection,
+    active_since: DateTime<Utc>,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar!(
+        r#"SELECT i.incident_id
+         FROM incidents i
+         LEFT JOIN LATERAL (
+             SELECT count(*) AS batches, max(b.processed_at) AS last_processed_at
+             FROM incident_batches b WHERE b.incident_id = i.incident_id
+         ) b ON true
+         WHERE i.reported_at IS NOT NULL
+           AND (i.enumeration_completed_at IS NULL
+                OR i.enumeration_completed_at >= $1
+                OR b.last_processed_at >= $1
+                OR b.batches < i.batch_count)
+         ORDER BY i.reported_at, i.incident_id"#,
+        active_since,
+    )
+    .fetch_all(conn)
     .await
 }

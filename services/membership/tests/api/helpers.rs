@@ -29,6 +29,8 @@ pub struct TestApp {
     pub environment: TestEnvironment,
     pub service: Option<RunningService>,
     pub client: Option<MembershipServiceClient<Channel>>,
+    /// Where the running service serves its metrics.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 impl TestApp {
@@ -47,6 +49,7 @@ impl TestApp {
             environment,
             service: None,
             client: None,
+            metrics_addr: None,
         }
     }
 
@@ -66,6 +69,7 @@ impl TestApp {
     /// Starts (or restarts) the service in-process.
     pub async fn start(&mut self) {
         let app = App::build(self.config()).await.unwrap();
+        self.metrics_addr = app.metrics_addr();
         let service = RunningService::spawn(
             candor_membership::BINARY_NAME,
             app.grpc_addr().unwrap(),
@@ -83,6 +87,7 @@ impl TestApp {
             service.stop().await.unwrap();
         }
         self.client = None;
+        self.metrics_addr = None;
     }
 
     pub fn pool(&self) -> &PgPool {

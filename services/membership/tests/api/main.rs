@@ -6,6 +6,7 @@
 mod compensation;
 mod grants;
 mod helpers;
+mod metrics;
 mod permissions;
 mod startup;
 mod upgrade;

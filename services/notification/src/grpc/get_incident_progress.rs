@@ -51,9 +51,7 @@ pub(super) async fn get_incident_progress(
     let rate = row.sent_last_minute as f64 / window;
     let expected = row.expected_total.map(count);
     let finished = count(row.sent + row.failed + row.suppressed);
-    let settled = expected.is_some_and(|expected| finished >= expected)
-        && row.queued == 0
-        && row.sending == 0;
+    let settled = row.settled();
     let complete = settled && row.failed == 0;
     let estimated_completion_at = match expected {
         Some(expected) if rate > 0.0 && !settled && expected > finished => {

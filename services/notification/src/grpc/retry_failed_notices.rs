@@ -25,6 +25,10 @@ pub(super) async fn retry_failed_notices(
         .await
         .context("queuing the failed notices again")?;
     if requeued.requeued > 0 {
+        // No longer settled: shown in the metrics again.
+        store::progress::clear_settled(&mut connection, &request.incident_id)
+            .await
+            .context("recording that the notices are unsettled")?;
         api.wake.notify_one();
     }
     tracing::info!(

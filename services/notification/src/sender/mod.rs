@@ -34,6 +34,7 @@ use sqlx::PgPool;
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+use crate::metrics::DeliveryMetrics;
 use crate::notice::{NoticeCache, Renderer};
 use crate::smtp::SmtpPool;
 use claimer::Claimer;
@@ -65,17 +66,20 @@ pub struct Sender {
     settings: SenderSettings,
     wake: Arc<Notify>,
     deliverer: Arc<Deliverer>,
+    metrics: DeliveryMetrics,
 }
 
 impl Sender {
     /// A sender over `pool` and `smtp`; `wake` is notified by SendEmail so a
-    /// new transactional email does not wait for the next poll.
+    /// new transactional email does not wait for the next poll. Written
+    /// outcomes are counted in `metrics`.
     pub fn new(
         pool: PgPool,
         smtp: Arc<SmtpPool>,
         renderer: Arc<Renderer>,
         settings: SenderSettings,
         wake: Arc<Notify>,
+        metrics: DeliveryMetrics,
     ) -> Arc<Self> {
         let deliverer = Arc::new(Deliverer {
             pool: pool.clone(),
@@ -90,6 +94,7 @@ impl Sender {
             settings,
             wake,
             deliverer,
+            metrics,
         })
     }
 
@@ -111,6 +116,7 @@ impl Sender {
             self.pool.clone(),
             outcomes_received,
             held.clone(),
+            self.metrics.clone(),
         ));
         // Jobs claimed ahead wait behind the ones being sent; however slow
         // the SMTP server, they must not look abandoned to the claimer's

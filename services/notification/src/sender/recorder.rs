@@ -8,6 +8,7 @@ use sqlx::PgPool;
 use tokio::sync::mpsc;
 
 use super::refresher::HeldJobs;
+use crate::metrics::DeliveryMetrics;
 use crate::store::claims::{self, Outcome};
 
 /// Most outcomes written in one transaction.
@@ -23,11 +24,13 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 
 /// Writes outcomes as they come, many per transaction; a failed write is
 /// retried (the bounded queue fills meanwhile and the workers wait, so the
-/// sender slows down instead of piling up). Written jobs are let go of.
+/// sender slows down instead of piling up). Written jobs are let go of and
+/// counted in `metrics`.
 pub(super) async fn record_outcomes(
     pool: PgPool,
     mut received: mpsc::Receiver<Outcome>,
     held: HeldJobs,
+    metrics: DeliveryMetrics,
 ) {
     let mut batch = Vec::with_capacity(RECORD_BATCH);
     while let Some(outcome) = received.recv().await {
@@ -48,6 +51,7 @@ pub(super) async fn record_outcomes(
             tokio::time::sleep(backoff.next_delay()).await;
         }
         held.let_go(batch.iter().map(Outcome::job_id));
+        metrics.recorded(&batch);
         batch.clear();
     }
 }

@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 use super::health::SmtpReachability;
 use super::settings::SmtpSettings;
 use super::stream;
+use crate::metrics::{OpenConnection, SmtpMetrics, SmtpOutcome};
 
 /// An idle connection older than this is closed rather than reused, so a
 /// server's idle timeout does not turn into a failed (and retried) send.
@@ -38,8 +39,15 @@ impl SmtpError {
     }
 }
 
+/// A connection of the pool, counted in `candor_smtp_connections` until
+/// dropped.
+struct Connection {
+    smtp: AsyncSmtpConnection,
+    _open: OpenConnection,
+}
+
 struct Idle {
-    connection: AsyncSmtpConnection,
+    connection: Connection,
     since: Instant,
 }
 
@@ -52,11 +60,18 @@ pub struct SmtpPool {
     idle: Mutex<Vec<Idle>>,
     /// Told whether each new connection could be opened.
     reachability: SmtpReachability,
+    /// Open connections and transactions.
+    metrics: SmtpMetrics,
 }
 
 impl SmtpPool {
     /// A pool of at most `size` connections, each command bounded by `timeout`.
-    pub fn new(settings: SmtpSettings, size: usize, timeout: Duration) -> Self {
+    pub fn new(
+        settings: SmtpSettings,
+        size: usize,
+        timeout: Duration,
+        metrics: SmtpMetrics,
+    ) -> Self {
         Self {
             settings,
             hello: ClientId::default(),
@@ -64,6 +79,7 @@ impl SmtpPool {
             slots: Semaphore::new(size.max(1)),
             idle: Mutex::new(Vec::new()),
             reachability: SmtpReachability::default(),
+            metrics,
         }
     }
 
@@ -81,26 +97,39 @@ impl SmtpPool {
             .acquire()
             .await
             .map_err(|_| SmtpError::Transient("the SMTP pool is closed".to_owned()))?;
+        let started = Instant::now();
         let mut connection = match self.take_idle() {
             Some(connection) => connection,
             None => match stream::open(&self.settings, &self.hello, self.timeout).await {
-                Ok(connection) => {
+                Ok(smtp) => {
                     self.reachability.reachable();
-                    connection
+                    Connection {
+                        smtp,
+                        _open: self.metrics.connection_opened(),
+                    }
                 }
                 Err(error) => {
                     self.reachability.unreachable(&error);
+                    self.metrics.transaction(SmtpOutcome::Failed, started);
                     return Err(SmtpError::Transient(error));
                 }
             },
         };
-        let sent = tokio::time::timeout(self.timeout, connection.send(envelope, message)).await;
+        let sent =
+            tokio::time::timeout(self.timeout, connection.smtp.send(envelope, message)).await;
         match sent {
             Ok(Ok(_response)) => {
+                self.metrics.transaction(SmtpOutcome::Accepted, started);
                 self.put_idle(connection);
                 Ok(())
             }
             Ok(Err(error)) => {
+                let outcome = if error.is_permanent() || error.is_transient() {
+                    SmtpOutcome::Rejected
+                } else {
+                    SmtpOutcome::Failed
+                };
+                self.metrics.transaction(outcome, started);
                 // lettre aborts (QUITs and closes) the connection on any error.
                 if error.is_permanent() || error.is_client() {
                     Err(SmtpError::Permanent(one_line(&error.to_string())))
@@ -108,25 +137,28 @@ impl SmtpPool {
                     Err(SmtpError::Transient(one_line(&error.to_string())))
                 }
             }
-            Err(_) => Err(SmtpError::Transient(format!(
-                "the SMTP transaction timed out after {:?}",
-                self.timeout
-            ))),
+            Err(_) => {
+                self.metrics.transaction(SmtpOutcome::Failed, started);
+                Err(SmtpError::Transient(format!(
+                    "the SMTP transaction timed out after {:?}",
+                    self.timeout
+                )))
+            }
         }
     }
 
-    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+    fn take_idle(&self) -> Option<Connection> {
         let mut idle = lock(&self.idle);
         while let Some(entry) = idle.pop() {
-            if entry.since.elapsed() < MAX_IDLE && !entry.connection.has_broken() {
+            if entry.since.elapsed() < MAX_IDLE && !entry.connection.smtp.has_broken() {
                 return Some(entry.connection);
             }
         }
         None
     }
 
-    fn put_idle(&self, connection: AsyncSmtpConnection) {
-        if connection.has_broken() {
+    fn put_idle(&self, connection: Connection) {
+        if connection.smtp.has_broken() {
             return;
         }
         lock(&self.idle).push(Idle {

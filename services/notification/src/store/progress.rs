@@ -1,4 +1,5 @@
-//! An incident's notices counted by state, for GetIncidentProgress.
+//! An incident's notices counted by state, for GetIncidentProgress and the
+//! metrics, and which incidents the metrics show.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
@@ -22,6 +23,22 @@ pub struct ProgressRow {
     pub first_sent_at: Option<DateTime<Utc>>,
     pub last_sent_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
+}
+
+impl ProgressRow {
+    /// Every notice of the incident, whatever its state.
+    pub fn total(&self) -> i64 {
+        self.queued + self.sending + self.sent + self.failed + self.suppressed
+    }
+
+    /// Whether the member list is complete (EnumerationCompleted's total
+    /// reached) and every notice is in a final state.
+    pub fn settled(&self) -> bool {
+        self.expected_total
+            .is_some_and(|expected| self.sent + self.failed + self.suppressed >= expected)
+            && self.queued == 0
+            && self.sending == 0
+    }
 }
 
 pub async fn incident(
@@ -51,4 +68,61 @@ pub async fn incident(
     )
     .fetch_one(connection)
     .await
+}
+
+/// An incident the metrics show.
+#[derive(Debug, Clone)]
+pub struct ShownIncident {
+    pub incident_id: String,
+    pub recorded_at: DateTime<Utc>,
+    /// When its notices were first found settled.
+    pub notices_settled_at: Option<DateTime<Utc>>,
+}
+
+/// The incidents whose notices are not known settled, or settled at or
+/// after `settled_since`, oldest first.
+pub async fn to_show(
+    connection: &mut PgConnection,
+    settled_since: DateTime<Utc>,
+) -> Result<Vec<ShownIncident>, sqlx::Error> {
+    sqlx::query_as!(
+        ShownIncident,
+        "SELECT incident_id, recorded_at, notices_settled_at FROM incidents \
+         WHERE notices_settled_at IS NULL OR notices_settled_at >= $1 \
+         ORDER BY recorded_at, incident_id",
+        settled_since,
+    )
+    .fetch_all(connection)
+    .await
+}
+
+/// Records that the incident's notices are settled, unless it already is
+/// recorded; returns when they were first found so.
+pub async fn mark_settled(
+    connection: &mut PgConnection,
+    incident_id: &str,
+) -> Result<DateTime<Utc>, sqlx::Error> {
+    sqlx::query_scalar!(
+        r#"UPDATE incidents SET notices_settled_at = COALESCE(notices_settled_at, now())
+           WHERE incident_id = $1
+           RETURNING notices_settled_at AS "notices_settled_at!""#,
+        incident_id,
+    )
+    .fetch_one(connection)
+    .await
+}
+
+/// Forgets that the incident's notices were settled (some are queued again).
+pub async fn clear_settled(
+    connection: &mut PgConnection,
+    incident_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "UPDATE incidents SET notices_settled_at = NULL \
+         WHERE incident_id = $1 AND notices_settled_at IS NOT NULL",
+        incident_id,
+    )
+    .execute(connection)
+    .await?;
+    Ok(())
 }

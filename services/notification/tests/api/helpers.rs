@@ -51,14 +51,22 @@ pub fn config(environment: &TestEnvironment, smtp_url: &str) -> Config {
 
 /// Builds and runs the app; returns it running and serving.
 pub async fn start(config: Config) -> RunningService {
+    start_with_metrics(config).await.0
+}
+
+/// Builds and runs the app; returns it running and serving, and where it
+/// serves its metrics.
+pub async fn start_with_metrics(config: Config) -> (RunningService, std::net::SocketAddr) {
     let app = App::build(config).await.unwrap();
-    RunningService::serving(
+    let metrics_addr = app.metrics_addr().expect("the tests serve metrics");
+    let service = RunningService::serving(
         candor_notification::BINARY_NAME,
         app.grpc_addr().unwrap(),
         |shutdown| app.run_until(shutdown),
     )
     .await
-    .unwrap()
+    .unwrap();
+    (service, metrics_addr)
 }
 
 pub async fn client(service: &RunningService) -> NotificationServiceClient<Channel> {

@@ -9,6 +9,7 @@ mod delivery;
 mod failures;
 mod helpers;
 mod member_notices;
+mod metrics;
 mod notices;
 mod permissions;
 mod sending_health;

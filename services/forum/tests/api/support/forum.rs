@@ -21,6 +21,8 @@ pub struct TestForum {
     pub accounts: AccountDouble,
     pub service: RunningService,
     pub client: ForumServiceClient<Channel>,
+    /// Where the service serves its metrics.
+    pub metrics_addr: std::net::SocketAddr,
 }
 
 /// Settings the tests vary.
@@ -41,6 +43,7 @@ impl TestForum {
         let app = App::build(config(&environment, &accounts.url, options))
             .await
             .unwrap();
+        let metrics_addr = app.metrics_addr().expect("the tests serve metrics");
         let service = RunningService::serving(
             candor_forum::BINARY_NAME,
             app.grpc_addr().unwrap(),
@@ -54,6 +57,7 @@ impl TestForum {
             accounts,
             service,
             client,
+            metrics_addr,
         }
     }
 
