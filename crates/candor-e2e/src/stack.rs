@@ -5,6 +5,7 @@
 //! (docker compose), reached through its published ports and Mailpit's API.
 
 use candor_platform::service::ServiceApp as _;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -35,8 +36,9 @@ const LEGACY_HASH_KEY: &str = "end-to-end-legacy-hash-key-0123456789abcdef";
 /// ports on this machine, or `account=URL,notification=URL,membership=URL,forum=URL`.
 pub const ENDPOINTS_VAR: &str = "CANDOR_E2E_ENDPOINTS";
 
-/// Builds one service's `App` from flags and spawns it. A macro rather than
-/// a function because the four `App` types share a shape, not a trait.
+/// Builds one service's `App` from flags and spawns it; gives the running
+/// service and where it serves metrics. A macro rather than a function
+/// because the four `App` types share a shape, not a trait.
 macro_rules! start_in_process {
     ($service:ident, $name:literal, $args:expr) => {{
         let config: $service::Config = parse($args)?;
@@ -44,7 +46,11 @@ macro_rules! start_in_process {
             .await
             .context(concat!("starting ", $name))?;
         let addr = app.grpc_addr()?;
-        RunningService::spawn($name, addr, |shutdown| app.run_until(shutdown))
+        let metrics_addr = app.metrics_addr();
+        (
+            RunningService::spawn($name, addr, |shutdown| app.run_until(shutdown)),
+            metrics_addr,
+        )
     }};
 }
 
@@ -75,6 +81,8 @@ pub struct Stack {
     /// `endpoints.tls` loaded, for the test's own channels.
     tls: GrpcTls,
     services: Vec<RunningService>,
+    /// Where each in-process service serves `GET /metrics`.
+    metrics_addrs: Vec<(ServiceQueue, SocketAddr)>,
     _databases: Vec<TestDatabase>,
     _broker: Option<TestBroker>,
     /// The certificates of an in-process stack over mutual TLS.
@@ -152,6 +160,7 @@ impl Stack {
             public_base_url: variable("PUBLIC_BASE_URL", "http://localhost:8080"),
             external: true,
             services: Vec::new(),
+            metrics_addrs: Vec::new(),
             _databases: Vec::new(),
             _broker: None,
             _pki: None,
@@ -228,6 +237,13 @@ impl Stack {
         };
         let mut databases = Vec::new();
         let mut services = Vec::new();
+        let mut metrics_addrs = Vec::new();
+        let mut started =
+            |service: ServiceQueue,
+             (running, metrics_addr): (RunningService, Option<SocketAddr>)| {
+                services.push(running);
+                metrics_addrs.extend(metrics_addr.map(|addr| (service, addr)));
+            };
 
         let database = TestDatabase::create().await?;
         let args = service_args(ServiceQueue::Account, ports.account, &database).chain([
@@ -235,7 +251,10 @@ impl Stack {
             format!("--public-base-url={PUBLIC_BASE_URL}"),
             format!("--legacy-hash-key={LEGACY_HASH_KEY}"),
         ]);
-        services.push(start_in_process!(candor_account, "account", args));
+        started(
+            ServiceQueue::Account,
+            start_in_process!(candor_account, "account", args),
+        );
         databases.push(database);
 
         let database = TestDatabase::create().await?;
@@ -248,13 +267,19 @@ impl Stack {
                 format!("--forum-grpc-url={}", url(ports.forum)),
             ])
             .chain(options.notification_flags);
-        services.push(start_in_process!(candor_notification, "notification", args));
+        started(
+            ServiceQueue::Notification,
+            start_in_process!(candor_notification, "notification", args),
+        );
         databases.push(database);
 
         let database = TestDatabase::create().await?;
         let args = service_args(ServiceQueue::Membership, ports.membership, &database)
             .chain([format!("--account-grpc-url={}", url(ports.account))]);
-        services.push(start_in_process!(candor_membership, "membership", args));
+        started(
+            ServiceQueue::Membership,
+            start_in_process!(candor_membership, "membership", args),
+        );
         databases.push(database);
 
         let database = TestDatabase::create().await?;
@@ -262,7 +287,10 @@ impl Stack {
             format!("--account-grpc-url={}", url(ports.account)),
             format!("--public-base-url={PUBLIC_BASE_URL}"),
         ]);
-        services.push(start_in_process!(candor_forum, "forum", args));
+        started(
+            ServiceQueue::Forum,
+            start_in_process!(candor_forum, "forum", args),
+        );
         databases.push(database);
 
         // candorctl publishes breach.reported as the operator.
@@ -306,6 +334,7 @@ impl Stack {
             public_base_url: PUBLIC_BASE_URL.to_owned(),
             external: false,
             services,
+            metrics_addrs,
             _databases: databases,
             _broker: Some(broker),
             _pki: pki,
@@ -316,6 +345,15 @@ impl Stack {
     /// letters and helper publishing); `None` for an external deployment.
     pub fn broker(&self) -> Option<&TestBroker> {
         self._broker.as_ref()
+    }
+
+    /// Where `service` of an in-process stack serves `GET /metrics`; `None`
+    /// for an external deployment.
+    pub fn metrics_addr(&self, service: ServiceQueue) -> Option<SocketAddr> {
+        self.metrics_addrs
+            .iter()
+            .find(|(started, _)| *started == service)
+            .map(|(_, addr)| *addr)
     }
 
     /// Stops every service and reports the first that did not stop cleanly.
@@ -375,6 +413,8 @@ fn common_args(
     vec![
         binary.to_owned(),
         format!("--grpc-addr=127.0.0.1:{port}"),
+        // Any free port: several stacks run side by side in one test binary.
+        "--metrics-addr=127.0.0.1:0".to_owned(),
         format!("--database-url={}", database.url()),
         format!("--operator-token={OPERATOR_TOKEN}"),
         format!("--service-token={}", caller_token(caller)),

@@ -32,6 +32,15 @@ impl ServiceBinary {
         self
     }
 
+    /// The binary's file name (`candor-account`), which is also the
+    /// service's name in its logs and metrics.
+    pub fn name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
     /// Removes one environment variable.
     pub fn without(mut self, name: &str) -> Self {
         self.env.retain(|(existing, _)| existing != name);

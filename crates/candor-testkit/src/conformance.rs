@@ -2,8 +2,12 @@
 //! from each service's tests: `--help` lists every setting with its
 //! environment variable, a missing setting is one line and exit 64, and the
 //! real binary starts, serves health and reflection (v1 and v1alpha), and
-//! exits 0 on SIGTERM, also behind mutual TLS.
+//! exits 0 on SIGTERM, also behind mutual TLS; it serves Prometheus metrics
+//! that `promtool check metrics` accepts, and none at all (no listener)
+//! with `METRICS_ADDR=off`.
 
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
@@ -19,6 +23,7 @@ use candor_platform::grpc::GrpcTls;
 pub use candor_platform::service::ServiceApp;
 
 use crate::binary::{Exited, RunningBinary, ServiceBinary, free_port};
+use crate::metrics::{Scrape, listening_tcp_ports, promtool_check_metrics, scrape_text};
 use crate::tls::TestPki;
 
 /// `--help` exits 0, names every environment variable in `settings`, and
@@ -99,23 +104,37 @@ pub fn invalid_setting_is_one_line(
     Ok(())
 }
 
-/// Starts the binary on a free port with JSON logs, waits for health
+/// Starts the binary on free ports with JSON logs, waits for health
 /// SERVING, checks that reflection (v1 and v1alpha) lists
-/// `expected_services`, sends SIGTERM and expects exit status 0 and only
-/// JSON log lines.
+/// `expected_services`, that it listens on its gRPC and metrics ports only
+/// and serves metrics ([`serves_prometheus_metrics`]), sends SIGTERM and
+/// expects exit status 0 and only JSON log lines.
 pub async fn serves_and_stops_on_sigterm(
     binary: &ServiceBinary,
     expected_services: &[&str],
 ) -> anyhow::Result<()> {
     let port = free_port()?;
+    let metrics_port = free_port()?;
     let running = binary
         .clone()
         .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", format!("127.0.0.1:{metrics_port}"))
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
         .spawn()?;
     let url = format!("http://127.0.0.1:{port}");
     let channel = wait_for_serving(&url, Duration::from_secs(60)).await?;
+    let listening = listening_tcp_ports(running.pid())?;
+    ensure!(
+        listening == BTreeSet::from([port, metrics_port]),
+        "the binary listens on {listening:?}, not on its gRPC port {port} and METRICS_ADDR port {metrics_port}"
+    );
+    serves_prometheus_metrics(
+        SocketAddr::from(([127, 0, 0, 1], metrics_port)),
+        channel.clone(),
+        &binary.name(),
+    )
+    .await?;
     let v1 = list_services_v1(channel.clone()).await?;
     let v1alpha = list_services_v1alpha(channel).await?;
     for service in expected_services {
@@ -147,6 +166,84 @@ pub async fn serves_and_stops_on_sigterm(
         lines.iter().any(|line| line.contains("sigterm received")),
         "the shutdown was not logged: {lines:?}"
     );
+    Ok(())
+}
+
+/// After one health call on `grpc`, `GET /metrics` at `metrics_addr`
+/// answers 200 in the text format with `candor_build_info{service}` 1, the
+/// process collector's `process_resident_memory_bytes`, the health call
+/// counted in `grpc_server_handled_total`, and `promtool check metrics`
+/// (Prometheus' own parser and linter) accepts the whole of it.
+pub async fn serves_prometheus_metrics(
+    metrics_addr: SocketAddr,
+    grpc: Channel,
+    service: &str,
+) -> anyhow::Result<()> {
+    let status = health(grpc)
+        .await
+        .context("the health call before the scrape")?;
+    ensure!(
+        status == ServingStatus::Serving,
+        "health answered {status:?}"
+    );
+    let text = scrape_text(metrics_addr)
+        .await
+        .with_context(|| format!("the metrics of {service}"))?;
+    let scrape = Scrape::parse(&text)?;
+    let require = |name: &str, labels: &[(&str, &str)], holds: fn(f64) -> bool, what: &str| {
+        ensure!(
+            scrape
+                .samples(name)
+                .any(|sample| sample.has_labels(labels) && holds(sample.value)),
+            "{service}'s metrics have no {name} with labels {labels:?} and a value {what}:\n{text}"
+        );
+        Ok(())
+    };
+    require(
+        "candor_build_info",
+        &[("service", service)],
+        |value| value == 1.0,
+        "1",
+    )?;
+    require(
+        "process_resident_memory_bytes",
+        &[],
+        |value| value > 0.0,
+        "above 0",
+    )?;
+    require(
+        "grpc_server_handled_total",
+        &[
+            ("grpc_service", "grpc.health.v1.Health"),
+            ("grpc_method", "Check"),
+            ("grpc_type", "unary"),
+            ("grpc_code", "OK"),
+        ],
+        |value| value >= 1.0,
+        "at least 1 after a health call",
+    )?;
+    tokio::task::spawn_blocking(move || promtool_check_metrics(&text))
+        .await
+        .context("joining promtool")?
+        .with_context(|| format!("the metrics of {service}"))
+}
+
+/// With `METRICS_ADDR=off` the binary serves gRPC and listens on nothing
+/// else, and still stops cleanly on SIGTERM.
+pub async fn serves_no_metrics_when_off(binary: &ServiceBinary) -> anyhow::Result<()> {
+    let port = free_port()?;
+    let running = binary
+        .clone()
+        .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "off")
+        .spawn()?;
+    wait_for_serving(&format!("http://127.0.0.1:{port}"), Duration::from_secs(60)).await?;
+    let listening = listening_tcp_ports(running.pid())?;
+    ensure!(
+        listening == BTreeSet::from([port]),
+        "with METRICS_ADDR=off the binary listens on {listening:?}, not only on its gRPC port {port}"
+    );
+    exits_0_on_sigterm(running).await?;
     Ok(())
 }
 
@@ -308,7 +405,7 @@ pub async fn platform_migrations_ran(pool: &sqlx::PgPool) -> anyhow::Result<()> 
     Ok(())
 }
 
-/// The four start-up tests every service has, written once:
+/// The start-up tests every service has, written once:
 ///
 /// ```text
 /// candor_testkit::service_startup_tests! {
@@ -400,6 +497,9 @@ macro_rules! service_startup_tests {
             let config: $service::Config = environment.config(&startup_settings()).unwrap();
             let app = $service::App::build(config).await.unwrap();
             $crate::conformance::platform_migrations_ran(app.pool()).await.unwrap();
+            let metrics_addr = app
+                .metrics_addr()
+                .expect("METRICS_ADDR=127.0.0.1:0 serves metrics");
             let service = $crate::service::RunningService::serving(
                 $service::BINARY_NAME,
                 app.grpc_addr().unwrap(),
@@ -407,7 +507,22 @@ macro_rules! service_startup_tests {
             )
             .await
             .unwrap();
+            $crate::conformance::serves_prometheus_metrics(
+                metrics_addr,
+                service.channel().await.unwrap(),
+                $binary,
+            )
+            .await
+            .unwrap();
             service.stop().await.unwrap();
+        }
+
+        #[tokio::test]
+        async fn with_metrics_addr_off_the_binary_opens_no_metrics_listener() {
+            let environment = $crate::environment::TestEnvironment::new().await.unwrap();
+            $crate::conformance::serves_no_metrics_when_off(&startup_binary(&environment))
+                .await
+                .unwrap();
         }
     };
 }

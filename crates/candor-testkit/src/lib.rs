@@ -1,7 +1,7 @@
 //! Test helpers for Candor: a fresh PostgreSQL database per test, RabbitMQ
 //! names per test, a TCP proxy that can cut a connection, an SMTP sink that
 //! records every message, services started in-process on random ports, and
-//! their metrics endpoints read back.
+//! their metrics endpoints read back and checked with promtool.
 //!
 //! Every test talks to the real PostgreSQL and RabbitMQ of the machine
 //! (`CANDOR_TEST_DATABASE_URL`, `CANDOR_TEST_AMQP_URL`; defaults are the local

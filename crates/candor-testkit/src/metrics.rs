@@ -1,14 +1,23 @@
-//! Reading a service's Prometheus endpoint in tests: `GET /metrics`, the
-//! classic text format parsed into samples, and exact look-ups by name and
-//! label set, so a test asserts a series' value rather than a substring.
+//! Reading a service's Prometheus endpoint in tests: `GET /metrics` (200,
+//! in the classic text format), the text parsed into samples, and exact
+//! look-ups by name and label set, so a test asserts a series' value rather
+//! than a substring. Besides: the text checked by Prometheus' own
+//! `promtool check metrics` (the parser and linter a real deployment
+//! trusts, not ours), and a process's listening TCP ports read from
+//! `/proc`, to prove that `METRICS_ADDR=off` opens no listener at all.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write as _;
 use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::{Context as _, anyhow, bail};
+use anyhow::{Context as _, anyhow, bail, ensure};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What `Content-Type` of a scrape starts with: the classic text format.
+pub const TEXT_FORMAT: &str = "text/plain; version=0.0.4";
 
 /// One sample: a series (name and labels) and its value.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +28,16 @@ pub struct Sample {
     pub labels: BTreeMap<String, String>,
     /// The value.
     pub value: f64,
+}
+
+impl Sample {
+    /// Whether every `(name, value)` of `labels` is on this sample (it may
+    /// have more).
+    pub fn has_labels(&self, labels: &[(&str, &str)]) -> bool {
+        labels
+            .iter()
+            .all(|(name, value)| self.labels.get(*name).map(String::as_str) == Some(*value))
+    }
 }
 
 /// Every sample of one scrape.
@@ -83,24 +102,45 @@ impl Scrape {
 
 /// Scrapes `GET http://{addr}/metrics`.
 pub async fn scrape(addr: SocketAddr) -> anyhow::Result<Scrape> {
+    Scrape::parse(&scrape_text(addr).await?)
+}
+
+/// `GET http://{addr}/metrics`: the text, once the answer is 200 in the
+/// classic text format.
+pub async fn scrape_text(addr: SocketAddr) -> anyhow::Result<String> {
     let url = format!("http://{addr}/metrics");
-    let text = tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+    tokio::task::spawn_blocking(move || {
         let agent = ureq::Agent::config_builder()
             .timeout_global(Some(TIMEOUT))
+            .http_status_as_error(false)
             .build()
             .new_agent();
         let mut response = agent
             .get(&url)
             .call()
             .with_context(|| format!("GET {url}"))?;
-        response
+        let status = response.status();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let text = response
             .body_mut()
+            .with_config()
+            .limit(16 * 1024 * 1024)
             .read_to_string()
-            .context("reading the metrics")
+            .with_context(|| format!("reading {url}"))?;
+        ensure!(status == 200, "GET {url} answered {status}: {text}");
+        ensure!(
+            content_type.starts_with(TEXT_FORMAT),
+            "GET {url} answered Content-Type {content_type:?}, not the text format {TEXT_FORMAT:?}"
+        );
+        Ok(text)
     })
     .await
-    .context("the scrape panicked")??;
-    Scrape::parse(&text)
+    .context("the scrape panicked")?
 }
 
 fn parse_sample(line: &str) -> anyhow::Result<Sample> {
@@ -161,6 +201,85 @@ fn parse_labels<'a>(
     }
 }
 
+/// Runs `promtool check metrics` with `text` on its standard input; fails
+/// with promtool's findings unless it exits 0 (1 is a parse error, 3 a lint
+/// problem such as a counter without `_total`).
+pub fn promtool_check_metrics(text: &str) -> anyhow::Result<()> {
+    let mut child = match Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => bail!(
+            "promtool is not installed, so the metrics cannot be checked: install it with \
+             `apt-get install prometheus` (Debian's package carries promtool; \
+             scripts/check-monitoring does it in CI)"
+        ),
+        Err(error) => return Err(error).context("starting promtool"),
+    };
+    let mut stdin = child.stdin.take().context("promtool's stdin")?;
+    // Written on a thread: promtool may answer before reading everything.
+    let input = text.to_owned();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().context("running promtool")?;
+    let _ = writer.join();
+    ensure!(
+        output.status.success(),
+        "promtool check metrics exited with {}:\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(())
+}
+
+/// The TCP ports process `pid` listens on (IPv4 and IPv6), from its open
+/// socket descriptors and its network namespace's tables in `/proc`.
+pub fn listening_tcp_ports(pid: u32) -> anyhow::Result<BTreeSet<u16>> {
+    let mut inodes = BTreeSet::new();
+    let descriptors = format!("/proc/{pid}/fd");
+    for entry in
+        std::fs::read_dir(&descriptors).with_context(|| format!("listing {descriptors}"))?
+    {
+        let Ok(target) = std::fs::read_link(entry?.path()) else {
+            continue; // closed meanwhile
+        };
+        if let Some(inode) = target
+            .to_str()
+            .and_then(|target| target.strip_prefix("socket:["))
+            .and_then(|target| target.strip_suffix(']'))
+        {
+            inodes.insert(inode.to_owned());
+        }
+    }
+    let mut ports = BTreeSet::new();
+    for table in ["tcp", "tcp6"] {
+        let path = format!("/proc/{pid}/net/{table}");
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
+        for line in text.lines().skip(1) {
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(local), Some(state), Some(inode)) =
+                (fields.get(1), fields.get(3), fields.get(9))
+            else {
+                continue;
+            };
+            if *state != "0A" || !inodes.contains(*inode) {
+                continue;
+            }
+            let port = local
+                .rsplit_once(':')
+                .and_then(|(_, port)| u16::from_str_radix(port, 16).ok())
+                .with_context(|| format!("{path}: local address {local:?}"))?;
+            ports.insert(port);
+        }
+    }
+    Ok(ports)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,5 +328,35 @@ mod tests {
         assert!(Scrape::parse("x{a=\"unterminated} 1\n").is_err());
         assert!(Scrape::parse("x{a=\"b\"} not-a-number\n").is_err());
         assert!(Scrape::parse("novalue\n").is_err());
+    }
+
+    #[test]
+    fn a_sample_has_the_labels_it_carries_and_maybe_more() {
+        let scrape = Scrape::parse("x{a=\"1\",b=\"2\"} 1\n").expect("parse");
+        let sample = &scrape.all()[0];
+        assert!(sample.has_labels(&[("a", "1")]));
+        assert!(sample.has_labels(&[]));
+        assert!(!sample.has_labels(&[("a", "2")]));
+        assert!(!sample.has_labels(&[("c", "1")]));
+    }
+
+    #[test]
+    fn promtool_rejects_a_counter_without_total_and_accepts_a_good_one() {
+        let error = promtool_check_metrics("# HELP x A counter.\n# TYPE x counter\nx 1\n")
+            .expect_err("a counter without _total is a lint problem")
+            .to_string();
+        assert!(error.contains("_total"), "{error}");
+        promtool_check_metrics("# HELP x_total A counter.\n# TYPE x_total counter\nx_total 1\n")
+            .expect("a well-formed counter");
+    }
+
+    #[test]
+    fn a_bound_listener_is_listed_and_a_closed_one_is_not() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let listening = || listening_tcp_ports(std::process::id()).expect("ports");
+        assert!(listening().contains(&port));
+        drop(listener);
+        assert!(!listening().contains(&port));
     }
 }
