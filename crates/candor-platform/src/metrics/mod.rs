@@ -153,6 +153,25 @@ impl Metrics {
         }
     }
 
+    /// Runs `refresh(state)` before every scrape, like [`Metrics::on_scrape`],
+    /// logging (with `name`) a refresh that fails; the gauges it would have
+    /// set keep their previous values.
+    pub fn on_scrape_refresh<T, F, Fut>(&self, name: &'static str, state: T, refresh: F)
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.on_scrape(name, move || {
+            let refreshed = refresh(state.clone());
+            Box::pin(async move {
+                if let Err(error) = refreshed.await {
+                    tracing::warn!(hook = name, error = %format!("{error:#}"), "cannot refresh metrics");
+                }
+            })
+        });
+    }
+
     /// How long a complete incident's series stay (`METRICS_INCIDENT_LINGER_SECONDS`).
     pub fn incident_linger(&self) -> Duration {
         self.inner
