@@ -75,6 +75,17 @@ pub struct Run {
     pub rate: f64,
     /// CPU the service process spent, in ms per 1000 units of work.
     pub cpu_ms_per_thousand: f64,
+    /// The machine's one-minute load average when the run started
+    /// ([`load_average`]), to tell a quiet run from a shared one.
+    pub load: f64,
+}
+
+/// The one-minute load average (`/proc/loadavg`; NaN when unreadable).
+pub fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 /// The runs of one bench invocation, summarised side by side.
@@ -97,15 +108,16 @@ impl SideBySide {
         let mut text = String::new();
         let _ = writeln!(
             text,
-            "| round | metrics | {unit}/s | service CPU ms / 1000 {unit} |"
+            "| round | metrics | load at start | {unit}/s | service CPU ms / 1000 {unit} |"
         );
-        let _ = writeln!(text, "| --- | --- | ---: | ---: |");
+        let _ = writeln!(text, "| --- | --- | ---: | ---: | ---: |");
         for run in &self.runs {
             let _ = writeln!(
                 text,
-                "| {} | {} | {:.0} | {:.1} |",
+                "| {} | {} | {:.2} | {:.0} | {:.1} |",
                 run.round,
                 run.metrics.label(),
+                run.load,
                 run.rate,
                 run.cpu_ms_per_thousand
             );
@@ -221,10 +233,14 @@ mod tests {
                 metrics,
                 rate,
                 cpu_ms_per_thousand: 10.0,
+                load: 1.5,
             });
         }
         let summary = side_by_side.summary("notices");
-        assert!(summary.contains("| 2 | on | 90 | 10.0 |"), "{summary}");
+        assert!(
+            summary.contains("| 2 | on | 1.50 | 90 | 10.0 |"),
+            "{summary}"
+        );
         // Medians 94 and 95: 98.9 %; rounds 98.0 % and 100.0 %.
         assert!(
             summary.contains("throughput 98.9 % by medians (cost +1.1 %)"),

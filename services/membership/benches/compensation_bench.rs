@@ -248,13 +248,15 @@ async fn main() {
     .unwrap();
     let mut results = SideBySide::default();
     for (round, metrics) in runs {
-        println!("round {round}: metrics {}", metrics.label());
+        let load = overhead::load_average();
+        println!("round {round}: metrics {}, load {load:.2}", metrics.label());
         let (rate, cpu_ms_per_thousand) = run(&options, metrics, !side_by_side).await;
         results.record(overhead::Run {
             round,
             metrics,
             rate,
             cpu_ms_per_thousand,
+            load,
         });
     }
     if side_by_side {

@@ -81,7 +81,8 @@ fn main() -> anyhow::Result<()> {
         };
         let mut results = SideBySide::default();
         for (round, metrics) in runs {
-            eprintln!("round {round}: metrics {}", metrics.label());
+            let load = overhead::load_average();
+            eprintln!("round {round}: metrics {}, load {load:.2}", metrics.label());
             let (rate, cpu_ms_per_thousand) =
                 service(&sink, count, concurrency, threads, metrics, bare).await?;
             results.record(overhead::Run {
@@ -89,6 +90,7 @@ fn main() -> anyhow::Result<()> {
                 metrics,
                 rate,
                 cpu_ms_per_thousand,
+                load,
             });
         }
         if side_by_side {
