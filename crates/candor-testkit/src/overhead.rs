@@ -7,14 +7,31 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-/// How often the benches scrape during a run with metrics on (Prometheus'
-/// usual interval is 15 s; every second is the harsher case).
+/// How often the benches scrape during a run with metrics on, unless
+/// `--scrape-interval` says otherwise (Prometheus' usual interval is 15 s,
+/// deploy/prometheus/prometheus.yml's too; every second is the harsher
+/// case).
 pub const SCRAPE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Parses `--scrape-interval` (seconds, fractions allowed): `None` for 0,
+/// metrics served but never scraped, which parts the cost of recording
+/// from the cost of scraping.
+pub fn parse_scrape_interval(seconds: &str) -> Result<Option<Duration>, String> {
+    let seconds: f64 = seconds
+        .parse()
+        .map_err(|_| format!("--scrape-interval takes seconds, not {seconds:?}"))?;
+    if seconds == 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(seconds)
+        .map(Some)
+        .map_err(|error| format!("--scrape-interval {seconds}: {error}"))
+}
 
 /// Whether a run serves (and is scraped for) metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metrics {
-    /// `METRICS_ADDR` on a free port, scraped every [`SCRAPE_INTERVAL`].
+    /// `METRICS_ADDR` on a free port, scraped every `--scrape-interval`.
     On,
     /// `METRICS_ADDR=off`: no endpoint, no instrumentation work.
     Off,
@@ -250,6 +267,17 @@ mod tests {
             summary.contains("round by round 98.0 %, 100.0 % (median 99.0 %)"),
             "{summary}"
         );
+    }
+
+    #[test]
+    fn a_scrape_interval_of_0_means_never() {
+        assert_eq!(parse_scrape_interval("0").unwrap(), None);
+        assert_eq!(
+            parse_scrape_interval("1.5").unwrap(),
+            Some(Duration::from_millis(1500))
+        );
+        assert!(parse_scrape_interval("-1").is_err());
+        assert!(parse_scrape_interval("often").is_err());
     }
 
     #[test]

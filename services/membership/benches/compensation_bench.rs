@@ -6,6 +6,7 @@
 //!   compensation_bench [--accounts N] [--batch-size B] [--concurrency C]
 //!                      [--prefetch P] [--connections K]
 //!                      [--metrics on|off|both] [--rounds R]
+//!                      [--scrape-interval S]
 //!
 //! 1. Publishes one `breach.reported` (lifetime membership, 2500 USD) and
 //!    N accounts as `AccountsAffected` batches of B to the membership queue
@@ -19,7 +20,8 @@
 //!    a copy of the `credits` table with all its indexes; prints the ratio.
 //!
 //! `--metrics` (default `on`, as the service runs by default): `on` serves
-//! metrics and scrapes them every second from the spawn to the last commit,
+//! metrics and scrapes them every `--scrape-interval` seconds (default 1; 0
+//! never) from the spawn to the last commit,
 //! `off` runs with `METRICS_ADDR=off`. `both` runs steps 1–2 `--rounds`
 //! times (default 3) on and off, alternating, each on a fresh database and
 //! namespace, and prints both throughputs and their ratio instead of the
@@ -40,7 +42,7 @@ use candor_proto::events::v1::{
 use candor_proto::prost::Message as _;
 use candor_testkit::environment::TestEnvironment;
 use candor_testkit::metrics::Scraper;
-use candor_testkit::overhead::{self, Metrics, SCRAPE_INTERVAL, SideBySide};
+use candor_testkit::overhead::{self, Metrics, SideBySide};
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use sqlx::Connection as _;
@@ -56,6 +58,7 @@ struct Options {
     connections: u32,
     metrics: String,
     rounds: Option<usize>,
+    scrape_interval: Option<Duration>,
 }
 
 fn options() -> Options {
@@ -67,6 +70,7 @@ fn options() -> Options {
         connections: 20,
         metrics: "on".to_owned(),
         rounds: None,
+        scrape_interval: Some(overhead::SCRAPE_INTERVAL),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -79,6 +83,9 @@ fn options() -> Options {
             "--connections" => options.connections = value().parse().unwrap(),
             "--metrics" => options.metrics = value(),
             "--rounds" => options.rounds = Some(value().parse().unwrap()),
+            "--scrape-interval" => {
+                options.scrape_interval = overhead::parse_scrape_interval(&value()).unwrap();
+            }
             _ => {} // `--bench` from cargo, and anything else
         }
     }
@@ -303,12 +310,15 @@ async fn run(options: &Options, metrics: Metrics, raw_ceiling: bool) -> (f64, f6
     let started = Instant::now();
     // From the spawn, as Prometheus would (the ones before the service
     // listens fail, and are counted apart).
-    let scraper = (metrics == Metrics::On).then(|| {
-        Scraper::start(
-            std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)),
-            SCRAPE_INTERVAL,
-        )
-    });
+    let scraper = options
+        .scrape_interval
+        .filter(|_| metrics == Metrics::On)
+        .map(|interval| {
+            Scraper::start(
+                std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)),
+                interval,
+            )
+        });
     let mut peak_rss = 0;
     let mut last_report = Instant::now();
     loop {
@@ -372,19 +382,12 @@ async fn run(options: &Options, metrics: Metrics, raw_ceiling: bool) -> (f64, f6
         peak_rss as f64 / 1024.0,
         high_water as f64 / 1024.0,
     );
-    match scrapes {
-        Some(scrapes) => println!(
-            "metrics on: scraped {} times every {SCRAPE_INTERVAL:?} ({} bytes each), {} before the service listened, {} failed after{}",
-            scrapes.scrapes,
-            scrapes.last_bytes,
-            scrapes.before_listening,
-            scrapes.failures,
-            scrapes
-                .first_error
-                .map(|error| format!(", the first: {error}"))
-                .unwrap_or_default(),
-        ),
-        None => println!("metrics off (METRICS_ADDR=off)"),
+    match (metrics, options.scrape_interval, scrapes) {
+        (Metrics::On, Some(interval), Some(scrapes)) => {
+            println!("metrics on, scraped every {interval:?}: {scrapes}");
+        }
+        (Metrics::On, ..) => println!("metrics on, never scraped"),
+        (Metrics::Off, ..) => println!("metrics off (METRICS_ADDR=off)"),
     }
 
     if raw_ceiling {

@@ -9,7 +9,8 @@
 //!
 //! `--metrics on|off|both` (default `on`, as the service runs by default):
 //! with `on` the service serves metrics and a scraper reads them every
-//! second while it sends, with `off` it runs with `METRICS_ADDR=off`;
+//! `--scrape-interval` seconds (default 1; 0 never) from its start to the
+//! last send, with `off` it runs with `METRICS_ADDR=off`;
 //! `both` skips the bare loop and runs the service `--rounds` times (default
 //! 3) on and off, alternating, each run on a fresh database, then prints
 //! both throughputs and their ratio.
@@ -29,7 +30,7 @@ use candor_testkit::environment::{
     OPERATOR_TOKEN, TestEnvironment, caller_token, caller_tokens_setting,
 };
 use candor_testkit::metrics::{ScrapeCounts, Scraper};
-use candor_testkit::overhead::{self, Metrics, SCRAPE_INTERVAL, SideBySide};
+use candor_testkit::overhead::{self, Metrics, SideBySide};
 use candor_testkit::smtp::SmtpSink;
 use chrono::{DateTime, Utc};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
@@ -66,6 +67,10 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let metrics = string_argument("--metrics").unwrap_or_else(|| "on".to_owned());
+    let scrape_interval = match string_argument("--scrape-interval") {
+        Some(seconds) => overhead::parse_scrape_interval(&seconds).map_err(anyhow::Error::msg)?,
+        None => Some(overhead::SCRAPE_INTERVAL),
+    };
     let side_by_side = metrics == "both";
     let runs = overhead::plan(
         &metrics,
@@ -83,8 +88,15 @@ fn main() -> anyhow::Result<()> {
         for (round, metrics) in runs {
             let load = overhead::load_average();
             eprintln!("round {round}: metrics {}, load {load:.2}", metrics.label());
-            let (rate, cpu_ms_per_thousand) =
-                service(&sink, count, concurrency, threads, metrics, bare).await?;
+            let (rate, cpu_ms_per_thousand) = service(
+                &sink,
+                count,
+                concurrency,
+                threads,
+                (metrics, scrape_interval),
+                bare,
+            )
+            .await?;
             results.record(overhead::Run {
                 round,
                 metrics,
@@ -144,13 +156,20 @@ async fn service(
     count: usize,
     concurrency: usize,
     threads: usize,
-    metrics: Metrics,
+    (metrics, scrape_interval): (Metrics, Option<Duration>),
     bare: Option<(f64, Duration)>,
 ) -> anyhow::Result<(f64, f64)> {
     let environment = TestEnvironment::new().await?;
     let already = sink.message_count();
-    let (service_rate, wall, peak_rss_kib, cpu, scrapes) =
-        service_run(&environment, sink, count, concurrency, threads, metrics).await?;
+    let (service_rate, wall, peak_rss_kib, cpu, scrapes) = service_run(
+        &environment,
+        sink,
+        count,
+        concurrency,
+        threads,
+        (metrics, scrape_interval),
+    )
+    .await?;
     // Taken, not copied: the sink would otherwise hold every run's notices.
     let messages = sink.take_messages();
     let received = messages.len() - already;
@@ -179,18 +198,12 @@ async fn service(
         per_thousand(cpu.sink, count),
         per_thousand(cpu.postgres, count)
     );
-    match (metrics, scrapes) {
-        (Metrics::On, Some(scrapes)) => println!(
-            "service: metrics on, scraped {} times every {SCRAPE_INTERVAL:?} ({} bytes each), {} failed{}",
-            scrapes.scrapes,
-            scrapes.last_bytes,
-            scrapes.failures + scrapes.before_listening,
-            scrapes
-                .first_error
-                .map(|error| format!(", the first: {error}"))
-                .unwrap_or_default(),
-        ),
-        _ => println!("service: metrics off (METRICS_ADDR=off)"),
+    match (metrics, scrape_interval, scrapes) {
+        (Metrics::On, Some(interval), Some(scrapes)) => {
+            println!("service: metrics on, scraped every {interval:?}: {scrapes}");
+        }
+        (Metrics::On, ..) => println!("service: metrics on, never scraped"),
+        (Metrics::Off, ..) => println!("service: metrics off (METRICS_ADDR=off)"),
     }
     if let Some((bare_rate, in_process)) = bare {
         println!(
@@ -334,15 +347,15 @@ struct CpuTicks {
 type ServiceRun = (f64, Duration, u64, CpuTicks, Option<ScrapeCounts>);
 
 /// Runs the service binary against the sink with no rate limit, with
-/// `metrics` on (scraped every second from its start to the last send) or
-/// off.
+/// `metrics` on (scraped every `scrape_interval` from its start to the last
+/// send, or never) or off.
 async fn service_run(
     environment: &TestEnvironment,
     sink: &SmtpSink,
     count: usize,
     concurrency: usize,
     threads: usize,
-    metrics: Metrics,
+    (metrics, scrape_interval): (Metrics, Option<Duration>),
 ) -> anyhow::Result<ServiceRun> {
     let amqp = environment.broker.config();
     let port = candor_testkit::binary::free_port()?;
@@ -391,12 +404,14 @@ async fn service_run(
     environment.broker.declare_all().await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     eprintln!("service started; publishing {count} affected accounts");
-    let scraper = (metrics == Metrics::On).then(|| {
-        Scraper::start(
-            std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)),
-            SCRAPE_INTERVAL,
-        )
-    });
+    let scraper = scrape_interval
+        .filter(|_| metrics == Metrics::On)
+        .map(|interval| {
+            Scraper::start(
+                std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)),
+                interval,
+            )
+        });
 
     let mut report: BreachReported = candor_proto::decode_json(INCIDENT_JSON.as_bytes())?;
     report.incident_id = format!("bench-{}", Uuid::new_v4().simple());
