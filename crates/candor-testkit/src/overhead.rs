@@ -131,7 +131,7 @@ impl SideBySide {
         for run in &self.runs {
             let _ = writeln!(
                 text,
-                "| {} | {} | {:.2} | {:.0} | {:.1} |",
+                "| {} | {} | {:.2} | {:.0} | {:.2} |",
                 run.round,
                 run.metrics.label(),
                 run.load,
@@ -153,7 +153,7 @@ impl SideBySide {
             }
             let _ = writeln!(
                 text,
-                "metrics {}: {} runs, median {:.0} {unit}/s (range {:.0}–{:.0}), median service CPU {:.1} ms / 1000",
+                "metrics {}: {} runs, median {:.0} {unit}/s (range {:.0}–{:.0}), median service CPU {:.2} ms / 1000",
                 metrics.label(),
                 runs.len(),
                 median(runs.iter().map(|run| run.rate)),
@@ -255,7 +255,7 @@ mod tests {
         }
         let summary = side_by_side.summary("notices");
         assert!(
-            summary.contains("| 2 | on | 1.50 | 90 | 10.0 |"),
+            summary.contains("| 2 | on | 1.50 | 90 | 10.00 |"),
             "{summary}"
         );
         // Medians 94 and 95: 98.9 %; rounds 98.0 % and 100.0 %.
