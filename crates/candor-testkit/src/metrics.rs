@@ -280,6 +280,100 @@ pub fn listening_tcp_ports(pid: u32) -> anyhow::Result<BTreeSet<u16>> {
     Ok(ports)
 }
 
+/// What a [`Scraper`] did.
+#[derive(Debug, Clone, Default)]
+pub struct ScrapeCounts {
+    /// Scrapes answered 200 in the text format.
+    pub scrapes: u64,
+    /// Scrapes that failed before the first good one (the service was not
+    /// listening yet).
+    pub before_listening: u64,
+    /// Scrapes that failed after a good one.
+    pub failures: u64,
+    /// The size of the last good scrape, in bytes.
+    pub last_bytes: usize,
+    /// The time the good scrapes took, together.
+    pub total_time: Duration,
+    /// The longest good scrape.
+    pub slowest: Duration,
+    /// Why the first scrape failed after a good one.
+    pub first_error: Option<String>,
+}
+
+/// Scrapes a metrics endpoint every interval in the background, as
+/// Prometheus does, so a benchmark measures the service with its scrape
+/// hooks running and not only its counters.
+pub struct Scraper {
+    stop: tokio_util::sync::CancellationToken,
+    task: tokio::task::JoinHandle<ScrapeCounts>,
+}
+
+impl Scraper {
+    /// Starts scraping `addr` now and then every `interval`.
+    pub fn start(addr: SocketAddr, interval: Duration) -> Self {
+        let stop = tokio_util::sync::CancellationToken::new();
+        let stopped = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut counts = ScrapeCounts::default();
+            let mut ticks = tokio::time::interval(interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = stopped.cancelled() => return counts,
+                    _ = ticks.tick() => {}
+                }
+                let started = std::time::Instant::now();
+                match scrape_text(addr).await {
+                    Ok(text) => {
+                        let took = started.elapsed();
+                        counts.scrapes += 1;
+                        counts.last_bytes = text.len();
+                        counts.total_time += took;
+                        counts.slowest = counts.slowest.max(took);
+                    }
+                    Err(_) if counts.scrapes == 0 => counts.before_listening += 1,
+                    Err(error) => {
+                        counts.failures += 1;
+                        counts.first_error.get_or_insert(format!("{error:#}"));
+                    }
+                }
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// Stops scraping; what it did.
+    pub async fn stop(self) -> ScrapeCounts {
+        self.stop.cancel();
+        self.task.await.unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for ScrapeCounts {
+    /// `12 scrapes of 15374 bytes, 48 ms each on average and 95 ms at
+    /// most, 1 before the service listened, 0 failed after`.
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let average = self
+            .total_time
+            .checked_div(u32::try_from(self.scrapes).unwrap_or(u32::MAX))
+            .unwrap_or_default();
+        write!(
+            formatter,
+            "{} scrapes of {} bytes, {:.1} ms each on average and {:.1} ms at most, {} before the service listened, {} failed after",
+            self.scrapes,
+            self.last_bytes,
+            average.as_secs_f64() * 1000.0,
+            self.slowest.as_secs_f64() * 1000.0,
+            self.before_listening,
+            self.failures
+        )?;
+        if let Some(error) = &self.first_error {
+            write!(formatter, " (the first: {error})")?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

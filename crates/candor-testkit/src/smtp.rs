@@ -219,6 +219,12 @@ impl SmtpSink {
         lock(&self.state).messages.clone()
     }
 
+    /// Every message accepted so far, in arrival order, removed from the
+    /// sink (a benchmark frees each run's messages this way).
+    pub fn take_messages(&self) -> Vec<ReceivedMessage> {
+        std::mem::take(&mut lock(&self.state).messages)
+    }
+
     /// How many messages were accepted so far (without copying them).
     pub fn message_count(&self) -> usize {
         lock(&self.state).messages.len()

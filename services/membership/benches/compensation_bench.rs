@@ -5,6 +5,8 @@
 //! cargo bench -p candor-membership --no-run, then run the printed binary:
 //!   compensation_bench [--accounts N] [--batch-size B] [--concurrency C]
 //!                      [--prefetch P] [--connections K]
+//!                      [--metrics on|off|both] [--rounds R]
+//!                      [--scrape-interval S]
 //!
 //! 1. Publishes one `breach.reported` (lifetime membership, 2500 USD) and
 //!    N accounts as `AccountsAffected` batches of B to the membership queue
@@ -16,6 +18,14 @@
 //! 3. Measures, on the same database, the raw ceiling for the same rows:
 //!    COPY into a staging table, then INSERT … ON CONFLICT DO NOTHING into
 //!    a copy of the `credits` table with all its indexes; prints the ratio.
+//!
+//! `--metrics` (default `on`, as the service runs by default): `on` serves
+//! metrics and scrapes them every `--scrape-interval` seconds (default 1; 0
+//! never) from the spawn to the last commit,
+//! `off` runs with `METRICS_ADDR=off`. `both` runs steps 1–2 `--rounds`
+//! times (default 3) on and off, alternating, each on a fresh database and
+//! namespace, and prints both throughputs and their ratio instead of the
+//! raw ceiling.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 // Publishing yields the broker's confirmation, itself a future, on purpose:
@@ -31,6 +41,8 @@ use candor_proto::events::v1::{
 };
 use candor_proto::prost::Message as _;
 use candor_testkit::environment::TestEnvironment;
+use candor_testkit::metrics::Scraper;
+use candor_testkit::overhead::{self, Metrics, SideBySide};
 use lapin::BasicProperties;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use sqlx::Connection as _;
@@ -44,6 +56,9 @@ struct Options {
     concurrency: u16,
     prefetch: u16,
     connections: u32,
+    metrics: String,
+    rounds: Option<usize>,
+    scrape_interval: Option<Duration>,
 }
 
 fn options() -> Options {
@@ -53,6 +68,9 @@ fn options() -> Options {
         concurrency: 16,
         prefetch: 64,
         connections: 20,
+        metrics: "on".to_owned(),
+        rounds: None,
+        scrape_interval: Some(overhead::SCRAPE_INTERVAL),
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -63,6 +81,11 @@ fn options() -> Options {
             "--concurrency" => options.concurrency = value().parse().unwrap(),
             "--prefetch" => options.prefetch = value().parse().unwrap(),
             "--connections" => options.connections = value().parse().unwrap(),
+            "--metrics" => options.metrics = value(),
+            "--rounds" => options.rounds = Some(value().parse().unwrap()),
+            "--scrape-interval" => {
+                options.scrape_interval = overhead::parse_scrape_interval(&value()).unwrap();
+            }
             _ => {} // `--bench` from cargo, and anything else
         }
     }
@@ -176,7 +199,7 @@ async fn batches_done(pool: &sqlx::PgPool) -> i64 {
 
 /// COPY the same rows into a staging table, then INSERT … ON CONFLICT DO
 /// NOTHING into a copy of `credits` with all its indexes. Returns seconds.
-async fn raw_ceiling(database_url: &str, accounts: &[Uuid]) -> (f64, f64, f64) {
+async fn raw_ceiling_run(database_url: &str, accounts: &[Uuid]) -> (f64, f64, f64) {
     let mut conn = sqlx::PgConnection::connect(database_url).await.unwrap();
     sqlx::query("CREATE TABLE raw_credits (LIKE credits INCLUDING ALL)")
         .execute(&mut conn)
@@ -224,36 +247,78 @@ async fn raw_ceiling(database_url: &str, accounts: &[Uuid]) -> (f64, f64, f64) {
 #[tokio::main]
 async fn main() {
     let options = options();
+    let side_by_side = options.metrics == "both";
+    let runs = overhead::plan(
+        &options.metrics,
+        options.rounds.unwrap_or(if side_by_side { 3 } else { 1 }),
+    )
+    .unwrap();
+    let mut results = SideBySide::default();
+    for (round, metrics) in runs {
+        let load = overhead::load_average();
+        println!("round {round}: metrics {}, load {load:.2}", metrics.label());
+        let (rate, cpu_ms_per_thousand) = run(&options, metrics, !side_by_side).await;
+        results.record(overhead::Run {
+            round,
+            metrics,
+            rate,
+            cpu_ms_per_thousand,
+            load,
+        });
+    }
+    if side_by_side {
+        println!("{}", results.summary("credits"));
+    }
+}
+
+/// One run on a fresh database and namespace, printed; returns the
+/// service's credits per second (from spawn) and its CPU in ms per 1000
+/// credits. Measures the raw ceiling after it when `raw_ceiling` is set.
+async fn run(options: &Options, metrics: Metrics, raw_ceiling: bool) -> (f64, f64) {
     let environment = TestEnvironment::new().await.unwrap();
     environment.broker.declare_all().await.unwrap();
     let pool = environment.database.pool().clone();
     let batches = options.accounts.div_ceil(options.batch_size);
     println!(
-        "compensation bench: {} accounts in {batches} batches of {}, CONSUMER_CONCURRENCY={}, AMQP_PREFETCH={}, DATABASE_MAX_CONNECTIONS={}",
+        "compensation bench: {} accounts in {batches} batches of {}, CONSUMER_CONCURRENCY={}, AMQP_PREFETCH={}, DATABASE_MAX_CONNECTIONS={}, metrics {}",
         options.accounts,
         options.batch_size,
         options.concurrency,
         options.prefetch,
-        options.connections
+        options.connections,
+        metrics.label()
     );
 
     let started = Instant::now();
-    let accounts = publish(&environment, &options).await;
+    let accounts = publish(&environment, options).await;
     println!(
         "published 1 breach.reported + {batches} batches (confirmed) in {:.1} s",
         started.elapsed().as_secs_f64()
     );
 
+    let metrics_port = candor_testkit::binary::free_port().unwrap();
     let process = environment
         .binary(env!("CARGO_BIN_EXE_candor-membership"))
         .env("GRPC_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", metrics.metrics_addr(metrics_port))
         .env("CONSUMER_CONCURRENCY", options.concurrency.to_string())
         .env("AMQP_PREFETCH", options.prefetch.to_string())
         .env("DATABASE_MAX_CONNECTIONS", options.connections.to_string())
         .spawn()
         .unwrap();
-    let pid = process_id(&process);
+    let pid = process.pid();
     let started = Instant::now();
+    // From the spawn, as Prometheus would (the ones before the service
+    // listens fail, and are counted apart).
+    let scraper = options
+        .scrape_interval
+        .filter(|_| metrics == Metrics::On)
+        .map(|interval| {
+            Scraper::start(
+                std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)),
+                interval,
+            )
+        });
     let mut peak_rss = 0;
     let mut last_report = Instant::now();
     loop {
@@ -275,6 +340,10 @@ async fn main() {
     let elapsed = started.elapsed().as_secs_f64();
     let high_water = rss_kib(pid, "VmHWM:");
     let cpu_seconds = cpu_seconds(pid);
+    let scrapes = match scraper {
+        Some(scraper) => Some(scraper.stop().await),
+        None => None,
+    };
     let exited = process.terminate(Duration::from_secs(30)).unwrap();
     assert!(exited.status.success(), "{}", exited.stderr);
 
@@ -313,16 +382,27 @@ async fn main() {
         peak_rss as f64 / 1024.0,
         high_water as f64 / 1024.0,
     );
+    match (metrics, options.scrape_interval, scrapes) {
+        (Metrics::On, Some(interval), Some(scrapes)) => {
+            println!("metrics on, scraped every {interval:?}: {scrapes}");
+        }
+        (Metrics::On, ..) => println!("metrics on, never scraped"),
+        (Metrics::Off, ..) => println!("metrics off (METRICS_ADDR=off)"),
+    }
 
-    let (copy, insert, total) = raw_ceiling(environment.database.url(), &accounts).await;
-    let raw_rate = accounts.len() as f64 / total;
-    println!(
-        "raw ceiling: COPY {copy:.2} s + INSERT … ON CONFLICT DO NOTHING {insert:.2} s = {total:.2} s = {raw_rate:.0} rows/s"
-    );
-    println!(
-        "ratio: service {service_rate:.0} / raw {raw_rate:.0} = {:.0} %",
-        100.0 * service_rate / raw_rate
-    );
+    if raw_ceiling {
+        let (copy, insert, total) = raw_ceiling_run(environment.database.url(), &accounts).await;
+        let raw_rate = accounts.len() as f64 / total;
+        println!(
+            "raw ceiling: COPY {copy:.2} s + INSERT … ON CONFLICT DO NOTHING {insert:.2} s = {total:.2} s = {raw_rate:.0} rows/s"
+        );
+        println!(
+            "ratio: service {service_rate:.0} / raw {raw_rate:.0} = {:.0} %",
+            100.0 * service_rate / raw_rate
+        );
+    }
+    let credits_per_thousand = accounts.len() as f64 / 1000.0;
+    (service_rate, cpu_seconds * 1000.0 / credits_per_thousand)
 }
 
 /// User + system CPU seconds the process used so far.
@@ -336,23 +416,4 @@ fn cpu_seconds(pid: u32) -> f64 {
         both.iter().filter_map(|f| f.parse::<f64>().ok()).sum()
     });
     ticks / 100.0
-}
-
-/// The OS process id of a spawned service (the testkit keeps the child
-/// private; its only child process here is the service).
-fn process_id(_process: &candor_testkit::binary::RunningBinary) -> u32 {
-    let me = std::process::id();
-    let mut children = Vec::new();
-    for task in std::fs::read_dir(format!("/proc/{me}/task"))
-        .unwrap()
-        .flatten()
-    {
-        let path = task.path().join("children");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        children.extend(
-            text.split_whitespace()
-                .filter_map(|pid| pid.parse::<u32>().ok()),
-        );
-    }
-    children.into_iter().max().expect("the service process")
 }

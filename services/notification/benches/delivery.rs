@@ -6,6 +6,14 @@
 //! both clients). Needs PostgreSQL and RabbitMQ like the tests.
 //! `CANDOR_BENCH_SERVICE_BINARY` runs another build of the service (say, the
 //! one before a change) under the same bench, to compare them alternately.
+//!
+//! `--metrics on|off|both` (default `on`, as the service runs by default):
+//! with `on` the service serves metrics and a scraper reads them every
+//! `--scrape-interval` seconds (default 1; 0 never) from its start to the
+//! last send, with `off` it runs with `METRICS_ADDR=off`;
+//! `both` skips the bare loop and runs the service `--rounds` times (default
+//! 3) on and off, alternating, each run on a fresh database, then prints
+//! both throughputs and their ratio.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -21,6 +29,8 @@ use candor_proto::events::v1::{
 use candor_testkit::environment::{
     OPERATOR_TOKEN, TestEnvironment, caller_token, caller_tokens_setting,
 };
+use candor_testkit::metrics::{ScrapeCounts, Scraper};
+use candor_testkit::overhead::{self, Metrics, SideBySide};
 use candor_testkit::smtp::SmtpSink;
 use chrono::{DateTime, Utc};
 use lettre::transport::smtp::client::AsyncSmtpConnection;
@@ -56,13 +66,60 @@ fn main() -> anyhow::Result<()> {
         println!("{}", elapsed.as_secs_f64());
         return Ok(());
     }
-    runtime()?.block_on(bench(count, concurrency, threads))
+    let metrics = string_argument("--metrics").unwrap_or_else(|| "on".to_owned());
+    let scrape_interval = match string_argument("--scrape-interval") {
+        Some(seconds) => overhead::parse_scrape_interval(&seconds).map_err(anyhow::Error::msg)?,
+        None => Some(overhead::SCRAPE_INTERVAL),
+    };
+    let side_by_side = metrics == "both";
+    let runs = overhead::plan(
+        &metrics,
+        argument("--rounds", if side_by_side { 3 } else { 1 }),
+    )
+    .map_err(anyhow::Error::msg)?;
+    runtime()?.block_on(async {
+        let sink = SmtpSink::start()?;
+        let bare = if side_by_side {
+            None
+        } else {
+            Some(bare_loops(&sink, count, concurrency, threads).await?)
+        };
+        let mut results = SideBySide::default();
+        for (round, metrics) in runs {
+            let load = overhead::load_average();
+            eprintln!("round {round}: metrics {}, load {load:.2}", metrics.label());
+            let (rate, cpu_ms_per_thousand) = service(
+                &sink,
+                count,
+                concurrency,
+                threads,
+                (metrics, scrape_interval),
+                bare,
+            )
+            .await?;
+            results.record(overhead::Run {
+                round,
+                metrics,
+                rate,
+                cpu_ms_per_thousand,
+                load,
+            });
+        }
+        if side_by_side {
+            println!("{}", results.summary("notices"));
+        }
+        anyhow::Ok(())
+    })
 }
 
-async fn bench(count: usize, concurrency: usize, threads: usize) -> anyhow::Result<()> {
-    let environment = TestEnvironment::new().await?;
-    let sink = SmtpSink::start()?;
-
+/// The bare loop twice, printed; returns its rate as its own process and
+/// its time in the sink's process.
+async fn bare_loops(
+    sink: &SmtpSink,
+    count: usize,
+    concurrency: usize,
+    threads: usize,
+) -> anyhow::Result<(f64, Duration)> {
     // The bare loop twice: on a runtime of this process (beside the sink's
     // threads), then as a process of its own, as the service is (a thread
     // switch between processes costs more than one within a process). The
@@ -87,21 +144,46 @@ async fn bench(count: usize, concurrency: usize, threads: usize) -> anyhow::Resu
     report("in the sink's process", in_process, client_cpu, sink_cpu);
     let (bare, client_cpu, sink_cpu) = bare_as_own_process(addr, count, concurrency, threads)?;
     report("as its own process", bare, client_cpu, sink_cpu);
-    let bare_rate = count as f64 / bare.as_secs_f64();
+    Ok((count as f64 / bare.as_secs_f64(), in_process))
+}
 
+/// One service run on a fresh database and RabbitMQ namespace, printed
+/// (against the bare loop's rate as its own process and its time in the
+/// sink's process, when they were measured); returns the send rate and the
+/// service process's CPU in ms per 1000 notices.
+async fn service(
+    sink: &SmtpSink,
+    count: usize,
+    concurrency: usize,
+    threads: usize,
+    (metrics, scrape_interval): (Metrics, Option<Duration>),
+    bare: Option<(f64, Duration)>,
+) -> anyhow::Result<(f64, f64)> {
+    let environment = TestEnvironment::new().await?;
     let already = sink.message_count();
-    let (service_rate, wall, peak_rss_kib, cpu) =
-        service_run(&environment, &sink, count, concurrency, threads).await?;
-    let messages = sink.messages();
+    let (service_rate, wall, peak_rss_kib, cpu, scrapes) = service_run(
+        &environment,
+        sink,
+        count,
+        concurrency,
+        threads,
+        (metrics, scrape_interval),
+    )
+    .await?;
+    // Taken, not copied: the sink would otherwise hold every run's notices.
+    let messages = sink.take_messages();
     let received = messages.len() - already;
     let service_bytes: usize = messages[already..]
         .iter()
         .map(|message| message.data.len())
         .sum();
     println!(
-        "service: {received} notices accepted by the sink, {:.0} bytes each on average (bare loop: {} bytes)",
+        "service: {received} notices accepted by the sink, {:.0} bytes each on average{}",
         service_bytes as f64 / received.max(1) as f64,
-        messages.first().map_or(0, |message| message.data.len())
+        match (bare, messages.first()) {
+            (Some(_), Some(first)) => format!(" (bare loop: {} bytes)", first.data.len()),
+            _ => String::new(),
+        }
     );
     println!(
         "service: {:.0}/s from first to last send; {:.2} s from first publish to last send",
@@ -116,12 +198,21 @@ async fn bench(count: usize, concurrency: usize, threads: usize) -> anyhow::Resu
         per_thousand(cpu.sink, count),
         per_thousand(cpu.postgres, count)
     );
-    println!(
-        "ratio service / bare: {:.0} % (against the bare loop in the sink's process: {:.0} %)",
-        100.0 * service_rate / bare_rate,
-        100.0 * service_rate * in_process.as_secs_f64() / count as f64
-    );
-    Ok(())
+    match (metrics, scrape_interval, scrapes) {
+        (Metrics::On, Some(interval), Some(scrapes)) => {
+            println!("service: metrics on, scraped every {interval:?}: {scrapes}");
+        }
+        (Metrics::On, ..) => println!("service: metrics on, never scraped"),
+        (Metrics::Off, ..) => println!("service: metrics off (METRICS_ADDR=off)"),
+    }
+    if let Some((bare_rate, in_process)) = bare {
+        println!(
+            "ratio service / bare: {:.0} % (against the bare loop in the sink's process: {:.0} %)",
+            100.0 * service_rate / bare_rate,
+            100.0 * service_rate * in_process.as_secs_f64() / count as f64
+        );
+    }
+    Ok((service_rate, per_thousand(cpu.service, count)))
 }
 
 fn string_argument(name: &str) -> Option<String> {
@@ -250,18 +341,25 @@ struct CpuTicks {
     postgres: u64,
 }
 
-/// Runs the service binary against the sink with no rate limit; returns the
-/// send rate, the time from first publish to last send, the peak RSS and
-/// the CPU spent sending.
+/// What one service run measured: the send rate, the time from first
+/// publish to last send, the peak RSS, the CPU spent sending, and the
+/// scrapes when metrics were on.
+type ServiceRun = (f64, Duration, u64, CpuTicks, Option<ScrapeCounts>);
+
+/// Runs the service binary against the sink with no rate limit, with
+/// `metrics` on (scraped every `scrape_interval` from its start to the last
+/// send, or never) or off.
 async fn service_run(
     environment: &TestEnvironment,
     sink: &SmtpSink,
     count: usize,
     concurrency: usize,
     threads: usize,
-) -> anyhow::Result<(f64, Duration, u64, CpuTicks)> {
+    (metrics, scrape_interval): (Metrics, Option<Duration>),
+) -> anyhow::Result<ServiceRun> {
     let amqp = environment.broker.config();
     let port = candor_testkit::binary::free_port()?;
+    let metrics_port = candor_testkit::binary::free_port()?;
     let binary = std::env::var_os("CANDOR_BENCH_SERVICE_BINARY")
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_candor-notification").into());
     eprintln!("service binary: {}", binary.to_string_lossy());
@@ -275,7 +373,7 @@ async fn service_run(
         .env("SERVICE_TOKEN", caller_token(Caller::Notification))
         .env("CALLER_TOKENS", caller_tokens_setting())
         .env("GRPC_ADDR", format!("127.0.0.1:{port}"))
-        .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", metrics.metrics_addr(metrics_port))
         .env("SMTP_URL", sink.url())
         .env("ORGANISATION_NAME", BENCH_ORGANISATION)
         .env("SEND_RATE_PER_SECOND", "0")
@@ -306,6 +404,14 @@ async fn service_run(
     environment.broker.declare_all().await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     eprintln!("service started; publishing {count} affected accounts");
+    let scraper = scrape_interval
+        .filter(|_| metrics == Metrics::On)
+        .map(|interval| {
+            Scraper::start(
+                std::net::SocketAddr::from(([127, 0, 0, 1], metrics_port)),
+                interval,
+            )
+        });
 
     let mut report: BreachReported = candor_proto::decode_json(INCIDENT_JSON.as_bytes())?;
     report.incident_id = format!("bench-{}", Uuid::new_v4().simple());
@@ -415,6 +521,10 @@ async fn service_run(
         sink: sink_ticks() - before.sink,
         postgres: backend_ticks(&backends) - before.postgres,
     };
+    let scrapes = match scraper {
+        Some(scraper) => Some(scraper.stop().await),
+        None => None,
+    };
     peak_rss = peak_rss.max(rss_kib(pid, "VmHWM:"));
     let (first, last): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) =
         sqlx::query_as("SELECT min(sent_at), max(sent_at) FROM email_jobs WHERE incident_id = $1")
@@ -444,7 +554,7 @@ async fn service_run(
         (Some(first), Some(last)) => (last - first).num_milliseconds().max(1) as f64 / 1000.0,
         _ => f64::INFINITY,
     };
-    Ok((count as f64 / span, wall, peak_rss, cpu))
+    Ok((count as f64 / span, wall, peak_rss, cpu, scrapes))
 }
 
 /// utime + stime of a process or thread from its `stat` file, in clock
