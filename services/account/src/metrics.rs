@@ -10,10 +10,12 @@
 //! and its series go `METRICS_INCIDENT_LINGER_SECONDS` later.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
-use candor_platform::metrics::{IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics};
+use candor_platform::metrics::{
+    GaugeGuard, IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics,
+};
 use chrono::{DateTime, Utc};
 use prometheus::{Histogram, HistogramOpts, IntGauge};
 use sqlx::PgPool;
@@ -75,23 +77,6 @@ impl PasswordHashMetrics {
     }
 }
 
-/// One more on a gauge while it lives (also when the future holding it is
-/// dropped half way).
-pub struct GaugeGuard(IntGauge);
-
-impl GaugeGuard {
-    fn new(gauge: &IntGauge) -> Self {
-        gauge.inc();
-        Self(gauge.clone())
-    }
-}
-
-impl Drop for GaugeGuard {
-    fn drop(&mut self) {
-        self.0.dec();
-    }
-}
-
 /// Observes the seconds since it was made when dropped.
 pub struct JobTimer {
     seconds: Histogram,
@@ -110,7 +95,6 @@ struct IncidentMetrics {
     lifecycle: IncidentLifecycle,
     accounts_affected: IncidentGauges,
     pool: PgPool,
-    linger: Duration,
 }
 
 /// Registers `candor_breach_accounts_affected` and the incident lifecycle,
@@ -128,25 +112,18 @@ pub fn register_incident_progress(metrics: &Metrics, pool: PgPool) -> anyhow::Re
             &[],
         )?,
         pool,
-        linger: metrics.incident_linger(),
     };
-    metrics.on_scrape("account incidents", move || {
-        let incident_metrics = incident_metrics.clone();
-        Box::pin(async move {
-            if let Err(error) = incident_metrics.refresh(Utc::now()).await {
-                tracing::warn!(error = %format!("{error:#}"), "cannot refresh the incident metrics");
-            }
-        })
-    });
+    metrics.on_scrape_refresh(
+        "account incidents",
+        incident_metrics,
+        |incident_metrics| async move { incident_metrics.refresh(Utc::now()).await },
+    );
     Ok(())
 }
 
 impl IncidentMetrics {
     async fn refresh(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let completed_since = chrono::Duration::from_std(self.linger)
-            .ok()
-            .and_then(|linger| now.checked_sub_signed(linger))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let completed_since = self.lifecycle.linger_cutoff(now);
         let mut conn = self
             .pool
             .acquire()

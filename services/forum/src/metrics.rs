@@ -9,8 +9,6 @@
 //! shows, each for `METRICS_INCIDENT_LINGER_SECONDS` after the thread
 //! opened.
 
-use std::time::Duration;
-
 use anyhow::Context as _;
 use candor_platform::metrics::{IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics};
 use chrono::{DateTime, Utc};
@@ -33,16 +31,12 @@ pub fn register_incident_progress(metrics: &Metrics, pool: PgPool) -> anyhow::Re
             &[],
         )?,
         pool,
-        linger: metrics.incident_linger(),
     };
-    metrics.on_scrape("forum incidents", move || {
-        let incident_metrics = incident_metrics.clone();
-        Box::pin(async move {
-            if let Err(error) = incident_metrics.refresh(Utc::now()).await {
-                tracing::warn!(error = %format!("{error:#}"), "cannot refresh the incident metrics");
-            }
-        })
-    });
+    metrics.on_scrape_refresh(
+        "forum incidents",
+        incident_metrics,
+        |incident_metrics| async move { incident_metrics.refresh(Utc::now()).await },
+    );
     Ok(())
 }
 
@@ -51,15 +45,11 @@ struct IncidentMetrics {
     lifecycle: IncidentLifecycle,
     thread_opened: IncidentGauges,
     pool: PgPool,
-    linger: Duration,
 }
 
 impl IncidentMetrics {
     async fn refresh(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let opened_since = chrono::Duration::from_std(self.linger)
-            .ok()
-            .and_then(|linger| now.checked_sub_signed(linger))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let opened_since = self.lifecycle.linger_cutoff(now);
         let mut conn = self
             .pool
             .acquire()

@@ -12,7 +12,6 @@
 //! `METRICS_INCIDENT_LINGER_SECONDS` later.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use candor_platform::metrics::{IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics};
@@ -42,16 +41,12 @@ pub fn register_incident_progress(metrics: &Metrics, pool: PgPool) -> anyhow::Re
             &[],
         )?,
         pool,
-        linger: metrics.incident_linger(),
     };
-    metrics.on_scrape("membership incidents", move || {
-        let incident_metrics = incident_metrics.clone();
-        Box::pin(async move {
-            if let Err(error) = incident_metrics.refresh(Utc::now()).await {
-                tracing::warn!(error = %format!("{error:#}"), "cannot refresh the incident metrics");
-            }
-        })
-    });
+    metrics.on_scrape_refresh(
+        "membership incidents",
+        incident_metrics,
+        |incident_metrics| async move { incident_metrics.refresh(Utc::now()).await },
+    );
     Ok(())
 }
 
@@ -61,15 +56,11 @@ struct IncidentMetrics {
     credits_granted: IncidentGauges,
     credits_expected: IncidentGauges,
     pool: PgPool,
-    linger: Duration,
 }
 
 impl IncidentMetrics {
     async fn refresh(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let active_since = chrono::Duration::from_std(self.linger)
-            .ok()
-            .and_then(|linger| now.checked_sub_signed(linger))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let active_since = self.lifecycle.linger_cutoff(now);
         let mut conn = self
             .pool
             .acquire()

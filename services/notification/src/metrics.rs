@@ -15,10 +15,12 @@
 //! scrape that finds it unsettled again (RetryFailedNotices) clears it.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context as _;
-use candor_platform::metrics::{IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics};
+use candor_platform::metrics::{
+    GaugeGuard, IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics,
+};
 use chrono::{DateTime, Utc};
 use prometheus::{Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts};
 use sqlx::PgPool;
@@ -144,9 +146,8 @@ impl SmtpMetrics {
     }
 
     /// Counts an open connection until the guard is dropped.
-    pub fn connection_opened(&self) -> OpenConnection {
-        self.connections.inc();
-        OpenConnection(self.connections.clone())
+    pub fn connection_opened(&self) -> GaugeGuard {
+        GaugeGuard::new(&self.connections)
     }
 
     /// Records one transaction that began at `started`.
@@ -154,15 +155,6 @@ impl SmtpMetrics {
         self.transaction_seconds
             .with_label_values(&[outcome.label()])
             .observe(started.elapsed().as_secs_f64());
-    }
-}
-
-/// One open SMTP connection, counted while it lives.
-pub struct OpenConnection(IntGauge);
-
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        self.0.dec();
     }
 }
 
@@ -203,17 +195,13 @@ pub fn register_incident_progress(
             &[],
         )?,
         pool,
-        linger: metrics.incident_linger(),
         send_rate_per_second,
     };
-    metrics.on_scrape("notification incidents", move || {
-        let incident_metrics = incident_metrics.clone();
-        Box::pin(async move {
-            if let Err(error) = incident_metrics.refresh(Utc::now()).await {
-                tracing::warn!(error = %format!("{error:#}"), "cannot refresh the incident metrics");
-            }
-        })
-    });
+    metrics.on_scrape_refresh(
+        "notification incidents",
+        incident_metrics,
+        |incident_metrics| async move { incident_metrics.refresh(Utc::now()).await },
+    );
     Ok(())
 }
 
@@ -224,16 +212,12 @@ struct IncidentMetrics {
     possibly_resent: IncidentGauges,
     expected_duration: IncidentGauges,
     pool: PgPool,
-    linger: Duration,
     send_rate_per_second: f64,
 }
 
 impl IncidentMetrics {
     async fn refresh(&self, now: DateTime<Utc>) -> anyhow::Result<()> {
-        let settled_since = chrono::Duration::from_std(self.linger)
-            .ok()
-            .and_then(|linger| now.checked_sub_signed(linger))
-            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let settled_since = self.lifecycle.linger_cutoff(now);
         let mut connection = self
             .pool
             .acquire()

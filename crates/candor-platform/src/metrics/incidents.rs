@@ -59,6 +59,13 @@ impl IncidentLifecycle {
         })
     }
 
+    /// The earliest completion still shown at `now`: incidents complete
+    /// before it need not be read at all.
+    pub fn linger_cutoff(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        now.checked_sub_signed(self.linger)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    }
+
     /// Resets the lifecycle families and `families`, then shows the
     /// incidents of `phases` still to be shown at `now`. Returns those
     /// incidents, for the caller to fill `families` with.

@@ -153,6 +153,25 @@ impl Metrics {
         }
     }
 
+    /// Runs `refresh(state)` before every scrape, like [`Metrics::on_scrape`],
+    /// logging (with `name`) a refresh that fails; the gauges it would have
+    /// set keep their previous values.
+    pub fn on_scrape_refresh<T, F, Fut>(&self, name: &'static str, state: T, refresh: F)
+    where
+        T: Clone + Send + Sync + 'static,
+        F: Fn(T) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        self.on_scrape(name, move || {
+            let refreshed = refresh(state.clone());
+            Box::pin(async move {
+                if let Err(error) = refreshed.await {
+                    tracing::warn!(hook = name, error = %format!("{error:#}"), "cannot refresh metrics");
+                }
+            })
+        });
+    }
+
     /// How long a complete incident's series stay (`METRICS_INCIDENT_LINGER_SECONDS`).
     pub fn incident_linger(&self) -> Duration {
         self.inner
@@ -199,6 +218,24 @@ impl Metrics {
     /// The consumer and publisher families, when enabled.
     pub(crate) fn messaging(&self) -> Option<&messaging::MessagingMetrics> {
         self.inner.as_ref().map(|inner| &inner.messaging)
+    }
+}
+
+/// Adds one to a gauge while it lives (a job queued, a connection open).
+#[must_use = "the gauge goes down again when the guard is dropped"]
+pub struct GaugeGuard(prometheus::IntGauge);
+
+impl GaugeGuard {
+    /// Adds one to `gauge` until the guard is dropped.
+    pub fn new(gauge: &prometheus::IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for GaugeGuard {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -13,7 +13,9 @@ use tokio::sync::Semaphore;
 use super::health::SmtpReachability;
 use super::settings::SmtpSettings;
 use super::stream;
-use crate::metrics::{OpenConnection, SmtpMetrics, SmtpOutcome};
+use candor_platform::metrics::GaugeGuard;
+
+use crate::metrics::{SmtpMetrics, SmtpOutcome};
 
 /// An idle connection older than this is closed rather than reused, so a
 /// server's idle timeout does not turn into a failed (and retried) send.
@@ -43,7 +45,7 @@ impl SmtpError {
 /// dropped.
 struct Connection {
     smtp: AsyncSmtpConnection,
-    _open: OpenConnection,
+    _open: GaugeGuard,
 }
 
 struct Idle {

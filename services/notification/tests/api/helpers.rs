@@ -176,6 +176,28 @@ pub fn now() -> prost_types::Timestamp {
 pub use candor_testkit::poll::eventually;
 
 /// Jobs of an incident by state, straight from the database.
+/// Waits until the service has recorded `account_id`'s deactivation (the
+/// consumer handles several messages at once, so a batch published after a
+/// deactivation may otherwise be handled first).
+pub async fn deactivation_recorded(pool: &PgPool, account_id: &str) {
+    let account_id = uuid::Uuid::parse_str(account_id).unwrap();
+    eventually(
+        Duration::from_secs(60),
+        "the deactivation recorded",
+        || async {
+            let recorded: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM deactivated_accounts WHERE account_id = $1",
+            )
+            .bind(account_id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            (recorded == 1).then_some(())
+        },
+    )
+    .await;
+}
+
 pub async fn count_jobs(pool: &PgPool, incident_id: &str, state: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM email_jobs WHERE incident_id = $1 AND state = $2")
         .bind(incident_id)

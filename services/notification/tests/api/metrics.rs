@@ -38,16 +38,7 @@ async fn an_incidents_notices_by_state_and_its_smtp_transactions_are_scraped() {
     publish(&environment, &incident).await;
     // Deactivated before its batch: its notice is suppressed, never sent.
     publish(&environment, &deactivated(&affected[1].account_id)).await;
-    eventually(LONG, "the deactivation recorded", || async {
-        let recorded: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM deactivated_accounts WHERE account_id = $1")
-                .bind(uuid::Uuid::parse_str(&affected[1].account_id).unwrap())
-                .fetch_one(pool)
-                .await
-                .unwrap();
-        (recorded == 1).then_some(())
-    })
-    .await;
+    deactivation_recorded(pool, &affected[1].account_id).await;
     publish(&environment, &batch(&id, 1, &affected)).await;
     publish(&environment, &enumeration_completed(&id, 5, 1)).await;
 

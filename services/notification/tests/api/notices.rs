@@ -25,13 +25,14 @@ async fn exactly_one_notice_per_affected_account_with_every_section_and_link() {
     publish(&environment, &thread).await;
     // The fourth account is deactivated before its batch arrives.
     publish(&environment, &deactivated(&affected[3].account_id)).await;
+    let pool = environment.database.pool();
+    deactivation_recorded(pool, &affected[3].account_id).await;
     publish(&environment, &batch(&id, 1, &affected[..2])).await;
     publish(&environment, &batch(&id, 2, &affected[2..])).await;
     // A republished batch and a republished incident change nothing.
     publish(&environment, &batch(&id, 1, &affected[..2])).await;
     publish(&environment, &incident).await;
 
-    let pool = environment.database.pool();
     eventually(LONG, "three sent and one suppressed", || async {
         let sent = count_jobs(pool, &id, "sent").await;
         let suppressed = count_jobs(pool, &id, "suppressed").await;
