@@ -229,3 +229,52 @@ fn help_never_shows_a_secret_value_but_shows_other_values() {
     }
     assert!(help.contains("[env: AMQP_NAMESPACE"), "{help}");
 }
+
+/// `METRICS_ADDR` as every service declares it.
+#[derive(Parser, Debug)]
+#[command(name = "candor-metrics-test")]
+struct MetricsAddrConfig {
+    #[arg(long, env = "METRICS_ADDR", default_value = "0.0.0.0:9451")]
+    metrics_addr: candor_platform::config::MetricsAddr,
+}
+
+#[test]
+fn metrics_addr_is_an_address_or_off_and_nothing_else() {
+    use candor_platform::config::MetricsAddr;
+
+    let parse_addr = |value: &str| {
+        try_parse_from(["candor-metrics-test", value])
+            .map(|config: MetricsAddrConfig| config.metrics_addr)
+    };
+    if std::env::var_os("METRICS_ADDR").is_none() {
+        let default: MetricsAddrConfig = try_parse_from(["candor-metrics-test"]).unwrap();
+        assert_eq!(
+            default.metrics_addr,
+            MetricsAddr::Listen("0.0.0.0:9451".parse().unwrap())
+        );
+    }
+    assert_eq!(parse_addr("--metrics-addr=off").unwrap(), MetricsAddr::Off);
+    assert_eq!(parse_addr("--metrics-addr=OFF").unwrap(), MetricsAddr::Off);
+    assert_eq!(
+        parse_addr("--metrics-addr=127.0.0.1:0").unwrap(),
+        MetricsAddr::loopback_any_port()
+    );
+    let line = match parse_addr("--metrics-addr=localhost") {
+        Err(ConfigError::Invalid(line)) => line,
+        other => panic!("expected an invalid-configuration error, got {other:?}"),
+    };
+    assert!(!line.contains('\n'), "one line: {line:?}");
+    assert!(line.contains("METRICS_ADDR"), "{line}");
+    assert!(
+        line.contains("`off`"),
+        "the other valid value is named: {line}"
+    );
+}
+
+#[test]
+fn the_incident_linger_is_bounded_to_a_week() {
+    let line = invalid_line(parse(&["--metrics-incident-linger-seconds=604801"], None));
+    assert!(line.contains("METRICS_INCIDENT_LINGER_SECONDS"), "{line}");
+    let config = parse(&["--metrics-incident-linger-seconds=0"], None).unwrap();
+    assert_eq!(config.common.metrics.metrics_incident_linger_seconds, 0);
+}
