@@ -64,6 +64,10 @@ pub struct StackOptions {
     pub smtp_url: Option<String>,
     /// More flags for the notification service, e.g. `--send-max-attempts=2`.
     pub notification_flags: Vec<String>,
+    /// The broker namespace and users the services connect with (default:
+    /// [`TestBroker::with_users`] on the test broker), e.g. one on a
+    /// RabbitMQ cluster whose URL lists several nodes.
+    pub broker: Option<TestBroker>,
 }
 
 /// A running Candor.
@@ -199,7 +203,10 @@ impl Stack {
         let smtp_url = options.smtp_url.unwrap_or_else(|| smtp.url());
         // One broker user per service and one for the operator, with the
         // permissions of the generated definitions, as compose runs them.
-        let broker = TestBroker::with_users().await?;
+        let broker = match options.broker {
+            Some(broker) => broker,
+            None => TestBroker::with_users().await?,
+        };
         let ports = Ports {
             account: free_port()?,
             notification: free_port()?,
