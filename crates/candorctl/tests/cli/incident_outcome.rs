@@ -71,6 +71,7 @@ async fn failed_emails_finish_with_failures_until_retried_then_the_incident_comp
             "--send-retry-max-ms=100".to_owned(),
             "--smtp-probe-interval-seconds=1".to_owned(),
         ],
+        ..StackOptions::default()
     })
     .await
     .unwrap();
