@@ -68,6 +68,10 @@ pub struct StackOptions {
     /// [`TestBroker::with_users`] on the test broker), e.g. one on a
     /// RabbitMQ cluster whose URL lists several nodes.
     pub broker: Option<TestBroker>,
+    /// Replicas of every service (default 1): each replica its own app with
+    /// its own ports, all of a service sharing its database and queue.
+    /// candorctl's endpoints reach the first replica of each.
+    pub replicas: usize,
 }
 
 /// A running Candor.
@@ -93,11 +97,16 @@ pub struct Stack {
     _pki: Option<TestPki>,
 }
 
+/// The gRPC port of every replica of each service.
 struct Ports {
-    account: u16,
-    notification: u16,
-    membership: u16,
-    forum: u16,
+    account: Vec<u16>,
+    notification: Vec<u16>,
+    membership: Vec<u16>,
+    forum: Vec<u16>,
+}
+
+fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    (0..count).map(|_| free_port()).collect()
 }
 
 impl Stack {
@@ -207,17 +216,22 @@ impl Stack {
             Some(broker) => broker,
             None => TestBroker::with_users().await?,
         };
+        let replicas = options.replicas.max(1);
         let ports = Ports {
-            account: free_port()?,
-            notification: free_port()?,
-            membership: free_port()?,
-            forum: free_port()?,
+            account: free_ports(replicas)?,
+            notification: free_ports(replicas)?,
+            membership: free_ports(replicas)?,
+            forum: free_ports(replicas)?,
         };
         // The test certificate names `localhost` and `127.0.0.1`.
         let url = |port: u16| match &pki {
             Some(_) => format!("https://localhost:{port}"),
             None => format!("http://127.0.0.1:{port}"),
         };
+        // Replica `i` of a service calls replica `i` of the others (modulo
+        // their count), so calls between services are spread over replicas
+        // as a load-balanced service name spreads them.
+        let peer = |ports: &[u16], replica: usize| url(ports[replica % ports.len()]);
         // Each service presents its own SERVICE_TOKEN. Over plain text the
         // others know it from CALLER_TOKENS; over mutual TLS they know none
         // (no CALLER_TOKENS), so each service is identified by the name in
@@ -252,52 +266,77 @@ impl Stack {
                 metrics_addrs.extend(metrics_addr.map(|addr| (service, addr)));
             };
 
+        // Every replica of a service shares its database (and the
+        // namespace's queue), as replicas of a deployment do.
         let database = TestDatabase::create().await?;
-        let args = service_args(ServiceQueue::Account, ports.account, &database).chain([
-            format!("--notification-grpc-url={}", url(ports.notification)),
-            format!("--public-base-url={PUBLIC_BASE_URL}"),
-            format!("--legacy-hash-key={LEGACY_HASH_KEY}"),
-        ]);
-        started(
-            ServiceQueue::Account,
-            start_in_process!(candor_account, "account", args),
-        );
+        for replica in 0..replicas {
+            let args = service_args(ServiceQueue::Account, ports.account[replica], &database)
+                .chain([
+                    format!(
+                        "--notification-grpc-url={}",
+                        peer(&ports.notification, replica)
+                    ),
+                    format!("--public-base-url={PUBLIC_BASE_URL}"),
+                    format!("--legacy-hash-key={LEGACY_HASH_KEY}"),
+                ]);
+            started(
+                ServiceQueue::Account,
+                start_in_process!(candor_account, "account", args),
+            );
+        }
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = service_args(ServiceQueue::Notification, ports.notification, &database)
+        for replica in 0..replicas {
+            let args = service_args(
+                ServiceQueue::Notification,
+                ports.notification[replica],
+                &database,
+            )
             .chain([
                 format!("--smtp-url={smtp_url}"),
                 format!("--organisation-name={ORGANISATION_NAME}"),
                 format!("--public-base-url={PUBLIC_BASE_URL}"),
-                format!("--account-grpc-url={}", url(ports.account)),
-                format!("--forum-grpc-url={}", url(ports.forum)),
+                format!("--account-grpc-url={}", peer(&ports.account, replica)),
+                format!("--forum-grpc-url={}", peer(&ports.forum, replica)),
             ])
-            .chain(options.notification_flags);
-        started(
-            ServiceQueue::Notification,
-            start_in_process!(candor_notification, "notification", args),
-        );
+            .chain(options.notification_flags.clone());
+            started(
+                ServiceQueue::Notification,
+                start_in_process!(candor_notification, "notification", args),
+            );
+        }
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = service_args(ServiceQueue::Membership, ports.membership, &database)
-            .chain([format!("--account-grpc-url={}", url(ports.account))]);
-        started(
-            ServiceQueue::Membership,
-            start_in_process!(candor_membership, "membership", args),
-        );
+        for replica in 0..replicas {
+            let args = service_args(
+                ServiceQueue::Membership,
+                ports.membership[replica],
+                &database,
+            )
+            .chain([format!(
+                "--account-grpc-url={}",
+                peer(&ports.account, replica)
+            )]);
+            started(
+                ServiceQueue::Membership,
+                start_in_process!(candor_membership, "membership", args),
+            );
+        }
         databases.push(database);
 
         let database = TestDatabase::create().await?;
-        let args = service_args(ServiceQueue::Forum, ports.forum, &database).chain([
-            format!("--account-grpc-url={}", url(ports.account)),
-            format!("--public-base-url={PUBLIC_BASE_URL}"),
-        ]);
-        started(
-            ServiceQueue::Forum,
-            start_in_process!(candor_forum, "forum", args),
-        );
+        for replica in 0..replicas {
+            let args = service_args(ServiceQueue::Forum, ports.forum[replica], &database).chain([
+                format!("--account-grpc-url={}", peer(&ports.account, replica)),
+                format!("--public-base-url={PUBLIC_BASE_URL}"),
+            ]);
+            started(
+                ServiceQueue::Forum,
+                start_in_process!(candor_forum, "forum", args),
+            );
+        }
         databases.push(database);
 
         // candorctl publishes breach.reported as the operator.
@@ -305,10 +344,10 @@ impl Stack {
         let endpoints = Endpoints {
             amqp_url: candor_platform::config::expose(&amqp.amqp_url).to_owned(),
             amqp_namespace: amqp.amqp_namespace.clone(),
-            account_grpc_url: url(ports.account),
-            notification_grpc_url: url(ports.notification),
-            membership_grpc_url: url(ports.membership),
-            forum_grpc_url: url(ports.forum),
+            account_grpc_url: url(ports.account[0]),
+            notification_grpc_url: url(ports.notification[0]),
+            membership_grpc_url: url(ports.membership[0]),
+            forum_grpc_url: url(ports.forum[0]),
             operator_token: Some(OPERATOR_TOKEN.to_owned()),
             // candorctl and the test's own channels: the operator's
             // certificate (the operator token is what authorizes them).
@@ -324,15 +363,18 @@ impl Stack {
         // Health through the same channels the tests use (TLS when the
         // stack serves TLS).
         let tls = GrpcTls::load(&endpoints.tls, false)?;
-        for (name, url) in [
-            ("account", &endpoints.account_grpc_url),
-            ("notification", &endpoints.notification_grpc_url),
-            ("membership", &endpoints.membership_grpc_url),
-            ("forum", &endpoints.forum_grpc_url),
+        for (name, replica_ports) in [
+            ("account", &ports.account),
+            ("notification", &ports.notification),
+            ("membership", &ports.membership),
+            ("forum", &ports.forum),
         ] {
-            wait_until_serving(tls.client_channel(url)?, Duration::from_secs(60))
-                .await
-                .with_context(|| format!("{name} never became healthy at {url}"))?;
+            for port in replica_ports {
+                let url = url(*port);
+                wait_until_serving(tls.client_channel(&url)?, Duration::from_secs(60))
+                    .await
+                    .with_context(|| format!("{name} never became healthy at {url}"))?;
+            }
         }
         Ok(Self {
             endpoints,
@@ -361,6 +403,16 @@ impl Stack {
             .iter()
             .find(|(started, _)| *started == service)
             .map(|(_, addr)| *addr)
+    }
+
+    /// Where each replica of `service` of an in-process stack serves
+    /// `GET /metrics`, in start order; empty for an external deployment.
+    pub fn metrics_addrs(&self, service: ServiceQueue) -> Vec<SocketAddr> {
+        self.metrics_addrs
+            .iter()
+            .filter(|(started, _)| *started == service)
+            .map(|(_, addr)| *addr)
+            .collect()
     }
 
     /// Stops every service and reports the first that did not stop cleanly.

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use candor_e2e::stack::Stack;
+use candor_e2e::stack::{Stack, StackOptions};
+use candor_platform::messaging::ServiceQueue;
 use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::{
     ConfirmDeactivationRequest, ImportRecord, LoginRequest, RequestDeactivationRequest,
@@ -14,6 +15,7 @@ use candor_proto::forum::v1::GetIncidentThreadRequest;
 use candor_proto::forum::v1::forum_service_client::ForumServiceClient;
 use candor_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use candor_proto::membership::v1::{GetMembershipRequest, ListCreditsRequest, Tier};
+use candor_testkit::metrics::scrape;
 use candor_testkit::poll::eventually;
 use candorctl::commands::accounts::{seed, stream};
 use candorctl::commands::breach;
@@ -128,7 +130,76 @@ async fn breach_notices(stack: &Stack) -> Vec<Email> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_breach_event_drives_every_promised_effect_exactly_once() {
     candor_testkit::tracing::init();
-    drive_one_breach(Stack::start().await.unwrap()).await;
+    let stack = Stack::start().await.unwrap();
+    drive_one_breach(&stack).await;
+    stack.stop().await.unwrap();
+}
+
+/// The same breach with two replicas of every service sharing their
+/// databases and queues, as `docker compose up --scale` or a Deployment
+/// with two replicas runs them: the outcomes are exactly those of one
+/// replica, and the work was shared (both notification replicas sent
+/// notices, both membership replicas applied batches of affected accounts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_replicas_of_every_service_share_the_work_exactly_once() {
+    candor_testkit::tracing::init();
+    if std::env::var_os(candor_e2e::stack::ENDPOINTS_VAR).is_some() {
+        eprintln!("checking a running deployment: the in-process replica run is not made");
+        return;
+    }
+    let stack = Stack::in_process_with(StackOptions {
+        replicas: 2,
+        ..StackOptions::default()
+    })
+    .await
+    .unwrap();
+    let notification = stack.metrics_addrs(ServiceQueue::Notification);
+    let membership = stack.metrics_addrs(ServiceQueue::Membership);
+    assert_eq!((notification.len(), membership.len()), (2, 2));
+
+    drive_one_breach(&stack).await;
+
+    // Each notification replica sent part of the notices, and together
+    // exactly what the mailbox holds (notices, the leaver's confirmation
+    // and the reset email; no retries against the sink).
+    let mut sent_per_replica = Vec::new();
+    for addr in &notification {
+        let scrape = scrape(*addr).await.unwrap();
+        sent_per_replica.push(
+            scrape
+                .value("candor_notification_notices_sent_total", &[])
+                .unwrap_or_default(),
+        );
+    }
+    let emails = stack.mailbox.messages().await.unwrap().len();
+    assert!(
+        sent_per_replica.iter().all(|sent| *sent > 0.0),
+        "both notification replicas sent: {sent_per_replica:?}"
+    );
+    assert_eq!(
+        sent_per_replica.iter().sum::<f64>(),
+        emails as f64,
+        "the replicas sent {sent_per_replica:?}, the mailbox holds {emails}"
+    );
+    // Each membership replica applied batches of affected accounts.
+    for addr in &membership {
+        let scrape = scrape(*addr).await.unwrap();
+        let applied: f64 = scrape
+            .samples("candor_messages_consumed_total")
+            .filter(|sample| {
+                sample.has_labels(&[
+                    ("routing_key", "breach.accounts_affected"),
+                    ("outcome", "acked"),
+                ])
+            })
+            .map(|sample| sample.value)
+            .sum();
+        assert!(
+            applied > 0.0,
+            "membership replica at {addr} applied no batch"
+        );
+    }
+    stack.stop().await.unwrap();
 }
 
 /// The same breach with every gRPC port serving mutual TLS, as
@@ -147,10 +218,11 @@ async fn the_breach_response_works_over_mutual_tls() {
     }
     let stack = Stack::in_process_over_mutual_tls().await.unwrap();
     assert!(stack.endpoints.account_grpc_url.starts_with("https://"));
-    drive_one_breach(stack).await;
+    drive_one_breach(&stack).await;
+    stack.stop().await.unwrap();
 }
 
-async fn drive_one_breach(stack: Stack) {
+async fn drive_one_breach(stack: &Stack) {
     // Names of this run, so a shared deployment can be checked repeatedly.
     let run = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
     let incident_id = format!("e2e-{run}");
@@ -176,7 +248,7 @@ async fn drive_one_breach(stack: Stack) {
         .unwrap()
         .email
         .clone();
-    deactivate(&stack, &leaver).await;
+    deactivate(stack, &leaver).await;
 
     let expected: BTreeSet<String> = members
         .iter()
@@ -217,7 +289,7 @@ async fn drive_one_breach(stack: Stack) {
     assert!(snapshot.unreachable().is_empty());
 
     // Exactly one honest email per affected member, none for anyone else.
-    let notices: Vec<Email> = breach_notices(&stack)
+    let notices: Vec<Email> = breach_notices(stack)
         .await
         .into_iter()
         .filter(|notice| {
@@ -242,7 +314,7 @@ async fn drive_one_breach(stack: Stack) {
         per_address.values().all(|count| *count == 1),
         "one notice each"
     );
-    let thread = ForumServiceClient::new(channel(&stack, &stack.endpoints.forum_grpc_url))
+    let thread = ForumServiceClient::new(channel(stack, &stack.endpoints.forum_grpc_url))
         .get_incident_thread(GetIncidentThreadRequest {
             incident_id: incident_id.to_owned(),
         })
@@ -302,7 +374,7 @@ async fn drive_one_breach(stack: Stack) {
     let mut accounts_by_email = BTreeMap::new();
     let mut page_token = String::new();
     let mut accounts = AccountServiceClient::with_interceptor(
-        channel(&stack, &stack.endpoints.account_grpc_url),
+        channel(stack, &stack.endpoints.account_grpc_url),
         candor_platform::auth::OutgoingInterceptor::with_token(
             &candor_testkit::environment::OPERATOR_TOKEN.into(),
         )
@@ -338,7 +410,7 @@ async fn drive_one_breach(stack: Stack) {
     )
     .unwrap();
     let mut memberships_as_operator = MembershipServiceClient::with_interceptor(
-        channel(&stack, &stack.endpoints.membership_grpc_url),
+        channel(stack, &stack.endpoints.membership_grpc_url),
         operator,
     );
     for account_id in accounts_by_email.values() {
@@ -372,20 +444,20 @@ async fn drive_one_breach(stack: Stack) {
 
     // An affected member's old password no longer works; the reset flow does.
     let affected = expected.iter().next().unwrap().clone();
-    let refused = login(&stack, &affected, seed::DEMO_PASSWORD)
+    let refused = login(stack, &affected, seed::DEMO_PASSWORD)
         .await
         .unwrap_err();
     assert_eq!(refused.code(), tonic::Code::Unauthenticated);
-    AccountServiceClient::new(channel(&stack, &stack.endpoints.account_grpc_url))
+    AccountServiceClient::new(channel(stack, &stack.endpoints.account_grpc_url))
         .request_password_reset(RequestPasswordResetRequest {
             email: affected.clone(),
         })
         .await
         .unwrap();
-    let reset_email = email_to(&stack, &affected, "reset").await;
+    let reset_email = email_to(stack, &affected, "reset").await;
     let reset_token = mail::token_in_link(&reset_email.text, &stack.public_base_url, "reset")
         .expect("the reset email has a reset link");
-    AccountServiceClient::new(channel(&stack, &stack.endpoints.account_grpc_url))
+    AccountServiceClient::new(channel(stack, &stack.endpoints.account_grpc_url))
         .reset_password(ResetPasswordRequest {
             reset_token,
             new_password: NEW_PASSWORD.to_owned(),
@@ -393,7 +465,7 @@ async fn drive_one_breach(stack: Stack) {
         .await
         .unwrap();
     assert!(matches!(
-        login(&stack, &affected, NEW_PASSWORD).await.unwrap(),
+        login(stack, &affected, NEW_PASSWORD).await.unwrap(),
         login_response::Result::Session(_)
     ));
 
@@ -457,8 +529,6 @@ async fn drive_one_breach(stack: Stack) {
             member.email
         );
     }
-
-    stack.stop().await.unwrap();
 }
 
 /// The parts of a report that must not move when an incident is replayed
