@@ -105,8 +105,8 @@ pub fn invalid_setting_is_one_line(
 }
 
 /// Starts the binary on free ports with JSON logs, waits for health
-/// SERVING, checks that reflection (v1 and v1alpha) lists
-/// `expected_services`, that it listens on its gRPC and metrics ports only
+/// SERVING, checks that reflection (v1 and v1alpha) lists exactly
+/// `expected_services` besides health and reflection, that it listens on its gRPC and metrics ports only
 /// and serves metrics ([`serves_prometheus_metrics`]), sends SIGTERM and
 /// expects exit status 0 and only JSON log lines.
 pub async fn serves_and_stops_on_sigterm(
@@ -137,14 +137,20 @@ pub async fn serves_and_stops_on_sigterm(
     .await?;
     let v1 = list_services_v1(channel.clone()).await?;
     let v1alpha = list_services_v1alpha(channel).await?;
-    for service in expected_services {
+    // Exactly what this port serves: its own services, health and
+    // reflection — never another service's contract it would answer
+    // UNIMPLEMENTED.
+    let expected: BTreeSet<String> = expected_services
+        .iter()
+        .copied()
+        .chain(candor_platform::grpc::HEALTH_AND_REFLECTION)
+        .map(str::to_owned)
+        .collect();
+    for (version, listed) in [("v1", v1), ("v1alpha", v1alpha)] {
+        let listed: BTreeSet<String> = listed.into_iter().collect();
         ensure!(
-            v1.iter().any(|name| name == service),
-            "reflection v1 lacks {service}: {v1:?}"
-        );
-        ensure!(
-            v1alpha.iter().any(|name| name == service),
-            "reflection v1alpha lacks {service}: {v1alpha:?}"
+            listed == expected,
+            "reflection {version} lists {listed:?}, not exactly {expected:?}"
         );
     }
     let exited = exits_0_on_sigterm(running).await?;
@@ -476,7 +482,7 @@ macro_rules! service_startup_tests {
             let environment = $crate::environment::TestEnvironment::new().await.unwrap();
             $crate::conformance::serves_and_stops_on_sigterm(
                 &startup_binary(&environment),
-                &[$grpc_service, "grpc.health.v1.Health"],
+                &[$grpc_service],
             )
             .await
             .unwrap();

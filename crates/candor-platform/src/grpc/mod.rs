@@ -1,5 +1,6 @@
 //! One way to serve a Candor service over gRPC: the standard health service,
-//! server reflection (v1 and v1alpha, so `grpcurl` and older clients work), a
+//! server reflection (v1 and v1alpha, so `grpcurl` and older clients work)
+//! listing only the services the port serves, a
 //! tracing layer that joins the caller's trace, and graceful shutdown (health
 //! goes NOT_SERVING first, in-flight calls finish under a grace timeout),
 //! TLS when configured ([`GrpcTls`]), the permission table enforced before
@@ -60,25 +61,13 @@ pub struct GrpcServer {
 }
 
 impl GrpcServer {
-    /// A server with health and reflection over every Candor contract that
-    /// admits calls by `guard` within `limits`.
+    /// A server with health and reflection that admits calls by `guard`
+    /// within `limits`; reflection lists what [`GrpcServer::add_service`]
+    /// added, besides health and reflection.
     pub fn new(guard: Guard, limits: Limits) -> anyhow::Result<Self> {
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        let reflection_v1 = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(candor_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("building the gRPC reflection service (v1)")?;
-        let reflection_v1alpha = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(candor_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .build_v1alpha()
-            .context("building the gRPC reflection service (v1alpha)")?;
         let mut routes = RoutesBuilder::default();
-        routes
-            .add_service(health_service)
-            .add_service(reflection_v1)
-            .add_service(reflection_v1alpha);
+        routes.add_service(health_service);
         Ok(Self {
             routes,
             health_reporter,
@@ -135,7 +124,7 @@ impl GrpcServer {
     /// finish. After `grace` this returns even if calls are still running;
     /// they end when the process exits.
     pub async fn serve(
-        self,
+        mut self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
         grace: Duration,
@@ -156,6 +145,10 @@ impl GrpcServer {
         });
 
         let tls_on = self.tls.is_some();
+        let (reflection_v1, reflection_v1alpha) = reflection(&self.service_names)?;
+        self.routes
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha);
         let mut builder = tonic::transport::Server::builder();
         if let Some(tls) = self.tls {
             builder = builder
@@ -198,6 +191,49 @@ impl GrpcServer {
         tracing::info!("grpc server stopped");
         Ok(())
     }
+}
+
+/// The services every Candor port serves besides its own.
+pub const HEALTH_AND_REFLECTION: [&str; 3] = [
+    "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// Reflection (v1 and v1alpha, so `grpcurl` and older clients work) that
+/// lists exactly what this port serves: `served`, health and reflection.
+/// Every Candor contract stays resolvable by symbol (a caller may follow a
+/// type into a shared file), but a service is listed only where it answers.
+fn reflection(
+    served: &[&'static str],
+) -> anyhow::Result<(
+    tonic_reflection::server::v1::ServerReflectionServer<
+        impl tonic_reflection::server::v1::ServerReflection,
+    >,
+    tonic_reflection::server::v1alpha::ServerReflectionServer<
+        impl tonic_reflection::server::v1alpha::ServerReflection,
+    >,
+)> {
+    let configure = || {
+        served.iter().copied().chain(HEALTH_AND_REFLECTION).fold(
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(candor_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                )
+                .include_reflection_service(false),
+            |builder, name| builder.with_service_name(name),
+        )
+    };
+    let v1 = configure()
+        .build_v1()
+        .context("building the gRPC reflection service (v1)")?;
+    let v1alpha = configure()
+        .build_v1alpha()
+        .context("building the gRPC reflection service (v1alpha)")?;
+    Ok((v1, v1alpha))
 }
 
 async fn set_status(reporter: &HealthReporter, names: &[&'static str], status: ServingStatus) {
