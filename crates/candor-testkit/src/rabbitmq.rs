@@ -54,6 +54,10 @@ pub struct TestBroker {
     connection: tokio::sync::Mutex<Option<Connection>>,
     extra_queues: Mutex<BTreeSet<String>>,
     users: Option<TestUsers>,
+    /// False for a broker that goes away whole with the test (a test
+    /// cluster): nothing to delete, and deleting quorum queues with a node
+    /// down only waits for it.
+    clean_up_on_drop: bool,
 }
 
 /// The per-test users of [`TestBroker::with_users`].
@@ -103,7 +107,15 @@ impl TestBroker {
             connection: tokio::sync::Mutex::new(None),
             extra_queues: Mutex::new(BTreeSet::new()),
             users: None,
+            clean_up_on_drop: true,
         }
+    }
+
+    /// Leaves the namespace and users in place on drop, for a broker that is
+    /// thrown away with the test (a [`crate::rabbitmq_cluster::RabbitCluster`]).
+    pub fn without_cleanup(mut self) -> Self {
+        self.clean_up_on_drop = false;
+        self
     }
 
     /// A namespace with its own broker users, created through the
@@ -528,6 +540,9 @@ pub fn amqp_flags(config: &AmqpConfig) -> Vec<String> {
 
 impl Drop for TestBroker {
     fn drop(&mut self) {
+        if !self.clean_up_on_drop {
+            return;
+        }
         if let Some(users) = &self.users {
             let management = users.management.clone();
             let names = users.names();

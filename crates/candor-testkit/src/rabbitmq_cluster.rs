@@ -6,7 +6,7 @@
 //! the per-test users of [`TestBroker::with_users_on`]). The others join it
 //! with `rabbitmqctl stop_app / join_cluster / start_app`.
 //!
-//! A test can stop a node (`stop_app`, as an operator would) or kill it, and
+//! A test can stop a node (SIGTERM, an orderly shutdown) or kill it, and
 //! ask which node leads a quorum queue and which node each connection is on.
 //! Every node is killed when the cluster is dropped; nodes left behind by a
 //! test process that died are killed by the next cluster started.
@@ -18,6 +18,7 @@
 //! user), else the `PATH`.
 
 use std::fs;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
@@ -215,19 +216,37 @@ impl RabbitCluster {
     /// A test namespace on this cluster with a broker user per service and
     /// an operator ([`TestBroker::with_users_on`]), whose URLs list the
     /// nodes in `order`: a service connects to the first and fails over to
-    /// the next. The topology is created through the first node.
+    /// the next. The topology is created through the first node. Nothing is
+    /// deleted when it is dropped: the cluster goes with it.
     pub async fn test_broker(&self, order: &[usize]) -> anyhow::Result<TestBroker> {
-        TestBroker::with_users_on(&self.admin_url(order), self.management()?).await
+        Ok(
+            TestBroker::with_users_on(&self.admin_url(order), self.management()?)
+                .await?
+                .without_cleanup(),
+        )
     }
 
-    /// Stops the RabbitMQ application on node `index` (`rabbitmqctl
-    /// stop_app`): its clients are disconnected and its quorum queue
-    /// replicas stop, so the others elect a new leader.
+    /// Stops node `index` as `docker stop` or systemd would: SIGTERM to its
+    /// Erlang VM, on which RabbitMQ shuts down in order (clients
+    /// disconnected, quorum queue replicas stopped, so the others elect a
+    /// new leader). Returns once the VM has exited. A signal rather than
+    /// `rabbitmqctl stop`, whose own VM takes a second or two to start: the
+    /// test chooses the moment.
     pub async fn stop_node(&self, index: usize) -> anyhow::Result<()> {
         self.blocking(move |cluster| {
             let node = &cluster.nodes[index];
-            cluster.ctl(node, &["stop_app"])?;
             node.down.store(true, Ordering::SeqCst);
+            let pid = vm_pid(&node.dir, &node.name)
+                .with_context(|| format!("{} is not running", node.name))?;
+            signal(pid, "TERM");
+            let deadline = Instant::now() + BOOT_TIMEOUT;
+            while Path::new(&format!("/proc/{pid}")).exists() {
+                if Instant::now() >= deadline {
+                    bail!("{} did not stop within {BOOT_TIMEOUT:?}", node.name);
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            kill_node(node);
             Ok(())
         })
         .await
@@ -381,6 +400,9 @@ impl RabbitCluster {
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
+            // A process group of its own: the script, the VM and its
+            // helpers are killed together.
+            .process_group(0)
             .spawn()
             .with_context(|| {
                 format!(
@@ -388,6 +410,7 @@ impl RabbitCluster {
                     node.name
                 )
             })?;
+        fs::write(dir.join("group"), child.id().to_string())?;
         *lock(&node.process) = Some(child);
         Ok(())
     }
@@ -454,34 +477,61 @@ impl Drop for RabbitCluster {
     }
 }
 
-/// Kills a node's Erlang VM (by its pid file) and the script that started it.
+/// Kills a node: its Erlang VM (by its pid file) and the process group of
+/// the script that started it (which has exited already when the VM stopped
+/// by itself).
 fn kill_node(node: &ClusterNode) {
     if let Some(pid) = vm_pid(&node.dir, &node.name) {
         kill(pid);
     }
     if let Some(mut child) = lock(&node.process).take() {
+        signal_group(child.id(), "KILL");
         let _ = child.kill();
         let _ = child.wait();
     }
 }
 
 /// The pid in `<dir>/pid`, if that process is still the Erlang VM of `name`
-/// (a pid may have been reused since).
+/// (a pid may have been reused since). RabbitMQ starts distribution from
+/// `RABBITMQ_NODENAME` inside the VM, so the name is in the process's
+/// environment, not its command line.
 fn vm_pid(dir: &Path, name: &str) -> Option<u32> {
     let pid: u32 = fs::read_to_string(dir.join("pid"))
         .ok()?
         .trim()
         .parse()
         .ok()?;
-    let command_line = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    String::from_utf8_lossy(&command_line)
-        .contains(name)
-        .then_some(pid)
+    runs_node(pid, name).then_some(pid)
+}
+
+/// Whether process `pid` was started for node `name`.
+fn runs_node(pid: u32, name: &str) -> bool {
+    let Ok(environment) = fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    let wanted = format!("RABBITMQ_NODENAME={name}");
+    environment
+        .split(|byte| *byte == 0)
+        .any(|variable| variable == wanted.as_bytes())
+}
+
+/// Signals every process of the group `group`.
+fn signal_group(group: u32, signal: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), "--", &format!("-{group}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 fn kill(pid: u32) {
+    signal(pid, "KILL");
+}
+
+fn signal(pid: u32, signal: &str) {
     let _ = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
+        .args([&format!("-{signal}"), &pid.to_string()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -511,9 +561,16 @@ fn clean_up_after_dead_runs(base: &Path) {
         let id = entry.file_name().to_string_lossy().into_owned();
         for node in fs::read_dir(&dir).into_iter().flatten().flatten() {
             let letter = node.file_name().to_string_lossy().into_owned();
-            if let Some(pid) = vm_pid(&node.path(), &format!("candor-{id}-{letter}@localhost")) {
-                eprintln!("test cluster: killing node {letter} of {id}, left by a dead test run");
+            let name = format!("candor-{id}-{letter}@localhost");
+            if let Some(pid) = vm_pid(&node.path(), &name) {
+                eprintln!("test cluster: killing node {name}, left by a dead test run");
                 kill(pid);
+            }
+            let group = fs::read_to_string(node.path().join("group"))
+                .ok()
+                .and_then(|pid| pid.trim().parse::<u32>().ok());
+            if let Some(group) = group.filter(|pid| runs_node(*pid, &name)) {
+                signal_group(group, "KILL");
             }
         }
         let _ = fs::remove_dir_all(&dir);
