@@ -58,7 +58,10 @@ pub enum QueueType {
 #[derive(clap::Args, Debug, Clone)]
 pub struct AmqpConfig {
     /// AMQP 0-9-1 URL of the broker, including the virtual host
-    /// (`amqp://user:password@host:5672/%2f`).
+    /// (`amqp://user:password@host:5672/%2f`); for a cluster, the URL of
+    /// each node separated by commas (same user and virtual host): the
+    /// service connects to the first that answers and moves to the next
+    /// when its node goes away.
     #[arg(long, env = "AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", value_parser = parse_amqp_url)]
     pub amqp_url: SecretString,
 
@@ -574,12 +577,11 @@ fn parse_postgres_url(value: &str) -> Result<SecretString, String> {
     }
 }
 
+/// One `amqp(s)://` URL or several separated by commas, each checked; a
+/// problem names the entry by its position, never its value.
 fn parse_amqp_url(value: &str) -> Result<SecretString, String> {
-    if value.starts_with("amqp://") || value.starts_with("amqps://") {
-        Ok(parse_secret(value))
-    } else {
-        Err("must start with amqp:// or amqps://".to_owned())
-    }
+    crate::messaging::BrokerAddresses::parse(value)?;
+    Ok(parse_secret(value))
 }
 
 /// Parses an `http://` or `https://` URL setting.

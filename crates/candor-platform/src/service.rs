@@ -138,6 +138,12 @@ impl Foundation {
             .await
             .context("declaring the RabbitMQ topology (AMQP_DECLARE_TOPOLOGY)")?;
         let _ = channel.close(200, "topology declared".into()).await;
+        // Again on every later connection (a failover to another node of a
+        // cluster, or a broker that came back without its state), before the
+        // consumers resume on it.
+        broker
+            .on_new_connection(topology.declare_hook(&common.amqp, service))
+            .await;
         let publisher =
             Publisher::new(broker.clone()).with_metrics(PublisherMetrics::events(&metrics));
         crate::metrics::register_platform_gauges(

@@ -27,16 +27,23 @@ impl ManagementApi {
     /// The API at `CANDOR_TEST_RABBITMQ_MANAGEMENT_URL` (default
     /// `http://127.0.0.1:15672`), with the credentials of `amqp_url`.
     pub fn for_amqp_url(amqp_url: &str) -> anyhow::Result<Self> {
-        let uri = AMQPUri::from_str(amqp_url).map_err(|error| anyhow!("{error}"))?;
+        let base_url =
+            std::env::var(MANAGEMENT_URL_VAR).unwrap_or_else(|_| DEFAULT_MANAGEMENT_URL.to_owned());
+        Self::at(&base_url, amqp_url)
+    }
+
+    /// The API at `base_url` (`http://127.0.0.1:15672`), with the
+    /// credentials of `amqp_url` (its first node's, for a comma-separated
+    /// list of a cluster's nodes).
+    pub fn at(base_url: &str, amqp_url: &str) -> anyhow::Result<Self> {
+        let first = amqp_url.split(',').next().unwrap_or_default().trim();
+        let uri = AMQPUri::from_str(first).map_err(|error| anyhow!("{error}"))?;
         let credentials = format!(
             "{}:{}",
             uri.authority.userinfo.username, uri.authority.userinfo.password
         );
         Ok(Self {
-            base_url: std::env::var(MANAGEMENT_URL_VAR)
-                .unwrap_or_else(|_| DEFAULT_MANAGEMENT_URL.to_owned())
-                .trim_end_matches('/')
-                .to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
             authorization: format!("Basic {}", BASE64.encode(credentials)),
         })
     }

@@ -1,7 +1,10 @@
 //! RabbitMQ names per test (a unique namespace), optionally with per-test
 //! broker users (one per service and an operator, with the permissions of
 //! the generated broker definitions), and helpers to publish raw messages
-//! and read dead letters.
+//! and read dead letters. The broker is the test broker
+//! (`CANDOR_TEST_AMQP_URL`) or any other, such as the nodes of a
+//! [`crate::rabbitmq_cluster::RabbitCluster`] (a comma-separated list of
+//! URLs, as `AMQP_URL` takes it).
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
@@ -12,7 +15,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use candor_platform::config::{AmqpConfig, DeclareTopology};
 use candor_platform::messaging::definitions::BrokerDefinitions;
-use candor_platform::messaging::{QueueSpec, ServiceQueue, Topology, header_string};
+use candor_platform::messaging::{
+    BrokerAddresses, QueueSpec, ServiceQueue, Topology, header_string,
+};
 use candor_platform::sync::lock;
 use lapin::options::{
     BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeleteOptions,
@@ -22,7 +27,6 @@ use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::uri::AMQPUri;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use secrecy::SecretString;
-use tokio::sync::OnceCell;
 
 use crate::management::ManagementApi;
 use crate::proxy::TcpProxy;
@@ -43,10 +47,17 @@ const DEFAULT_AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 #[derive(Debug)]
 pub struct TestBroker {
     namespace: String,
+    /// One AMQP URL, or a comma-separated list of a cluster's nodes.
     url: String,
-    connection: OnceCell<Connection>,
+    /// The helper connection, reopened (on the next node that answers) when
+    /// it dropped.
+    connection: tokio::sync::Mutex<Option<Connection>>,
     extra_queues: Mutex<BTreeSet<String>>,
     users: Option<TestUsers>,
+    /// False for a broker that goes away whole with the test (a test
+    /// cluster): nothing to delete, and deleting quorum queues with a node
+    /// down only waits for it.
+    clean_up_on_drop: bool,
 }
 
 /// The per-test users of [`TestBroker::with_users`].
@@ -83,13 +94,28 @@ impl Default for TestBroker {
 
 impl TestBroker {
     pub fn new() -> Self {
+        Self::on(&test_url())
+    }
+
+    /// A namespace on the broker at `url` (one URL, or a comma-separated
+    /// list of a cluster's nodes) as the user it names, which must be an
+    /// administrator.
+    pub fn on(url: &str) -> Self {
         Self {
             namespace: format!("test-{}", uuid::Uuid::new_v4().simple()),
-            url: std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned()),
-            connection: OnceCell::new(),
+            url: url.to_owned(),
+            connection: tokio::sync::Mutex::new(None),
             extra_queues: Mutex::new(BTreeSet::new()),
             users: None,
+            clean_up_on_drop: true,
         }
+    }
+
+    /// Leaves the namespace and users in place on drop, for a broker that is
+    /// thrown away with the test (a [`crate::rabbitmq_cluster::RabbitCluster`]).
+    pub fn without_cleanup(mut self) -> Self {
+        self.clean_up_on_drop = false;
+        self
     }
 
     /// A namespace with its own broker users, created through the
@@ -98,8 +124,16 @@ impl TestBroker {
     /// service and `<namespace>-operator`, with random passwords. Fails with
     /// a clear message when the management API is not reachable.
     pub async fn with_users() -> anyhow::Result<Self> {
-        let mut broker = Self::new();
-        let management = ManagementApi::for_amqp_url(&broker.url)?;
+        let url = test_url();
+        let management = ManagementApi::for_amqp_url(&url)?;
+        Self::with_users_on(&url, management).await
+    }
+
+    /// Like [`TestBroker::with_users`] on the broker at `url` (see
+    /// [`TestBroker::on`]), whose management API is `management`. Every
+    /// service and operator URL lists the same nodes in the same order.
+    pub async fn with_users_on(url: &str, management: ManagementApi) -> anyhow::Result<Self> {
+        let mut broker = Self::on(url);
         let password = || uuid::Uuid::new_v4().simple().to_string();
         let services: Vec<_> = ServiceQueue::ALL
             .into_iter()
@@ -189,12 +223,19 @@ impl TestBroker {
         config
     }
 
-    /// The test URL with another user and password.
+    /// The test URL (each node's, for a cluster) with another user and
+    /// password.
     fn url_for(&self, user: &str, password: &str) -> String {
-        let mut uri = AMQPUri::from_str(&self.url).unwrap_or_default();
-        uri.authority.userinfo.username = user.to_owned();
-        uri.authority.userinfo.password = password.to_owned();
-        uri.to_string()
+        self.url
+            .split(',')
+            .map(|entry| {
+                let mut uri = AMQPUri::from_str(entry.trim()).unwrap_or_default();
+                uri.authority.userinfo.username = user.to_owned();
+                uri.authority.userinfo.password = password.to_owned();
+                uri.to_string()
+            })
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The user of the test URL, which the helper connection uses.
@@ -203,35 +244,57 @@ impl TestBroker {
     }
 
     fn vhost(&self) -> anyhow::Result<String> {
-        let uri = AMQPUri::from_str(&self.url).map_err(|error| anyhow!("{error}"))?;
-        Ok(uri.vhost)
+        let addresses = BrokerAddresses::parse(&self.url).map_err(|error| anyhow!("{error}"))?;
+        Ok(addresses.vhost().to_owned())
     }
 
     /// Starts a [`TcpProxy`] to the broker and returns it with settings that
     /// connect through it, so a test can cut the connection.
     pub async fn proxied_config(&self) -> anyhow::Result<(TcpProxy, AmqpConfig)> {
-        let mut uri = AMQPUri::from_str(&self.url).map_err(|error| anyhow!("{error}"))?;
+        let (mut proxies, config) = self.proxied_nodes_config(1).await?;
+        let proxy = proxies.pop().context("one proxy")?;
+        Ok((proxy, config))
+    }
+
+    /// Starts `count` [`TcpProxy`]s to the broker (its first node) and
+    /// returns them with settings whose `AMQP_URL` lists them as the nodes
+    /// of a cluster, in order, so a test can cut one "node" at a time.
+    pub async fn proxied_nodes_config(
+        &self,
+        count: usize,
+    ) -> anyhow::Result<(Vec<TcpProxy>, AmqpConfig)> {
+        let first = self.url.split(',').next().unwrap_or_default().trim();
+        let mut uri = AMQPUri::from_str(first).map_err(|error| anyhow!("{error}"))?;
         let upstream = tokio::net::lookup_host((uri.authority.host.as_str(), uri.authority.port))
             .await?
             .find(SocketAddr::is_ipv4)
             .context("resolving the broker address")?;
-        let proxy = TcpProxy::start(upstream).await?;
-        uri.authority.host = "127.0.0.1".to_owned();
-        uri.authority.port = proxy.port();
-        Ok((proxy, self.config_for_url(&uri.to_string())))
+        let mut proxies = Vec::with_capacity(count);
+        let mut urls = Vec::with_capacity(count);
+        for _ in 0..count {
+            let proxy = TcpProxy::start(upstream).await?;
+            uri.authority.host = "127.0.0.1".to_owned();
+            uri.authority.port = proxy.port();
+            urls.push(uri.to_string());
+            proxies.push(proxy);
+        }
+        Ok((proxies, self.config_for_url(&urls.join(","))))
     }
 
     /// A new channel on the test's own helper connection.
     pub async fn channel(&self) -> anyhow::Result<Channel> {
-        let connection = self
-            .connection
-            .get_or_try_init(|| async {
-                Connection::connect(&self.url, ConnectionProperties::default())
-                    .await
-                    .with_context(|| format!("connecting to the test RabbitMQ ({AMQP_URL_VAR})"))
-            })
-            .await?;
-        Ok(connection.create_channel().await?)
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref()
+            && connection.status().connected()
+        {
+            return Ok(connection.create_channel().await?);
+        }
+        let connection = connect_any(&self.url)
+            .await
+            .with_context(|| format!("connecting to the test RabbitMQ ({AMQP_URL_VAR})"))?;
+        let channel = connection.create_channel().await?;
+        *slot = Some(connection);
+        Ok(channel)
     }
 
     /// Declares the exchanges and every service queue, as services do.
@@ -376,7 +439,7 @@ impl TestBroker {
 
     /// Deletes this namespace's queues and exchanges.
     pub async fn cleanup(&self) -> anyhow::Result<()> {
-        let connection = Connection::connect(&self.url, ConnectionProperties::default()).await?;
+        let connection = connect_any(&self.url).await?;
         delete_namespace(&connection, &self.topology(), &self.queue_names()).await;
         connection.close(200, "test done".into()).await.ok();
         Ok(())
@@ -413,13 +476,35 @@ impl TestUsers {
 /// The user of the tests' broker URL (`CANDOR_TEST_AMQP_URL`, `guest` by
 /// default): the helper connection's user.
 pub fn test_user() -> String {
-    user_of(&std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned()))
+    user_of(&test_url())
+}
+
+/// The tests' broker URL (`CANDOR_TEST_AMQP_URL`, the local broker as
+/// `guest` by default).
+fn test_url() -> String {
+    std::env::var(AMQP_URL_VAR).unwrap_or_else(|_| DEFAULT_AMQP_URL.to_owned())
 }
 
 fn user_of(url: &str) -> String {
-    AMQPUri::from_str(url)
-        .map(|uri| uri.authority.userinfo.username)
+    BrokerAddresses::parse(url)
+        .map(|addresses| addresses.user().to_owned())
         .unwrap_or_else(|_| "guest".to_owned())
+}
+
+/// A connection to the first node of `url` (one URL or a comma-separated
+/// list) that answers.
+async fn connect_any(url: &str) -> anyhow::Result<Connection> {
+    let mut last_error = None;
+    for entry in url.split(',').map(str::trim) {
+        match Connection::connect(entry, ConnectionProperties::default()).await {
+            Ok(connection) => return Ok(connection),
+            Err(error) => last_error = Some(error),
+        }
+    }
+    match last_error {
+        Some(error) => Err(error.into()),
+        None => bail!("no broker URL"),
+    }
 }
 
 /// The AMQP settings of `config` as environment variables, for a service
@@ -455,6 +540,9 @@ pub fn amqp_flags(config: &AmqpConfig) -> Vec<String> {
 
 impl Drop for TestBroker {
     fn drop(&mut self) {
+        if !self.clean_up_on_drop {
+            return;
+        }
         if let Some(users) = &self.users {
             let management = users.management.clone();
             let names = users.names();
@@ -480,9 +568,7 @@ impl Drop for TestBroker {
                 return;
             };
             runtime.block_on(async move {
-                let Ok(connection) =
-                    Connection::connect(&url, ConnectionProperties::default()).await
-                else {
+                let Ok(connection) = connect_any(&url).await else {
                     return;
                 };
                 delete_namespace(&connection, &topology, &names).await;

@@ -220,8 +220,16 @@ pub fn resolve_path(path: &Path, config_path: &Path, home: Option<&Path>) -> Pat
     path.to_owned()
 }
 
-/// `amqp://user:***@host/vhost`: a URL with any password masked.
+/// `amqp://user:***@host/vhost`: a URL with any password masked; each URL
+/// of a comma-separated list (the nodes of a RabbitMQ cluster in `AMQP_URL`).
 pub fn mask_url_password(url: &str) -> String {
+    url.split(',')
+        .map(mask_one_url_password)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn mask_one_url_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -283,6 +291,13 @@ mod tests {
             "amqp://op:***@rabbit:5672/%2f"
         );
         assert_eq!(mask_url_password("amqp://rabbit/%2f"), "amqp://rabbit/%2f");
+        assert_eq!(
+            mask_url_password(
+                "amqp://op:secret@rabbit:5672/%2f,amqp://op:secret@rabbit-2:5672/%2f"
+            ),
+            "amqp://op:***@rabbit:5672/%2f,amqp://op:***@rabbit-2:5672/%2f",
+            "every node of a cluster"
+        );
         let config = Path::new("/etc/candor/config.toml");
         assert_eq!(
             resolve_path(Path::new("~/token"), config, Some(Path::new("/home/op"))),

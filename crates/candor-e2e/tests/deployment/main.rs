@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod compose;
+mod compose_cluster;
 mod compose_tls;
 mod monitoring;
 mod monitoring_rules;

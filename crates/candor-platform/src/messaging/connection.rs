@@ -1,50 +1,56 @@
-//! The one AMQP connection of a process, reopened with backoff when it drops.
+//! The one AMQP connection of a process: to the first node of `AMQP_URL`
+//! that answers, moved to the next node when it drops, with backoff once
+//! every node failed.
 
-use std::str::FromStr;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
-use lapin::uri::AMQPUri;
+use futures::future::BoxFuture;
 use lapin::{Channel, Connection, ConnectionProperties};
-use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
 
+use super::addresses::{BrokerAddresses, BrokerNode, NodeRotation};
 use super::backoff::Backoff;
 use crate::config::AmqpConfig;
 
-/// Heartbeat interval (seconds) used when `AMQP_URL` does not set one, so a
-/// dead peer behind a NAT or load balancer is noticed within a minute.
-const DEFAULT_HEARTBEAT_SECONDS: u16 = 30;
-/// TCP + handshake timeout used when `AMQP_URL` does not set one, so a
-/// blackholed broker fails an attempt instead of hanging it.
-const DEFAULT_CONNECTION_TIMEOUT_MILLIS: u64 = 10_000;
+/// What runs on every new connection before anyone else may use it (a
+/// service declares its topology again: the node it moved to may have lost
+/// it, or be another broker altogether). Given a channel of its own, which
+/// is closed afterwards.
+type ConnectHook = Arc<dyn Fn(Channel) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync>;
 
 /// The process's connection to RabbitMQ. Cheap to clone; every clone shares
 /// the same connection.
 ///
-/// The connection is opened lazily by [`Broker::channel`] and reopened there
-/// when it has dropped. Failed attempts are spaced by a capped, jittered
-/// exponential backoff: until the next attempt is due, `channel` fails at once
-/// instead of hammering a broker that is down. Channels are owned by their
-/// users ([`super::Publisher`], [`super::run_consumer`]), which notice a dead
+/// `AMQP_URL` may list several nodes of a cluster. The connection is opened
+/// lazily by [`Broker::channel`] to the first node that answers, and when it
+/// drops, reopened there on the node after the one it was on (round robin).
+/// Once every node failed in turn, a capped, jittered exponential backoff
+/// starts: until the next attempt is due, `channel` fails at once instead of
+/// hammering brokers that are down. Each new connection first runs the
+/// [`Broker::on_new_connection`] hooks. Channels are owned by their users
+/// ([`super::Publisher`], [`super::run_consumer`]), which notice a dead
 /// channel and ask for a new one.
 #[derive(Clone)]
 pub struct Broker {
     config: Arc<AmqpConfig>,
-    uri: Arc<SecretString>,
-    /// The user of `AMQP_URL`: every publish carries it as `user_id`.
-    user: Arc<str>,
+    addresses: Arc<BrokerAddresses>,
     state: Arc<Mutex<State>>,
 }
 
 struct State {
     connection: Option<Arc<Connection>>,
+    /// The node `connection` is on (an index into the addresses).
+    node: usize,
+    rotation: NodeRotation,
     backoff: Backoff,
-    /// After a failed attempt, no new attempt before this instant.
+    /// After a failed round, no new attempt before this instant.
     retry_at: Option<Instant>,
     last_error: Option<String>,
+    hooks: Vec<ConnectHook>,
 }
 
 impl std::fmt::Debug for Broker {
@@ -52,34 +58,30 @@ impl std::fmt::Debug for Broker {
         formatter
             .debug_struct("Broker")
             .field("namespace", &self.config.amqp_namespace)
-            .field("user", &self.user)
+            .field("user", &self.addresses.user())
+            .field("nodes", &self.addresses.nodes())
             .finish_non_exhaustive()
     }
 }
 
 impl Broker {
-    /// A broker handle that connects on first use. Fails only when the URL is
-    /// not a valid AMQP URL.
+    /// A broker handle that connects on first use. Fails only when
+    /// `AMQP_URL` is not one or more valid AMQP URLs.
     pub fn new(config: &AmqpConfig) -> anyhow::Result<Self> {
-        let mut uri = AMQPUri::from_str(config.amqp_url.expose_secret())
-            .map_err(|error| anyhow!("AMQP_URL is not a valid AMQP URL: {error}"))?;
-        uri.query.heartbeat.get_or_insert(DEFAULT_HEARTBEAT_SECONDS);
-        uri.query
-            .connection_timeout
-            .get_or_insert(DEFAULT_CONNECTION_TIMEOUT_MILLIS);
-        // lapin fills in `guest` when the URL names no user, as RabbitMQ's
-        // clients do; that is the user the broker will see.
-        let user = Arc::from(uri.authority.userinfo.username.as_str());
+        let addresses = BrokerAddresses::parse(crate::config::expose(&config.amqp_url))
+            .map_err(|problem| anyhow!("AMQP_URL {problem}"))?;
         Ok(Self {
             config: Arc::new(config.clone()),
-            uri: Arc::new(SecretString::from(uri.to_string())),
-            user,
             state: Arc::new(Mutex::new(State {
                 connection: None,
+                node: 0,
+                rotation: NodeRotation::new(addresses.nodes().len()),
                 backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(30)),
                 retry_at: None,
                 last_error: None,
+                hooks: Vec::new(),
             })),
+            addresses: Arc::new(addresses),
         })
     }
 
@@ -100,6 +102,22 @@ impl Broker {
         self
     }
 
+    /// Runs `hook` on every connection opened from now on, before the
+    /// connection is handed out: a service re-declares its topology there,
+    /// so its consumers find their queues after a failover. A connection
+    /// whose hook fails is closed and counts as a failed attempt on that node.
+    pub async fn on_new_connection<F, Fut>(&self, hook: F)
+    where
+        F: Fn(Channel) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        let hook: ConnectHook =
+            Arc::new(move |channel| -> BoxFuture<'static, anyhow::Result<()>> {
+                Box::pin(hook(channel))
+            });
+        self.state.lock().await.hooks.push(hook);
+    }
+
     /// The settings this broker was created from.
     pub fn config(&self) -> &AmqpConfig {
         &self.config
@@ -108,7 +126,22 @@ impl Broker {
     /// The user this broker connects as (from `AMQP_URL`), which every
     /// publish sets as its `user_id` property and RabbitMQ validates.
     pub fn user(&self) -> &str {
-        &self.user
+        self.addresses.user()
+    }
+
+    /// The nodes of `AMQP_URL`, in order.
+    pub fn nodes(&self) -> &[BrokerNode] {
+        self.addresses.nodes()
+    }
+
+    /// The node (`host:port`) of the live connection, if there is one.
+    pub async fn connected_node(&self) -> Option<String> {
+        let state = self.state.lock().await;
+        let connection = state.connection.as_ref()?;
+        connection
+            .status()
+            .connected()
+            .then(|| self.addresses.nodes()[state.node].label().to_owned())
     }
 
     /// A new channel on the live connection, reconnecting first if the
@@ -154,15 +187,22 @@ impl Broker {
         }
     }
 
-    /// The live connection, opening a new one if needed.
+    /// The live connection, opening a new one if needed: on the node after
+    /// the one that was lost, then each other node in turn, until one
+    /// answers or all of them failed (then the backoff starts).
     async fn connection(&self) -> anyhow::Result<Arc<Connection>> {
         let mut state = self.state.lock().await;
         if let Some(connection) = &state.connection {
             if connection.status().connected() {
                 return Ok(connection.clone());
             }
-            tracing::warn!("amqp connection lost, reconnecting");
+            let lost = state.node;
+            tracing::warn!(
+                node = self.addresses.nodes()[lost].label(),
+                "amqp connection lost, reconnecting"
+            );
             state.connection = None;
+            state.rotation.lost(lost);
         }
         if let Some(retry_at) = state.retry_at
             && Instant::now() < retry_at
@@ -170,28 +210,74 @@ impl Broker {
             let last = state.last_error.clone().unwrap_or_default();
             return Err(anyhow!("broker unavailable (last error: {last})"));
         }
-        let properties = ConnectionProperties::default()
-            .with_connection_name(format!("candor {}", std::process::id()).into());
-        match Connection::connect(self.uri.expose_secret(), properties).await {
-            Ok(connection) => {
-                if state.last_error.is_some() {
-                    tracing::info!("amqp connection reestablished");
+        loop {
+            let index = state.rotation.next();
+            let node = &self.addresses.nodes()[index];
+            let opened = self.open(node, &state.hooks).await;
+            match opened {
+                Ok(connection) => {
+                    tracing::info!(
+                        node = node.label(),
+                        nodes = self.addresses.nodes().len(),
+                        "amqp connected"
+                    );
+                    let connection = Arc::new(connection);
+                    state.connection = Some(connection.clone());
+                    state.node = index;
+                    state.rotation.connected(index);
+                    state.backoff.reset();
+                    state.retry_at = None;
+                    state.last_error = None;
+                    return Ok(connection);
                 }
-                let connection = Arc::new(connection);
-                state.connection = Some(connection.clone());
-                state.backoff.reset();
-                state.retry_at = None;
-                state.last_error = None;
-                Ok(connection)
-            }
-            Err(error) => {
-                let delay = state.backoff.next_delay();
-                tracing::warn!(error = %error, retry_in_ms = delay.as_millis(), "cannot connect to rabbitmq");
-                state.retry_at = Some(Instant::now() + delay);
-                state.last_error = Some(error.to_string());
-                Err(error).context("connecting to RabbitMQ at AMQP_URL")
+                Err(error) => {
+                    let text = format!("{}: {error:#}", node.label());
+                    state.last_error = Some(text.clone());
+                    if !state.rotation.failed() {
+                        tracing::warn!(error = %text, "cannot connect to this rabbitmq node, trying the next");
+                        continue;
+                    }
+                    let delay = state.backoff.next_delay();
+                    tracing::warn!(error = %text, retry_in_ms = delay.as_millis(), "cannot connect to rabbitmq");
+                    state.retry_at = Some(Instant::now() + delay);
+                    return Err(error).context(if self.addresses.nodes().len() > 1 {
+                        "connecting to RabbitMQ at AMQP_URL (no node answered)"
+                    } else {
+                        "connecting to RabbitMQ at AMQP_URL"
+                    });
+                }
             }
         }
+    }
+
+    /// Connects to `node` and runs the hooks on the new connection.
+    async fn open(&self, node: &BrokerNode, hooks: &[ConnectHook]) -> anyhow::Result<Connection> {
+        let properties = ConnectionProperties::default()
+            .with_connection_name(format!("candor {}", std::process::id()).into());
+        let connection = Connection::connect(node.uri(), properties).await?;
+        for hook in hooks {
+            let ran = async {
+                let channel = connection
+                    .create_channel()
+                    .await
+                    .context("opening a channel for the new-connection hook")?;
+                hook(channel.clone()).await?;
+                if channel.status().connected() {
+                    let _ = channel.close(200, "connection prepared".into()).await;
+                }
+                anyhow::Ok(())
+            }
+            .await;
+            if let Err(error) = ran {
+                let _ = connection
+                    .close(200, "new-connection hook failed".into())
+                    .await;
+                return Err(
+                    error.context(format!("preparing the new connection to {}", node.label()))
+                );
+            }
+        }
+        Ok(connection)
     }
 
     async fn time_until_retry(&self) -> Duration {
@@ -214,6 +300,8 @@ impl Broker {
             && !current.status().connected()
         {
             state.connection = None;
+            let lost = state.node;
+            state.rotation.lost(lost);
         }
     }
 }

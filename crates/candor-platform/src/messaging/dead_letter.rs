@@ -5,7 +5,7 @@
 //! the original publisher's in `x-candor-original-user-id`.
 
 use lapin::message::Delivery;
-use lapin::options::BasicRejectOptions;
+use lapin::options::{BasicNackOptions, BasicRejectOptions};
 use lapin::types::{AMQPValue, LongString};
 
 use super::consumer::{MessageHandler, Shared, ack};
@@ -13,13 +13,17 @@ use super::message::{
     HEADER_ATTEMPTS, HEADER_DEAD_LETTERED_AT, HEADER_ERROR, HEADER_ORIGINAL_ROUTING_KEY,
     HEADER_ORIGINAL_USER_ID, IncomingMessage,
 };
+use super::publisher::PublishError;
 
 /// Longest `x-candor-error` kept; a reason is for a human, not a core dump.
 const MAX_REASON_BYTES: usize = 4_096;
 
 /// Publishes the message with its reason to the dead-letter exchange (routed
 /// to this queue's dead-letter queue), waits for the confirm, then acks the
-/// original. If that publish fails, the message is rejected instead, so the
+/// original. If the broker was unavailable for that publish (a failover),
+/// the message goes back to the queue, to be dead-lettered with its reason
+/// once the broker is back (a quorum queue's delivery limit bounds the
+/// tries); if the broker refused it, the message is rejected instead, so the
 /// broker dead-letters it itself (without the reason) rather than loop.
 pub(super) async fn dead_letter<H: MessageHandler>(
     shared: &Shared<H>,
@@ -70,6 +74,15 @@ pub(super) async fn dead_letter<H: MessageHandler>(
         .await
     {
         Ok(()) => ack(delivery).await,
+        Err(error @ PublishError::Unavailable(_)) => {
+            tracing::warn!(error = %error, "cannot publish the dead letter now, requeueing the message");
+            let requeue = BasicNackOptions {
+                requeue: true,
+                ..BasicNackOptions::default()
+            };
+            // Fails when the channel is gone, which requeues it as well.
+            let _ = delivery.acker.nack(requeue).await;
+        }
         Err(error) => {
             tracing::error!(error = %error, "cannot publish the dead letter, rejecting the message");
             let reject = BasicRejectOptions { requeue: false };

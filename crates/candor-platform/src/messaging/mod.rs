@@ -2,8 +2,10 @@
 //! publish what, the broker definitions generated from all that, and the
 //! W3C trace context carried in AMQP headers.
 //!
-//! One [`Broker`] per process owns the AMQP connection and reopens it with
-//! backoff when it drops. A [`Publisher`] keeps one confirm-mode channel,
+//! One [`Broker`] per process owns the AMQP connection; `AMQP_URL` may list
+//! the nodes of a cluster ([`BrokerAddresses`]), and the broker moves to the
+//! next node when its connection drops, re-running its new-connection hooks
+//! (the service's topology), with backoff once every node failed. A [`Publisher`] keeps one confirm-mode channel,
 //! sets the connection's user as every message's `user_id` (which RabbitMQ
 //! validates), and treats a nack or a return as an error. [`run_consumer`]
 //! first checks each message's routing key, size and `user_id` against the
@@ -25,6 +27,7 @@
 //! run_consumer(&broker, &queue, Arc::new(handler), ConsumerOptions::default(), shutdown).await?;
 //! ```
 
+mod addresses;
 mod backoff;
 mod connection;
 mod consumer;
@@ -38,6 +41,7 @@ mod publisher;
 mod topology;
 pub mod trace_context;
 
+pub use addresses::{BrokerAddresses, BrokerNode};
 pub use backoff::Backoff;
 pub use connection::Broker;
 pub use consumer::{ConsumerOptions, MessageHandler, run_consumer};

@@ -1,6 +1,7 @@
 //! Publishing with publisher confirms on one long-lived channel.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::anyhow;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -19,6 +20,11 @@ use crate::metrics::messaging::{PublishOutcome, PublisherMetrics};
 const MAX_IN_FLIGHT: usize = 1_000;
 /// AMQP delivery mode 2: the broker writes the message to disk.
 const PERSISTENT: u8 = 2;
+/// How long a window of publishes may wait for its confirms. A quorum queue
+/// whose leader moved confirms within seconds; past this the channel is
+/// taken as broken, the publishes count as unconfirmed (the outbox sends
+/// them again) and the next publish opens a new channel.
+const CONFIRM_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why a message was not accepted by the broker.
 #[derive(Debug, thiserror::Error)]
@@ -51,9 +57,10 @@ pub enum PublishError {
 /// first use and reused; cheap to clone. Every message carries the
 /// connection's user as its `user_id` property ([`Broker::user`]).
 ///
-/// Recovery: when the connection drops, the publish in progress fails with
-/// [`PublishError::Unavailable`] and the next publish reopens the channel
-/// (reconnecting through the [`Broker`], subject to its backoff). Publish
+/// Recovery: when the connection drops (or the confirms stop coming), the
+/// publish in progress fails with [`PublishError::Unavailable`] and the next
+/// publish reopens the channel (reconnecting through the [`Broker`], to the
+/// next node of a cluster, subject to its backoff). Publish
 /// does not retry by itself, because only the caller knows whether a retry
 /// is safe and how long it may wait; the outbox relay retries with backoff.
 #[derive(Clone, Debug)]
@@ -153,8 +160,9 @@ impl Publisher {
         let channel = self.confirm_channel().await?;
         let message_id = message_id_of(&properties);
         let confirm = self.send(&channel, routing_key, payload, properties).await;
+        let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
         let outcome = match confirm {
-            Ok(confirm) => await_confirm(confirm, &message_id, routing_key).await,
+            Ok(confirm) => await_confirm(confirm, deadline, &message_id, routing_key).await,
             Err(error) => Err(error),
         };
         if matches!(outcome, Err(PublishError::Unavailable(_))) {
@@ -189,11 +197,13 @@ impl Publisher {
             };
             pending.push(sent);
         }
+        let deadline = tokio::time::Instant::now() + CONFIRM_TIMEOUT;
         let mut outcomes = Vec::with_capacity(pending.len());
         for sent in pending {
             outcomes.push(match sent {
                 Ok((confirm, message)) => {
-                    await_confirm(confirm, &message.message_id, &message.routing_key).await
+                    await_confirm(confirm, deadline, &message.message_id, &message.routing_key)
+                        .await
                 }
                 Err(error) => Err(error),
             });
@@ -251,7 +261,8 @@ impl Publisher {
         Ok(channel)
     }
 
-    /// Forgets `channel` so the next publish opens a fresh one.
+    /// Forgets `channel` so the next publish opens a fresh one, and closes
+    /// it if it is still open (its confirms stopped coming).
     async fn discard(&self, channel: &Channel) {
         let mut slot = self.channel.lock().await;
         if slot
@@ -260,15 +271,30 @@ impl Publisher {
         {
             *slot = None;
         }
+        if channel.status().connected() {
+            let channel = channel.clone();
+            // In the background: a broker that stopped confirming may not
+            // answer the close either.
+            tokio::spawn(async move {
+                let _ = channel.close(200, "confirms timed out".into()).await;
+            });
+        }
     }
 }
 
 async fn await_confirm(
     confirm: PublisherConfirm,
+    deadline: tokio::time::Instant,
     message_id: &str,
     routing_key: &str,
 ) -> Result<(), PublishError> {
-    match confirm.await {
+    let Ok(confirmed) = tokio::time::timeout_at(deadline, confirm).await else {
+        return Err(PublishError::Unavailable(anyhow!(
+            "no publisher confirm within {} s",
+            CONFIRM_TIMEOUT.as_secs()
+        )));
+    };
+    match confirmed {
         Ok(Confirmation::Ack(None) | Confirmation::NotRequested) => Ok(()),
         Ok(Confirmation::Ack(Some(returned)) | Confirmation::Nack(Some(returned))) => {
             Err(PublishError::Returned {

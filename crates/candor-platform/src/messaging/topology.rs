@@ -8,9 +8,12 @@ use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptio
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::{Channel, ExchangeKind};
 
+use std::sync::Arc;
+
 use anyhow::Context;
 
 use crate::config::{AmqpConfig, DeclareTopology, QueueType};
+use futures::future::BoxFuture;
 
 /// The queue each service consumes, with the routing keys bound to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -179,6 +182,27 @@ impl Topology {
                 self.check_exchanges(channel).await?;
                 self.declare_queue(channel, config, &service.spec()).await
             }
+        }
+    }
+
+    /// [`Topology::declare_for`] as a [`super::Broker::on_new_connection`]
+    /// hook, so a service's topology is declared again on every connection.
+    pub fn declare_hook(
+        &self,
+        config: &AmqpConfig,
+        service: ServiceQueue,
+    ) -> impl Fn(Channel) -> BoxFuture<'static, anyhow::Result<()>> + Send + Sync + 'static {
+        let topology = self.clone();
+        let config = Arc::new(config.clone());
+        move |channel: Channel| -> BoxFuture<'static, anyhow::Result<()>> {
+            let topology = topology.clone();
+            let config = config.clone();
+            Box::pin(async move {
+                topology
+                    .declare_for(&channel, &config, service)
+                    .await
+                    .context("declaring the RabbitMQ topology (AMQP_DECLARE_TOPOLOGY)")
+            })
         }
     }
 

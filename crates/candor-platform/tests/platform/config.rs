@@ -83,6 +83,36 @@ fn an_invalid_value_names_the_setting_and_the_reason() {
 }
 
 #[test]
+fn amqp_url_takes_a_cluster_s_nodes_and_names_a_bad_one_by_its_position() {
+    let nodes = "amqp://candor:n0de-secret@rabbitmq:5672/%2f,amqp://candor:n0de-secret@rabbitmq-2:5672/%2f,amqp://candor:n0de-secret@rabbitmq-3:5672/%2f";
+    let config = parse(&[&format!("--amqp-url={nodes}")], None).unwrap();
+    assert_eq!(
+        candor_platform::config::expose(&config.common.amqp.amqp_url),
+        nodes
+    );
+
+    for (value, problem) in [
+        (
+            "amqp://candor:n0de-secret@rabbitmq:5672/%2f,https://candor:n0de-secret@rabbitmq-2",
+            "entry 2 of 2: must start with amqp:// or amqps://",
+        ),
+        (
+            "amqp://candor:n0de-secret@rabbitmq:5672/%2f,,amqp://candor:n0de-secret@rabbitmq-3",
+            "entry 2 of 3: is empty",
+        ),
+        (
+            "amqp://candor:n0de-secret@rabbitmq:5672/%2f,amqp://other:n0de-secret@rabbitmq-2",
+            "entry 2 of 2: names another user than entry 1",
+        ),
+    ] {
+        let line = invalid_line(parse(&[&format!("--amqp-url={value}")], None));
+        assert!(line.contains("AMQP_URL"), "{line}");
+        assert!(line.contains(problem), "{line}");
+        assert!(!line.contains("n0de-secret"), "the password leaked: {line}");
+    }
+}
+
+#[test]
 fn a_rejected_secret_is_not_echoed() {
     let line = invalid_line(parse(&["--operator-token=hunter2"], None));
     assert!(line.contains("OPERATOR_TOKEN"), "{line}");

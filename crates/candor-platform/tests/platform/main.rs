@@ -6,6 +6,7 @@
 mod broker_trust;
 mod config;
 mod dead_letter_watch;
+mod failover;
 mod grpc;
 mod grpc_limits;
 mod grpc_tls;

@@ -96,8 +96,9 @@ pub(crate) fn test_policy() -> RoutingPolicy {
 }
 
 /// Every routing key these tests publish besides Candor's own.
-const TEST_ROUTING_KEYS: [&str; 6] = [
+const TEST_ROUTING_KEYS: [&str; 7] = [
     ROUTING_KEY,
+    "test.failover",
     "test.early",
     "test.late",
     "test.json",

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use candor_platform::config::AmqpConfig;
 use candor_platform::messaging::{
-    CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF, IncomingMessage, Publisher, QueueSpec,
+    Broker, CONTENT_TYPE_JSON, CONTENT_TYPE_PROTOBUF, IncomingMessage, Publisher, QueueSpec,
 };
 use candor_platform::outbox::{self, OutboxRelay};
 use candor_testkit::database::TestDatabase;
@@ -23,14 +23,19 @@ use crate::messaging::{
     ids, recording_handler, trace_subscriber, wait_until,
 };
 
-struct RunningRelay {
+pub(crate) struct RunningRelay {
     shutdown: CancellationToken,
     task: JoinHandle<anyhow::Result<()>>,
 }
 
 impl RunningRelay {
-    fn start(pool: &PgPool, config: &AmqpConfig) -> Self {
-        let relay = OutboxRelay::new(pool.clone(), Publisher::new(broker(config)))
+    pub(crate) fn start(pool: &PgPool, config: &AmqpConfig) -> Self {
+        Self::start_on(pool, broker(config))
+    }
+
+    /// A relay publishing through `broker` (shared with a consumer, as in a service).
+    pub(crate) fn start_on(pool: &PgPool, broker: Broker) -> Self {
+        let relay = OutboxRelay::new(pool.clone(), Publisher::new(broker))
             .with_poll_interval(Duration::from_millis(500))
             .with_error_backoff(Duration::from_millis(50), Duration::from_millis(500));
         let shutdown = CancellationToken::new();
@@ -38,7 +43,7 @@ impl RunningRelay {
         Self { shutdown, task }
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.shutdown.cancel();
         tokio::time::timeout(DEADLINE, self.task)
             .await
@@ -48,7 +53,11 @@ impl RunningRelay {
     }
 }
 
-async fn enqueue_events(pool: &PgPool, routing_key: &str, events: &[TestEvent]) -> Vec<Uuid> {
+pub(crate) async fn enqueue_events(
+    pool: &PgPool,
+    routing_key: &str,
+    events: &[TestEvent],
+) -> Vec<Uuid> {
     let mut transaction = pool.begin().await.unwrap();
     let mut message_ids = Vec::new();
     for event in events {
@@ -69,7 +78,7 @@ async fn pending_rows(pool: &PgPool) -> i64 {
         .unwrap()
 }
 
-async fn wait_until_nothing_pending(pool: &PgPool) {
+pub(crate) async fn wait_until_nothing_pending(pool: &PgPool) {
     let deadline = Instant::now() + DEADLINE;
     while pending_rows(pool).await > 0 {
         assert!(Instant::now() < deadline, "outbox rows still pending");

@@ -13,7 +13,8 @@
 //! <dir>/postgres/        postgres_password, <service>_password and
 //!                        monitoring_password (init-databases.sh)
 //! <dir>/postgres-exporter/ database_password (the monitoring role's)
-//! <dir>/rabbitmq/        definitions.json: users, permissions, topology (loaded at boot)
+//! <dir>/rabbitmq/        definitions.json: users, permissions, topology (loaded at boot);
+//!                        erlang_cookie (shared by the nodes of a cluster)
 //! <dir>/grafana/         admin_password (Grafana's candor-admin)
 //! <dir>/operator/        operator_token, amqp_url (publishes breach.reported only;
 //!                        the broker as the host reaches it), rabbitmq_admin_password,
@@ -45,14 +46,16 @@ pub struct DevSecretsArgs {
     #[arg(long, default_value = "postgres:5432")]
     postgres_host: String,
 
-    /// Host name of RabbitMQ in the services' AMQP URLs.
-    #[arg(long, default_value = "rabbitmq:5672")]
-    rabbitmq_host: String,
+    /// Host name of RabbitMQ in the services' AMQP URLs; for a cluster, each
+    /// node's, comma-separated (the services' `AMQP_URL` lists one URL per node).
+    #[arg(long, default_value = "rabbitmq:5672", value_delimiter = ',')]
+    rabbitmq_host: Vec<String>,
 
     /// RabbitMQ as the operator reaches it (the operator's `amqp_url`, used
-    /// from the host, where compose publishes the broker's port).
-    #[arg(long, default_value = "127.0.0.1:5672")]
-    operator_rabbitmq_host: String,
+    /// from the host, where compose publishes the broker's port); for a
+    /// cluster, each node's, comma-separated.
+    #[arg(long, default_value = "127.0.0.1:5672", value_delimiter = ',')]
+    operator_rabbitmq_host: Vec<String>,
 
     /// Prefix of the RabbitMQ exchanges and queues (as the services' `AMQP_NAMESPACE`).
     #[arg(long, env = "AMQP_NAMESPACE", default_value = "candor")]
@@ -73,8 +76,8 @@ impl DevSecretsArgs {
         Self {
             dir: dir.to_owned(),
             postgres_host: "postgres:5432".to_owned(),
-            rabbitmq_host: "rabbitmq:5672".to_owned(),
-            operator_rabbitmq_host: "127.0.0.1:5672".to_owned(),
+            rabbitmq_host: vec!["rabbitmq:5672".to_owned()],
+            operator_rabbitmq_host: vec!["127.0.0.1:5672".to_owned()],
             amqp_namespace: "candor".to_owned(),
             amqp_queue_type: QueueType::Quorum,
             amqp_delivery_limit: 20,
@@ -117,6 +120,7 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
     let legacy_hash_key = base.secret("legacy_hash_key")?;
     let monitoring_database_password = base.secret("monitoring_database_password")?;
     let grafana_admin_password = base.secret("grafana_admin_password")?;
+    let erlang_cookie = base.secret("rabbitmq_erlang_cookie")?;
     // Every service's token first: each service's CALLER_TOKENS names others'.
     let mut tokens = Vec::new();
     for queue in ServiceQueue::ALL {
@@ -205,11 +209,19 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
         .to_json_string()
         .context("generating the RabbitMQ definitions")?;
     public_file(&dir.join("rabbitmq"), "definitions.json", &definitions)?;
+    // Read by the nodes of deploy/compose.cluster.yml (one broker ignores it).
+    public_file(&dir.join("rabbitmq"), "erlang_cookie", &erlang_cookie)?;
     Ok(base.generated)
 }
 
-fn amqp_url(user: &str, password: &str, host: &str) -> String {
-    format!("amqp://{user}:{password}@{host}/%2f")
+/// One URL per host, comma-separated (the nodes of a cluster), as
+/// `AMQP_URL` takes them.
+fn amqp_url(user: &str, password: &str, hosts: &[String]) -> String {
+    hosts
+        .iter()
+        .map(|host| format!("amqp://{user}:{password}@{}/%2f", host.trim()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// `CALLER_TOKENS` of `service`: the callers its permission table admits
