@@ -12,6 +12,8 @@
 //! - [`decode_json`] / [`encode_json`]: the proto3 JSON mapping for any
 //!   message of this crate; [`encode_snake_json`]: the stable snake_case
 //!   form tools print.
+//! - [`reference::markdown`]: the API reference `docs/api.md`, from the
+//!   comments in `proto/`.
 //!
 //! Every generated message implements [`prost::Name`], so it knows its full
 //! protobuf name (e.g. `candor.events.v1.BreachReported`).
@@ -20,6 +22,7 @@ pub use prost;
 pub use tonic;
 
 mod json;
+pub mod reference;
 mod snake;
 
 pub use json::{

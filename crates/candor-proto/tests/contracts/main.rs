@@ -1,6 +1,7 @@
 //! Contract tests for candor-proto: JSON mapping, descriptor set, routing keys.
 
 mod account_events;
+mod api_reference;
 mod descriptors;
 mod events;
 mod json;

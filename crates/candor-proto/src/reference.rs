@@ -1,0 +1,283 @@
+//! The API reference (`docs/api.md`), generated from the comments in
+//! `proto/`: every package's overview, every RPC with its credential and
+//! status codes, every message's fields and every enum's values, so a
+//! platform team can read the whole API without the proto files.
+//!
+//! `crates/candor-proto/tests/contracts/api_reference.rs` fails when
+//! `docs/api.md` differs from [`markdown`]; rerun it with
+//! `CANDOR_UPDATE_API_REFERENCE=1` to write the file.
+
+use std::fmt::Write as _;
+
+use prost_reflect::{
+    EnumDescriptor, FieldDescriptor, FileDescriptor, Kind, MessageDescriptor, ServiceDescriptor,
+};
+
+use crate::{DescriptorSetError, descriptor_pool};
+
+/// Where the reference lives in the repository.
+pub const PATH: &str = "docs/api.md";
+
+/// The path of a file's `package` statement in `FileDescriptorProto`.
+const PACKAGE_PATH: [i32; 1] = [2];
+
+/// The whole reference as Markdown.
+pub fn markdown() -> Result<String, DescriptorSetError> {
+    let pool = descriptor_pool()?;
+    let files: Vec<FileDescriptor> = pool
+        .files()
+        .filter(|file| file.name().starts_with("candor/"))
+        .collect();
+    let mut out = String::new();
+    out.push_str(
+        "# Candor API reference\n\n\
+         <!-- Generated from proto/ by crates/candor-proto/src/reference.rs; do not edit.\n     \
+         Regenerate: CANDOR_UPDATE_API_REFERENCE=1 cargo test -p candor-proto --test contracts api_reference -->\n\n\
+         The gRPC services and event payloads of Candor's `v1` API, from the comments in\n\
+         `proto/`. The versioning policy and the history are in\n\
+         [`proto/CHANGELOG.md`](../proto/CHANGELOG.md); how callers authenticate is in the\n\
+         README (\"gRPC callers and permissions\").\n\n## Contents\n\n",
+    );
+    for file in &files {
+        let _ = writeln!(
+            out,
+            "- [`{package}`](#{anchor}) (`{name}`)",
+            package = file.package_name(),
+            anchor = anchor(file.package_name()),
+            name = file.name(),
+        );
+        for service in file.services() {
+            let _ = writeln!(
+                out,
+                "  - [{}](#{})",
+                service.name(),
+                anchor(service.full_name())
+            );
+        }
+    }
+    for file in &files {
+        write_file(&mut out, file);
+    }
+    Ok(out)
+}
+
+fn write_file(out: &mut String, file: &FileDescriptor) {
+    let _ = write!(out, "\n## {}\n\n", file.package_name());
+    let _ = write!(out, "Defined in `proto/{}`.\n\n", file.name());
+    push_block(out, &comment(file, &PACKAGE_PATH));
+    for service in file.services() {
+        write_service(out, file, &service);
+    }
+    let messages: Vec<MessageDescriptor> = file.messages().flat_map(with_nested).collect();
+    if !messages.is_empty() {
+        out.push_str("### Messages\n\n");
+        for message in &messages {
+            write_message(out, file, message);
+        }
+    }
+    let enums: Vec<EnumDescriptor> = file
+        .enums()
+        .chain(
+            messages
+                .iter()
+                .flat_map(|message| message.child_enums().collect::<Vec<_>>()),
+        )
+        .collect();
+    if !enums.is_empty() {
+        out.push_str("### Enums\n\n");
+        for enumeration in &enums {
+            write_enum(out, file, enumeration);
+        }
+    }
+}
+
+fn write_service(out: &mut String, file: &FileDescriptor, service: &ServiceDescriptor) {
+    let _ = write!(out, "### {}\n\n", service.full_name());
+    push_block(out, &comment(file, service.path()));
+    for method in service.methods() {
+        let stream = |streaming: bool| if streaming { "stream " } else { "" };
+        let _ = write!(
+            out,
+            "#### {name}\n\n`rpc {name}({input_stream}{input}) returns ({output_stream}{output})`\n\n",
+            name = method.name(),
+            input_stream = stream(method.is_client_streaming()),
+            input = method.input().full_name(),
+            output_stream = stream(method.is_server_streaming()),
+            output = method.output().full_name(),
+        );
+        let _ = write!(
+            out,
+            "Request [`{input}`](#{input_anchor}), response [`{output}`](#{output_anchor}).\n\n",
+            input = method.input().name(),
+            input_anchor = anchor(method.input().full_name()),
+            output = method.output().name(),
+            output_anchor = anchor(method.output().full_name()),
+        );
+        push_block(out, &comment(file, method.path()));
+    }
+}
+
+fn write_message(out: &mut String, file: &FileDescriptor, message: &MessageDescriptor) {
+    let _ = write!(out, "#### {}\n\n", message.full_name());
+    push_block(out, &comment(file, message.path()));
+    let fields: Vec<FieldDescriptor> = message.fields().collect();
+    if fields.is_empty() {
+        out.push_str("No fields.\n\n");
+        return;
+    }
+    out.push_str("| field | number | type | description |\n| --- | --- | --- | --- |\n");
+    for field in &fields {
+        let _ = writeln!(
+            out,
+            "| `{name}` | {number} | {kind} | {description} |",
+            name = field.name(),
+            number = field.number(),
+            kind = field_type(field),
+            description = cell(&comment(file, field.path())),
+        );
+    }
+    out.push('\n');
+}
+
+fn write_enum(out: &mut String, file: &FileDescriptor, enumeration: &EnumDescriptor) {
+    let _ = write!(out, "#### {}\n\n", enumeration.full_name());
+    push_block(out, &comment(file, enumeration.path()));
+    out.push_str("| value | number | description |\n| --- | --- | --- |\n");
+    for value in enumeration.values() {
+        let _ = writeln!(
+            out,
+            "| `{name}` | {number} | {description} |",
+            name = value.name(),
+            number = value.number(),
+            description = cell(&comment(file, value.path())),
+        );
+    }
+    out.push('\n');
+}
+
+/// A message and every message nested in it, depth first.
+fn with_nested(message: MessageDescriptor) -> Vec<MessageDescriptor> {
+    if message.is_map_entry() {
+        return Vec::new();
+    }
+    let mut all = vec![message.clone()];
+    for child in message.child_messages() {
+        all.extend(with_nested(child));
+    }
+    all
+}
+
+/// The field's type as the proto file spells it, linked when it is one of
+/// Candor's own.
+fn field_type(field: &FieldDescriptor) -> String {
+    if field.is_map() {
+        if let Kind::Message(entry) = field.kind() {
+            let key = entry.map_entry_key_field();
+            let value = entry.map_entry_value_field();
+            return format!(
+                "map<{}, {}>",
+                kind_name(&key.kind()),
+                kind_name(&value.kind())
+            );
+        }
+    }
+    let kind = kind_name(&field.kind());
+    if field.is_list() {
+        format!("repeated {kind}")
+    } else if field
+        .containing_oneof()
+        .is_some_and(|oneof| oneof.is_synthetic())
+    {
+        format!("optional {kind}")
+    } else if let Some(oneof) = field.containing_oneof() {
+        format!("{kind} (one of `{}`)", oneof.name())
+    } else {
+        kind
+    }
+}
+
+fn kind_name(kind: &Kind) -> String {
+    let linked = |full_name: &str| {
+        if full_name.starts_with("candor.") {
+            format!("[`{full_name}`](#{})", anchor(full_name))
+        } else {
+            format!("`{full_name}`")
+        }
+    };
+    match kind {
+        Kind::Message(message) => linked(message.full_name()),
+        Kind::Enum(enumeration) => linked(enumeration.full_name()),
+        Kind::Double => "`double`".to_owned(),
+        Kind::Float => "`float`".to_owned(),
+        Kind::Int32 => "`int32`".to_owned(),
+        Kind::Int64 => "`int64`".to_owned(),
+        Kind::Uint32 => "`uint32`".to_owned(),
+        Kind::Uint64 => "`uint64`".to_owned(),
+        Kind::Sint32 => "`sint32`".to_owned(),
+        Kind::Sint64 => "`sint64`".to_owned(),
+        Kind::Fixed32 => "`fixed32`".to_owned(),
+        Kind::Fixed64 => "`fixed64`".to_owned(),
+        Kind::Sfixed32 => "`sfixed32`".to_owned(),
+        Kind::Sfixed64 => "`sfixed64`".to_owned(),
+        Kind::Bool => "`bool`".to_owned(),
+        Kind::String => "`string`".to_owned(),
+        Kind::Bytes => "`bytes`".to_owned(),
+    }
+}
+
+/// The leading and trailing comments at `path`, without the one space
+/// after `//`, trailing blanks trimmed.
+fn comment(file: &FileDescriptor, path: &[i32]) -> String {
+    let Some(info) = file.file_descriptor_proto().source_code_info.as_ref() else {
+        return String::new();
+    };
+    let Some(location) = info.location.iter().find(|location| location.path == path) else {
+        return String::new();
+    };
+    let text = [location.leading_comments(), location.trailing_comments()]
+        .iter()
+        .filter(|part| !part.trim().is_empty())
+        .map(|part| {
+            part.lines()
+                .map(|line| line.strip_prefix(' ').unwrap_or(line).trim_end())
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    text.trim().to_owned()
+}
+
+/// A comment as Markdown paragraphs (the proto comments are written as
+/// Markdown-friendly prose and `- ` lists).
+fn push_block(out: &mut String, text: &str) {
+    if !text.is_empty() {
+        out.push_str(text);
+        out.push_str("\n\n");
+    }
+}
+
+/// A comment on one table line: paragraphs kept apart with `<br>`, pipes
+/// escaped.
+fn cell(text: &str) -> String {
+    text.split("\n\n")
+        .map(|paragraph| {
+            paragraph
+                .lines()
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("<br>")
+        .replace('|', "\\|")
+}
+
+/// GitHub's heading anchor for a heading that is exactly `name` (dots
+/// dropped, lower case).
+fn anchor(name: &str) -> String {
+    name.chars()
+        .filter(|character| character.is_alphanumeric() || *character == '-' || *character == '_')
+        .flat_map(char::to_lowercase)
+        .collect()
+}
