@@ -170,16 +170,16 @@ fn with_nested(message: MessageDescriptor) -> Vec<MessageDescriptor> {
 /// The field's type as the proto file spells it, linked when it is one of
 /// Candor's own.
 fn field_type(field: &FieldDescriptor) -> String {
-    if field.is_map() {
-        if let Kind::Message(entry) = field.kind() {
-            let key = entry.map_entry_key_field();
-            let value = entry.map_entry_value_field();
-            return format!(
-                "map<{}, {}>",
-                kind_name(&key.kind()),
-                kind_name(&value.kind())
-            );
-        }
+    if field.is_map()
+        && let Kind::Message(entry) = field.kind()
+    {
+        let key = entry.map_entry_key_field();
+        let value = entry.map_entry_value_field();
+        return format!(
+            "map<{}, {}>",
+            kind_name(&key.kind()),
+            kind_name(&value.kind())
+        );
     }
     let kind = kind_name(&field.kind());
     if field.is_list() {
