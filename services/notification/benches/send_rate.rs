@@ -6,8 +6,11 @@
 //! the setting.
 //!
 //! `cargo bench -p candor-notification --bench send_rate -- --rate 200 --replicas 1,2,4 --seconds 60`
-//! (`--window 10`, `--concurrency 8`: SMTP_CONCURRENCY per replica). Needs
-//! PostgreSQL and RabbitMQ like the tests. `CANDOR_BENCH_SERVICE_BINARY`
+//! (`--window 10`, `--concurrency 1`: SMTP_CONCURRENCY per replica). Needs
+//! PostgreSQL and RabbitMQ like the tests. The testkit sink serves eight
+//! connections at once (a thread each; a ninth waits for one to close), so
+//! the replicas together must keep fewer open: one connection sends far
+//! more than 200 a second to the sink. `CANDOR_BENCH_SERVICE_BINARY`
 //! runs another build of the service (say, the one before a change).
 //!
 //! Windows: every window of `--window` seconds within the run (first to last
@@ -38,6 +41,9 @@ mod cpu;
 const INCIDENT_JSON: &str =
     include_str!("../../../crates/candor-proto/tests/data/breach_reported.json");
 const BATCH: usize = 500;
+/// SMTP connections the testkit sink serves at once, less one for the
+/// replicas' health probes.
+const SINK_CONNECTIONS: usize = 7;
 
 fn string_argument(name: &str) -> Option<String> {
     let arguments: Vec<String> = std::env::args().collect();
@@ -83,7 +89,7 @@ fn main() -> anyhow::Result<()> {
         rate: number_argument("--rate", 200.0),
         seconds: number_argument("--seconds", 60.0),
         window: number_argument("--window", 10.0),
-        concurrency: number_argument("--concurrency", 8.0) as usize,
+        concurrency: number_argument("--concurrency", 1.0) as usize,
     };
     anyhow::ensure!(settings.rate > 0.0, "--rate must be above 0");
     anyhow::ensure!(
@@ -95,6 +101,12 @@ fn main() -> anyhow::Result<()> {
         .split(',')
         .map(|count| count.trim().parse())
         .collect::<Result<_, _>>()?;
+    let most_replicas = replica_counts.iter().copied().max().unwrap_or(1);
+    anyhow::ensure!(
+        settings.concurrency >= 1 && most_replicas * settings.concurrency <= SINK_CONNECTIONS,
+        "{most_replicas} replicas × --concurrency {} connections: the sink serves {SINK_CONNECTIONS} at once",
+        settings.concurrency
+    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -228,11 +240,39 @@ where
     Ok(())
 }
 
+/// The running replicas; stopped (SIGTERM, then SIGKILL) when dropped, so
+/// a failed run leaves none behind (they would hold the bench lock).
+struct Replicas(Vec<Child>);
+
+impl Replicas {
+    fn pids(&self) -> Vec<u32> {
+        self.0.iter().map(Child::id).collect()
+    }
+}
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        for child in &self.0 {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status();
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for child in &mut self.0 {
+            while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// One replica count on a fresh database and namespace.
 async fn run(sink: &SmtpSink, replicas: usize, settings: Settings) -> anyhow::Result<Measured> {
     let environment = TestEnvironment::new().await?;
     let pool = environment.database.pool();
-    let mut children = vec![spawn_replica(&environment, sink, settings)?];
+    let mut children = Replicas(vec![spawn_replica(&environment, sink, settings)?]);
     // The first migrates; the others start on the migrated database.
     wait_until(Duration::from_secs(60), "the migrations", || async {
         let ready: Option<bool> =
@@ -245,7 +285,9 @@ async fn run(sink: &SmtpSink, replicas: usize, settings: Settings) -> anyhow::Re
     })
     .await?;
     for _ in 1..replicas {
-        children.push(spawn_replica(&environment, sink, settings)?);
+        children
+            .0
+            .push(spawn_replica(&environment, sink, settings)?);
     }
     // Every replica's sender runs once its lease is there (a build before
     // leases has none: then a few seconds for them to start).
@@ -312,12 +354,8 @@ async fn run(sink: &SmtpSink, replicas: usize, settings: Settings) -> anyhow::Re
     )
     .fetch_all(pool)
     .await?;
-    let service_ticks = |children: &[Child]| -> u64 {
-        children
-            .iter()
-            .map(|child| cpu::process_ticks(child.id()))
-            .sum()
-    };
+    let pids = children.pids();
+    let service_ticks = || -> u64 { pids.iter().map(|pid| cpu::process_ticks(*pid)).sum() };
     let backend_ticks = |backends: &[i32]| -> u64 {
         backends
             .iter()
@@ -332,7 +370,7 @@ async fn run(sink: &SmtpSink, replicas: usize, settings: Settings) -> anyhow::Re
         .await
     };
     let already = sink.message_count();
-    let service_before = service_ticks(&children);
+    let service_before = service_ticks();
     let backends_before = backend_ticks(&backends);
     let commits_before = commits().await?;
     let started = Instant::now();
@@ -366,26 +404,19 @@ async fn run(sink: &SmtpSink, replicas: usize, settings: Settings) -> anyhow::Re
     )
     .await?;
     let elapsed = started.elapsed().as_secs_f64();
-    let service_ms = (service_ticks(&children) - service_before) as f64 * 10.0;
+    let service_ms = (service_ticks() - service_before) as f64 * 10.0;
     let postgres_ms = (backend_ticks(&backends) - backends_before) as f64 * 10.0;
     // The bench's own queries (a count every 100 ms) are a few of these.
     let transactions = (commits().await? - commits_before) as f64;
 
-    let shares = replica_shares(pool, &id, &children).await?;
+    let shares = replica_shares(pool, &id, &pids).await?;
     let sent: Vec<DateTime<Utc>> = sqlx::query_scalar(
         "SELECT sent_at FROM email_jobs WHERE incident_id = $1 AND state = 'sent' ORDER BY sent_at",
     )
     .bind(&id)
     .fetch_all(pool)
     .await?;
-    for child in &children {
-        let _ = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status();
-    }
-    for mut child in children {
-        let _ = child.wait();
-    }
+    drop(children);
     sink.take_messages();
 
     let first = sent[0];
@@ -415,7 +446,7 @@ async fn run(sink: &SmtpSink, replicas: usize, settings: Settings) -> anyhow::Re
 async fn replica_shares(
     pool: &sqlx::PgPool,
     incident_id: &str,
-    children: &[Child],
+    pids: &[u32],
 ) -> anyhow::Result<Vec<f64>> {
     let has_leases: Option<bool> =
         sqlx::query_scalar("SELECT to_regclass('sender_leases') IS NOT NULL")
@@ -436,9 +467,9 @@ async fn replica_shares(
         .filter_map(|(holder, count)| Some((holder.rsplit('/').next()?.parse().ok()?, count)))
         .collect();
     let total: i64 = by_pid.values().sum();
-    Ok(children
+    Ok(pids
         .iter()
-        .map(|child| by_pid.get(&child.id()).copied().unwrap_or(0) as f64 / total.max(1) as f64)
+        .map(|pid| by_pid.get(pid).copied().unwrap_or(0) as f64 / total.max(1) as f64)
         .collect())
 }
 

@@ -129,14 +129,15 @@ async fn a_killed_replica_s_notices_are_sent_by_the_other_within_seconds() {
     let sink = SmtpSink::start().unwrap();
     // Two acceptances a second per connection while replica A sends: it
     // claims every notice at once (its window is larger than the
-    // incident), so they sit in `sending` under its lease.
+    // incident), so they sit in `sending` under its lease. Three
+    // connections each: the sink serves eight at once.
     sink.set_accept_delay(Duration::from_millis(500));
     let binary = environment
         .binary(env!("CARGO_BIN_EXE_candor-notification"))
         .env("SMTP_URL", sink.url())
         .env("ORGANISATION_NAME", "Candor Books")
         .env("SEND_RATE_PER_SECOND", "0")
-        .env("SMTP_CONCURRENCY", "4")
+        .env("SMTP_CONCURRENCY", "3")
         .env("THREAD_LINK_WAIT_SECONDS", "0")
         .env("SEND_RETRY_INITIAL_MS", "100")
         .env("SENDER_LEASE_SECONDS", "4");
