@@ -38,6 +38,10 @@ use lettre::transport::smtp::extension::ClientId;
 use sqlx::Connection as _;
 use uuid::Uuid;
 
+#[path = "support/cpu.rs"]
+mod cpu;
+use cpu::{process_ticks, stat_ticks};
+
 const INCIDENT_JSON: &str =
     include_str!("../../../crates/candor-proto/tests/data/breach_reported.json");
 const BATCH: usize = 500;
@@ -555,24 +559,6 @@ async fn service_run(
         _ => f64::INFINITY,
     };
     Ok((count as f64 / span, wall, peak_rss, cpu, scrapes))
-}
-
-/// utime + stime of a process or thread from its `stat` file, in clock
-/// ticks (0 when unreadable).
-fn stat_ticks(path: &str) -> u64 {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|stat| {
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            let user: u64 = fields.get(11)?.parse().ok()?;
-            let system: u64 = fields.get(12)?.parse().ok()?;
-            Some(user + system)
-        })
-        .unwrap_or(0)
-}
-
-fn process_ticks(pid: u32) -> u64 {
-    stat_ticks(&format!("/proc/{pid}/stat"))
 }
 
 /// The testkit sink's threads in this process (named `smtp-sink…`).

@@ -111,11 +111,19 @@ pub struct Config {
     #[arg(long, env = "SEND_RETRY_MAX_MS", default_value_t = 900_000, value_parser = clap::value_parser!(u64).range(1..=86_400_000))]
     pub send_retry_max_ms: u64,
 
-    /// Seconds after which a job still SENDING is taken for abandoned (its
-    /// replica stopped) and queued again, counted as possibly re-sent. A
-    /// running replica refreshes the jobs it holds every third of this.
+    /// Seconds after which a job left SENDING without a sender lease (claimed
+    /// by a release before leases, which refreshed the jobs it held) is
+    /// taken for abandoned and queued again, counted as possibly re-sent.
     #[arg(long, env = "SENDING_STALE_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub sending_stale_seconds: u64,
+
+    /// Seconds a replica's sender lease lasts unrenewed; it is renewed every
+    /// third of this. When a replica dies, the notices it held SENDING are
+    /// queued again (counted as possibly re-sent) about this long after its
+    /// last renewal; a replica that cannot renew for most of this stops
+    /// sending under it.
+    #[arg(long, env = "SENDER_LEASE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(3..=600))]
+    pub sender_lease_seconds: u64,
 
     /// How long a batch waits for its incident (PARKED_MESSAGE_TTL_SECONDS).
     #[command(flatten)]

@@ -140,6 +140,7 @@ impl App {
                 retry_initial: Duration::from_millis(config.send_retry_initial_ms),
                 retry_max: Duration::from_millis(config.send_retry_max_ms),
                 stale_after: Duration::from_secs(config.sending_stale_seconds),
+                lease: Duration::from_secs(config.sender_lease_seconds),
             },
             wake,
             self.delivery_metrics.clone(),

@@ -74,14 +74,14 @@ impl DeliveryMetrics {
     }
 
     /// Counts the sent and failed outcomes of a written batch.
-    pub fn recorded(&self, outcomes: &[Outcome]) {
+    pub fn recorded<'a>(&self, outcomes: impl Iterator<Item = &'a Outcome>) {
         for outcome in outcomes {
             match outcome {
                 Outcome::Sent { .. } => self.sent.inc(),
                 Outcome::Failed { class, .. } => {
                     self.failed.with_label_values(&[class.as_str()]).inc();
                 }
-                Outcome::Retry { .. } | Outcome::Suppressed { .. } => {}
+                Outcome::Retry { .. } | Outcome::Suppressed { .. } | Outcome::Released { .. } => {}
             }
         }
     }

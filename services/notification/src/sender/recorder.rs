@@ -1,5 +1,6 @@
 //! The outcome recorder: writes what became of each sent job, many outcomes
-//! per transaction, and lets go of the written jobs.
+//! per transaction (each only if its job is still held under the lease it
+//! was claimed under), and lets go of the written jobs.
 
 use std::time::Duration;
 
@@ -7,9 +8,9 @@ use candor_platform::messaging::Backoff;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 
-use super::refresher::HeldJobs;
+use super::held::HeldJobs;
 use crate::metrics::DeliveryMetrics;
-use crate::store::claims::{self, Outcome};
+use crate::store::claims::{self, ClaimedOutcome};
 
 /// Most outcomes written in one transaction.
 const RECORD_BATCH: usize = 1000;
@@ -28,7 +29,7 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(10);
 /// counted in `metrics`.
 pub(super) async fn record_outcomes(
     pool: PgPool,
-    mut received: mpsc::Receiver<Outcome>,
+    mut received: mpsc::Receiver<ClaimedOutcome>,
     held: HeldJobs,
     metrics: DeliveryMetrics,
 ) {
@@ -50,18 +51,18 @@ pub(super) async fn record_outcomes(
             tracing::warn!(error = %error, outcomes = batch.len(), "recording outcomes failed, retrying");
             tokio::time::sleep(backoff.next_delay()).await;
         }
-        held.let_go(batch.iter().map(Outcome::job_id));
-        metrics.recorded(&batch);
+        held.let_go(batch.iter().map(|written| written.claim));
+        metrics.recorded(batch.iter().map(|written| &written.outcome));
         batch.clear();
     }
 }
 
 /// Writes one batch of outcomes in one transaction.
-async fn write(pool: &PgPool, batch: &[Outcome]) -> Result<(), sqlx::Error> {
+async fn write(pool: &PgPool, batch: &[ClaimedOutcome]) -> Result<(), sqlx::Error> {
     let mut transaction = pool.begin().await?;
     // Not waiting for the WAL flush is safe here: if PostgreSQL loses this
-    // commit in a crash, the jobs stay SENDING and are requeued as possibly
-    // re-sent, which the report counts.
+    // commit in a crash, the jobs stay SENDING under a lease that then
+    // lapses, and are requeued as possibly re-sent, which the report counts.
     claims::commit_without_flush_wait(&mut transaction).await?;
     claims::plan_for_actual_parameters(&mut transaction).await?;
     claims::record_outcomes(&mut transaction, batch).await?;

@@ -4,6 +4,10 @@
 //! handing the outcome to the recorder. A task per job meant a spawn and,
 //! with more tasks than connections, a wait for a pool slot and a wake-up per
 //! message; a worker keeps its connection from one job to the next.
+//!
+//! Right before its SMTP transaction a worker checks that the lease the job
+//! was claimed under still holds ([`LeaseState::holds`]); if it lapsed, the
+//! job is given back unsent (another replica may have it by now).
 
 use std::sync::Arc;
 
@@ -15,17 +19,16 @@ use prost::Message as _;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use uuid::Uuid;
 
 use super::claimer::QueuedJob;
-use super::refresher::HeldJobs;
+use super::lease::LeaseState;
 use crate::notice::{
     HeldData, IncidentContext, NoticeCache, PreparedNotice, RenderError, Renderer,
     TransactionalContent, without_panics,
 };
 use crate::smtp::{SmtpError, SmtpPool};
 use crate::store::JobKind;
-use crate::store::claims::{ClaimedJob, Outcome};
+use crate::store::claims::{ClaimedJob, ClaimedOutcome, Outcome};
 use crate::store::failures::FailureClass;
 
 /// The claimed jobs, shared by the workers (one takes each).
@@ -35,8 +38,7 @@ type SharedQueue = Arc<tokio::sync::Mutex<mpsc::UnboundedReceiver<QueuedJob>>>;
 pub(super) struct Workers {
     deliverer: Arc<Deliverer>,
     queued: SharedQueue,
-    outcomes: mpsc::Sender<Outcome>,
-    held: HeldJobs,
+    outcomes: mpsc::Sender<ClaimedOutcome>,
     running: JoinSet<()>,
 }
 
@@ -45,15 +47,13 @@ impl Workers {
     pub(super) fn start(
         deliverer: Arc<Deliverer>,
         queued: mpsc::UnboundedReceiver<QueuedJob>,
-        outcomes: mpsc::Sender<Outcome>,
-        held: HeldJobs,
+        outcomes: mpsc::Sender<ClaimedOutcome>,
         concurrency: usize,
     ) -> Self {
         let mut workers = Self {
             deliverer,
             queued: Arc::new(tokio::sync::Mutex::new(queued)),
             outcomes,
-            held,
             running: JoinSet::new(),
         };
         for _ in 0..concurrency.max(1) {
@@ -67,7 +67,6 @@ impl Workers {
             self.deliverer.clone(),
             self.queued.clone(),
             self.outcomes.clone(),
-            self.held.clone(),
         ));
     }
 
@@ -92,36 +91,48 @@ impl Workers {
 async fn send_queued(
     deliverer: Arc<Deliverer>,
     queued: SharedQueue,
-    outcomes: mpsc::Sender<Outcome>,
-    held: HeldJobs,
+    outcomes: mpsc::Sender<ClaimedOutcome>,
 ) {
     loop {
         let next = queued.lock().await.recv().await;
         let Some((job, permit)) = next else { break };
         let mut handover = Handover {
-            job_id: Some(job.job_id),
-            held: &held,
+            unfinished: Some(ClaimedOutcome {
+                claim: job.claim,
+                outcome: Outcome::Released {
+                    job_id: job.job_id,
+                    possibly_sent: true,
+                },
+            }),
+            outcomes: &outcomes,
         };
+        let claim = job.claim;
         let outcome = deliverer.deliver(job).await;
-        let _ = outcomes.send(outcome).await;
-        // The recorder lets go of the job once its outcome is written.
-        handover.job_id = None;
+        handover.unfinished = None;
+        let _ = outcomes.send(ClaimedOutcome { claim, outcome }).await;
         drop(permit);
     }
 }
 
-/// Lets go of a job whose worker panicked before handing its outcome to the
-/// recorder: no longer kept fresh, it is requeued as abandoned (and counted
-/// as possibly re-sent) like a job of a stopped replica.
+/// Gives back a job whose worker panicked before handing its outcome to the
+/// recorder: queued again as possibly re-sent (the panic may have come
+/// during its SMTP transaction). Left SENDING, it would wait for the end of
+/// the replica's lease.
 struct Handover<'a> {
-    job_id: Option<Uuid>,
-    held: &'a HeldJobs,
+    unfinished: Option<ClaimedOutcome>,
+    outcomes: &'a mpsc::Sender<ClaimedOutcome>,
 }
 
 impl Drop for Handover<'_> {
     fn drop(&mut self) {
-        if let Some(job_id) = self.job_id {
-            self.held.let_go(std::iter::once(job_id));
+        let Some(outcome) = self.unfinished.take() else {
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Full(outcome)) = self.outcomes.try_send(outcome) {
+            let outcomes = self.outcomes.clone();
+            tokio::spawn(async move {
+                let _ = outcomes.send(outcome).await;
+            });
         }
     }
 }
@@ -140,6 +151,9 @@ pub(super) struct Deliverer {
     pub(super) max_attempts: u32,
     /// The delay before a job's next attempt, by its attempts so far.
     pub(super) retry: Backoff,
+    /// The replica's lease: a job is sent only while the lease it was
+    /// claimed under holds.
+    pub(super) lease: Arc<LeaseState>,
 }
 
 impl Deliverer {
@@ -164,6 +178,12 @@ impl Deliverer {
                 };
             }
         };
+        if !self.lease.holds(job.claim.lease_id) {
+            return Outcome::Released {
+                job_id,
+                possibly_sent: false,
+            };
+        }
         match self.smtp.send(&email.0, &email.1).await {
             Ok(()) => Outcome::Sent {
                 job_id,

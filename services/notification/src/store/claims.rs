@@ -1,7 +1,9 @@
 //! The sender's side of the jobs table: the shared rate bucket, claiming
 //! due jobs from `email_queue` (`FOR UPDATE SKIP LOCKED`, so replicas share
-//! the work), recording outcomes in bulk (a retry goes back into the
-//! queue), and requeuing abandoned SENDING jobs.
+//! the work) under a sender lease ([`super::leases`]), recording outcomes in
+//! bulk (a retry goes back into the queue) for jobs still held under the
+//! lease they were claimed under, and requeuing SENDING jobs left without a
+//! lease.
 
 use std::collections::{HashMap, HashSet};
 
@@ -11,6 +13,7 @@ use uuid::Uuid;
 
 use super::JobKind;
 use super::failures::FailureClass;
+use super::leases::ClaimRef;
 
 /// Plans the rest of this transaction's statements for their actual
 /// parameters and table sizes. A connection otherwise keeps a generic plan
@@ -37,14 +40,17 @@ pub async fn commit_without_flush_wait(connection: &mut PgConnection) -> Result<
 }
 
 /// Takes up to `wanted` send tokens from the bucket every replica shares
-/// (`rate` tokens per second, at most `burst` saved). Must run in the same
-/// transaction as the claim and [`return_tokens`]: the row lock serialises
+/// (`rate` tokens per second, at most `burst` saved), but only once at
+/// least `least` of them (or `wanted`, if fewer) are there: claims of a few
+/// tokens at a time rather than one claim per token. Must run in the same
+/// transaction as the claim and [`spend_tokens`]: the row lock serialises
 /// the replicas. Returns the tokens granted and, when none, the seconds
-/// until the next one.
+/// until enough are there.
 pub async fn take_tokens(
     connection: &mut PgConnection,
     rate: f64,
     burst: f64,
+    least: usize,
     wanted: usize,
 ) -> Result<(usize, f64), sqlx::Error> {
     let available = sqlx::query_scalar!(
@@ -58,14 +64,14 @@ pub async fn take_tokens(
     .fetch_one(connection)
     .await?;
     let whole = available.max(0.0).floor();
+    let needed = least.clamp(1, wanted.max(1));
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let granted = (whole as usize).min(wanted);
-    let wait = if granted == 0 {
-        ((1.0 - available) / rate).max(0.001)
-    } else {
-        0.0
-    };
-    Ok((granted, wait))
+    let whole = whole as usize;
+    if whole < needed {
+        let wait = ((needed as f64 - available) / rate).max(0.001);
+        return Ok((0, wait));
+    }
+    Ok((whole.min(wanted), 0.0))
 }
 
 /// Spends `used` tokens taken with [`take_tokens`].
@@ -98,14 +104,19 @@ pub struct ClaimedJob {
     pub thread_url: Option<String>,
     /// The address failed permanently before: do not send.
     pub address_suppressed: bool,
+    /// The claim (and so the lease) it was claimed under.
+    pub claim: ClaimRef,
 }
 
 /// Claims up to `limit` due jobs, transactional emails first, and marks them
-/// SENDING. Queue rows another replica holds are skipped; the rows taken
-/// leave the queue, and those of jobs no longer QUEUED (suppressed since)
-/// are dropped without a claim.
+/// SENDING under `claim` (recorded in `sender_claims` for the reaper). Queue
+/// rows another replica holds are skipped; the rows taken leave the queue,
+/// and those of jobs no longer QUEUED (suppressed since) are dropped without
+/// a claim. The caller must hold the claim's lease with
+/// [`super::leases::lock_live`] in the same transaction.
 pub async fn claim_due(
     connection: &mut PgConnection,
+    claim: ClaimRef,
     limit: usize,
 ) -> Result<Vec<ClaimedJob>, sqlx::Error> {
     // `= ANY(ARRAY(…))` rather than joins: a plan for a `LIMIT` it cannot
@@ -120,13 +131,23 @@ pub async fn claim_due(
                 ORDER BY priority, next_attempt_at \
                 LIMIT $1 \
                 FOR UPDATE SKIP LOCKED)) \
-            RETURNING job_id) \
-         UPDATE email_jobs j \
-            SET state = 'sending', attempts = j.attempts + 1, updated_at = now() \
-          WHERE j.job_id = ANY(ARRAY(SELECT job_id FROM taken)) AND j.state = 'queued' \
-         RETURNING j.job_id, j.kind AS \"kind: JobKind\", j.incident_id, j.to_address, \
-                   j.display_name, j.content, j.message_id, j.attempts",
+            RETURNING job_id), \
+         claimed AS ( \
+            UPDATE email_jobs j \
+               SET state = 'sending', attempts = j.attempts + 1, updated_at = now(), claimed_by = $2 \
+             WHERE j.job_id = ANY(ARRAY(SELECT job_id FROM taken)) AND j.state = 'queued' \
+            RETURNING j.job_id, j.kind, j.incident_id, j.to_address, j.display_name, j.content, \
+                      j.message_id, j.attempts), \
+         noted AS ( \
+            INSERT INTO sender_claims (lease_id, claim_number, job_ids) \
+            SELECT $2, $3, array_agg(job_id) FROM claimed HAVING count(*) > 0) \
+         SELECT job_id AS \"job_id!\", kind AS \"kind!: JobKind\", incident_id, \
+                to_address AS \"to_address!\", display_name AS \"display_name!\", content, \
+                message_id AS \"message_id!\", attempts AS \"attempts!\" \
+         FROM claimed",
         limit,
+        claim.lease_id,
+        claim.number,
     )
     .fetch_all(&mut *connection)
     .await?;
@@ -144,6 +165,7 @@ pub async fn claim_due(
             attempts: row.attempts,
             thread_url: None,
             address_suppressed: false,
+            claim,
         })
         .collect();
     if !jobs.is_empty() {
@@ -226,6 +248,10 @@ pub enum Outcome {
     },
     /// Not sent on purpose (the address is on the suppression list).
     Suppressed { job_id: Uuid },
+    /// Given back to the queue: not sent because the lease lapsed before
+    /// its SMTP transaction (the attempt is not counted), or
+    /// `possibly_sent` because its worker died during it.
+    Released { job_id: Uuid, possibly_sent: bool },
 }
 
 impl Outcome {
@@ -235,39 +261,39 @@ impl Outcome {
             Self::Sent { job_id, .. }
             | Self::Retry { job_id, .. }
             | Self::Failed { job_id, .. }
-            | Self::Suppressed { job_id } => *job_id,
+            | Self::Suppressed { job_id }
+            | Self::Released { job_id, .. } => *job_id,
         }
     }
 }
 
-/// Marks jobs this replica still holds as SENDING (claimed, outcome not yet
-/// written) as alive, so [`requeue_stale`] leaves them alone however long
-/// they wait behind a slow SMTP server. A HOT update: `updated_at` is not
-/// indexed.
-pub async fn keep_claims_fresh(
-    connection: &mut PgConnection,
-    job_ids: &[Uuid],
-) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query!(
-        "UPDATE email_jobs SET updated_at = now() WHERE job_id = ANY($1) AND state = 'sending'",
-        job_ids,
-    )
-    .execute(connection)
-    .await?
-    .rows_affected())
+/// An outcome and the claim its job was claimed under: it is written only
+/// if the job is still SENDING under that claim's lease (not requeued by a
+/// reaper since, nor claimed again).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClaimedOutcome {
+    /// The claim the job was sent under.
+    pub claim: ClaimRef,
+    /// What became of it.
+    pub outcome: Outcome,
 }
 
-/// Records outcomes in a few set-based statements (one per kind).
+/// Records outcomes in a few set-based statements (one per kind), each only
+/// for jobs still SENDING under the lease they were claimed under: an
+/// outcome that comes after a reaper requeued its job (the lease lapsed)
+/// changes nothing but the suppression list.
 pub async fn record_outcomes(
     connection: &mut PgConnection,
-    outcomes: &[Outcome],
+    outcomes: &[ClaimedOutcome],
 ) -> Result<(), sqlx::Error> {
-    let mut sent = (Vec::new(), Vec::new(), Vec::new());
-    let mut retry = (Vec::new(), Vec::new(), Vec::new());
-    let mut failed = (Vec::new(), Vec::new(), Vec::new());
+    let mut sent = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut retry = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut failed = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut suppress = (Vec::new(), Vec::new());
-    let mut suppressed = Vec::new();
-    for outcome in outcomes {
+    let mut suppressed = (Vec::new(), Vec::new());
+    let mut released = (Vec::new(), Vec::new(), Vec::new());
+    for ClaimedOutcome { claim, outcome } in outcomes {
+        let lease = claim.lease_id;
         match outcome {
             Outcome::Sent {
                 job_id,
@@ -275,8 +301,9 @@ pub async fn record_outcomes(
                 without_thread_link,
             } => {
                 sent.0.push(*job_id);
-                sent.1.push(*sent_at);
-                sent.2.push(*without_thread_link);
+                sent.1.push(lease);
+                sent.2.push(*sent_at);
+                sent.3.push(*without_thread_link);
             }
             Outcome::Retry {
                 job_id,
@@ -284,8 +311,9 @@ pub async fn record_outcomes(
                 next_attempt_at,
             } => {
                 retry.0.push(*job_id);
-                retry.1.push(error.clone());
-                retry.2.push(*next_attempt_at);
+                retry.1.push(lease);
+                retry.2.push(error.clone());
+                retry.3.push(*next_attempt_at);
             }
             Outcome::Failed {
                 job_id,
@@ -294,25 +322,39 @@ pub async fn record_outcomes(
                 class,
             } => {
                 failed.0.push(*job_id);
-                failed.1.push(error.clone());
-                failed.2.push(class.as_str());
+                failed.1.push(lease);
+                failed.2.push(error.clone());
+                failed.3.push(class.as_str());
                 if let Some(address) = address {
                     suppress.0.push(address.to_lowercase());
                     suppress.1.push(error.clone());
                 }
             }
-            Outcome::Suppressed { job_id } => suppressed.push(*job_id),
+            Outcome::Suppressed { job_id } => {
+                suppressed.0.push(*job_id);
+                suppressed.1.push(lease);
+            }
+            Outcome::Released {
+                job_id,
+                possibly_sent,
+            } => {
+                released.0.push(*job_id);
+                released.1.push(lease);
+                released.2.push(*possibly_sent);
+            }
         }
     }
     if !sent.0.is_empty() {
         sqlx::query!(
             "UPDATE email_jobs j SET state = 'sent', sent_at = t.sent_at, updated_at = now(), \
                     sent_without_thread_link = t.without_link, content = NULL \
-             FROM UNNEST($1::uuid[], $2::timestamptz[], $3::bool[]) AS t(job_id, sent_at, without_link) \
-             WHERE j.job_id = t.job_id AND j.state = 'sending'",
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::bool[]) \
+                  AS t(job_id, lease_id, sent_at, without_link) \
+             WHERE j.job_id = t.job_id AND j.state = 'sending' AND j.claimed_by = t.lease_id",
             &sent.0,
             &sent.1,
             &sent.2,
+            &sent.3,
         )
         .execute(&mut *connection)
         .await?;
@@ -321,15 +363,17 @@ pub async fn record_outcomes(
         sqlx::query!(
             "WITH retried AS ( \
                 UPDATE email_jobs j SET state = 'queued', last_error = t.error, \
-                       next_attempt_at = t.next_attempt_at, updated_at = now() \
-                FROM UNNEST($1::uuid[], $2::text[], $3::timestamptz[]) AS t(job_id, error, next_attempt_at) \
-                WHERE j.job_id = t.job_id AND j.state = 'sending' \
+                       next_attempt_at = t.next_attempt_at, updated_at = now(), claimed_by = NULL \
+                FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[]) \
+                     AS t(job_id, lease_id, error, next_attempt_at) \
+                WHERE j.job_id = t.job_id AND j.state = 'sending' AND j.claimed_by = t.lease_id \
                 RETURNING j.job_id, j.priority, j.next_attempt_at, j.incident_id) \
              INSERT INTO email_queue (job_id, priority, next_attempt_at, incident_id) \
              SELECT job_id, priority, next_attempt_at, incident_id FROM retried",
             &retry.0,
             &retry.1,
             &retry.2,
+            &retry.3,
         )
         .execute(&mut *connection)
         .await?;
@@ -338,11 +382,13 @@ pub async fn record_outcomes(
         sqlx::query!(
             "UPDATE email_jobs j SET state = 'failed', last_error = t.error, updated_at = now(), \
                     content = NULL, failure_class = t.class \
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS t(job_id, error, class) \
-             WHERE j.job_id = t.job_id AND j.state = 'sending'",
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) \
+                  AS t(job_id, lease_id, error, class) \
+             WHERE j.job_id = t.job_id AND j.state = 'sending' AND j.claimed_by = t.lease_id",
             &failed.0,
             &failed.1,
-            &failed.2 as _,
+            &failed.2,
+            &failed.3 as _,
         )
         .execute(&mut *connection)
         .await?;
@@ -357,12 +403,35 @@ pub async fn record_outcomes(
         .execute(&mut *connection)
         .await?;
     }
-    if !suppressed.is_empty() {
+    if !suppressed.0.is_empty() {
         sqlx::query!(
-            "UPDATE email_jobs SET state = 'suppressed', suppression_reason = 1, updated_at = now(), \
+            "UPDATE email_jobs j SET state = 'suppressed', suppression_reason = 1, updated_at = now(), \
                     content = NULL \
-             WHERE job_id = ANY($1) AND state = 'sending'",
-            &suppressed,
+             FROM UNNEST($1::uuid[], $2::uuid[]) AS t(job_id, lease_id) \
+             WHERE j.job_id = t.job_id AND j.state = 'sending' AND j.claimed_by = t.lease_id",
+            &suppressed.0,
+            &suppressed.1,
+        )
+        .execute(&mut *connection)
+        .await?;
+    }
+    if !released.0.is_empty() {
+        // Not sent: the claim's attempt is given back. Possibly sent (its
+        // worker died mid-transaction): counted as possibly re-sent.
+        sqlx::query!(
+            "WITH released AS ( \
+                UPDATE email_jobs j SET state = 'queued', next_attempt_at = now(), updated_at = now(), \
+                       claimed_by = NULL, \
+                       attempts = CASE WHEN t.possibly_sent THEN j.attempts ELSE j.attempts - 1 END, \
+                       possibly_resent = j.possibly_resent OR t.possibly_sent \
+                FROM UNNEST($1::uuid[], $2::uuid[], $3::bool[]) AS t(job_id, lease_id, possibly_sent) \
+                WHERE j.job_id = t.job_id AND j.state = 'sending' AND j.claimed_by = t.lease_id \
+                RETURNING j.job_id, j.priority, j.next_attempt_at, j.incident_id) \
+             INSERT INTO email_queue (job_id, priority, next_attempt_at, incident_id) \
+             SELECT job_id, priority, next_attempt_at, incident_id FROM released",
+            &released.0,
+            &released.1,
+            &released.2,
         )
         .execute(connection)
         .await?;
@@ -370,17 +439,23 @@ pub async fn record_outcomes(
     Ok(())
 }
 
-/// Queues again the jobs left SENDING and not kept fresh for longer than
-/// `stale_seconds` (their replica stopped) and marks them possibly re-sent.
+/// Queues again the jobs left SENDING without a live lease (claimed by a
+/// release before leases, whose replica refreshed them while it held them)
+/// and not refreshed for longer than `stale_seconds`, and marks them
+/// possibly re-sent. Jobs of a live lease are the reaper's, however old.
+/// Scans the jobs table (nothing the sender changes is indexed); run it
+/// rarely.
 pub async fn requeue_stale(
     connection: &mut PgConnection,
     stale_seconds: f64,
 ) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query!(
         "WITH requeued AS ( \
-            UPDATE email_jobs SET state = 'queued', possibly_resent = true, next_attempt_at = now(), \
-                   updated_at = now() \
+            UPDATE email_jobs j SET state = 'queued', possibly_resent = true, next_attempt_at = now(), \
+                   updated_at = now(), claimed_by = NULL \
             WHERE state = 'sending' AND updated_at < now() - make_interval(secs => $1) \
+              AND (claimed_by IS NULL \
+                   OR NOT EXISTS (SELECT 1 FROM sender_leases l WHERE l.lease_id = j.claimed_by)) \
             RETURNING job_id, priority, next_attempt_at, incident_id) \
          INSERT INTO email_queue (job_id, priority, next_attempt_at, incident_id) \
          SELECT job_id, priority, next_attempt_at, incident_id FROM requeued",

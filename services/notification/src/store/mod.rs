@@ -7,6 +7,7 @@ pub mod failures;
 pub mod incidents;
 pub mod jobs;
 pub mod kind;
+pub mod leases;
 pub mod progress;
 
 pub use kind::JobKind;

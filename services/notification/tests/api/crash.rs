@@ -1,14 +1,16 @@
 //! The real binary killed with SIGKILL while emails are in flight: after a
 //! restart every member has the notice, and the re-sends are no more than
-//! the progress report's `possibly_resent`.
+//! the progress report's `possibly_resent`. With two replicas, the one left
+//! sends what the killed one held within seconds, once its lease lapsed.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use candor_testkit::binary::{RunningBinary, ServiceBinary, free_port};
 use candor_testkit::environment::TestEnvironment;
 use candor_testkit::smtp::SmtpSink;
+use uuid::Uuid;
 
 use crate::helpers::*;
 
@@ -49,7 +51,7 @@ async fn a_killed_sender_resends_at_most_what_it_reports_as_possibly_resent() {
         .env("SMTP_CONCURRENCY", "4")
         .env("THREAD_LINK_WAIT_SECONDS", "0")
         .env("SEND_RETRY_INITIAL_MS", "100")
-        .env("SENDING_STALE_SECONDS", "3");
+        .env("SENDER_LEASE_SECONDS", "3");
     let (first, port) = spawn(&binary);
     grpc_client(port).await;
     environment.broker.declare_all().await.unwrap();
@@ -110,4 +112,135 @@ async fn a_killed_sender_resends_at_most_what_it_reports_as_possibly_resent() {
         progress.possibly_resent
     );
     second.terminate(Duration::from_secs(30)).unwrap();
+}
+
+/// The leases in the database.
+async fn leases(pool: &sqlx::PgPool) -> Vec<Uuid> {
+    sqlx::query_scalar("SELECT lease_id FROM sender_leases ORDER BY started_at")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_killed_replica_s_notices_are_sent_by_the_other_within_seconds() {
+    const REPLICA_MEMBERS: usize = 120;
+    let environment = TestEnvironment::new().await.unwrap();
+    let sink = SmtpSink::start().unwrap();
+    // Two acceptances a second per connection while replica A sends: it
+    // claims every notice at once (its window is larger than the
+    // incident), so they sit in `sending` under its lease. Three
+    // connections each: the sink serves eight at once.
+    sink.set_accept_delay(Duration::from_millis(500));
+    let binary = environment
+        .binary(env!("CARGO_BIN_EXE_candor-notification"))
+        .env("SMTP_URL", sink.url())
+        .env("ORGANISATION_NAME", "Candor Books")
+        .env("SEND_RATE_PER_SECOND", "0")
+        .env("SMTP_CONCURRENCY", "3")
+        .env("THREAD_LINK_WAIT_SECONDS", "0")
+        .env("SEND_RETRY_INITIAL_MS", "100")
+        .env("SENDER_LEASE_SECONDS", "4");
+    let (replica_a, port) = spawn(&binary);
+    grpc_client(port).await;
+    environment.broker.declare_all().await.unwrap();
+
+    let incident = incident();
+    let id = incident.incident_id.clone();
+    let affected = accounts(REPLICA_MEMBERS);
+    publish(&environment, &incident).await;
+    publish(&environment, &batch(&id, 1, &affected)).await;
+    let pool = environment.database.pool();
+    let lease_a = eventually(LONG, "replica A sending under its lease", || async {
+        let leases = leases(pool).await;
+        let sent = count_jobs(pool, &id, "sent").await;
+        let sending = count_jobs(pool, &id, "sending").await;
+        (leases.len() == 1 && sent >= 8 && sending > 0).then(|| leases[0])
+    })
+    .await;
+
+    let (replica_b, port) = spawn(&binary);
+    let client = grpc_client(port).await;
+    let lease_b = eventually(LONG, "replica B's lease", || async {
+        leases(pool)
+            .await
+            .into_iter()
+            .find(|lease| *lease != lease_a)
+    })
+    .await;
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &replica_a.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let killed_at = Instant::now();
+    drop(replica_a);
+    sink.set_accept_delay(Duration::ZERO);
+    let held_by_a: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT job_id FROM email_jobs WHERE incident_id = $1 AND state = 'sending' AND claimed_by = $2",
+    )
+    .bind(&id)
+    .bind(lease_a)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert!(!held_by_a.is_empty(), "the kill caught notices in flight");
+
+    let deadline = Duration::from_secs(15).saturating_sub(killed_at.elapsed());
+    let progress = progress_when(
+        &client,
+        &id,
+        deadline,
+        "every notice sent within 15 s of the kill",
+        |progress| progress.sent == REPLICA_MEMBERS as u64,
+    )
+    .await;
+    eprintln!(
+        "every notice sent {:.1} s after the kill; replica A held {} of them",
+        killed_at.elapsed().as_secs_f64(),
+        held_by_a.len()
+    );
+
+    // What A held went back to the queue and out through B, counted as
+    // possibly re-sent.
+    let taken_over: Vec<(String, Option<Uuid>, bool)> = sqlx::query_as(
+        "SELECT state, claimed_by, possibly_resent FROM email_jobs WHERE job_id = ANY($1)",
+    )
+    .bind(&held_by_a)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    for (state, claimed_by, possibly_resent) in &taken_over {
+        assert_eq!(state, "sent");
+        assert_eq!(*claimed_by, Some(lease_b), "sent by replica B");
+        assert!(possibly_resent);
+    }
+    assert_eq!(progress.possibly_resent, held_by_a.len() as u64);
+
+    // One notice per member, but for those counted possibly re-sent (the
+    // sink had taken a few of A's unacknowledged).
+    let possibly_resent: Vec<String> = sqlx::query_scalar(
+        "SELECT lower(to_address) FROM email_jobs WHERE incident_id = $1 AND possibly_resent",
+    )
+    .bind(&id)
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut received: HashMap<String, usize> = HashMap::new();
+    for message in sink.messages() {
+        *received.entry(message.to[0].to_lowercase()).or_default() += 1;
+    }
+    assert_eq!(received.len(), REPLICA_MEMBERS, "every member, nobody else");
+    for (address, count) in &received {
+        if possibly_resent.contains(address) {
+            assert!(*count <= 2, "{address} got {count} notices");
+        } else {
+            assert_eq!(*count, 1, "{address} got {count} notices");
+        }
+    }
+
+    // B's shutdown ends its lease; A's was reaped.
+    let exited = replica_b.terminate(Duration::from_secs(30)).unwrap();
+    assert!(exited.status.success(), "{}", exited.stderr);
+    assert!(leases(pool).await.is_empty(), "no lease left behind");
 }

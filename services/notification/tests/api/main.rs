@@ -8,6 +8,7 @@ mod crash;
 mod delivery;
 mod failures;
 mod helpers;
+mod leases;
 mod member_notices;
 mod metrics;
 mod notices;
