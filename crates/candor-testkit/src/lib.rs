@@ -21,5 +21,6 @@ pub mod proxy;
 pub mod rabbitmq;
 pub mod service;
 pub mod smtp;
+pub mod storage;
 pub mod tls;
 pub mod tracing;
