@@ -3,7 +3,8 @@
 //!
 //! The four services run as their real binaries (separate processes, so
 //! each one's memory is its own) against fresh databases, a fresh RabbitMQ
-//! namespace and the testkit SMTP sink (no send-rate limit). Build first:
+//! namespace and the testkit SMTP sink (no send-rate limit unless
+//! `--send-rate`). Build first:
 //!
 //! ```sh
 //! cargo build --release -p candor-account -p candor-notification -p candor-membership -p candor-forum -p candor-e2e
@@ -35,6 +36,11 @@ struct Args {
     /// SMTP transactions in flight in the notification service.
     #[arg(long, default_value_t = 8)]
     smtp_concurrency: u32,
+    /// The notification service's SEND_RATE_PER_SECOND (0: no limit, to
+    /// time the service itself; a provider's rate, to see the notices wait
+    /// in PostgreSQL rather than in the queue).
+    #[arg(long, default_value_t = 0.0)]
+    send_rate: f64,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     timeout_seconds: u64,
@@ -83,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
                 ("ORGANISATION_NAME", "Candor Books".to_owned()),
                 ("ACCOUNT_GRPC_URL", url(0)),
                 ("FORUM_GRPC_URL", url(3)),
-                ("SEND_RATE_PER_SECOND", "0".to_owned()),
+                ("SEND_RATE_PER_SECOND", args.send_rate.to_string()),
                 ("SMTP_CONCURRENCY", args.smtp_concurrency.to_string()),
             ],
         ),

@@ -281,12 +281,13 @@ const MIB: f64 = 1024.0 * 1024.0;
 /// The highest peak RSS each service showed at its default settings in the
 /// benchmarks, MiB: account enumerating a million affected members (the
 /// whole bench process, services/account/BENCHMARKS.md), the others through
-/// a million-member breach (crates/candor-e2e/BENCHMARKS.md).
+/// breaches of 100,000 and 1,000,000 members (crates/candor-e2e/BENCHMARKS.md,
+/// docs/capacity.md).
 const MEASURED_PEAK_RSS_MIB: [(&str, f64); 4] = [
     ("account", 43.0),
-    ("notification", 43.4),
+    ("notification", 49.4),
     ("membership", 39.8),
-    ("forum", 22.7),
+    ("forum", 25.7),
 ];
 
 /// Memory of one argon2id hash at the policy's parameters (m = 19 MiB).
