@@ -100,3 +100,57 @@ pub async fn published(pool: &PgPool) -> anyhow::Result<Vec<Published>> {
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::{published, table_sizes};
+    use crate::database::TestDatabase;
+
+    #[tokio::test]
+    async fn counts_every_table_and_what_the_outbox_published() {
+        let database = TestDatabase::create_migrated().await.unwrap();
+        let pool = database.pool();
+        sqlx::query("CREATE TABLE \"odd \"\"name\" (id bigint PRIMARY KEY, body text)")
+            .execute(pool)
+            .await
+            .unwrap();
+        sqlx::query(
+            "INSERT INTO \"odd \"\"name\" SELECT i, repeat('x', 100) FROM generate_series(1, 1000) i",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO candor_outbox (message_id, routing_key, payload, published_at)
+             VALUES (gen_random_uuid(), 'a.key', '\\x010203', now()),
+                    (gen_random_uuid(), 'a.key', '\\x0405', now()),
+                    (gen_random_uuid(), 'b.key', '\\x06', NULL)",
+        )
+        .execute(pool)
+        .await
+        .unwrap();
+
+        let sizes = table_sizes(pool).await.unwrap();
+        let odd = sizes.iter().find(|t| t.table == "odd \"name").unwrap();
+        assert_eq!(odd.rows, 1000);
+        // 1000 rows of over 100 bytes each, and a primary key.
+        assert!(odd.heap_bytes > 100_000, "{odd:?}");
+        assert!(odd.index_bytes > 0, "{odd:?}");
+        assert!(
+            odd.total_bytes >= odd.heap_bytes + odd.index_bytes,
+            "{odd:?}"
+        );
+        assert_eq!(sizes.first().map(|t| t.table.as_str()), Some("odd \"name"));
+
+        let sent = published(pool).await.unwrap();
+        assert_eq!(
+            sent.len(),
+            1,
+            "the unpublished row is not counted: {sent:?}"
+        );
+        assert_eq!(sent[0].routing_key, "a.key");
+        assert_eq!((sent[0].messages, sent[0].payload_bytes), (2, 5));
+    }
+}
