@@ -23,5 +23,6 @@ pub mod rabbitmq;
 pub mod rabbitmq_cluster;
 pub mod service;
 pub mod smtp;
+pub mod storage;
 pub mod tls;
 pub mod tracing;

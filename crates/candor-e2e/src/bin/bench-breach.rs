@@ -3,7 +3,8 @@
 //!
 //! The four services run as their real binaries (separate processes, so
 //! each one's memory is its own) against fresh databases, a fresh RabbitMQ
-//! namespace and the testkit SMTP sink (no send-rate limit). Build first:
+//! namespace and the testkit SMTP sink (no send-rate limit unless
+//! `--send-rate`). Build first:
 //!
 //! ```sh
 //! cargo build --release -p candor-account -p candor-notification -p candor-membership -p candor-forum -p candor-e2e
@@ -35,16 +36,26 @@ struct Args {
     /// SMTP transactions in flight in the notification service.
     #[arg(long, default_value_t = 8)]
     smtp_concurrency: u32,
+    /// The notification service's SEND_RATE_PER_SECOND (0: no limit, to
+    /// time the service itself; a provider's rate, to see the notices wait
+    /// in PostgreSQL rather than in the queue).
+    #[arg(long, default_value_t = 0.0)]
+    send_rate: f64,
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     timeout_seconds: u64,
+    /// At the end, print every table of every service's database (rows,
+    /// bytes, bytes per affected member) as the run left it and after
+    /// `VACUUM FULL`, and what the outbox published (docs/capacity.md).
+    #[arg(long)]
+    table_sizes: bool,
 }
 
 struct Service {
     name: &'static str,
     process: RunningBinary,
     pid: u32,
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 #[tokio::main]
@@ -78,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
                 ("ORGANISATION_NAME", "Candor Books".to_owned()),
                 ("ACCOUNT_GRPC_URL", url(0)),
                 ("FORUM_GRPC_URL", url(3)),
-                ("SEND_RATE_PER_SECOND", "0".to_owned()),
+                ("SEND_RATE_PER_SECOND", args.send_rate.to_string()),
                 ("SMTP_CONCURRENCY", args.smtp_concurrency.to_string()),
             ],
         ),
@@ -120,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
             name,
             process,
             pid,
-            _database: database,
+            database,
         });
     }
     let endpoints = Endpoints {
@@ -216,6 +227,11 @@ async fn main() -> anyhow::Result<()> {
             peak as f64 / 1024.0
         );
     }
+    if args.table_sizes {
+        for service in &services {
+            report_storage(service, args.accounts).await?;
+        }
+    }
     for service in services {
         let _ =
             tokio::task::spawn_blocking(move || service.process.terminate(Duration::from_secs(30)))
@@ -229,4 +245,49 @@ fn peak_rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Prints a service's tables (as the run left them, then compacted) and
+/// what its outbox published, per affected member.
+async fn report_storage(service: &Service, accounts: u64) -> anyhow::Result<()> {
+    use candor_testkit::storage;
+    let pool = service.database.pool();
+    let per_member = |bytes: i64| bytes as f64 / accounts.max(1) as f64;
+    for (state, compact) in [("as the run left them", false), ("after VACUUM FULL", true)] {
+        if compact {
+            storage::compact(pool).await?;
+        }
+        let tables = storage::table_sizes(pool).await?;
+        let total: i64 = tables.iter().map(|table| table.total_bytes).sum();
+        println!(
+            "{} tables, {state}: {:.1} MiB, {:.0} bytes per affected member",
+            service.name,
+            total as f64 / 1_048_576.0,
+            per_member(total)
+        );
+        println!("| table | rows | heap | indexes | total | total per member |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+        for table in tables {
+            println!(
+                "| {} | {} | {:.1} MiB | {:.1} MiB | {:.1} MiB | {:.0} B |",
+                table.table,
+                table.rows,
+                table.heap_bytes as f64 / 1_048_576.0,
+                table.index_bytes as f64 / 1_048_576.0,
+                table.total_bytes as f64 / 1_048_576.0,
+                per_member(table.total_bytes)
+            );
+        }
+    }
+    for published in storage::published(pool).await? {
+        println!(
+            "{} published {} x {} ({} payload bytes, {:.1} per affected member)",
+            service.name,
+            published.messages,
+            published.routing_key,
+            published.payload_bytes,
+            per_member(published.payload_bytes)
+        );
+    }
+    Ok(())
 }

@@ -1,6 +1,6 @@
 //! The monitoring files agree with compose and with each other: every
-//! Candor scrape job targets its compose service at the port its
-//! `METRICS_ADDR` says (and compose publishes), Prometheus and Grafana mount
+//! Candor scrape job finds every replica of its compose service at the port
+//! its `METRICS_ADDR` says, Prometheus and Grafana mount
 //! what exists in the repository, the dashboards use the provisioned data
 //! source, and the exporter and Grafana read secrets `dev-secrets` writes.
 
@@ -42,8 +42,19 @@ fn strings(value: Option<&Value>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Each scrape job of `prometheus.yml` with its static targets.
-fn scrape_jobs() -> Vec<(String, Vec<String>)> {
+/// One scrape job of `prometheus.yml`.
+struct ScrapeJob {
+    name: String,
+    /// `host:port` of its static targets and, for DNS discovery, of each
+    /// name it resolves (every address the name has, at that port).
+    targets: Vec<String>,
+    /// Whether the targets are found through DNS (every replica) rather
+    /// than given (one address).
+    by_dns: bool,
+}
+
+/// Each scrape job of `prometheus.yml`.
+fn scrape_jobs() -> Vec<ScrapeJob> {
     let config = yaml("deploy/prometheus/prometheus.yml");
     config
         .get("scrape_configs")
@@ -56,14 +67,38 @@ fn scrape_jobs() -> Vec<(String, Vec<String>)> {
                 .and_then(Value::as_str)
                 .expect("job_name")
                 .to_owned();
-            let targets = job
-                .get("static_configs")
-                .and_then(Value::as_sequence)
-                .expect("static_configs")
+            let sequence = |key: &str| {
+                job.get(key)
+                    .and_then(Value::as_sequence)
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let mut targets: Vec<String> = sequence("static_configs")
                 .iter()
                 .flat_map(|config| strings(config.get("targets")))
                 .collect();
-            (name, targets)
+            let discovered = sequence("dns_sd_configs");
+            for config in &discovered {
+                assert_eq!(
+                    config.get("type").and_then(Value::as_str),
+                    Some("A"),
+                    "job {name}: A records, one per replica (SRV needs no port but Docker serves none)"
+                );
+                let port = config
+                    .get("port")
+                    .and_then(Value::as_u64)
+                    .unwrap_or_else(|| panic!("job {name}: dns_sd_configs without a port"));
+                targets.extend(
+                    strings(config.get("names"))
+                        .into_iter()
+                        .map(|host| format!("{host}:{port}")),
+                );
+            }
+            ScrapeJob {
+                name,
+                targets,
+                by_dns: !discovered.is_empty(),
+            }
         })
         .collect()
 }
@@ -99,15 +134,15 @@ fn bind_mounts(service: &Value) -> Vec<(String, String)> {
 #[test]
 fn the_scrape_jobs_are_the_ones_the_contract_names() {
     let jobs = scrape_jobs();
-    let names: Vec<&str> = jobs.iter().map(|(name, _)| name.as_str()).collect();
+    let names: Vec<&str> = jobs.iter().map(|job| job.name.as_str()).collect();
     let expected: Vec<&str> = JOBS.iter().map(|(name, _)| *name).collect();
     assert_eq!(
         names, expected,
         "prometheus.yml's jobs (the alerts, dashboards and the end-to-end test select by them)"
     );
     for (name, target) in JOBS {
-        let (_, targets) = jobs.iter().find(|(job, _)| job == name).expect("job");
-        assert_eq!(targets, &[target.to_owned()], "targets of job {name}");
+        let job = jobs.iter().find(|job| job.name == name).expect("job");
+        assert_eq!(job.targets, [target.to_owned()], "targets of job {name}");
     }
     let config = yaml("deploy/prometheus/prometheus.yml");
     for rule_file in strings(config.get("rule_files")) {
@@ -122,7 +157,7 @@ fn the_scrape_jobs_are_the_ones_the_contract_names() {
 }
 
 #[test]
-fn every_candor_job_targets_its_service_at_the_published_port_its_metrics_addr_says() {
+fn every_candor_job_scrapes_every_replica_of_its_service_at_the_port_its_metrics_addr_says() {
     let document = compose_file("docker-compose.yml");
     let jobs = scrape_jobs();
     for expected in services() {
@@ -134,21 +169,29 @@ fn every_candor_job_targets_its_service_at_the_published_port_its_metrics_addr_s
             .map(|(_, value)| default_of(&value))
             .unwrap_or_else(|| panic!("{name} sets no METRICS_ADDR"));
         let port = port_of(&metrics_addr);
-        let job = format!("candor-{name}");
-        let (_, targets) = jobs
+        let job_name = format!("candor-{name}");
+        let job = jobs
             .iter()
-            .find(|(job_name, _)| *job_name == job)
-            .unwrap_or_else(|| panic!("prometheus.yml has no job {job}"));
+            .find(|job| job.name == job_name)
+            .unwrap_or_else(|| panic!("prometheus.yml has no job {job_name}"));
         assert_eq!(
-            targets,
-            &[format!("{name}:{port}")],
-            "job {job} scrapes {name} at its METRICS_ADDR {metrics_addr}"
+            job.targets,
+            [format!("{name}:{port}")],
+            "job {job_name} scrapes {name} at its METRICS_ADDR {metrics_addr}"
         );
+        // A static `name:port` target would scrape one replica, a different
+        // one at each scrape, when the service is scaled.
+        assert!(
+            job.by_dns,
+            "job {job_name} finds every replica of {name} through DNS (dns_sd_configs), not one static target"
+        );
+        // Published on a free host port per replica (never a fixed one,
+        // which would stop `--scale`), for a look from the host.
         assert!(
             published(service)
                 .iter()
-                .any(|mapping| mapping.ends_with(&format!(":{port}"))),
-            "{name} publishes its metrics port {port}: {:?}",
+                .any(|mapping| mapping.ends_with(&format!("::{port}"))),
+            "{name} publishes its metrics port {port} on a free host port: {:?}",
             published(service)
         );
     }
@@ -161,7 +204,7 @@ fn the_infrastructure_jobs_target_compose_services_that_serve_metrics() {
         let (host, _) = target.split_once(':').expect("host:port");
         service(&document, host);
         assert!(
-            scrape_jobs().iter().any(|(name, _)| name == job),
+            scrape_jobs().iter().any(|scrape| scrape.name == *job),
             "job {job}"
         );
     }

@@ -65,7 +65,7 @@ const CANDOR_HISTOGRAMS: &[&str] = &[
 /// Series of the infrastructure jobs (rabbitmq_prometheus, postgres-exporter).
 const INFRASTRUCTURE_PREFIXES: &[&str] = &["rabbitmq_", "pg_"];
 
-fn is_reported(name: &str) -> bool {
+pub(crate) fn is_reported(name: &str) -> bool {
     name == "up"
         || CANDOR_METRICS.contains(&name)
         || CANDOR_HISTOGRAMS.iter().any(|histogram| {
@@ -106,7 +106,7 @@ const LABEL_LISTS: &[&str] = &[
 /// strings, label matchers, ranges, label lists, numbers, durations,
 /// keywords and function names are taken out. Grafana's `$variables` only
 /// ever sit inside the parts taken out.
-fn metric_names(expr: &str) -> BTreeSet<String> {
+pub(crate) fn metric_names(expr: &str) -> BTreeSet<String> {
     let characters: Vec<char> = expr.chars().collect();
     let mut names = BTreeSet::new();
     let mut index = 0;

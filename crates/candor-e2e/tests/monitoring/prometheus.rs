@@ -24,7 +24,8 @@ pub fn deploy_dir() -> PathBuf {
 }
 
 /// The repository's `prometheus.yml` as the test runs it: each job named in
-/// `targets` scrapes only its address there, the jobs of exporters this
+/// `targets` scrapes only its address there (instead of the replicas
+/// compose finds by DNS), the jobs of exporters this
 /// test does not run (RabbitMQ's, PostgreSQL's) are dropped, scrapes and
 /// rule evaluations happen every `interval`, and the rule files are the
 /// repository's, by absolute path. Fails when the file lacks a job of
@@ -93,6 +94,9 @@ pub fn test_config(
         // The job's own intervals, if it had any, yield to the test's.
         job_map.remove("scrape_interval");
         job_map.remove("scrape_timeout");
+        // Compose finds the replicas through Docker's DNS; here the one
+        // address is given.
+        job_map.remove("dns_sd_configs");
         let static_config: Value = serde_yaml::from_str(&format!("targets: [\"{addr}\"]"))?;
         job_map.insert(
             "static_configs".into(),
