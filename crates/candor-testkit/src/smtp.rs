@@ -76,6 +76,9 @@ struct State {
     accept_delay: Duration,
 }
 
+/// SMTP connections the sink serves at once.
+pub const SINK_CONNECTIONS: u32 = 32;
+
 /// What a sink offers besides plain SMTP; see [`SmtpSink::builder`].
 #[derive(Debug, Clone, Default)]
 pub struct SmtpSinkBuilder {
@@ -128,7 +131,10 @@ impl SmtpSinkBuilder {
         let mut server = Server::new(handler);
         server
             .with_name("candor-testkit-smtp-sink")
-            .with_num_threads(8);
+            // One thread per open connection: room for four replicas at the
+            // default SMTP_CONCURRENCY of 8 (with fewer, the replicas past
+            // them stall until their SMTP timeout).
+            .with_num_threads(SINK_CONNECTIONS);
         if self.starttls
             && let Some(pki) = &pki
         {
