@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use candor_notification::notice::{EmailIdentity, IncidentContext, NoticeRecipient, Renderer};
 use candor_platform::auth::Caller;
 use candor_proto::events::v1::{
-    AccountsAffected, AffectedAccount, BreachReported, Event, IncidentThreadOpened,
+    AccountsAffected, AffectedAccount, BreachReported, IncidentThreadOpened,
 };
 use candor_testkit::environment::{
     OPERATOR_TOKEN, TestEnvironment, caller_token, caller_tokens_setting,
@@ -40,7 +40,10 @@ use uuid::Uuid;
 
 #[path = "support/cpu.rs"]
 mod cpu;
+#[path = "support/inputs.rs"]
+mod inputs;
 use cpu::{process_ticks, stat_ticks};
+use inputs::{publish, string_argument};
 
 const INCIDENT_JSON: &str =
     include_str!("../../../crates/candor-proto/tests/data/breach_reported.json");
@@ -219,15 +222,6 @@ async fn service(
     Ok((service_rate, per_thousand(cpu.service, count)))
 }
 
-fn string_argument(name: &str) -> Option<String> {
-    let arguments: Vec<String> = std::env::args().collect();
-    arguments
-        .iter()
-        .position(|argument| argument == name)
-        .and_then(|index| arguments.get(index + 1))
-        .cloned()
-}
-
 /// Runs the bare loop as a child process (this bench binary with
 /// `--bare-client-of`); returns its time, its CPU and the sink's, in ticks.
 fn bare_as_own_process(
@@ -321,18 +315,6 @@ async fn bare_lettre_loop(
         joined??;
     }
     Ok(started.elapsed())
-}
-
-async fn publish<E: Event>(environment: &TestEnvironment, event: &E) -> anyhow::Result<()> {
-    environment
-        .broker
-        .publish_raw(
-            E::ROUTING_KEY,
-            Some("application/x-protobuf"),
-            &event.encode_to_vec(),
-        )
-        .await?;
-    Ok(())
 }
 
 /// CPU clock ticks spent while the service sent (from the thread link to

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use candor_platform::auth::Caller;
 use candor_proto::events::v1::{
-    AccountsAffected, AffectedAccount, BreachReported, Event, IncidentThreadOpened,
+    AccountsAffected, AffectedAccount, BreachReported, IncidentThreadOpened,
 };
 use candor_testkit::environment::{
     OPERATOR_TOKEN, TestEnvironment, caller_token, caller_tokens_setting,
@@ -38,6 +38,9 @@ use uuid::Uuid;
 
 #[path = "support/cpu.rs"]
 mod cpu;
+#[path = "support/inputs.rs"]
+mod inputs;
+use inputs::{publish, string_argument};
 
 const INCIDENT_JSON: &str =
     include_str!("../../../crates/candor-proto/tests/data/breach_reported.json");
@@ -45,15 +48,6 @@ const BATCH: usize = 500;
 /// SMTP connections the testkit sink serves at once, less one for the
 /// replicas' health probes.
 const SINK_CONNECTIONS: usize = candor_testkit::smtp::SINK_CONNECTIONS as usize - 1;
-
-fn string_argument(name: &str) -> Option<String> {
-    let arguments: Vec<String> = std::env::args().collect();
-    arguments
-        .iter()
-        .position(|argument| argument == name)
-        .and_then(|index| arguments.get(index + 1))
-        .cloned()
-}
 
 fn number_argument(name: &str, default: f64) -> f64 {
     string_argument(name)
@@ -213,18 +207,6 @@ fn spawn_replica(
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?)
-}
-
-async fn publish<E: Event>(environment: &TestEnvironment, event: &E) -> anyhow::Result<()> {
-    environment
-        .broker
-        .publish_raw(
-            E::ROUTING_KEY,
-            Some("application/x-protobuf"),
-            &event.encode_to_vec(),
-        )
-        .await?;
-    Ok(())
 }
 
 /// Waits for `what` up to `limit`.

@@ -36,6 +36,26 @@ async fn grpc_client(port: u16) -> NotificationServiceClient<tonic::transport::C
     .await
 }
 
+/// The binary sending with no rate limit and `smtp_concurrency`
+/// connections to `sink`, holding its claims under leases of
+/// `lease_seconds`, so a killed replica's notices return that soon.
+fn sending_binary(
+    environment: &TestEnvironment,
+    sink: &SmtpSink,
+    smtp_concurrency: u32,
+    lease_seconds: u32,
+) -> ServiceBinary {
+    environment
+        .binary(env!("CARGO_BIN_EXE_candor-notification"))
+        .env("SMTP_URL", sink.url())
+        .env("ORGANISATION_NAME", "Candor Books")
+        .env("SEND_RATE_PER_SECOND", "0")
+        .env("SMTP_CONCURRENCY", smtp_concurrency.to_string())
+        .env("THREAD_LINK_WAIT_SECONDS", "0")
+        .env("SEND_RETRY_INITIAL_MS", "100")
+        .env("SENDER_LEASE_SECONDS", lease_seconds.to_string())
+}
+
 #[tokio::test]
 async fn a_killed_sender_resends_at_most_what_it_reports_as_possibly_resent() {
     let environment = TestEnvironment::new().await.unwrap();
@@ -43,15 +63,7 @@ async fn a_killed_sender_resends_at_most_what_it_reports_as_possibly_resent() {
     // Each acceptance is held, so jobs sit in `sending` (some already
     // recorded by the sink, unacknowledged) when the process dies.
     sink.set_accept_delay(Duration::from_millis(500));
-    let binary = environment
-        .binary(env!("CARGO_BIN_EXE_candor-notification"))
-        .env("SMTP_URL", sink.url())
-        .env("ORGANISATION_NAME", "Candor Books")
-        .env("SEND_RATE_PER_SECOND", "0")
-        .env("SMTP_CONCURRENCY", "4")
-        .env("THREAD_LINK_WAIT_SECONDS", "0")
-        .env("SEND_RETRY_INITIAL_MS", "100")
-        .env("SENDER_LEASE_SECONDS", "3");
+    let binary = sending_binary(&environment, &sink, 4, 3);
     let (first, port) = spawn(&binary);
     grpc_client(port).await;
     environment.broker.declare_all().await.unwrap();
@@ -130,17 +142,9 @@ async fn a_killed_replica_s_notices_are_sent_by_the_other_within_seconds() {
     // Two acceptances a second per connection while replica A sends: it
     // claims every notice at once (its window is larger than the
     // incident), so they sit in `sending` under its lease. Three
-    // connections each: the sink serves eight at once.
+    // connections each.
     sink.set_accept_delay(Duration::from_millis(500));
-    let binary = environment
-        .binary(env!("CARGO_BIN_EXE_candor-notification"))
-        .env("SMTP_URL", sink.url())
-        .env("ORGANISATION_NAME", "Candor Books")
-        .env("SEND_RATE_PER_SECOND", "0")
-        .env("SMTP_CONCURRENCY", "3")
-        .env("THREAD_LINK_WAIT_SECONDS", "0")
-        .env("SEND_RETRY_INITIAL_MS", "100")
-        .env("SENDER_LEASE_SECONDS", "4");
+    let binary = sending_binary(&environment, &sink, 3, 4);
     let (replica_a, port) = spawn(&binary);
     grpc_client(port).await;
     environment.broker.declare_all().await.unwrap();
