@@ -108,6 +108,11 @@ pub struct AmqpConfig {
     #[arg(long, env = "AMQP_FORUM_USER", default_value = "candor-forum", value_parser = parse_amqp_user)]
     pub amqp_forum_user: String,
 
+    /// The RabbitMQ user notification's events must come from
+    /// (`notification.notice_undelivered`).
+    #[arg(long, env = "AMQP_NOTIFICATION_USER", default_value = "candor-notification", value_parser = parse_amqp_user)]
+    pub amqp_notification_user: String,
+
     /// The RabbitMQ users (comma-separated) `breach.reported` may come from.
     #[arg(long, env = "AMQP_OPERATOR_USERS", default_value = "candor-operator", value_delimiter = ',', value_parser = parse_amqp_user)]
     pub amqp_operator_users: Vec<String>,
@@ -136,6 +141,7 @@ impl AmqpConfig {
             amqp_declare_topology: DeclareTopology::All,
             amqp_account_user: "candor-account".to_owned(),
             amqp_forum_user: "candor-forum".to_owned(),
+            amqp_notification_user: "candor-notification".to_owned(),
             amqp_operator_users: vec!["candor-operator".to_owned()],
         }
     }

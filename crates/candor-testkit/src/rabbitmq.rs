@@ -216,6 +216,7 @@ impl TestBroker {
         let mut config = AmqpConfig::new(url, &self.namespace);
         config.amqp_account_user = self.service_user(ServiceQueue::Account);
         config.amqp_forum_user = self.service_user(ServiceQueue::Forum);
+        config.amqp_notification_user = self.service_user(ServiceQueue::Notification);
         config.amqp_operator_users = vec![match &self.users {
             Some(users) => users.operator.0.clone(),
             None => self.helper_user(),
@@ -523,6 +524,10 @@ pub fn amqp_settings(config: &AmqpConfig) -> Vec<(&'static str, String)> {
         ("AMQP_DECLARE_TOPOLOGY", declare.to_owned()),
         ("AMQP_ACCOUNT_USER", config.amqp_account_user.clone()),
         ("AMQP_FORUM_USER", config.amqp_forum_user.clone()),
+        (
+            "AMQP_NOTIFICATION_USER",
+            config.amqp_notification_user.clone(),
+        ),
         ("AMQP_OPERATOR_USERS", config.amqp_operator_users.join(",")),
     ]
 }

@@ -205,6 +205,16 @@ pub static PERMISSIONS: &[Permission] = &[
         Member,
         NONE,
     ),
+    members(
+        "/candor.account.v1.AccountService/ListNotices",
+        Member,
+        NONE,
+    ),
+    members(
+        "/candor.account.v1.AccountService/AcknowledgeNotice",
+        Member,
+        NONE,
+    ),
     // NotificationService
     callers(
         "/candor.notification.v1.NotificationService/SendEmail",
@@ -232,6 +242,10 @@ pub static PERMISSIONS: &[Permission] = &[
     ),
     callers(
         "/candor.notification.v1.NotificationService/SendTestNotice",
+        OPERATOR,
+    ),
+    callers(
+        "/candor.notification.v1.NotificationService/RecordDeliveryReport",
         OPERATOR,
     ),
     // MembershipService

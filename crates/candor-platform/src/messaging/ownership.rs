@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use candor_proto::events::v1::{
     ACCOUNT_DEACTIVATED, BREACH_ACCOUNTS_AFFECTED, BREACH_ENUMERATION_COMPLETED, BREACH_REPORTED,
-    FORUM_INCIDENT_THREAD_OPENED,
+    FORUM_INCIDENT_THREAD_OPENED, NOTIFICATION_NOTICE_UNDELIVERED,
 };
 
 use super::topology::ServiceQueue;
@@ -41,6 +41,8 @@ pub enum EventOwner {
     Account,
     /// The service whose broker user is `AMQP_FORUM_USER`.
     Forum,
+    /// The service whose broker user is `AMQP_NOTIFICATION_USER`.
+    Notification,
     /// Any of `AMQP_OPERATOR_USERS` (candorctl, the management UI).
     Operators,
 }
@@ -51,6 +53,7 @@ impl EventOwner {
         match self {
             EventOwner::Account => Some(ServiceQueue::Account),
             EventOwner::Forum => Some(ServiceQueue::Forum),
+            EventOwner::Notification => Some(ServiceQueue::Notification),
             EventOwner::Operators => None,
         }
     }
@@ -67,7 +70,7 @@ pub struct RouteRule {
 
 /// The routing contract of DESIGN.md: every routing key, who owns it, and
 /// its size limit.
-pub const ROUTES: [RouteRule; 5] = [
+pub const ROUTES: [RouteRule; 6] = [
     RouteRule {
         routing_key: BREACH_REPORTED,
         owner: EventOwner::Operators,
@@ -91,6 +94,11 @@ pub const ROUTES: [RouteRule; 5] = [
     RouteRule {
         routing_key: FORUM_INCIDENT_THREAD_OPENED,
         owner: EventOwner::Forum,
+        max_message_bytes: MAX_EVENT_MESSAGE_BYTES,
+    },
+    RouteRule {
+        routing_key: NOTIFICATION_NOTICE_UNDELIVERED,
+        owner: EventOwner::Notification,
         max_message_bytes: MAX_EVENT_MESSAGE_BYTES,
     },
 ];
@@ -130,7 +138,7 @@ pub struct RoutingPolicy {
 
 impl RoutingPolicy {
     /// Candor's routes with the owners' users from `AMQP_ACCOUNT_USER`,
-    /// `AMQP_FORUM_USER` and `AMQP_OPERATOR_USERS`.
+    /// `AMQP_FORUM_USER`, `AMQP_NOTIFICATION_USER` and `AMQP_OPERATOR_USERS`.
     pub fn from_config(config: &AmqpConfig) -> Self {
         let mut policy = Self {
             routes: HashMap::new(),
@@ -139,6 +147,7 @@ impl RoutingPolicy {
             let publishers = match rule.owner {
                 EventOwner::Account => vec![config.amqp_account_user.clone()],
                 EventOwner::Forum => vec![config.amqp_forum_user.clone()],
+                EventOwner::Notification => vec![config.amqp_notification_user.clone()],
                 EventOwner::Operators => config.amqp_operator_users.clone(),
             };
             policy = policy.with_route(rule.routing_key, publishers, rule.max_message_bytes);

@@ -85,7 +85,8 @@ impl UserPermissions {
                 let owner = match service {
                     ServiceQueue::Account => Some(EventOwner::Account),
                     ServiceQueue::Forum => Some(EventOwner::Forum),
-                    ServiceQueue::Notification | ServiceQueue::Membership => None,
+                    ServiceQueue::Notification => Some(EventOwner::Notification),
+                    ServiceQueue::Membership => None,
                 };
                 let owned: Vec<&str> = owner
                     .map(|owner| routing_keys_owned_by(owner).collect())

@@ -2,7 +2,7 @@
 
 use candor_proto::events::v1::{
     ACCOUNT_DEACTIVATED, BREACH_ACCOUNTS_AFFECTED, BREACH_ENUMERATION_COMPLETED, BREACH_REPORTED,
-    FORUM_INCIDENT_THREAD_OPENED,
+    FORUM_INCIDENT_THREAD_OPENED, NOTIFICATION_NOTICE_UNDELIVERED,
 };
 use lapin::options::{ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
@@ -45,7 +45,11 @@ impl ServiceQueue {
     /// The routing keys this service consumes (the table in DESIGN.md).
     pub fn routing_keys(self) -> &'static [&'static str] {
         match self {
-            ServiceQueue::Account => &[BREACH_REPORTED],
+            ServiceQueue::Account => &[
+                BREACH_REPORTED,
+                FORUM_INCIDENT_THREAD_OPENED,
+                NOTIFICATION_NOTICE_UNDELIVERED,
+            ],
             ServiceQueue::Notification => &[
                 BREACH_REPORTED,
                 BREACH_ACCOUNTS_AFFECTED,

@@ -30,14 +30,17 @@ pub const BREACH_ENUMERATION_COMPLETED: &str = "breach.enumeration_completed";
 pub const FORUM_INCIDENT_THREAD_OPENED: &str = "forum.incident_thread_opened";
 /// Routing key of [`AccountDeactivated`].
 pub const ACCOUNT_DEACTIVATED: &str = "account.deactivated";
+/// Routing key of [`NoticeUndelivered`].
+pub const NOTIFICATION_NOTICE_UNDELIVERED: &str = "notification.notice_undelivered";
 
 /// Every routing key of the contract.
-pub const ROUTING_KEYS: [&str; 5] = [
+pub const ROUTING_KEYS: [&str; 6] = [
     BREACH_REPORTED,
     BREACH_ACCOUNTS_AFFECTED,
     BREACH_ENUMERATION_COMPLETED,
     FORUM_INCIDENT_THREAD_OPENED,
     ACCOUNT_DEACTIVATED,
+    NOTIFICATION_NOTICE_UNDELIVERED,
 ];
 
 /// AMQP `content_type` of a binary protobuf payload (what Candor publishes).
@@ -67,6 +70,9 @@ impl Event for IncidentThreadOpened {
 impl Event for AccountDeactivated {
     const ROUTING_KEY: &'static str = ACCOUNT_DEACTIVATED;
 }
+impl Event for NoticeUndelivered {
+    const ROUTING_KEY: &'static str = NOTIFICATION_NOTICE_UNDELIVERED;
+}
 
 /// The full protobuf message name carried under `routing_key` (the AMQP
 /// `type` property), e.g. `candor.events.v1.BreachReported` for
@@ -78,6 +84,7 @@ pub fn message_name_for_routing_key(routing_key: &str) -> Option<String> {
         BREACH_ENUMERATION_COMPLETED => Some(EnumerationCompleted::full_name()),
         FORUM_INCIDENT_THREAD_OPENED => Some(IncidentThreadOpened::full_name()),
         ACCOUNT_DEACTIVATED => Some(AccountDeactivated::full_name()),
+        NOTIFICATION_NOTICE_UNDELIVERED => Some(NoticeUndelivered::full_name()),
         _ => None,
     }
 }

@@ -2,4 +2,5 @@
 //! speak for.
 
 pub mod organisation;
+pub mod reports;
 pub mod validation;

@@ -1,6 +1,7 @@
 //! The rules of the events that follow a `BreachReported` or concern one
 //! account: `AccountsAffected`, `EnumerationCompleted`,
-//! `IncidentThreadOpened` and `AccountDeactivated`. Every consumer calls
+//! `IncidentThreadOpened`, `AccountDeactivated` and `NoticeUndelivered`.
+//! Every consumer calls
 //! these, so a batch is refused for the same reasons everywhere.
 //!
 //! Incident ids follow `BreachReported`'s rule: an event about an incident
@@ -10,7 +11,7 @@
 use super::{ValidationError, Violations, is_email, is_incident_id, is_url};
 use crate::events::v1::{
     AccountDeactivated, AccountsAffected, AffectedAccount, DataClass, EnumerationCompleted,
-    IncidentThreadOpened,
+    IncidentThreadOpened, NoticeUndelivered, UndeliveredReason,
 };
 
 /// Most accounts one `AccountsAffected` batch may carry.
@@ -37,7 +38,8 @@ impl Violations {
     }
 
     /// `held_data_classes`: each one of [`ACCOUNT_DATA_CLASSES`], at most
-    /// once, including the email address when any is listed.
+    /// once; the email address listed when the account has one and never
+    /// when it has none (an empty list means "not known").
     fn held_data_classes(&mut self, account_field: &str, account: &AffectedAccount) {
         let field = format!("{account_field}.held_data_classes");
         let held = &account.held_data_classes;
@@ -52,10 +54,18 @@ impl Violations {
             }
         }
         self.distinct(&field, held, |class| *class);
-        if !held.is_empty() && !held.contains(&(DataClass::EmailAddress as i32)) {
+        let lists_email = held.contains(&(DataClass::EmailAddress as i32));
+        let has_email = !account.email.trim().is_empty();
+        if !held.is_empty() && has_email && !lists_email {
             self.add(
                 field,
-                "must include DATA_CLASS_EMAIL_ADDRESS (every affected account has an email address)",
+                "must include DATA_CLASS_EMAIL_ADDRESS (the account has an email address)",
+            );
+        }
+        if !has_email && lists_email {
+            self.add(
+                field,
+                "must not include DATA_CLASS_EMAIL_ADDRESS (the account has no email address)",
             );
         }
     }
@@ -73,8 +83,9 @@ impl Violations {
 impl AccountsAffected {
     /// Checks the batch: a reported-style incident id, a sequence of
     /// 1..=2147483647, 1..=1000 accounts with distinct UUIDs and an email
-    /// address each (surrounding blanks ignored), and held data classes
-    /// among [`ACCOUNT_DATA_CLASSES`], each at most once.
+    /// address each or none (surrounding blanks ignored; an account without
+    /// one is affected too), and held data classes among
+    /// [`ACCOUNT_DATA_CLASSES`], each at most once.
     ///
     /// Display names are deliberately not checked here: a batch is refused
     /// as a whole, and one member's name (an imported one, say) must not
@@ -102,10 +113,11 @@ impl AccountsAffected {
             if let Some(id) = violations.uuid(&format!("{field}.account_id"), &account.account_id) {
                 ids.push(id);
             }
-            if !is_email(account.email.trim()) {
+            let email = account.email.trim();
+            if !email.is_empty() && !is_email(email) {
                 violations.add(
                     format!("{field}.email"),
-                    "must be an email address of 3..=254 characters",
+                    "must be empty or an email address of 3..=254 characters",
                 );
             }
             violations.held_data_classes(&field, account);
@@ -166,6 +178,27 @@ impl AccountDeactivated {
     pub fn validate(&self) -> Result<(), ValidationError> {
         let mut violations = Violations::default();
         violations.uuid("account_id", &self.account_id);
+        violations.finish()
+    }
+}
+
+impl NoticeUndelivered {
+    /// Checks the report: a reported-style incident id, a UUID account id,
+    /// a known reason and a time.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        let mut violations = Violations::default();
+        violations.incident_id(&self.incident_id);
+        violations.uuid("account_id", &self.account_id);
+        match UndeliveredReason::try_from(self.reason) {
+            Ok(UndeliveredReason::Unspecified) | Err(_) => violations.add(
+                "reason",
+                "must be UNDELIVERED_REASON_FAILED, _SUPPRESSED, _BOUNCED or _NO_EMAIL_ADDRESS",
+            ),
+            Ok(_) => {}
+        }
+        if self.occurred_at.is_none() {
+            violations.add("occurred_at", "required");
+        }
         violations.finish()
     }
 }

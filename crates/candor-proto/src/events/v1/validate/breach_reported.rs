@@ -114,6 +114,26 @@ impl BreachReported {
             Some(contact) => validate_contact(contact, &mut violations),
         }
 
+        if let Some(notified) = self.authority_notified_at.as_ref() {
+            let notified = violations.required_time("authority_notified_at", Some(notified));
+            if let (Some(notified), Some(discovered)) = (notified, discovered_at)
+                && is_before(notified, discovered)
+            {
+                violations.add("authority_notified_at", "must not be before discovered_at");
+            }
+            if let Some(notified) = notified
+                && is_before(&to_timestamp(now + ALLOWED_CLOCK_SKEW), notified)
+            {
+                violations.add("authority_notified_at", "must not be in the future");
+            }
+        }
+        violations.text(
+            "late_notification_reason",
+            &self.late_notification_reason,
+            0,
+            2000,
+        );
+
         violations.finish()
     }
 
