@@ -32,6 +32,8 @@ pub struct NoticeFile {
     #[serde(default)]
     pub recommended_actions: Vec<String>,
     pub contact: Option<ContactEntry>,
+    pub authority_notified_at: Option<TimeValue>,
+    pub late_notification_reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +116,7 @@ impl NoticeFile {
         let occurred_until = time("occurred_until", &self.occurred_until);
         let discovered_at = time("discovered_at", &self.discovered_at);
         let affected_joined_before = time("affected_joined_before", &self.affected_joined_before);
+        let authority_notified_at = time("authority_notified_at", &self.authority_notified_at);
 
         let password_reset_scope = match &self.password_reset_scope {
             None => PasswordResetScope::Unspecified,
@@ -188,6 +191,8 @@ impl NoticeFile {
             likely_consequences: self.likely_consequences.unwrap_or_default(),
             recommended_actions: self.recommended_actions,
             contact,
+            authority_notified_at,
+            late_notification_reason: self.late_notification_reason.unwrap_or_default(),
         };
         (event, problems)
     }

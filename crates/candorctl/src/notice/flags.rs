@@ -49,6 +49,14 @@ pub struct NoticeFlags {
     /// Contact web page for the incident.
     #[arg(long)]
     pub contact_url: Option<String>,
+    /// When the supervisory authority was notified (RFC 3339 or
+    /// YYYY-MM-DD); GDPR Art. 33's 72-hour clock runs from discovered_at.
+    #[arg(long)]
+    pub authority_notified_at: Option<String>,
+    /// Why the authority is notified more than 72 hours after discovery
+    /// (required when it is).
+    #[arg(long)]
+    pub late_notification_reason: Option<String>,
 }
 
 impl NoticeFlags {
@@ -63,6 +71,14 @@ impl NoticeFlags {
         override_with(
             &mut notice.affected_joined_before,
             time(&self.affected_joined_before),
+        );
+        override_with(
+            &mut notice.authority_notified_at,
+            time(&self.authority_notified_at),
+        );
+        override_with(
+            &mut notice.late_notification_reason,
+            text(&self.late_notification_reason),
         );
         override_with(
             &mut notice.password_reset_scope,

@@ -112,12 +112,45 @@ pub fn load(
                 }),
         );
     }
+    if let Some(message) = late_without_reason(&breach, now) {
+        problems.push(locate("late_notification_reason", message));
+    }
     if problems.is_empty() {
         return Ok(breach);
     }
     // In file order, so the list reads top to bottom.
     problems.sort_by_key(|problem| problem.line.unwrap_or(usize::MAX));
     Err(NoticeProblems(problems))
+}
+
+/// GDPR Art. 33(1): a supervisory authority notified more than 72 hours
+/// after the breach was discovered must be given the reasons for the delay.
+/// A late incident (notified late, or not notified and already past the
+/// clock at `now`) without `late_notification_reason` is refused, naming
+/// the delay; the consumers accept it (the members' notice must not wait),
+/// so the check lives here, where the operator can still add the reason.
+fn late_without_reason(breach: &BreachReported, now: SystemTime) -> Option<String> {
+    if !breach.late_notification_reason.trim().is_empty() {
+        return None;
+    }
+    let discovered = breach.discovered_at.as_ref()?;
+    let (reported, what) = match breach.authority_notified_at.as_ref() {
+        Some(notified) => (notified.seconds, "the authority was notified"),
+        None => (
+            now.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| {
+                    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
+                }),
+            "it is now",
+        ),
+    };
+    let hours = (reported - discovered.seconds) / 3600;
+    (reported - discovered.seconds > crate::commands::incident::regulator::GDPR_NOTIFICATION_SECONDS)
+        .then(|| {
+            format!(
+                "required: {what} {hours} hours after discovered_at, past GDPR Art. 33's 72 hours; state the reasons for the delay (or set authority_notified_at if it was notified in time)"
+            )
+        })
 }
 
 /// The enums a notice names by short value (`all`, `email_address`).

@@ -524,3 +524,61 @@ fn a_notice_without_a_cutoff_is_refused() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn a_late_notification_without_a_reason_is_refused_and_a_reason_lets_it_through() {
+    let example = std::fs::read_to_string(repo_path(EXAMPLE)).unwrap();
+    // Discovered 2025-05-20T16:45Z; the authority told eight days later.
+    let late = example.replace(
+        "authority_notified_at = 2025-05-22T09:30:00Z",
+        "authority_notified_at = 2025-05-28T16:45:00Z",
+    );
+    assert_ne!(late, example, "the example states authority_notified_at");
+    let path = notice_file("late", &late);
+    // No broker is reachable at this URL: validation must fail before any connection.
+    let broker = [("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f")];
+    let refused = candorctl(&["breach", "report", "--file", &path, "--yes"], &broker);
+    let stderr = text(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(65), "{stderr}");
+    assert!(
+        stderr.contains("late_notification_reason: required: the authority was notified 192 hours after discovered_at"),
+        "{stderr}"
+    );
+
+    let explained = candorctl(
+        &[
+            "breach",
+            "report",
+            "--file",
+            &path,
+            "--yes",
+            "--late-notification-reason",
+            "The backup's contents were confirmed only after the storage provider's logs arrived.",
+        ],
+        &broker,
+    );
+    let stderr = text(&explained.stderr);
+    assert_ne!(explained.status.code(), Some(65), "{stderr}");
+    assert!(!stderr.contains("late_notification_reason"), "{stderr}");
+}
+
+#[test]
+fn an_incident_past_72_hours_without_a_notification_needs_a_reason_too() {
+    let example = std::fs::read_to_string(repo_path(EXAMPLE)).unwrap();
+    let unnotified: String = example
+        .lines()
+        .filter(|line| !line.starts_with("authority_notified_at"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let path = notice_file("unnotified", &unnotified);
+    let output = candorctl(
+        &["breach", "report", "--file", &path, "--yes"],
+        &[("AMQP_URL", "amqp://guest:guest@127.0.0.1:1/%2f")],
+    );
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(65), "{stderr}");
+    assert!(
+        stderr.contains("late_notification_reason: required: it is now"),
+        "{stderr}"
+    );
+}

@@ -12,7 +12,7 @@ use candor_platform::messaging::{
 };
 use candor_proto::events::v1::{
     self as events, AccountDeactivated, AccountsAffected, BreachReported, EnumerationCompleted,
-    Event, IncidentThreadOpened,
+    Event, IncidentThreadOpened, NoticeUndelivered,
 };
 use lapin::message::Delivery;
 use lapin::types::{AMQPValue, FieldTable};
@@ -187,6 +187,9 @@ fn decode(routing_key: Option<&str>, content_type: Option<&str>, body: &[u8]) ->
             as_event::<IncidentThreadOpened>(content_type, body)
         }
         Some(events::ACCOUNT_DEACTIVATED) => as_event::<AccountDeactivated>(content_type, body),
+        Some(events::NOTIFICATION_NOTICE_UNDELIVERED) => {
+            as_event::<NoticeUndelivered>(content_type, body)
+        }
         Some(other) => Err(format!(
             "{other:?} is not a routing key of Candor's contract"
         )),

@@ -4,7 +4,9 @@
 pub mod failures;
 pub mod list;
 pub mod outcome;
+pub mod outcomes_csv;
 pub mod progress;
+pub mod regulator;
 pub mod report;
 pub mod retry_failed;
 pub mod status;

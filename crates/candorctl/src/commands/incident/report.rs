@@ -1,9 +1,12 @@
 //! `candorctl incident report ID`: what an operator hands to a regulator —
 //! the incident as reported, its outcome, a timeline, counts per channel,
-//! failures with reasons and the discussion thread — as Markdown or JSON.
+//! the regulator's view (the 72-hour clock, members reached by channel),
+//! failures with reasons and the discussion thread — as Markdown or JSON,
+//! and with `--csv FILE` every member's outcome per channel.
 //! Exit 0 only when the incident is complete (as `incident status`).
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde::Serialize;
@@ -11,6 +14,7 @@ use serde::Serialize;
 use super::failures::{self, Failure, FailureGroupEntry};
 use super::outcome::Outcome;
 use super::progress::IncidentSnapshot;
+use super::regulator::{self, RegulatorView};
 use crate::commands::{EXIT_NOT_OK, EXIT_UNREACHABLE};
 use crate::endpoints::Endpoints;
 use crate::output::{self, OutputArgs, names};
@@ -23,6 +27,12 @@ const MAX_LISTED_FAILURES: usize = 1000;
 pub struct ReportArgs {
     /// The incident id, as reported.
     pub incident_id: String,
+    /// Also write every affected member's outcome per channel to this file
+    /// as CSV (account_id,channel,outcome,time; no address, no password
+    /// data), for the regulator. `-` writes it to standard output instead
+    /// of the report.
+    #[arg(long, value_name = "FILE")]
+    pub csv: Option<PathBuf>,
     /// `table` is the Markdown report (also `-o markdown`).
     #[command(flatten)]
     pub output: OutputArgs,
@@ -45,6 +55,8 @@ pub struct IncidentReport {
     pub emails: Option<EmailCounts>,
     pub credits: Option<CreditCounts>,
     pub forum_thread_url: Option<String>,
+    /// The 72-hour clock and the members reached, by channel.
+    pub regulator: RegulatorView,
     /// Failed emails by class and reason, largest first.
     pub failure_groups: Vec<FailureGroupEntry>,
     pub failures: Vec<Failure>,
@@ -80,6 +92,12 @@ pub struct EmailCounts {
     /// Of `failed`, those `candorctl incident retry-failed` queues again.
     pub failed_retryable: u64,
     pub suppressed: u64,
+    /// Of `suppressed`, members without an email address.
+    pub no_email_address: u64,
+    /// Reported undeliverable by the member's provider after acceptance.
+    pub bounced: u64,
+    /// Delivered, then reported as spam by the member.
+    pub complained: u64,
     /// Queued or sending.
     pub pending: u64,
     pub queued: u64,
@@ -124,6 +142,9 @@ impl From<&candor_proto::notification::v1::GetIncidentProgressResponse> for Emai
             failed: progress.failed,
             failed_retryable: progress.failed_retryable,
             suppressed: progress.suppressed,
+            no_email_address: progress.no_email_address,
+            bounced: progress.bounced,
+            complained: progress.complained,
             pending: progress.queued + progress.sending,
             queued: progress.queued,
             sending: progress.sending,
@@ -169,6 +190,19 @@ impl Unreachable {
 }
 
 pub async fn run(args: ReportArgs, endpoints: &Endpoints) -> ExitCode {
+    if let Some(path) = &args.csv {
+        if let Err(error) = write_csv(endpoints, &args.incident_id, path).await {
+            eprintln!(
+                "candorctl: writing the outcomes CSV {}: {}",
+                path.display(),
+                crate::errors::describe_anyhow(&error)
+            );
+            return ExitCode::from(EXIT_UNREACHABLE);
+        }
+        if path.as_os_str() == "-" {
+            return ExitCode::SUCCESS;
+        }
+    }
     let report = build(endpoints, &args.incident_id).await;
     output::emit(args.output.output, &report, markdown);
     if !report.unreachable.is_empty() {
@@ -178,6 +212,33 @@ pub async fn run(args: ReportArgs, endpoints: &Endpoints) -> ExitCode {
     } else {
         ExitCode::from(EXIT_NOT_OK)
     }
+}
+
+/// Writes the per-member outcomes to `path` (`-`: standard output), and
+/// says on standard error how many rows went where.
+async fn write_csv(
+    endpoints: &Endpoints,
+    incident_id: &str,
+    path: &std::path::Path,
+) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let written = if path.as_os_str() == "-" {
+        super::outcomes_csv::write(endpoints, incident_id, std::io::stdout().lock()).await?
+    } else {
+        let file = std::fs::File::create(path).context("cannot create the file")?;
+        super::outcomes_csv::write(endpoints, incident_id, std::io::BufWriter::new(file)).await?
+    };
+    eprintln!(
+        "candorctl: {} email and {} in-app outcomes written to {}",
+        written.email_rows,
+        written.in_app_rows,
+        if path.as_os_str() == "-" {
+            "standard output".to_owned()
+        } else {
+            path.display().to_string()
+        }
+    );
+    Ok(())
 }
 
 pub async fn build(endpoints: &Endpoints, incident_id: &str) -> IncidentReport {
@@ -192,6 +253,7 @@ pub async fn build(endpoints: &Endpoints, incident_id: &str) -> IncidentReport {
         },
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         unreachable: Unreachable::all(&snapshot),
+        regulator: RegulatorView::of(&snapshot, chrono::Utc::now()),
         ..IncidentReport::default()
     };
     if let Ok(progress) = &snapshot.account
@@ -369,11 +431,14 @@ pub fn markdown(report: &IncidentReport) -> String {
     if let Some(emails) = &report.emails {
         let _ = writeln!(
             out,
-            "- Emails: {} delivered of {} expected; {} failed; {} suppressed; {} still pending ({} waiting to be retried); {} sent without the forum link; {} possibly sent twice after a crash{}",
+            "- Emails: {} delivered of {} expected; {} bounced; {} complained of; {} failed; {} suppressed ({} members without an address); {} still pending ({} waiting to be retried); {} sent without the forum link; {} possibly sent twice after a crash{}",
             emails.sent,
             emails.expected,
+            emails.bounced,
+            emails.complained,
             emails.failed,
             emails.suppressed,
+            emails.no_email_address,
             emails.pending,
             emails.retrying,
             emails.sent_without_thread_link,
@@ -410,6 +475,7 @@ pub fn markdown(report: &IncidentReport) -> String {
             .as_ref()
             .unwrap_or(&"not opened".to_owned())
     );
+    regulator::markdown(&mut out, &report.regulator);
     failure_groups_markdown(&mut out, report);
     if !report.failures.is_empty() {
         let _ = writeln!(out, "\n## Failed emails\n");
