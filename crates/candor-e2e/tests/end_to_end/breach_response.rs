@@ -27,7 +27,8 @@ use tonic::transport::Channel;
 use crate::mail::{self, Email};
 
 const MEMBERS: u64 = 2000;
-/// Every 40th member has no email address (they can never be affected).
+/// Every 40th member has no email address: affected all the same (no
+/// email; their notice is kept for them in the product).
 const WITHOUT_EMAIL_EVERY: u64 = 40;
 const NEW_PASSWORD: &str = "a brand new passphrase for 2025";
 
@@ -257,6 +258,11 @@ async fn drive_one_breach(stack: &Stack) {
         })
         .map(|member| member.email.clone())
         .collect();
+    let without_email = members
+        .iter()
+        .filter(|member| joined_before(member) && member.email.is_empty())
+        .count() as u64;
+    assert!(without_email > 10, "some affected members have no address");
     let unaffected: Vec<&ImportRecord> = members
         .iter()
         .filter(|member| !joined_before(member) && !member.email.is_empty())
@@ -505,15 +511,24 @@ async fn drive_one_breach(stack: &Stack) {
     let emails = after.emails.as_ref().unwrap();
     assert_eq!(emails.sent, expected.len() as u64);
     assert_eq!(emails.failed, 0);
+    assert_eq!(emails.no_email_address, without_email);
+    assert_eq!(emails.suppressed, without_email);
     let credits = after.credits.as_ref().unwrap();
     assert_eq!(
         credits.credited + credits.already_lifetime,
-        expected.len() as u64
+        expected.len() as u64 + without_email,
+        "members without an address are credited too"
     );
     assert_eq!(
         after.accounts.as_ref().unwrap().affected,
-        expected.len() as u64
+        expected.len() as u64 + without_email
     );
+    // Members without an address are told in the product; everyone with one
+    // got the email.
+    let reach = after.regulator.reach.as_ref().unwrap();
+    assert_eq!(reach.in_app_raised, without_email);
+    assert_eq!(reach.members_reached, expected.len() as u64);
+    assert_eq!(reach.members_not_reached, without_email);
     assert_eq!(after.forum_thread_url.as_deref(), Some(thread.url.as_str()));
 
     // Unaffected members got nothing and stay FREE.
