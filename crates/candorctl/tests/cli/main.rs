@@ -12,6 +12,7 @@ mod health;
 mod help;
 mod incident;
 mod incident_outcome;
+mod regulator;
 mod send_test;
 mod terminal;
 
