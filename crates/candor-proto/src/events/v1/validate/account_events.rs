@@ -58,13 +58,13 @@ impl Violations {
         let has_email = !account.email.trim().is_empty();
         if !held.is_empty() && has_email && !lists_email {
             self.add(
-                field,
+                field.as_str(),
                 "must include DATA_CLASS_EMAIL_ADDRESS (the account has an email address)",
             );
         }
         if !has_email && lists_email {
             self.add(
-                field,
+                field.as_str(),
                 "must not include DATA_CLASS_EMAIL_ADDRESS (the account has no email address)",
             );
         }
