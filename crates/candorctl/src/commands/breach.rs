@@ -362,9 +362,9 @@ async fn dry_run(
     }
     match count_affected(breach, endpoints).await {
         Ok(count) => println!(
-            "would affect {} accounts ({} without an email and {} deactivated excluded; {} other accounts must change their password)",
+            "would affect {} accounts ({} of them without an email address, told in the product; {} deactivated excluded; {} other accounts must change their password)",
             count.affected_accounts,
-            count.excluded_without_email,
+            count.without_email,
             count.excluded_deactivated,
             count.other_accounts_change_required
         ),

@@ -24,13 +24,19 @@ pub fn summary(breach: &BreachReported, count: &CountAffectedAccountsResponse) -
         .map(timefmt::rfc3339)
         .unwrap_or_default();
     let mut emailed = format!(
-        "{} affected members (joined before {cutoff}, with an email address, active)",
+        "{} affected members (joined before {cutoff}, active)",
         count.affected_accounts
     );
-    if count.excluded_without_email + count.excluded_deactivated > 0 {
+    if count.without_email > 0 {
         emailed.push_str(&format!(
-            "; left out: {} without an email address, {} deactivated",
-            count.excluded_without_email, count.excluded_deactivated
+            "; {} of them have no email address and are told in the product",
+            count.without_email
+        ));
+    }
+    if count.excluded_deactivated > 0 {
+        emailed.push_str(&format!(
+            "; left out: {} deactivated",
+            count.excluded_deactivated
         ));
     }
     let passwords = match breach.password_reset_scope() {
