@@ -13,6 +13,7 @@ use candor_proto::notification::v1::{
     SendEmailRequest, SuppressionReason, send_email_request,
 };
 use candor_testkit::environment::TestEnvironment;
+use candor_testkit::metrics::scrape;
 use candor_testkit::smtp::SmtpSink;
 use sqlx::PgPool;
 use tonic::transport::Channel;
@@ -101,7 +102,7 @@ fn password_changed(key: &str, to: &str) -> SendEmailRequest {
 async fn bounces_and_complaints_change_a_sent_notice_once_and_suppress_later_email() {
     let environment = TestEnvironment::new().await.unwrap();
     let sink = SmtpSink::start().unwrap();
-    let service = start(config(&environment, &sink.url())).await;
+    let (service, metrics_addr) = start_with_metrics(config(&environment, &sink.url())).await;
     let client = client(&service).await;
     let pool = environment.database.pool();
     let affected = accounts(3);
@@ -212,6 +213,62 @@ async fn bounces_and_complaints_change_a_sent_notice_once_and_suppress_later_ema
             .deliveries;
         assert_eq!(listed.len(), 1, "{filter:?}");
         assert_eq!(listed[0].account_id, expected.account_id);
+    }
+
+    // Counted by source (the caller's own source is "grpc"), kind and
+    // outcome; the incident's notices by state.
+    let metrics = scrape(metrics_addr).await.unwrap();
+    let reports = |kind: &str, outcome: &str| {
+        metrics.value(
+            "candor_notification_delivery_reports_total",
+            &[("source", "grpc"), ("kind", kind), ("outcome", outcome)],
+        )
+    };
+    assert_eq!(reports("hard_bounce", "applied"), Some(1.0));
+    assert_eq!(reports("hard_bounce", "duplicate"), Some(1.0));
+    assert_eq!(reports("complaint", "applied"), Some(2.0));
+    for state in ["bounced", "complained", "delivered"] {
+        assert_eq!(
+            metrics.value(
+                "candor_breach_notices",
+                &[("incident", id.as_str()), ("state", state)]
+            ),
+            Some(1.0),
+            "{state}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_soft_bounce_limit_is_bounded() {
+    let environment = TestEnvironment::new().await.unwrap();
+    let organisation = ("ORGANISATION_NAME", "Candor Books".to_owned());
+    let config: candor_notification::Config = environment
+        .config(std::slice::from_ref(&organisation))
+        .unwrap();
+    assert_eq!(config.soft_bounce_max_retries, 3, "the default");
+    for valid in ["0", "20"] {
+        let config: candor_notification::Config = environment
+            .config(&[
+                organisation.clone(),
+                ("SOFT_BOUNCE_MAX_RETRIES", valid.to_owned()),
+            ])
+            .unwrap();
+        assert_eq!(config.soft_bounce_max_retries.to_string(), valid);
+    }
+    for invalid in ["21", "-1", "three"] {
+        let error = environment
+            .config::<candor_notification::Config>(&[
+                organisation.clone(),
+                ("SOFT_BOUNCE_MAX_RETRIES", invalid.to_owned()),
+            ])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("SOFT_BOUNCE_MAX_RETRIES"),
+            "{invalid}: {error}"
+        );
+        assert!(!error.contains('\n'), "one line: {error}");
     }
 }
 
