@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 mod config;
 pub mod consumers;
-mod domain;
+pub mod domain;
 mod errors;
 pub mod grpc;
 pub mod metrics;
@@ -45,6 +45,8 @@ pub struct App {
     smtp_settings: smtp::SmtpSettings,
     /// What the sender counts as it writes outcomes.
     delivery_metrics: metrics::DeliveryMetrics,
+    /// What every way a delivery report arrives counts.
+    report_metrics: metrics::DeliveryReportMetrics,
 }
 
 impl App {
@@ -77,6 +79,7 @@ impl App {
             metrics::SmtpMetrics::register(&foundation.metrics)?,
         ));
         let delivery_metrics = metrics::DeliveryMetrics::register(&foundation.metrics)?;
+        let report_metrics = metrics::DeliveryReportMetrics::register(&foundation.metrics)?;
         metrics::register_incident_progress(
             &foundation.metrics,
             foundation.pool.clone(),
@@ -89,6 +92,7 @@ impl App {
             smtp,
             smtp_settings,
             delivery_metrics,
+            report_metrics,
         })
     }
 
@@ -105,6 +109,10 @@ impl App {
             self.renderer.clone(),
             self.smtp.clone(),
             wake.clone(),
+            grpc::DeliveryReportSettings {
+                soft_bounce_max_retries: config.soft_bounce_max_retries,
+                metrics: self.report_metrics.clone(),
+            },
         );
         let max_message = self.foundation.common.server.max_message_bytes();
         let grpc = self.foundation.grpc_server()?.add_service(

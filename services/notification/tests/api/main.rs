@@ -6,6 +6,7 @@
 mod api;
 mod crash;
 mod delivery;
+mod delivery_reports;
 mod failures;
 mod helpers;
 mod leases;
@@ -16,5 +17,6 @@ mod permissions;
 mod sending_health;
 mod startup;
 mod transport;
+mod undelivered;
 mod unencodable;
 mod upgrade;
