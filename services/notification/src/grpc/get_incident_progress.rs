@@ -52,9 +52,12 @@ pub(super) async fn get_incident_progress(
     let expected = row.expected_total.map(count);
     let finished = count(row.finished());
     let settled = row.settled();
-    // Delivered (SENT, or COMPLAINED: the member got it) or suppressed on
-    // purpose; a FAILED or BOUNCED notice did not reach its member.
-    let complete = settled && row.failed == 0 && row.bounced == 0;
+    // Nothing left for an operator to do by email: no FAILED notice
+    // (retry-failed may still send those). A BOUNCED notice cannot be sent
+    // again — the provider refused it — and its member is told in the
+    // product instead (`notification.notice_undelivered`), so a bounce does
+    // not hold the incident back; the regulator's view counts it.
+    let complete = settled && row.failed == 0;
     let estimated_completion_at = match expected {
         Some(expected) if rate > 0.0 && !settled && expected > finished => {
             let seconds = (expected - finished) as f64 / rate;

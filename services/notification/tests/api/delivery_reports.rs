@@ -188,8 +188,8 @@ async fn bounces_and_complaints_change_a_sent_notice_once_and_suppress_later_ema
         (1, 1, 1, 0)
     );
     assert!(
-        !progress.complete,
-        "a bounced notice did not reach its member"
+        progress.complete,
+        "a bounce is final and told in the product: nothing for an operator to retry"
     );
     assert!(progress.last_delivered_at.is_some());
     assert_eq!(progress.soft_bounced, 0);
