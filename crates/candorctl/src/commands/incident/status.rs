@@ -217,17 +217,31 @@ pub fn frame(snapshot: &IncidentSnapshot) -> Vec<String> {
             };
             lines.push(bar_line(
                 "emails",
-                progress.sent + progress.failed + progress.suppressed,
+                progress.sent
+                    + progress.failed
+                    + progress.suppressed
+                    + progress.bounced
+                    + progress.complained,
                 progress.expected_total,
                 &tail,
             ));
-            lines.extend(details(&[
+            let mut counts = vec![
                 (progress.sent, "delivered"),
                 (progress.failed, "failed"),
                 (progress.suppressed, "suppressed"),
                 (progress.queued + progress.sending, "pending"),
                 (progress.retrying, "retrying"),
-            ]));
+            ];
+            // Reports from providers arrive after the fact; shown once any has.
+            for (count, what) in [
+                (progress.bounced, "bounced"),
+                (progress.complained, "complained of"),
+            ] {
+                if count > 0 {
+                    counts.push((count, what));
+                }
+            }
+            lines.extend(details(&counts));
         }
         Err(error) => lines.extend(unreachable("emails", error)),
     }
@@ -375,9 +389,11 @@ pub fn lines(snapshot: &IncidentSnapshot) -> [String; 4] {
             format!("emails        {}", not_known(snapshot, "notification"))
         }
         Ok(progress) => format!(
-            "emails        {} delivered / {} expected, {} failed, {} suppressed, {} pending ({} retrying); {:.1}/s{}{}",
+            "emails        {} delivered / {} expected, {} bounced, {} complained of, {} failed, {} suppressed, {} pending ({} retrying); {:.1}/s{}{}",
             progress.sent,
             progress.expected_total,
+            progress.bounced,
+            progress.complained,
             progress.failed,
             progress.suppressed,
             progress.queued + progress.sending,
