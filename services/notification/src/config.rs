@@ -125,6 +125,11 @@ pub struct Config {
     #[arg(long, env = "SENDER_LEASE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(3..=600))]
     pub sender_lease_seconds: u64,
 
+    /// The delivery-report HTTP intake (DELIVERY_REPORTS_ADDR and the
+    /// providers' credentials).
+    #[command(flatten)]
+    pub delivery_reports: crate::intake::DeliveryReportsConfig,
+
     /// How long a batch waits for its incident (PARKED_MESSAGE_TTL_SECONDS).
     #[command(flatten)]
     pub parking: candor_platform::parking::ParkingConfig,

@@ -8,6 +8,8 @@ mod crash;
 mod delivery;
 mod failures;
 mod helpers;
+mod intake;
+mod intake_support;
 mod leases;
 mod member_notices;
 mod metrics;
