@@ -125,6 +125,13 @@ pub struct Config {
     #[arg(long, env = "SENDER_LEASE_SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(3..=600))]
     pub sender_lease_seconds: u64,
 
+    /// Soft bounces (a full mailbox, a provider's temporary refusal after
+    /// accepting) after which an email counts as bounced: each one before
+    /// queues it again, 15 minutes later for the first, 30 for the second …
+    /// (transactional emails are not sent again: their content is erased
+    /// once sent). 0: the first soft bounce is a hard bounce.
+    #[arg(long, env = "SOFT_BOUNCE_MAX_RETRIES", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=20))]
+    pub soft_bounce_max_retries: u32,
     /// The delivery-report HTTP intake (DELIVERY_REPORTS_ADDR and the
     /// providers' credentials).
     #[command(flatten)]

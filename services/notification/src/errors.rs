@@ -27,6 +27,19 @@ pub enum GetDeliveryError {
     Internal(#[from] anyhow::Error),
 }
 
+/// RecordDeliveryReport.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordDeliveryReportError {
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error(
+        "no delivery has the message_id (or, without one, no email was sent to the recipient), or the two do not name the same delivery"
+    )]
+    NotFound,
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
 /// ListDeliveries.
 pub type ListDeliveriesError = candor_platform::grpc::InputOrInternal;
 
@@ -110,6 +123,16 @@ impl RpcError for GetDeliveryError {
             GetDeliveryError::Invalid(_) => ErrorKind::InvalidArgument,
             GetDeliveryError::NotFound(_) => ErrorKind::NotFound,
             GetDeliveryError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+impl RpcError for RecordDeliveryReportError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            RecordDeliveryReportError::Invalid(_) => ErrorKind::InvalidArgument,
+            RecordDeliveryReportError::NotFound => ErrorKind::NotFound,
+            RecordDeliveryReportError::Internal(_) => ErrorKind::Internal,
         }
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 
 mod config;
 pub mod consumers;
-mod domain;
+pub mod domain;
 mod errors;
 pub mod grpc;
 pub mod intake;
@@ -46,6 +46,8 @@ pub struct App {
     smtp_settings: smtp::SmtpSettings,
     /// What the sender counts as it writes outcomes.
     delivery_metrics: metrics::DeliveryMetrics,
+    /// What every way a delivery report arrives counts.
+    report_metrics: metrics::DeliveryReportMetrics,
     /// The delivery-report intake and its bound listener, when it has an
     /// endpoint configured and `DELIVERY_REPORTS_ADDR` is not `off`.
     delivery_reports: Option<(intake::Intake, tokio::net::TcpListener)>,
@@ -81,6 +83,7 @@ impl App {
             metrics::SmtpMetrics::register(&foundation.metrics)?,
         ));
         let delivery_metrics = metrics::DeliveryMetrics::register(&foundation.metrics)?;
+        let report_metrics = metrics::DeliveryReportMetrics::register(&foundation.metrics)?;
         metrics::register_incident_progress(
             &foundation.metrics,
             foundation.pool.clone(),
@@ -91,7 +94,8 @@ impl App {
                 intake::Intake::new(
                     &config.delivery_reports,
                     foundation.pool.clone(),
-                    0,
+                    config.soft_bounce_max_retries,
+                    report_metrics.clone(),
                     &foundation.metrics,
                 )?,
                 tokio::net::TcpListener::bind(addr)
@@ -107,6 +111,7 @@ impl App {
             smtp,
             smtp_settings,
             delivery_metrics,
+            report_metrics,
             delivery_reports,
         })
     }
@@ -132,6 +137,10 @@ impl App {
             self.renderer.clone(),
             self.smtp.clone(),
             wake.clone(),
+            grpc::DeliveryReportSettings {
+                soft_bounce_max_retries: config.soft_bounce_max_retries,
+                metrics: self.report_metrics.clone(),
+            },
         );
         let max_message = self.foundation.common.server.max_message_bytes();
         let grpc = self.foundation.grpc_server()?.add_service(

@@ -7,7 +7,8 @@
 //! the incident (`incidents.recorded_at`) and is complete when
 //! GetIncidentProgress calls it settled: the member list is complete
 //! (EnumerationCompleted received, a notice per affected account) and every
-//! notice is in a final state (delivered, failed or suppressed). Counting
+//! notice is in a final state (delivered, failed, suppressed, bounced or
+//! complained). Counting
 //! that takes a pass over the incident's notices, so a scrape counts only
 //! the incidents not yet settled or settled within
 //! `METRICS_INCIDENT_LINGER_SECONDS`: the first scrape that finds an
@@ -25,9 +26,11 @@ use chrono::{DateTime, Utc};
 use prometheus::{Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts};
 use sqlx::PgPool;
 
+use crate::domain::reports::{INTAKE_SOURCES, ReportKind};
 use crate::store::claims::Outcome;
 use crate::store::failures::FailureClass;
 use crate::store::progress::{self, ProgressRow};
+use crate::store::reports::{ReportError, ReportOutcome};
 
 /// Buckets of one SMTP transaction (with the connection it may open): a
 /// local relay answers in milliseconds, a distant provider in seconds, a
@@ -84,6 +87,55 @@ impl DeliveryMetrics {
                 Outcome::Retry { .. } | Outcome::Suppressed { .. } | Outcome::Released { .. } => {}
             }
         }
+    }
+}
+
+/// `candor_notification_delivery_reports_total{source,kind,outcome}`: the
+/// delivery reports received, by where they came from (`dsn`, `arf`, `ses`,
+/// `sendgrid`, or `grpc` for every `RecordDeliveryReport` caller's own
+/// source: the label stays bounded), what they reported and what became of
+/// them (`applied`, `duplicate`, `unmatched`, `invalid`, `error`).
+#[derive(Clone)]
+pub struct DeliveryReportMetrics {
+    reports: IntCounterVec,
+}
+
+impl DeliveryReportMetrics {
+    /// Registers the family with `metrics` (recording nowhere when metrics
+    /// are disabled).
+    pub fn register(metrics: &Metrics) -> anyhow::Result<Self> {
+        Ok(Self {
+            reports: metrics.register(IntCounterVec::new(
+                Opts::new(
+                    "candor_notification_delivery_reports_total",
+                    "Delivery reports (bounces, complaints) received, by source (dsn, arf, ses, sendgrid; grpc for RecordDeliveryReport callers' own sources), kind and outcome.",
+                ),
+                &["source", "kind", "outcome"],
+            )?)?,
+        })
+    }
+
+    /// Counts one report of `source` and `kind` and what recording it gave.
+    pub fn count(
+        &self,
+        source: &str,
+        kind: ReportKind,
+        result: &Result<ReportOutcome, ReportError>,
+    ) {
+        let source = INTAKE_SOURCES
+            .into_iter()
+            .find(|known| *known == source)
+            .unwrap_or("grpc");
+        let outcome = match result {
+            Ok(ReportOutcome::Applied { .. }) => "applied",
+            Ok(ReportOutcome::Duplicate { .. }) => "duplicate",
+            Ok(ReportOutcome::Unmatched) => "unmatched",
+            Err(ReportError::Invalid(_)) => "invalid",
+            Err(ReportError::Internal(_)) => "error",
+        };
+        self.reports
+            .with_label_values(&[source, kind.as_str(), outcome])
+            .inc();
     }
 }
 
@@ -277,6 +329,8 @@ impl IncidentMetrics {
             ("delivered", row.sent),
             ("failed", row.failed),
             ("suppressed", row.suppressed),
+            ("bounced", row.bounced),
+            ("complained", row.complained),
         ] {
             self.notices.set(incident, &[state], count as f64);
         }

@@ -1,6 +1,9 @@
 //! `breach.accounts_affected`: one notice job per affected member (with
 //! what was held about them, which decides their notice's wording), or the
-//! batch parked until its incident is recorded.
+//! batch parked until its incident is recorded. A member without an email
+//! address gets a job SUPPRESSED (NO_EMAIL_ADDRESS), announced on
+//! `notification.notice_undelivered` with the batch's other undelivered
+//! notices in the batch's transaction (`store::jobs::insert_notices`).
 
 use candor_platform::messaging::{HandlerError, IncomingMessage};
 use candor_platform::parking;

@@ -3,13 +3,16 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use candor_proto::notification::v1::{Delivery, DeliveryState, EmailKind, SuppressionReason};
+use candor_proto::notification::v1::{
+    Delivery, DeliveryReportKind, DeliveryState, EmailKind, SuppressionReason,
+};
 use chrono::{DateTime, Utc};
 use prost_types::Timestamp;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::domain::reports::ReportKind;
 use crate::store::JobKind;
 use crate::store::deliveries::{DeliveryRow, Filter};
 use candor_platform::grpc::InvalidField;
@@ -32,6 +35,8 @@ pub fn state_name(state: DeliveryState) -> Option<&'static str> {
         DeliveryState::Sent => Some("sent"),
         DeliveryState::Failed => Some("failed"),
         DeliveryState::Suppressed => Some("suppressed"),
+        DeliveryState::Bounced => Some("bounced"),
+        DeliveryState::Complained => Some("complained"),
     }
 }
 
@@ -42,6 +47,8 @@ fn state_of(name: &str) -> DeliveryState {
         "sent" => DeliveryState::Sent,
         "failed" => DeliveryState::Failed,
         "suppressed" => DeliveryState::Suppressed,
+        "bounced" => DeliveryState::Bounced,
+        "complained" => DeliveryState::Complained,
         _ => DeliveryState::Unspecified,
     }
 }
@@ -70,7 +77,14 @@ pub fn delivery(row: DeliveryRow) -> Delivery {
     let suppression_reason = match row.suppression_reason {
         Some(1) => SuppressionReason::AddressSuppressed,
         Some(2) => SuppressionReason::AccountDeactivated,
+        Some(3) => SuppressionReason::NoEmailAddress,
         _ => SuppressionReason::Unspecified,
+    };
+    let report_kind = match ReportKind::parse(row.report_kind.as_deref()) {
+        Some(ReportKind::HardBounce) => DeliveryReportKind::HardBounce,
+        Some(ReportKind::SoftBounce) => DeliveryReportKind::SoftBounce,
+        Some(ReportKind::Complaint) => DeliveryReportKind::Complaint,
+        None => DeliveryReportKind::Unspecified,
     };
     Delivery {
         delivery_id: row.job_id.to_string(),
@@ -91,6 +105,10 @@ pub fn delivery(row: DeliveryRow) -> Delivery {
             .filter(|_| state == DeliveryState::Sent)
             .map(timestamp),
         updated_at: Some(timestamp(row.updated_at)),
+        report_kind: report_kind as i32,
+        delivery_report: row.delivery_report.unwrap_or_default(),
+        reported_at: row.reported_at.map(timestamp),
+        soft_bounces: u32::try_from(row.soft_bounces).unwrap_or_default(),
     }
 }
 

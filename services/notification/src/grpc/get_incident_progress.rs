@@ -50,9 +50,11 @@ pub(super) async fn get_incident_progress(
         .clamp(1.0, 60.0);
     let rate = row.sent_last_minute as f64 / window;
     let expected = row.expected_total.map(count);
-    let finished = count(row.sent + row.failed + row.suppressed);
+    let finished = count(row.finished());
     let settled = row.settled();
-    let complete = settled && row.failed == 0;
+    // Delivered (SENT, or COMPLAINED: the member got it) or suppressed on
+    // purpose; a FAILED or BOUNCED notice did not reach its member.
+    let complete = settled && row.failed == 0 && row.bounced == 0;
     let estimated_completion_at = match expected {
         Some(expected) if rate > 0.0 && !settled && expected > finished => {
             let seconds = (expected - finished) as f64 / rate;
@@ -83,6 +85,11 @@ pub(super) async fn get_incident_progress(
         retrying: count(row.retrying),
         failed_retryable: count(row.failed_retryable),
         failure_groups,
+        bounced: count(row.bounced),
+        complained: count(row.complained),
+        no_email_address: count(row.no_email_address),
+        soft_bounced: count(row.soft_bounced),
+        last_delivered_at: row.last_delivered_at.map(convert::timestamp),
     })
 }
 

@@ -6,6 +6,7 @@ mod convert;
 mod get_delivery;
 mod get_incident_progress;
 mod list_deliveries;
+mod record_delivery_report;
 mod render_breach_notice;
 mod retry_failed_notices;
 mod sample;
@@ -20,14 +21,15 @@ use candor_proto::notification::v1::notification_service_server::NotificationSer
 use candor_proto::notification::v1::{
     GetDeliveryRequest, GetDeliveryResponse, GetIncidentProgressRequest,
     GetIncidentProgressResponse, ListDeliveriesRequest, ListDeliveriesResponse,
-    RenderBreachNoticeRequest, RenderBreachNoticeResponse, RetryFailedNoticesRequest,
-    RetryFailedNoticesResponse, SendEmailRequest, SendEmailResponse, SendTestNoticeRequest,
-    SendTestNoticeResponse,
+    RecordDeliveryReportRequest, RecordDeliveryReportResponse, RenderBreachNoticeRequest,
+    RenderBreachNoticeResponse, RetryFailedNoticesRequest, RetryFailedNoticesResponse,
+    SendEmailRequest, SendEmailResponse, SendTestNoticeRequest, SendTestNoticeResponse,
 };
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use tonic::{Request, Response, Status};
 
+use crate::metrics::DeliveryReportMetrics;
 use crate::notice::Renderer;
 use crate::smtp::SmtpPool;
 
@@ -39,6 +41,10 @@ pub struct NotificationApi {
     smtp: Arc<SmtpPool>,
     /// Wakes the sender when a transactional email is queued.
     wake: Arc<Notify>,
+    /// SOFT_BOUNCE_MAX_RETRIES, for RecordDeliveryReport.
+    soft_bounce_max_retries: u32,
+    /// Counts the delivery reports RecordDeliveryReport records.
+    report_metrics: DeliveryReportMetrics,
 }
 
 impl NotificationApi {
@@ -47,14 +53,26 @@ impl NotificationApi {
         renderer: Arc<Renderer>,
         smtp: Arc<SmtpPool>,
         wake: Arc<Notify>,
+        reports: DeliveryReportSettings,
     ) -> Self {
         Self {
             pool,
             renderer,
             smtp,
             wake,
+            soft_bounce_max_retries: reports.soft_bounce_max_retries,
+            report_metrics: reports.metrics,
         }
     }
+}
+
+/// How RecordDeliveryReport records reports.
+#[derive(Clone)]
+pub struct DeliveryReportSettings {
+    /// SOFT_BOUNCE_MAX_RETRIES.
+    pub soft_bounce_max_retries: u32,
+    /// Where the reports are counted.
+    pub metrics: DeliveryReportMetrics,
 }
 
 #[tonic::async_trait]
@@ -128,5 +146,14 @@ impl NotificationService for NotificationApi {
             send_test_notice::send_test_notice(&self.renderer, &self.smtp, request.into_inner())
                 .await,
         )
+    }
+
+    #[tracing::instrument(skip_all, fields(rpc = "RecordDeliveryReport"))]
+    async fn record_delivery_report(
+        &self,
+        request: Request<RecordDeliveryReportRequest>,
+    ) -> Result<Response<RecordDeliveryReportResponse>, Status> {
+        admitted(&request)?;
+        respond(record_delivery_report::record_delivery_report(self, request.into_inner()).await)
     }
 }

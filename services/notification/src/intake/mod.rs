@@ -16,7 +16,7 @@
 
 use sha2::{Digest as _, Sha256};
 
-use crate::domain::reports::DeliveryReport;
+use crate::domain::reports::{DeliveryReport, MessageId};
 
 pub mod arf;
 pub mod certificates;
@@ -92,7 +92,9 @@ pub fn clip_detail(detail: &str) -> String {
 }
 
 /// A Message-ID as the deliveries store it: trimmed, without the angle
-/// brackets; `None` when empty or too long to be one.
+/// brackets; `None` when it is not an RFC 5322 `local@domain` (then it
+/// cannot name an email of this service, whose are all `<job_id@domain>`,
+/// and the report goes by its recipient).
 pub fn message_id(value: &str) -> Option<String> {
     let trimmed = value.trim();
     let bare = trimmed
@@ -100,9 +102,7 @@ pub fn message_id(value: &str) -> Option<String> {
         .and_then(|rest| rest.strip_suffix('>'))
         .unwrap_or(trimmed)
         .trim();
-    let usable = !bare.is_empty()
-        && bare.chars().count() <= MAX_MESSAGE_ID_CHARS
-        && !bare.chars().any(|c| c.is_whitespace() || c.is_control());
+    let usable = bare.len() <= MAX_MESSAGE_ID_CHARS && MessageId::parse(bare).is_some();
     usable.then(|| bare.to_owned())
 }
 
@@ -116,9 +116,8 @@ pub fn recipient(value: &str) -> Option<String> {
         _ => value,
     };
     let address = address.trim().trim_start_matches('<').trim_end_matches('>');
-    let usable = address.contains('@')
-        && address.chars().count() <= MAX_RECIPIENT_CHARS
-        && !address.chars().any(|c| c.is_whitespace() || c.is_control());
+    let usable = address.chars().count() <= MAX_RECIPIENT_CHARS
+        && address.parse::<lettre::Address>().is_ok();
     usable.then(|| address.to_owned())
 }
 
@@ -161,7 +160,8 @@ mod tests {
             Some("0196@books.example")
         );
         assert_eq!(message_id("<>"), None);
-        assert_eq!(message_id("two words"), None);
+        assert_eq!(message_id("two words@x"), None);
+        assert_eq!(message_id("custom-message-ID"), None, "no domain");
     }
 
     #[test]

@@ -33,6 +33,8 @@ use super::sendgrid::WebhookKey;
 use super::sns::{Envelope, Kind, MESSAGE_TYPE_HEADER};
 use super::{Malformed, Parsed, arf, dsn, sendgrid, ses};
 use crate::domain::reports::DeliveryReport;
+use crate::metrics::DeliveryReportMetrics;
+use crate::store::reports::{ReportError, ReportOutcome, record_delivery_report};
 
 /// Largest body accepted (a bounce returning a large email is cut by most
 /// MTAs well below this).
@@ -53,6 +55,7 @@ struct Inner {
     token: Option<ReportToken>,
     ses: Option<SesSettings>,
     sendgrid: Option<WebhookKey>,
+    report_metrics: DeliveryReportMetrics,
     requests: IntCounterVec,
 }
 
@@ -62,12 +65,14 @@ struct SesSettings {
 }
 
 impl Intake {
-    /// The intake for `config`, recording into `pool`, counting into
-    /// `metrics`.
+    /// The intake for `config`, recording into `pool` (soft bounces
+    /// retried `soft_bounce_max_retries` times), counting the reports into
+    /// `report_metrics` and the requests into `metrics`.
     pub fn new(
         config: &DeliveryReportsConfig,
         pool: PgPool,
         soft_bounce_max_retries: u32,
+        report_metrics: DeliveryReportMetrics,
         metrics: &Metrics,
     ) -> anyhow::Result<Self> {
         let ses = if config.ses_sns_topic_arns.is_empty() {
@@ -95,6 +100,7 @@ impl Intake {
                 token: config.delivery_reports_token.as_ref().map(ReportToken::new),
                 ses,
                 sendgrid: config.sendgrid_webhook_public_key.0.clone(),
+                report_metrics,
                 requests,
             }),
         })
@@ -176,17 +182,59 @@ impl Intake {
     }
 }
 
-/// Records one report and logs it by id.
+/// Records one report, counts it and logs it by id. An unmatched report is
+/// acknowledged (a provider would retry an error for days about an email
+/// this service never sent); a database failure answers 503 so that the
+/// provider retries.
 async fn record_one(intake: &Intake, report: &DeliveryReport) -> Result<(), Rejection> {
-    let _ = (&intake.inner.pool, intake.inner.soft_bounce_max_retries);
-    tracing::warn!(
-        source = %report.source,
-        report_id = %report.report_id,
-        "delivery report not recorded: the delivery-report store is not wired in yet"
-    );
-    Err(Rejection::Unavailable(
-        "delivery reports cannot be recorded yet",
-    ))
+    let inner = &intake.inner;
+    let report = within_clock_skew(report);
+    let result = record_delivery_report(&inner.pool, &report, inner.soft_bounce_max_retries).await;
+    inner
+        .report_metrics
+        .count(&report.source, report.kind, &result);
+    let (source, report_id) = (report.source.as_str(), report.report_id.as_str());
+    match result {
+        Ok(ReportOutcome::Applied { job_id, state }) => {
+            tracing::info!(source, report_id, %job_id, state = state.as_str(), "delivery report applied");
+            Ok(())
+        }
+        Ok(ReportOutcome::Duplicate { job_id }) => {
+            tracing::info!(source, report_id, job_id = ?job_id, "delivery report already recorded");
+            Ok(())
+        }
+        Ok(ReportOutcome::Unmatched) => {
+            tracing::warn!(
+                source,
+                report_id,
+                "delivery report matches no email of this service; acknowledged"
+            );
+            Ok(())
+        }
+        Err(ReportError::Invalid(invalid)) => {
+            tracing::warn!(source, report_id, error = %invalid, "delivery report refused");
+            Err(Rejection::Malformed(Malformed::new(format!(
+                "report {report_id}: {invalid}"
+            ))))
+        }
+        Err(ReportError::Internal(error)) => {
+            tracing::error!(source, report_id, error = %format!("{error:#}"), "cannot record a delivery report");
+            Err(Rejection::Unavailable(
+                "the report cannot be recorded now; retry later",
+            ))
+        }
+    }
+}
+
+/// The report with an `occurred_at` ahead of this clock (a provider's clock
+/// running fast) replaced by "when recorded", which the store refuses
+/// past a few minutes.
+fn within_clock_skew(report: &DeliveryReport) -> DeliveryReport {
+    let mut report = report.clone();
+    if report.occurred_at.is_some_and(|at| at > chrono::Utc::now()) {
+        report.occurred_at = None;
+    }
+    report
 }
 
 /// Serves the intake on `listener` until `stop` is cancelled, then lets

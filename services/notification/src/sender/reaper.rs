@@ -3,6 +3,8 @@
 //! the lease) and queues their SENDING jobs again, counted as possibly
 //! re-sent; now and then it also requeues jobs left SENDING without a lease
 //! (by a release before leases) for longer than `SENDING_STALE_SECONDS`.
+//! It never makes a notice final (FAILED or otherwise), so it announces
+//! nothing on `notification.notice_undelivered`.
 //!
 //! A task of its own, not a step of the claim loop: the claimer waits for
 //! room in its window, which a slow SMTP server can keep full for long.

@@ -1,6 +1,10 @@
 //! The outcome recorder: writes what became of each sent job, many outcomes
 //! per transaction (each only if its job is still held under the lease it
-//! was claimed under), and lets go of the written jobs.
+//! was claimed under), and lets go of the written jobs. Breach notices
+//! written FAILED (every class) or SUPPRESSED are announced on
+//! `notification.notice_undelivered` through the outbox in the same
+//! transaction (`store::claims::record_outcomes`): this is the only place
+//! the sender makes a notice FAILED.
 
 use std::time::Duration;
 

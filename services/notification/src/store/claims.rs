@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use candor_proto::events::v1::UndeliveredReason;
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -14,6 +15,7 @@ use uuid::Uuid;
 use super::JobKind;
 use super::failures::FailureClass;
 use super::leases::ClaimRef;
+use super::undelivered::{self, Undelivered};
 
 /// Plans the rest of this transaction's statements for their actual
 /// parameters and table sizes. A connection otherwise keeps a generic plan
@@ -281,7 +283,9 @@ pub struct ClaimedOutcome {
 /// Records outcomes in a few set-based statements (one per kind), each only
 /// for jobs still SENDING under the lease they were claimed under: an
 /// outcome that comes after a reaper requeued its job (the lease lapsed)
-/// changes nothing but the suppression list.
+/// changes nothing but the suppression list. A breach notice that becomes
+/// FAILED or SUPPRESSED (unless its member deactivated) is announced as
+/// undelivered through the outbox, in the caller's transaction.
 pub async fn record_outcomes(
     connection: &mut PgConnection,
     outcomes: &[ClaimedOutcome],
@@ -292,6 +296,9 @@ pub async fn record_outcomes(
     let mut suppress = (Vec::new(), Vec::new());
     let mut suppressed = (Vec::new(), Vec::new());
     let mut released = (Vec::new(), Vec::new(), Vec::new());
+    // Breach notices that became FAILED or SUPPRESSED: announced in this
+    // transaction (`notification.notice_undelivered`).
+    let mut unreached = Vec::new();
     for ClaimedOutcome { claim, outcome } in outcomes {
         let lease = claim.lease_id;
         match outcome {
@@ -347,7 +354,8 @@ pub async fn record_outcomes(
     if !sent.0.is_empty() {
         sqlx::query!(
             "UPDATE email_jobs j SET state = 'sent', sent_at = t.sent_at, updated_at = now(), \
-                    sent_without_thread_link = t.without_link, content = NULL \
+                    sent_without_thread_link = t.without_link, \
+                    content = CASE WHEN j.kind = 'breach_notice' THEN j.content END \
              FROM UNNEST($1::uuid[], $2::uuid[], $3::timestamptz[], $4::bool[]) \
                   AS t(job_id, lease_id, sent_at, without_link) \
              WHERE j.job_id = t.job_id AND j.state = 'sending' AND j.claimed_by = t.lease_id",
@@ -379,19 +387,29 @@ pub async fn record_outcomes(
         .await?;
     }
     if !failed.0.is_empty() {
-        sqlx::query!(
-            "UPDATE email_jobs j SET state = 'failed', last_error = t.error, updated_at = now(), \
-                    content = NULL, failure_class = t.class \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[]) \
-                  AS t(job_id, lease_id, error, class) \
-             WHERE j.job_id = t.job_id AND j.state = 'sending' AND j.claimed_by = t.lease_id",
+        let notices = sqlx::query!(
+            r#"WITH failed AS (
+                   UPDATE email_jobs j SET state = 'failed', last_error = t.error, updated_at = now(),
+                          content = NULL, failure_class = t.class
+                   FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[])
+                        AS t(job_id, lease_id, error, class)
+                   WHERE j.job_id = t.job_id AND j.state = 'sending' AND j.claimed_by = t.lease_id
+                   RETURNING j.kind, j.incident_id, j.account_id)
+               SELECT incident_id AS "incident_id!", account_id AS "account_id!" FROM failed f
+               WHERE kind = 'breach_notice' AND incident_id IS NOT NULL AND account_id IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM deactivated_accounts d WHERE d.account_id = f.account_id)"#,
             &failed.0,
             &failed.1,
             &failed.2,
             &failed.3 as _,
         )
-        .execute(&mut *connection)
+        .fetch_all(&mut *connection)
         .await?;
+        unreached.extend(notices.into_iter().map(|row| Undelivered {
+            incident_id: row.incident_id,
+            account_id: row.account_id,
+            reason: UndeliveredReason::Failed,
+        }));
     }
     if !suppress.0.is_empty() {
         sqlx::query!(
@@ -404,16 +422,26 @@ pub async fn record_outcomes(
         .await?;
     }
     if !suppressed.0.is_empty() {
-        sqlx::query!(
-            "UPDATE email_jobs j SET state = 'suppressed', suppression_reason = 1, updated_at = now(), \
-                    content = NULL \
-             FROM UNNEST($1::uuid[], $2::uuid[]) AS t(job_id, lease_id) \
-             WHERE j.job_id = t.job_id AND j.state = 'sending' AND j.claimed_by = t.lease_id",
+        let notices = sqlx::query!(
+            r#"WITH suppressed AS (
+                   UPDATE email_jobs j SET state = 'suppressed', suppression_reason = 1,
+                          updated_at = now(), content = NULL
+                   FROM UNNEST($1::uuid[], $2::uuid[]) AS t(job_id, lease_id)
+                   WHERE j.job_id = t.job_id AND j.state = 'sending' AND j.claimed_by = t.lease_id
+                   RETURNING j.kind, j.incident_id, j.account_id)
+               SELECT incident_id AS "incident_id!", account_id AS "account_id!" FROM suppressed s
+               WHERE kind = 'breach_notice' AND incident_id IS NOT NULL AND account_id IS NOT NULL
+                 AND NOT EXISTS (SELECT 1 FROM deactivated_accounts d WHERE d.account_id = s.account_id)"#,
             &suppressed.0,
             &suppressed.1,
         )
-        .execute(&mut *connection)
+        .fetch_all(&mut *connection)
         .await?;
+        unreached.extend(notices.into_iter().map(|row| Undelivered {
+            incident_id: row.incident_id,
+            account_id: row.account_id,
+            reason: UndeliveredReason::Suppressed,
+        }));
     }
     if !released.0.is_empty() {
         // Not sent: the claim's attempt is given back. Possibly sent (its
@@ -433,10 +461,10 @@ pub async fn record_outcomes(
             &released.1,
             &released.2,
         )
-        .execute(connection)
+        .execute(&mut *connection)
         .await?;
     }
-    Ok(())
+    undelivered::announce(connection, &unreached, Utc::now()).await
 }
 
 /// Queues again the jobs left SENDING without a live lease (claimed by a

@@ -24,6 +24,14 @@ pub struct DeliveryRow {
     pub next_attempt_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+    /// The last delivery report's kind (`hard_bounce`, …), if any.
+    pub report_kind: Option<String>,
+    /// What the provider said in the last delivery report.
+    pub delivery_report: Option<String>,
+    /// When the last delivery report was recorded.
+    pub reported_at: Option<DateTime<Utc>>,
+    /// Soft bounces reported.
+    pub soft_bounces: i32,
 }
 
 pub async fn get(
@@ -34,7 +42,8 @@ pub async fn get(
         DeliveryRow,
         "SELECT job_id, kind AS \"kind: JobKind\", incident_id, account_id, to_address, state, \
                 attempts, last_error, suppression_reason, message_id, sent_without_thread_link, \
-                created_at, next_attempt_at, sent_at, updated_at \
+                created_at, next_attempt_at, sent_at, updated_at, report_kind, delivery_report, \
+                reported_at, soft_bounces \
          FROM email_jobs WHERE job_id = $1",
         job_id
     )
@@ -63,7 +72,8 @@ pub async fn list(
         DeliveryRow,
         "SELECT job_id, kind AS \"kind: JobKind\", incident_id, account_id, to_address, state, \
                 attempts, last_error, suppression_reason, message_id, sent_without_thread_link, \
-                created_at, next_attempt_at, sent_at, updated_at \
+                created_at, next_attempt_at, sent_at, updated_at, report_kind, delivery_report, \
+                reported_at, soft_bounces \
          FROM email_jobs \
          WHERE ($1::text IS NULL OR incident_id = $1) \
            AND ($2::uuid IS NULL OR account_id = $2) \

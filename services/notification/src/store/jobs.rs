@@ -1,15 +1,19 @@
 //! Creating email jobs: breach notices by the batch, transactional emails
 //! one by one under an idempotency key.
 
+use chrono::Utc;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::JobKind;
+use super::undelivered::{self, Undelivered};
 
 /// One affected account of a batch.
 #[derive(Debug, Clone)]
 pub struct NewNotice {
     pub account_id: Uuid,
+    /// Empty for a member without an email address: their notice is
+    /// created SUPPRESSED (reason 3, no email address).
     pub email: String,
     pub display_name: String,
     /// The notice's own content (`email_jobs.content`): what was held about
@@ -21,9 +25,12 @@ pub struct NewNotice {
 /// Creates the notices of a batch in one statement; an account that already
 /// has a notice for the incident gets nothing new. A deactivated account's
 /// notice is created suppressed (address erased), so is one to a suppressed
-/// address. A notice waits for the incident's forum thread link at most
-/// `thread_wait_seconds` after the incident was recorded. Returns the jobs
-/// created.
+/// address and one to a member without an email address (`email` empty,
+/// SUPPRESSION_REASON_NO_EMAIL_ADDRESS). A notice waits for the incident's
+/// forum thread link at most `thread_wait_seconds` after the incident was
+/// recorded. The notices created suppressed for the address or for having
+/// none are announced as undelivered through the outbox, in one more
+/// statement (none when there are none). Returns the jobs created.
 pub async fn insert_notices(
     connection: &mut PgConnection,
     incident_id: &str,
@@ -42,16 +49,18 @@ pub async fn insert_notices(
         .iter()
         .map(|notice| notice.content.as_ref())
         .collect();
-    let created = sqlx::query_scalar!(
+    let created = sqlx::query!(
         "WITH created AS ( \
          INSERT INTO email_jobs (job_id, kind, priority, incident_id, account_id, to_address, \
                                  display_name, content, state, suppression_reason, message_id, next_attempt_at) \
          SELECT t.job_id, 'breach_notice', 1, $1, t.account_id, \
                 CASE WHEN d.account_id IS NULL THEN t.email ELSE '' END, \
                 CASE WHEN d.account_id IS NULL THEN t.display_name ELSE '' END, \
-                CASE WHEN d.account_id IS NULL AND s.address IS NULL THEN t.content END, \
-                CASE WHEN d.account_id IS NOT NULL OR s.address IS NOT NULL THEN 'suppressed' ELSE 'queued' END, \
-                CASE WHEN d.account_id IS NOT NULL THEN 2 WHEN s.address IS NOT NULL THEN 1 END, \
+                CASE WHEN d.account_id IS NULL AND s.address IS NULL AND t.email <> '' THEN t.content END, \
+                CASE WHEN d.account_id IS NOT NULL OR s.address IS NOT NULL OR t.email = '' \
+                     THEN 'suppressed' ELSE 'queued' END, \
+                CASE WHEN d.account_id IS NOT NULL THEN 2 WHEN t.email = '' THEN 3 \
+                     WHEN s.address IS NOT NULL THEN 1 END, \
                 '<' || t.job_id::text || '@' || $6 || '>', \
                 CASE WHEN th.thread_url IS NOT NULL THEN now() \
                      ELSE greatest(now(), i.recorded_at + make_interval(secs => $7)) END \
@@ -62,13 +71,16 @@ pub async fn insert_notices(
          LEFT JOIN deactivated_accounts d ON d.account_id = t.account_id \
          LEFT JOIN suppressed_addresses s ON s.address = lower(t.email) \
          ON CONFLICT (incident_id, account_id) DO NOTHING \
-         RETURNING job_id, priority, incident_id, state, next_attempt_at), \
+         RETURNING job_id, priority, incident_id, account_id, state, suppression_reason, next_attempt_at), \
          queued AS ( \
          INSERT INTO email_queue (job_id, priority, next_attempt_at, incident_id, awaiting_thread) \
          SELECT c.job_id, c.priority, c.next_attempt_at, c.incident_id, \
                 NOT EXISTS (SELECT 1 FROM incident_threads th WHERE th.incident_id = $1) \
          FROM created c WHERE c.state = 'queued') \
-         SELECT count(*) AS \"created!\" FROM created",
+         SELECT count(*) AS \"created!\", \
+                array_agg(account_id) FILTER (WHERE suppression_reason IN (1, 3)) AS undelivered_accounts, \
+                array_agg(suppression_reason) FILTER (WHERE suppression_reason IN (1, 3)) AS undelivered_reasons \
+         FROM created",
         incident_id,
         &job_ids,
         &account_ids,
@@ -81,9 +93,23 @@ pub async fn insert_notices(
         // `as _`: a notice without content binds NULL in the jsonb[].
         &contents as _,
     )
-    .fetch_one(connection)
+    .fetch_one(&mut *connection)
     .await?;
-    Ok(u64::try_from(created).unwrap_or(0))
+    let unreached: Vec<Undelivered> = created
+        .undelivered_accounts
+        .unwrap_or_default()
+        .into_iter()
+        .zip(created.undelivered_reasons.unwrap_or_default())
+        .filter_map(|(account_id, reason)| {
+            Some(Undelivered {
+                incident_id: incident_id.to_owned(),
+                account_id,
+                reason: undelivered::suppression_reason(reason)?,
+            })
+        })
+        .collect();
+    undelivered::announce(connection, &unreached, Utc::now()).await?;
+    Ok(u64::try_from(created.created).unwrap_or(0))
 }
 
 /// A transactional email to queue.

@@ -15,6 +15,14 @@ pub struct ProgressRow {
     pub sent: i64,
     pub failed: i64,
     pub suppressed: i64,
+    /// BOUNCED: accepted, then reported undeliverable.
+    pub bounced: i64,
+    /// COMPLAINED: delivered, then reported as spam.
+    pub complained: i64,
+    /// Of `suppressed`, members without an email address.
+    pub no_email_address: i64,
+    /// Notices with at least one soft bounce reported.
+    pub soft_bounced: i64,
     pub retrying: i64,
     pub failed_retryable: i64,
     pub sent_without_thread_link: i64,
@@ -22,20 +30,30 @@ pub struct ProgressRow {
     pub sent_last_minute: i64,
     pub first_sent_at: Option<DateTime<Utc>>,
     pub last_sent_at: Option<DateTime<Utc>>,
+    /// When the most recent notice still delivered (SENT or COMPLAINED)
+    /// was accepted.
+    pub last_delivered_at: Option<DateTime<Utc>>,
     pub now: DateTime<Utc>,
 }
 
 impl ProgressRow {
     /// Every notice of the incident, whatever its state.
     pub fn total(&self) -> i64 {
-        self.queued + self.sending + self.sent + self.failed + self.suppressed
+        self.queued + self.sending + self.finished()
+    }
+
+    /// The notices in a final state: SENT, FAILED, SUPPRESSED, BOUNCED,
+    /// COMPLAINED. (SENT may still become BOUNCED or COMPLAINED, or QUEUED
+    /// after a soft bounce, when a delivery report comes.)
+    pub fn finished(&self) -> i64 {
+        self.sent + self.failed + self.suppressed + self.bounced + self.complained
     }
 
     /// Whether the member list is complete (EnumerationCompleted's total
     /// reached) and every notice is in a final state.
     pub fn settled(&self) -> bool {
         self.expected_total
-            .is_some_and(|expected| self.sent + self.failed + self.suppressed >= expected)
+            .is_some_and(|expected| self.finished() >= expected)
             && self.queued == 0
             && self.sending == 0
     }
@@ -55,6 +73,10 @@ pub async fn incident(
                 count(*) FILTER (WHERE state = 'sent') AS \"sent!\", \
                 count(*) FILTER (WHERE state = 'failed') AS \"failed!\", \
                 count(*) FILTER (WHERE state = 'suppressed') AS \"suppressed!\", \
+                count(*) FILTER (WHERE state = 'bounced') AS \"bounced!\", \
+                count(*) FILTER (WHERE state = 'complained') AS \"complained!\", \
+                count(*) FILTER (WHERE state = 'suppressed' AND suppression_reason = 3) AS \"no_email_address!\", \
+                count(*) FILTER (WHERE soft_bounces > 0) AS \"soft_bounced!\", \
                 count(*) FILTER (WHERE state = 'queued' AND attempts > 0) AS \"retrying!\", \
                 count(*) FILTER (WHERE state = 'failed' AND failure_class = 'retries_exhausted' AND to_address <> '') AS \"failed_retryable!\", \
                 count(*) FILTER (WHERE state = 'sent' AND sent_without_thread_link) AS \"sent_without_thread_link!\", \
@@ -62,6 +84,7 @@ pub async fn incident(
                 count(*) FILTER (WHERE state = 'sent' AND sent_at > now() - interval '60 seconds') AS \"sent_last_minute!\", \
                 min(sent_at) AS first_sent_at, \
                 max(sent_at) AS last_sent_at, \
+                max(sent_at) FILTER (WHERE state IN ('sent', 'complained')) AS last_delivered_at, \
                 now() AS \"now!\" \
          FROM email_jobs WHERE incident_id = $1",
         incident_id

@@ -6,9 +6,11 @@
 mod api;
 mod crash;
 mod delivery;
+mod delivery_reports;
 mod failures;
 mod helpers;
 mod intake;
+mod intake_reports;
 mod intake_support;
 mod leases;
 mod member_notices;
@@ -18,5 +20,6 @@ mod permissions;
 mod sending_health;
 mod startup;
 mod transport;
+mod undelivered;
 mod unencodable;
 mod upgrade;

@@ -18,6 +18,6 @@ async fn every_rpc_refuses_callers_outside_its_row() {
     )
     .await
     .unwrap();
-    assert_eq!(checked, 7);
+    assert_eq!(checked, 8);
     service.stop().await.unwrap();
 }
