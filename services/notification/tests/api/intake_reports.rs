@@ -258,3 +258,60 @@ async fn ses_complaints_sendgrid_bounces_and_unknown_message_ids() {
     }
     sent.intake.service.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn with_the_database_away_a_report_is_answered_503_and_recorded_once_back() {
+    use candor_testkit::proxy::TcpProxy;
+    use secrecy::ExposeSecret as _;
+
+    let environment = TestEnvironment::new().await.unwrap();
+    let sink = SmtpSink::start().unwrap();
+    let sns = SnsStandIn::start().await;
+    let sendgrid = SendGridSigner::generate();
+    let mut settings = config(&environment, &sink.url());
+    settings.thread_link_wait_seconds = 0;
+    settings.delivery_reports = credentials(&sns, &sendgrid);
+    // The service reaches PostgreSQL through a proxy the test can cut.
+    let mut url = url::Url::parse(settings.common.database.database_url.expose_secret()).unwrap();
+    let upstream = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap_or(5432));
+    let proxy = TcpProxy::start(upstream.parse().unwrap()).await.unwrap();
+    url.set_port(Some(proxy.port())).unwrap();
+    settings.common.database.database_url = url.as_str().into();
+    settings.common.database.database_acquire_timeout_seconds = 2;
+    let intake = start_intake(settings).await;
+    let incident = incident();
+    let id = incident.incident_id.clone();
+    publish(&environment, &incident).await;
+    publish(&environment, &batch(&id, 1, &accounts(1))).await;
+    let pool = environment.database.pool();
+    jobs_reach(pool, &id, "sent", 1).await;
+    let (to_address, message_id): (String, String) =
+        sqlx::query_as("SELECT to_address, message_id FROM email_jobs WHERE incident_id = $1")
+            .bind(&id)
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let notice = Delivery {
+        to_address,
+        message_id,
+        ..Default::default()
+    };
+    let dsn = about(DSN, DSN_MESSAGE_ID, DSN_RECIPIENT, &notice);
+    let token = bearer();
+    let auth = [(token.0, token.1.as_str())];
+
+    proxy.cut();
+    let answer = post(intake.addr, "/delivery-reports/dsn", &auth, dsn.as_bytes()).await;
+    assert_eq!(answer.status, 503, "{answer:?}");
+    assert!(answer.body.contains("retry later"), "{}", answer.body);
+
+    // The provider's retry, once the database is back, is recorded.
+    proxy.restore();
+    eventually(LONG, "the retried report recorded", || async {
+        let answer = post(intake.addr, "/delivery-reports/dsn", &auth, dsn.as_bytes()).await;
+        (answer.status == 204).then_some(())
+    })
+    .await;
+    jobs_reach(pool, &id, "bounced", 1).await;
+    intake.service.stop().await.unwrap();
+}
