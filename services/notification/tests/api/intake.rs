@@ -65,7 +65,9 @@ async fn an_endpoint_without_its_credential_is_not_there() {
         let answer = post(intake.addr, path, &[(token.0, token.1.as_str())], DSN).await;
         assert_eq!(answer.status, 404, "{path}: {answer:?}");
     }
+    // The intake stops with the service.
     intake.service.stop().await.unwrap();
+    assert!(tokio::net::TcpStream::connect(intake.addr).await.is_err());
 }
 
 #[tokio::test]
@@ -292,4 +294,65 @@ async fn ses_takes_only_signed_messages_of_its_topics_from_sns_hosts() {
         .count();
     assert_eq!(fetched, 1, "{:?}", sns.visited());
     intake.service.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_intakes_settings_are_checked_at_start_and_never_echo_a_secret() {
+    let environment = TestEnvironment::new().await.unwrap();
+    let organisation = ("ORGANISATION_NAME", "Candor Books".to_owned());
+    let config: candor_notification::Config = environment
+        .config(std::slice::from_ref(&organisation))
+        .unwrap();
+    assert_eq!(
+        config.delivery_reports.listen_addr(),
+        None,
+        "no credential, no listener (so replicas and tests never collide on 8452)"
+    );
+    let cases = [
+        ("DELIVERY_REPORTS_TOKEN", "short-secret"),
+        ("SENDGRID_WEBHOOK_PUBLIC_KEY", "bm90IGEga2V5"),
+        ("SES_SNS_TOPIC_ARNS", "arn:aws:sqs:eu-west-1:1:queue"),
+        ("SES_SNS_CERTIFICATE_HOSTS", "bad host"),
+        ("DELIVERY_REPORTS_ADDR", "everywhere"),
+    ];
+    for (variable, value) in cases {
+        let error = environment
+            .config::<candor_notification::Config>(&[
+                organisation.clone(),
+                (variable, value.to_owned()),
+            ])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(variable), "{variable}: {error}");
+        assert!(!error.contains('\n'), "one line: {error}");
+        if variable == "DELIVERY_REPORTS_TOKEN" || variable == "SENDGRID_WEBHOOK_PUBLIC_KEY" {
+            assert!(!error.contains(value), "{variable} echoed: {error}");
+        }
+    }
+
+    // The token from a file, as compose and Kubernetes mount it.
+    let file =
+        std::env::temp_dir().join(format!("delivery-reports-token-{}", uuid::Uuid::new_v4()));
+    std::fs::write(&file, format!("{REPORT_TOKEN}\n")).unwrap();
+    let args = [
+        "candor-notification".to_owned(),
+        format!("--database-url={}", environment.database.url()),
+        format!(
+            "--operator-token={}",
+            candor_testkit::environment::OPERATOR_TOKEN
+        ),
+        "--service-token=notification-service-token-0123".to_owned(),
+        "--organisation-name=Candor Books".to_owned(),
+        "--delivery-reports-addr=127.0.0.1:0".to_owned(),
+    ];
+    let path = file.clone().into_os_string();
+    let config: candor_notification::Config =
+        candor_platform::config::try_parse_with_environment(args, |variable| {
+            (variable == "DELIVERY_REPORTS_TOKEN_FILE").then(|| path.clone())
+        })
+        .unwrap();
+    std::fs::remove_file(&file).unwrap();
+    assert!(config.delivery_reports.listen_addr().is_some());
+    let shown = format!("{config:?}");
+    assert!(!shown.contains(REPORT_TOKEN), "the token is never printed");
 }
