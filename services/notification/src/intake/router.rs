@@ -150,9 +150,10 @@ impl Intake {
         response
     }
 
-    /// Records every report of `parsed`; a database failure stops at the
-    /// first (the provider retries the whole body, and what was recorded
-    /// is then a duplicate).
+    /// Records every report of `parsed`. A database failure stops at the
+    /// first (503: the provider retries the whole body, and what was
+    /// recorded is then a duplicate); a report the store refuses does not
+    /// stop the others, and the answer is 400 naming it.
     async fn record(&self, source: &'static str, parsed: Parsed) -> Result<Response, Rejection> {
         if parsed.ignored > 0 {
             tracing::debug!(
@@ -161,10 +162,17 @@ impl Intake {
                 "entries that report no bounce or complaint ignored"
             );
         }
+        let mut refused = Vec::new();
         for report in &parsed.reports {
-            record_one(self, report).await?;
+            if let Err(reason) = record_one(self, report).await? {
+                refused.push(reason);
+            }
         }
-        Ok(StatusCode::NO_CONTENT.into_response())
+        if refused.is_empty() {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        } else {
+            Err(Rejection::Malformed(Malformed::new(refused.join("; "))))
+        }
     }
 
     /// The bearer check of DSN and ARF.
@@ -182,11 +190,15 @@ impl Intake {
     }
 }
 
-/// Records one report, counts it and logs it by id. An unmatched report is
-/// acknowledged (a provider would retry an error for days about an email
-/// this service never sent); a database failure answers 503 so that the
-/// provider retries.
-async fn record_one(intake: &Intake, report: &DeliveryReport) -> Result<(), Rejection> {
+/// Records one report, counts it and logs it by id: `Ok(Ok(()))` when it
+/// was applied, a duplicate or unmatched (acknowledged: a provider would
+/// retry an error for days about an email this service never sent),
+/// `Ok(Err(reason))` when the store refuses one of its fields, and 503 when
+/// the database fails, so that the provider retries.
+async fn record_one(
+    intake: &Intake,
+    report: &DeliveryReport,
+) -> Result<Result<(), String>, Rejection> {
     let inner = &intake.inner;
     let report = within_clock_skew(report);
     let result = record_delivery_report(&inner.pool, &report, inner.soft_bounce_max_retries).await;
@@ -197,11 +209,11 @@ async fn record_one(intake: &Intake, report: &DeliveryReport) -> Result<(), Reje
     match result {
         Ok(ReportOutcome::Applied { job_id, state }) => {
             tracing::info!(source, report_id, %job_id, state = state.as_str(), "delivery report applied");
-            Ok(())
+            Ok(Ok(()))
         }
         Ok(ReportOutcome::Duplicate { job_id }) => {
             tracing::info!(source, report_id, job_id = ?job_id, "delivery report already recorded");
-            Ok(())
+            Ok(Ok(()))
         }
         Ok(ReportOutcome::Unmatched) => {
             tracing::warn!(
@@ -209,13 +221,11 @@ async fn record_one(intake: &Intake, report: &DeliveryReport) -> Result<(), Reje
                 report_id,
                 "delivery report matches no email of this service; acknowledged"
             );
-            Ok(())
+            Ok(Ok(()))
         }
         Err(ReportError::Invalid(invalid)) => {
             tracing::warn!(source, report_id, error = %invalid, "delivery report refused");
-            Err(Rejection::Malformed(Malformed::new(format!(
-                "report {report_id}: {invalid}"
-            ))))
+            Ok(Err(format!("report {report_id}: {invalid}")))
         }
         Err(ReportError::Internal(error)) => {
             tracing::error!(source, report_id, error = %format!("{error:#}"), "cannot record a delivery report");
