@@ -7,13 +7,15 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use candor_platform::messaging::QueueSpec;
+use candor_platform::config::AmqpConfig;
+use candor_platform::messaging::{Broker, OutgoingMessage, Publisher, QueueSpec, ServiceQueue};
 use candor_proto::events::v1::{
-    NOTIFICATION_NOTICE_UNDELIVERED, NoticeUndelivered, UndeliveredReason,
+    Event, NOTIFICATION_NOTICE_UNDELIVERED, NoticeUndelivered, UndeliveredReason,
 };
 use candor_proto::notification::v1::{
     DeliveryReportKind, DeliveryState, ListDeliveriesRequest, SuppressionReason,
 };
+use candor_testkit::database::TestDatabase;
 use candor_testkit::environment::TestEnvironment;
 use candor_testkit::rabbitmq::TestBroker;
 use candor_testkit::smtp::{Refusal, SmtpSink};
@@ -177,4 +179,56 @@ async fn undelivered_notices_are_announced_but_complaints_and_deactivated_member
         (0, 1, 1, 1)
     );
     assert_eq!(sink.messages().len(), 2, "the notices of 3 and 4 only");
+}
+
+/// Publishes `event` as the broker user of `config`, as its owner does.
+async fn publish_as<E: Event>(config: &AmqpConfig, event: &E) {
+    let broker = Broker::connect(config).await.unwrap();
+    Publisher::new(broker.clone())
+        .publish(OutgoingMessage::from_protobuf(E::ROUTING_KEY, event))
+        .await
+        .unwrap();
+    broker.close().await;
+}
+
+#[tokio::test]
+async fn the_notification_broker_user_may_publish_notice_undelivered() {
+    // Per-test broker users with the generated permissions: each service
+    // publishes only the routing keys it owns, as itself.
+    let environment = TestEnvironment {
+        database: TestDatabase::create().await.unwrap(),
+        broker: TestBroker::with_users().await.unwrap(),
+    };
+    let broker = &environment.broker;
+    let queue = broker
+        .declare_queue(&QueueSpec::new(
+            "observer",
+            [NOTIFICATION_NOTICE_UNDELIVERED],
+        ))
+        .await
+        .unwrap();
+    let sink = SmtpSink::start().unwrap();
+    let mut settings = config(&environment, &sink.url());
+    settings.common.amqp = broker.service_config(ServiceQueue::Notification);
+    let _service = start(settings).await;
+    let mut affected = accounts(1);
+    affected[0].email = String::new();
+    affected[0].held_data_classes.clear();
+    let incident = incident();
+    let id = incident.incident_id.clone();
+    publish_as(&broker.operator_config(), &incident).await;
+    let account = broker.service_config(ServiceQueue::Account);
+    publish_as(&account, &batch(&id, 1, &affected)).await;
+
+    let announced = collect(broker, &queue, 1, Duration::from_millis(500)).await;
+    let event = &announced[&affected[0].account_id];
+    assert_eq!(event.reason(), UndeliveredReason::NoEmailAddress);
+    let published: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM candor_outbox WHERE published_at IS NOT NULL AND routing_key = $1",
+    )
+    .bind(NOTIFICATION_NOTICE_UNDELIVERED)
+    .fetch_one(environment.database.pool())
+    .await
+    .unwrap();
+    assert_eq!(published, 1, "confirmed by the broker");
 }
