@@ -293,6 +293,28 @@ async fn ses_takes_only_signed_messages_of_its_topics_from_sns_hosts() {
         .filter(|path| path.ends_with(".pem"))
         .count();
     assert_eq!(fetched, 1, "{:?}", sns.visited());
+
+    // A SubscribeURL off the SNS hosts is never visited.
+    let mut elsewhere = sns.envelope("SubscriptionConfirmation", "subscribe?", TOPIC_ARN, 2);
+    elsewhere["SubscribeURL"] =
+        serde_json::json!("https://attacker.example/?Action=ConfirmSubscription");
+    sns.sign(&mut elsewhere);
+    let answer = send(elsewhere).await;
+    assert_eq!(answer.status, 401, "{answer:?}");
+    assert!(answer.body.contains("SubscribeURL"), "{}", answer.body);
+    // An unsubscription is acknowledged (and logged for the operator).
+    let answer = send(sns.envelope("UnsubscribeConfirmation", "bye", TOPIC_ARN, 2)).await;
+    assert_eq!(answer.status, 204, "{answer:?}");
+    // A message type header that contradicts the body is refused.
+    let body = serde_json::to_vec(&sns.envelope("Notification", SES_BOUNCE, TOPIC_ARN, 2)).unwrap();
+    let answer = post(
+        intake.addr,
+        path,
+        &[("x-amz-sns-message-type", "SubscriptionConfirmation")],
+        &body,
+    )
+    .await;
+    assert_eq!(answer.status, 400, "{answer:?}");
     intake.service.stop().await.unwrap();
 }
 
