@@ -132,6 +132,10 @@ pub struct Config {
     /// once sent). 0: the first soft bounce is a hard bounce.
     #[arg(long, env = "SOFT_BOUNCE_MAX_RETRIES", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=20))]
     pub soft_bounce_max_retries: u32,
+    /// The delivery-report HTTP intake (DELIVERY_REPORTS_ADDR and the
+    /// providers' credentials).
+    #[command(flatten)]
+    pub delivery_reports: crate::intake::DeliveryReportsConfig,
 
     /// How long a batch waits for its incident (PARKED_MESSAGE_TTL_SECONDS).
     #[command(flatten)]

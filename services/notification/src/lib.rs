@@ -21,6 +21,7 @@ pub mod consumers;
 pub mod domain;
 mod errors;
 pub mod grpc;
+pub mod intake;
 pub mod metrics;
 pub mod notice;
 pub mod sender;
@@ -47,6 +48,9 @@ pub struct App {
     delivery_metrics: metrics::DeliveryMetrics,
     /// What every way a delivery report arrives counts.
     report_metrics: metrics::DeliveryReportMetrics,
+    /// The delivery-report intake and its bound listener, when it has an
+    /// endpoint configured and `DELIVERY_REPORTS_ADDR` is not `off`.
+    delivery_reports: Option<(intake::Intake, tokio::net::TcpListener)>,
 }
 
 impl App {
@@ -85,6 +89,21 @@ impl App {
             foundation.pool.clone(),
             config.send_rate_per_second,
         )?;
+        let delivery_reports = match config.delivery_reports.listen_addr() {
+            Some(addr) => Some((
+                intake::Intake::new(
+                    &config.delivery_reports,
+                    foundation.pool.clone(),
+                    config.soft_bounce_max_retries,
+                    report_metrics.clone(),
+                    &foundation.metrics,
+                )?,
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on DELIVERY_REPORTS_ADDR {addr}"))?,
+            )),
+            None => None,
+        };
         Ok(Self {
             foundation,
             config,
@@ -93,7 +112,16 @@ impl App {
             smtp_settings,
             delivery_metrics,
             report_metrics,
+            delivery_reports,
         })
+    }
+
+    /// Where the delivery-report intake listens (the real port after
+    /// `:0`); `None` when it does not.
+    pub fn delivery_reports_addr(&self) -> Option<std::net::SocketAddr> {
+        self.delivery_reports
+            .as_ref()
+            .and_then(|(_, listener)| listener.local_addr().ok())
     }
 
     /// Serves until `shutdown` resolves, then drains and returns.
@@ -153,13 +181,13 @@ impl App {
             wake,
             self.delivery_metrics.clone(),
         );
-        self.foundation
-            .run(
-                grpc,
-                vec![consumer, sweeper, sender.task(), sending_health],
-                shutdown,
-            )
-            .await
+        let mut tasks = vec![consumer, sweeper, sender.task(), sending_health];
+        if let Some((reports, listener)) = self.delivery_reports {
+            let serve_reports: candor_platform::service::BackgroundTask =
+                Box::new(move |stop| Box::pin(intake::serve(reports, listener, stop)));
+            tasks.push(serve_reports);
+        }
+        self.foundation.run(grpc, tasks, shutdown).await
     }
 
     /// The task keeping the health of [`smtp::SENDING_HEALTH_SERVICE`] true

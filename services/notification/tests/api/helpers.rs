@@ -46,6 +46,7 @@ pub fn config(environment: &TestEnvironment, smtp_url: &str) -> Config {
         sending_stale_seconds: 300,
         sender_lease_seconds: 10,
         soft_bounce_max_retries: 3,
+        delivery_reports: candor_notification::intake::DeliveryReportsConfig::default(),
         parking: candor_platform::parking::ParkingConfig::default(),
         common: environment.common_config(candor_platform::auth::Caller::Notification),
     }
