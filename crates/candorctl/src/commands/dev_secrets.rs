@@ -118,6 +118,9 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
     let postgres_password = base.secret("postgres_password")?;
     let operator_amqp_password = base.secret("operator_amqp_password")?;
     let legacy_hash_key = base.secret("legacy_hash_key")?;
+    // The bearer token mail servers (DSN) and feedback loops (ARF) present
+    // to the notification service's delivery-report intake.
+    let delivery_reports_token = base.secret("delivery_reports_token")?;
     let monitoring_database_password = base.secret("monitoring_database_password")?;
     let grafana_admin_password = base.secret("grafana_admin_password")?;
     let erlang_cookie = base.secret("rabbitmq_erlang_cookie")?;
@@ -182,12 +185,20 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
         if queue == ServiceQueue::Account {
             public_file(&own, "legacy_hash_key", &legacy_hash_key)?;
         }
+        if queue == ServiceQueue::Notification {
+            public_file(&own, "delivery_reports_token", &delivery_reports_token)?;
+        }
         definitions = definitions.service_user(queue, &user, &SecretString::from(amqp_password));
     }
 
     let operator = dir.join("operator");
     public_file(&operator, "operator_token", &operator_token)?;
     public_file(&operator, "frontend_token", &frontend_token)?;
+    public_file(
+        &operator,
+        "delivery_reports_token",
+        &delivery_reports_token,
+    )?;
     public_file(&operator, "rabbitmq_admin_password", &admin_password)?;
     public_file(&operator, "grafana_admin_password", &grafana_admin_password)?;
     public_file(
