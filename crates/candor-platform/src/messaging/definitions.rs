@@ -350,8 +350,8 @@ mod tests {
             forum["arguments"]["x-dead-letter-routing-key"],
             "candor.forum"
         );
-        // 4 dead-letter bindings + 1 + 5 + 4 + 2 event bindings.
-        assert_eq!(document["bindings"].as_array().unwrap().len(), 16);
+        // 4 dead-letter bindings + 3 + 5 + 4 + 2 event bindings.
+        assert_eq!(document["bindings"].as_array().unwrap().len(), 18);
     }
 
     #[test]

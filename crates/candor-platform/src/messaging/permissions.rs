@@ -178,11 +178,20 @@ mod tests {
             account.topic_write,
             r"^(breach\.accounts_affected|breach\.enumeration_completed|account\.deactivated)$"
         );
-        assert_eq!(account.topic_read, r"^(breach\.reported)$");
+        assert_eq!(
+            account.topic_read,
+            r"^(breach\.reported|forum\.incident_thread_opened|notification\.notice_undelivered)$"
+        );
 
         let notification =
             UserPermissions::for_role(&topology, UserRole::Service(ServiceQueue::Notification));
-        assert_eq!(notification.topic_write, "^$");
+        assert_eq!(
+            notification.topic_write,
+            r"^(notification\.notice_undelivered)$"
+        );
+        let membership =
+            UserPermissions::for_role(&topology, UserRole::Service(ServiceQueue::Membership));
+        assert_eq!(membership.topic_write, "^$");
     }
 
     #[test]

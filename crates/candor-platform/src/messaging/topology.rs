@@ -433,10 +433,15 @@ mod tests {
     }
 
     #[test]
-    fn notification_consumes_every_routing_key() {
+    fn notification_consumes_every_routing_key_but_its_own() {
         assert_eq!(
             ServiceQueue::Notification.routing_keys().len(),
-            candor_proto::events::v1::ROUTING_KEYS.len()
+            candor_proto::events::v1::ROUTING_KEYS.len() - 1
+        );
+        assert!(
+            !ServiceQueue::Notification
+                .routing_keys()
+                .contains(&candor_proto::events::v1::NOTIFICATION_NOTICE_UNDELIVERED)
         );
     }
 }
