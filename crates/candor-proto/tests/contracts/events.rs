@@ -3,7 +3,7 @@ use std::collections::BTreeSet;
 use candor_proto::encode_json;
 use candor_proto::events::v1::{
     self as events, AccountDeactivated, AccountsAffected, BreachReported, EnumerationCompleted,
-    Event, IncidentThreadOpened, PayloadError, decode_payload,
+    Event, IncidentThreadOpened, NoticeUndelivered, PayloadError, decode_payload,
 };
 use candor_proto::prost::{Message as _, Name};
 
@@ -19,6 +19,7 @@ fn every_event_has_a_distinct_routing_key() {
         key_and_name::<EnumerationCompleted>(),
         key_and_name::<IncidentThreadOpened>(),
         key_and_name::<AccountDeactivated>(),
+        key_and_name::<NoticeUndelivered>(),
     ];
     let keys: BTreeSet<&str> = pairs.iter().map(|(key, _)| *key).collect();
     assert_eq!(
@@ -39,6 +40,10 @@ fn every_event_has_a_distinct_routing_key() {
 #[test]
 fn routing_keys_match_the_design() {
     assert_eq!(BreachReported::ROUTING_KEY, "breach.reported");
+    assert_eq!(
+        NoticeUndelivered::ROUTING_KEY,
+        "notification.notice_undelivered"
+    );
     assert_eq!(AccountsAffected::ROUTING_KEY, "breach.accounts_affected");
     assert_eq!(
         EnumerationCompleted::ROUTING_KEY,

@@ -58,7 +58,7 @@ impl Violations {
         let has_email = !account.email.trim().is_empty();
         if !held.is_empty() && has_email && !lists_email {
             self.add(
-                field,
+                field.clone(),
                 "must include DATA_CLASS_EMAIL_ADDRESS (the account has an email address)",
             );
         }
