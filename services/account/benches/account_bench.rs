@@ -106,6 +106,7 @@ async fn start() -> Bench {
         argon2_max_parallelism: 1,
         pwned_passwords_url: None,
         pwned_passwords_timeout_ms: 2000,
+        parking: candor_platform::parking::ParkingConfig::default(),
         common,
     };
     let app = App::build(config).await.unwrap();

@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 
 use candor_platform::config::CommonConfig;
 use candor_platform::config::{MetricsAddr, parse_http_url, parse_secret_key};
+use candor_platform::parking::ParkingConfig;
 use secrecy::SecretString;
 
 /// candor-account's configuration.
@@ -86,6 +87,11 @@ pub struct Config {
     /// any error) the password is accepted and a warning logged (fail open).
     #[arg(long, env = "PWNED_PASSWORDS_TIMEOUT_MS", default_value_t = 2000, value_parser = clap::value_parser!(u64).range(100..=30_000))]
     pub pwned_passwords_timeout_ms: u64,
+
+    /// How long a notice report waits for its incident
+    /// (PARKED_MESSAGE_TTL_SECONDS).
+    #[command(flatten)]
+    pub parking: ParkingConfig,
 
     #[command(flatten)]
     pub common: CommonConfig,

@@ -1,7 +1,8 @@
 //! Conversions between stored rows and the contract's messages.
 
-use candor_proto::account::v1::{Account, AccountState, PasswordState, Role};
+use candor_proto::account::v1::{Account, AccountState, InAppNotice, PasswordState, Role};
 use candor_proto::events::v1::DataClass;
+use chrono::{DateTime, Utc};
 
 use crate::store::accounts::AccountRow;
 
@@ -16,15 +17,23 @@ pub fn non_negative(value: i64) -> u64 {
 }
 
 /// What was held about a frozen affected member, as
-/// `AffectedAccount.held_data_classes`: the email address (every affected
-/// account has one), the display name when not blank, the password hash
-/// when there was one. Empty when frozen before the password was recorded
-/// (not known: the notice then claims every class).
-pub fn held_data_classes(display_name: &str, had_password_hash: Option<bool>) -> Vec<i32> {
+/// `AffectedAccount.held_data_classes`: the email address when the member
+/// has one (frozen as `''` when not, or erased since), the display name
+/// when not blank, the password hash when there was one. Empty when frozen
+/// before the password was recorded (not known: the notice then claims
+/// every class).
+pub fn held_data_classes(
+    email: &str,
+    display_name: &str,
+    had_password_hash: Option<bool>,
+) -> Vec<i32> {
     let Some(had_password_hash) = had_password_hash else {
         return Vec::new();
     };
-    let mut held = vec![DataClass::EmailAddress as i32];
+    let mut held = Vec::with_capacity(3);
+    if !email.trim().is_empty() {
+        held.push(DataClass::EmailAddress as i32);
+    }
     if !display_name.trim().is_empty() {
         held.push(DataClass::DisplayName as i32);
     }
@@ -32,6 +41,20 @@ pub fn held_data_classes(display_name: &str, had_password_hash: Option<bool>) ->
         held.push(DataClass::PasswordHash as i32);
     }
     held
+}
+
+/// A stored in-app notice (its `UndeliveredReason` as stored) as the
+/// contract's message.
+pub fn in_app_notice(
+    reason: i16,
+    raised_at: DateTime<Utc>,
+    acknowledged_at: Option<DateTime<Utc>>,
+) -> InAppNotice {
+    InAppNotice {
+        reason: i32::from(reason),
+        raised_at: Some(timestamp(raised_at)),
+        acknowledged_at: acknowledged_at.map(timestamp),
+    }
 }
 
 /// The account as other parties may see it: a tombstone once deactivated.

@@ -53,7 +53,9 @@ from_session_lookup!(
     GetAccountError,
     LogoutError,
     RevokeAllSessionsError,
-    RequestDeactivationError
+    RequestDeactivationError,
+    ListNoticesError,
+    AcknowledgeNoticeError
 );
 
 /// Register.
@@ -434,6 +436,48 @@ impl RpcError for ListIncidentsError {
         match self {
             ListIncidentsError::Invalid(_) => ErrorKind::InvalidArgument,
             ListIncidentsError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// ListNotices.
+#[derive(Debug, thiserror::Error)]
+pub enum ListNoticesError {
+    #[error(transparent)]
+    NoSession(#[from] NoSession),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl RpcError for ListNoticesError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            ListNoticesError::NoSession(no_session) => no_session.kind(),
+            ListNoticesError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}
+
+/// AcknowledgeNotice.
+#[derive(Debug, thiserror::Error)]
+pub enum AcknowledgeNoticeError {
+    #[error(transparent)]
+    NoSession(#[from] NoSession),
+    #[error(transparent)]
+    Invalid(#[from] InvalidField),
+    #[error("no notice for incident {0}")]
+    NoticeNotFound(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl RpcError for AcknowledgeNoticeError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            AcknowledgeNoticeError::NoSession(no_session) => no_session.kind(),
+            AcknowledgeNoticeError::Invalid(_) => ErrorKind::InvalidArgument,
+            AcknowledgeNoticeError::NoticeNotFound(_) => ErrorKind::NotFound,
+            AcknowledgeNoticeError::Internal(_) => ErrorKind::Internal,
         }
     }
 }

@@ -6,13 +6,13 @@
 
 use std::future::Future;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
-use candor_platform::service::{Foundation, ServiceApp};
+use candor_platform::parking::ParkingOptions;
+use candor_platform::service::{BackgroundTask, Foundation, ServiceApp};
 use candor_proto::account::v1::account_service_server::AccountServiceServer;
 use sqlx::migrate::Migrator;
 
@@ -29,7 +29,7 @@ mod store;
 
 pub use config::Config;
 
-use consumers::BreachIntake;
+use consumers::AccountEvents;
 use grpc::{AccountApi, Settings, Shared};
 use notifier::Notifier;
 use password::cost::Argon2Ceiling;
@@ -45,6 +45,8 @@ static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 pub struct App {
     foundation: Foundation,
     api: AccountApi,
+    /// How notice reports that arrive before their incident wait for it.
+    parking: ParkingOptions,
 }
 
 impl App {
@@ -87,6 +89,7 @@ impl App {
             hasher,
             password_policy,
             notifier,
+            notice_metrics: metrics::NoticeMetrics::register(&foundation.metrics)?,
             settings: Settings {
                 session_ttl_seconds: config.session_ttl_seconds,
                 login_failures_per_account: config.login_failures_per_account,
@@ -95,7 +98,11 @@ impl App {
                 links: PublicLinks::new(&config.public_base_url),
             },
         });
-        Ok(Self { foundation, api })
+        Ok(Self {
+            foundation,
+            api,
+            parking: ParkingOptions::from_config(&config.parking),
+        })
     }
 
     /// Serves until `shutdown` resolves, then drains and returns.
@@ -109,13 +116,21 @@ impl App {
                 .max_decoding_message_size(max_message)
                 .max_encoding_message_size(max_message),
         );
-        // Few incidents at a time: each one is a large set-based job.
-        let intake = self.foundation.consumer(
-            ServiceQueue::Account,
-            Arc::new(BreachIntake::new(self.foundation.pool.clone())),
-            ConsumerOptions::default().with_concurrency(2),
-        );
-        self.foundation.run(grpc, vec![intake], shutdown).await
+        let parking = self
+            .foundation
+            .parking(ServiceQueue::Account, self.parking.clone());
+        let handler = AccountEvents::new(self.foundation.pool.clone(), parking.clone());
+        // Few incidents at a time: each one is a large set-based job. Notice
+        // reports are small and share these slots.
+        let tasks: Vec<BackgroundTask> = vec![
+            self.foundation.consumer(
+                ServiceQueue::Account,
+                handler.clone(),
+                ConsumerOptions::default().with_concurrency(2),
+            ),
+            parking.sweeper(handler),
+        ];
+        self.foundation.run(grpc, tasks, shutdown).await
     }
 }
 

@@ -1,6 +1,7 @@
 //! candor-account's own metrics (the platform's are registered by
-//! `Foundation`): argon2 hashing load, and each incident's affected set and
-//! lifecycle, read at scrape time.
+//! `Foundation`): argon2 hashing load, members acknowledging their security
+//! notices, and each incident's affected set and lifecycle, read at scrape
+//! time.
 //!
 //! The account service's part of an incident starts when it records the
 //! incident (`incidents.recorded_at`) and is complete when
@@ -16,8 +17,9 @@ use anyhow::Context as _;
 use candor_platform::metrics::{
     GaugeGuard, IncidentGauges, IncidentLifecycle, IncidentPhase, Metrics,
 };
+use candor_proto::events::v1::UndeliveredReason;
 use chrono::{DateTime, Utc};
-use prometheus::{Histogram, HistogramOpts, IntGauge};
+use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts};
 use sqlx::PgPool;
 
 use crate::store::{incident_list, incidents};
@@ -74,6 +76,49 @@ impl PasswordHashMetrics {
             seconds: self.seconds.clone(),
             started: Instant::now(),
         }
+    }
+}
+
+/// Security notices acknowledged by their member (the first time only),
+/// labelled by why the notice is in the product: four values.
+#[derive(Clone)]
+pub struct NoticeMetrics {
+    acknowledged: IntCounterVec,
+}
+
+impl std::fmt::Debug for NoticeMetrics {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("NoticeMetrics")
+            .finish_non_exhaustive()
+    }
+}
+
+impl NoticeMetrics {
+    /// Registers `candor_account_notices_acknowledged_total` with `metrics`.
+    pub fn register(metrics: &Metrics) -> anyhow::Result<Self> {
+        Ok(Self {
+            acknowledged: metrics.register(IntCounterVec::new(
+                Opts::new(
+                    "candor_account_notices_acknowledged_total",
+                    "Security notices a member acknowledged in the product, by why email did not reach them.",
+                ),
+                &["reason"],
+            )?)?,
+        })
+    }
+
+    /// Counts a first acknowledgement of a notice kept for `reason` (the
+    /// stored `UndeliveredReason`).
+    pub fn acknowledged(&self, reason: i16) {
+        let label = match UndeliveredReason::try_from(i32::from(reason)) {
+            Ok(UndeliveredReason::Failed) => "failed",
+            Ok(UndeliveredReason::Suppressed) => "suppressed",
+            Ok(UndeliveredReason::Bounced) => "bounced",
+            Ok(UndeliveredReason::NoEmailAddress) => "no_email_address",
+            Ok(UndeliveredReason::Unspecified) | Err(_) => "unspecified",
+        };
+        self.acknowledged.with_label_values(&[label]).inc();
     }
 }
 

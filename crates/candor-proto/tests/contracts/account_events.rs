@@ -1,10 +1,11 @@
 //! The validation of `AccountsAffected`, `EnumerationCompleted`,
-//! `IncidentThreadOpened` and `AccountDeactivated`: one set of rules that
-//! every consumer applies.
+//! `IncidentThreadOpened`, `AccountDeactivated` and `NoticeUndelivered`:
+//! one set of rules that every consumer applies.
 
 use candor_proto::events::v1::{
     ACCOUNT_DATA_CLASSES, AccountDeactivated, AccountsAffected, AffectedAccount, DataClass,
-    EnumerationCompleted, IncidentThreadOpened, MAX_BATCH_ACCOUNTS, ValidationError,
+    EnumerationCompleted, IncidentThreadOpened, MAX_BATCH_ACCOUNTS, NoticeUndelivered,
+    UndeliveredReason, ValidationError,
 };
 
 fn account(index: usize) -> AffectedAccount {
@@ -101,15 +102,8 @@ fn account_ids_are_distinct_uuids() {
 }
 
 #[test]
-fn every_account_needs_an_email_address() {
-    for bad in [
-        "",
-        "no-at-sign",
-        "a@",
-        "@b",
-        "a b@example.org",
-        "x@.example",
-    ] {
+fn an_email_address_when_given_is_well_formed() {
+    for bad in ["no-at-sign", "a@", "@b", "a b@example.org", "x@.example"] {
         let mut event = batch(2);
         event.accounts[1].email = bad.to_owned();
         assert_eq!(fields(event.validate()), ["accounts[1].email"], "{bad:?}");
@@ -121,6 +115,47 @@ fn every_account_needs_an_email_address() {
     let mut event = batch(1);
     event.accounts[0].email = " member@example.org ".to_owned();
     assert_eq!(event.validate(), Ok(()));
+}
+
+#[test]
+fn an_account_without_an_email_address_is_affected_too() {
+    let email = DataClass::EmailAddress as i32;
+    let name = DataClass::DisplayName as i32;
+    let password = DataClass::PasswordHash as i32;
+    // Since API 1.1.0: empty (or blank) with held classes that leave the
+    // email address out, or with none known.
+    for (address, held) in [
+        ("", vec![name, password]),
+        ("", vec![password]),
+        ("", vec![]),
+        ("   ", vec![name]),
+    ] {
+        let mut event = batch(2);
+        event.accounts[1].email = address.to_owned();
+        event.accounts[1].held_data_classes = held.clone();
+        assert_eq!(event.validate(), Ok(()), "{address:?} {held:?}");
+    }
+
+    // An account without an address cannot have had it taken.
+    let mut event = batch(2);
+    event.accounts[1].email = String::new();
+    event.accounts[1].held_data_classes = vec![email, name];
+    let error = event.validate().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "accounts[1].held_data_classes: must not include DATA_CLASS_EMAIL_ADDRESS \
+         (the account has no email address)"
+    );
+
+    // And one with an address lists it whenever it lists anything.
+    let mut event = batch(2);
+    event.accounts[0].held_data_classes = vec![name, password];
+    let error = event.validate().unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "accounts[0].held_data_classes: must include DATA_CLASS_EMAIL_ADDRESS \
+         (the account has an email address)"
+    );
 }
 
 #[test]
@@ -229,4 +264,55 @@ fn a_deactivation_names_a_uuid() {
     assert_eq!(event.validate(), Ok(()));
     let error = AccountDeactivated::default().validate().unwrap_err();
     assert_eq!(error.to_string(), "account_id: must be a UUID");
+}
+
+fn undelivered(reason: UndeliveredReason) -> NoticeUndelivered {
+    NoticeUndelivered {
+        incident_id: "2025-05-backup".to_owned(),
+        account_id: "0197a1b2-0000-7000-8000-000000000001".to_owned(),
+        reason: reason as i32,
+        occurred_at: Some(prost_types::Timestamp {
+            seconds: 1_765_000_000,
+            nanos: 0,
+        }),
+    }
+}
+
+#[test]
+fn an_undelivered_notice_names_its_member_reason_and_time() {
+    for reason in [
+        UndeliveredReason::Failed,
+        UndeliveredReason::Suppressed,
+        UndeliveredReason::Bounced,
+        UndeliveredReason::NoEmailAddress,
+    ] {
+        assert_eq!(undelivered(reason).validate(), Ok(()), "{reason:?}");
+    }
+    let mut unknown = undelivered(UndeliveredReason::Failed);
+    unknown.reason = 99;
+    assert_eq!(fields(unknown.validate()), ["reason"]);
+    assert_eq!(
+        fields(undelivered(UndeliveredReason::Unspecified).validate()),
+        ["reason"]
+    );
+
+    let error = NoticeUndelivered::default().validate().unwrap_err();
+    let fields: Vec<_> = error.violations.iter().map(|v| v.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["incident_id", "account_id", "reason", "occurred_at"]
+    );
+
+    let mut event = undelivered(UndeliveredReason::Bounced);
+    event.incident_id = "Upper".to_owned();
+    event.account_id = "member-1".to_owned();
+    let error = event.validate().unwrap_err();
+    assert_eq!(
+        error
+            .violations
+            .iter()
+            .map(|v| v.field.as_str())
+            .collect::<Vec<_>>(),
+        ["incident_id", "account_id"]
+    );
 }

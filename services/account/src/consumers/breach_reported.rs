@@ -8,12 +8,19 @@
 //! few batches per transaction. The message is acked only after both, so a
 //! crash anywhere means a redelivery that finds the incident recorded with
 //! the same content and continues from the cursor.
+//!
+//! The affected set is every active account that joined before the cutoff,
+//! with an email address or without one (since API 1.1.0): a member without
+//! one is frozen with an empty `email`, published without
+//! DATA_CLASS_EMAIL_ADDRESS, and their in-app notice is raised by the
+//! freeze itself.
 
 use std::time::{Instant, SystemTime};
 
 use anyhow::Context as _;
 use candor_platform::messaging::{HandlerError, IncomingMessage, MessageHandler};
 use candor_platform::outbox;
+use candor_platform::parking;
 use candor_proto::events::v1::{
     AccountsAffected, AffectedAccount, BreachReported, EnumerationCompleted, PasswordResetScope,
 };
@@ -74,6 +81,11 @@ impl BreachIntake {
             .map_err(|_| HandlerError::invalid("password_reset_scope: unknown value"))?;
         let encoded = event.encode_to_vec();
         let mut tx = self.pool.begin().await.map_err(HandlerError::transient)?;
+        // A notice report deciding to park takes the same lock: it either
+        // sees this incident or is parked before the drain that follows.
+        parking::lock_incident(&mut tx, &event.incident_id)
+            .await
+            .map_err(HandlerError::transient)?;
         let inserted =
             incidents::insert(&mut tx, &event.incident_id, &encoded, cutoff, scope as i32)
                 .await
@@ -153,6 +165,7 @@ impl BreachIntake {
                             display_name: row.display_name.clone(),
                             joined_at: Some(timestamp(row.joined_at)),
                             held_data_classes: held_data_classes(
+                                &row.email,
                                 &row.display_name,
                                 row.had_password_hash,
                             ),

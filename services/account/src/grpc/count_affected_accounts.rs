@@ -1,5 +1,6 @@
 //! CountAffectedAccounts: how many accounts an incident with this cutoff
-//! would affect, before it is reported.
+//! would affect, before it is reported (members without an email address
+//! among them, since API 1.1.0).
 
 use anyhow::Context as _;
 use candor_platform::grpc::InvalidField;
@@ -13,6 +14,8 @@ use crate::convert::{from_timestamp, non_negative, timestamp};
 use crate::errors::CountAffectedAccountsError;
 use crate::store::incidents;
 
+// Sets the deprecated `excluded_without_email` (always 0).
+#[allow(deprecated)]
 #[tracing::instrument(skip_all)]
 pub async fn count_affected_accounts(
     shared: &Shared,
@@ -40,7 +43,10 @@ pub async fn count_affected_accounts(
         .context("counting affected accounts")?;
     Ok(CountAffectedAccountsResponse {
         affected_accounts: non_negative(counts.affected),
-        excluded_without_email: non_negative(counts.without_email),
+        // Deprecated since API 1.1.0: members without an email address are
+        // affected (`without_email` counts them among `affected_accounts`).
+        excluded_without_email: 0,
+        without_email: non_negative(counts.without_email),
         excluded_deactivated: non_negative(counts.deactivated),
         other_accounts_change_required: if scope == PasswordResetScope::All {
             non_negative(counts.active_total)

@@ -1,5 +1,6 @@
 //! GetIncidentProgress: how far the account service has come with an
-//! incident (recorded, frozen, batches published, completion).
+//! incident (recorded, frozen, batches published, completion) and how its
+//! in-app notices stand.
 
 use anyhow::Context as _;
 use candor_proto::account::v1::{GetIncidentProgressRequest, GetIncidentProgressResponse};
@@ -11,7 +12,7 @@ use super::Shared;
 use crate::convert::{non_negative, timestamp};
 use crate::domain::validation;
 use crate::errors::GetIncidentProgressError;
-use crate::store::incidents;
+use crate::store::{incidents, notices};
 
 #[tracing::instrument(skip_all, fields(incident_id = %request.get_ref().incident_id))]
 pub async fn get_incident_progress(
@@ -36,6 +37,9 @@ pub async fn get_incident_progress(
     let (reset_since, deactivated_since) = incidents::changes_since(&mut conn, &incident_id)
         .await
         .context("counting changes since the incident")?;
+    let notices = notices::progress(&mut conn, &incident_id)
+        .await
+        .context("counting in-app notices")?;
     let batches_published = u32::try_from(published.batches_published).unwrap_or_default();
     let complete = published.complete(incident.batch_count);
     Ok(GetIncidentProgressResponse {
@@ -57,5 +61,9 @@ pub async fn get_incident_progress(
             None
         },
         complete,
+        affected_without_email: non_negative(incident.affected_without_email),
+        in_app_notices: non_negative(notices.raised),
+        in_app_notices_acknowledged: non_negative(notices.acknowledged),
+        last_acknowledged_at: notices.last_acknowledged_at.map(timestamp),
     })
 }

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::Shared;
 use super::paging::{check_page_token, page_size};
-use crate::convert::{held_data_classes, non_negative, timestamp};
+use crate::convert::{held_data_classes, in_app_notice, non_negative, timestamp};
 use crate::domain::validation::INCIDENT_ID;
 use crate::errors::ListAffectedAccountsError;
 use crate::store::incidents;
@@ -94,7 +94,11 @@ pub async fn list_affected_accounts(
                     email: row.email.clone(),
                     display_name: row.display_name.clone(),
                     joined_at: Some(timestamp(row.joined_at)),
-                    held_data_classes: held_data_classes(&row.display_name, row.had_password_hash),
+                    held_data_classes: held_data_classes(
+                        &row.email,
+                        &row.display_name,
+                        row.had_password_hash,
+                    ),
                 }),
                 batch_sequence: if row.batch_sequence <= incident.batches_enqueued {
                     u32::try_from(row.batch_sequence).unwrap_or_default()
@@ -103,6 +107,11 @@ pub async fn list_affected_accounts(
                 },
                 password_reset_at: row.password_changed_at.map(timestamp),
                 deactivated_at: row.deactivated_at.map(timestamp),
+                in_app_notice: row.notice_reason.zip(row.notice_raised_at).map(
+                    |(reason, raised_at)| {
+                        in_app_notice(reason, raised_at, row.notice_acknowledged_at)
+                    },
+                ),
             })
             .collect(),
         next_page_token,

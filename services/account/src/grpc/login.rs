@@ -1,5 +1,6 @@
 //! Login: verifies a password (throttled per account and per address) and
-//! opens a session, or a password change token when one is required.
+//! opens a session, or a password change token when one is required; both
+//! say how many security notices wait for the member.
 
 use anyhow::Context as _;
 use candor_platform::grpc::InvalidField;
@@ -18,8 +19,8 @@ use crate::domain::validation::normalize_email;
 use crate::errors::LoginError;
 use crate::password::{StoredPassword, Verified, policy::MAX_PASSWORD_BYTES};
 use crate::store::accounts::{self, PASSWORD_CHANGE_REQUIRED, PASSWORD_RESET_REQUIRED};
-use crate::store::throttles;
 use crate::store::tokens::{self as token_store, Purpose};
+use crate::store::{notices, throttles};
 
 /// Lifetime of the token that only ChangePassword accepts.
 const PASSWORD_CHANGE_TOKEN_SECONDS: u32 = 15 * 60;
@@ -134,9 +135,14 @@ pub async fn login(
             .await?,
         )
     };
+    // Shown before anything else, also on the way to a password change.
+    let pending_notices = notices::count_pending(&mut tx, account.account_id)
+        .await
+        .context("counting pending notices")?;
     tx.commit().await.context("committing the login")?;
     tracing::info!(account_id = %account.account_id, "login succeeded");
     Ok(LoginResponse {
         result: Some(result),
+        pending_notice_count: u32::try_from(pending_notices).unwrap_or(u32::MAX),
     })
 }

@@ -3,6 +3,7 @@
 //! table. Caller-only RPCs are checked against the permission table again
 //! here (`admitted`).
 
+mod acknowledge_notice;
 mod caller;
 mod change_password;
 mod confirm_deactivation;
@@ -13,6 +14,7 @@ mod get_incident_progress;
 mod import_accounts;
 mod list_affected_accounts;
 mod list_incidents;
+mod list_notices;
 mod login;
 mod logout;
 mod paging;
@@ -34,6 +36,7 @@ use candor_proto::account::v1::*;
 use sqlx::PgPool;
 use tonic::{Request, Response, Status, Streaming};
 
+use crate::metrics::NoticeMetrics;
 use crate::notifier::Notifier;
 use crate::password::{PasswordHasher, PasswordPolicy};
 
@@ -56,6 +59,8 @@ pub struct Shared {
     /// The rules for new passwords (length, common and breached passwords).
     pub password_policy: PasswordPolicy,
     pub notifier: Notifier,
+    /// Counts members acknowledging their security notices.
+    pub notice_metrics: NoticeMetrics,
     pub settings: Settings,
 }
 
@@ -205,5 +210,19 @@ impl AccountService for AccountApi {
     ) -> RpcResult<ListIncidentsResponse> {
         admitted(&request)?;
         respond(list_incidents::list_incidents(&self.shared, request).await)
+    }
+
+    async fn list_notices(
+        &self,
+        request: Request<ListNoticesRequest>,
+    ) -> RpcResult<ListNoticesResponse> {
+        respond(list_notices::list_notices(&self.shared, request).await)
+    }
+
+    async fn acknowledge_notice(
+        &self,
+        request: Request<AcknowledgeNoticeRequest>,
+    ) -> RpcResult<AcknowledgeNoticeResponse> {
+        respond(acknowledge_notice::acknowledge_notice(&self.shared, request).await)
     }
 }

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
+use super::notices;
+
 /// Accounts per AccountsAffected batch.
 pub const BATCH_SIZE: i64 = 500;
 
@@ -20,6 +22,8 @@ pub struct IncidentRow {
     pub sessions_revoked: i64,
     pub batches_enqueued: i32,
     pub completed_at: Option<DateTime<Utc>>,
+    /// Of `affected_accounts`, the members frozen without an email address.
+    pub affected_without_email: i64,
 }
 
 /// What the password rule of an incident asks.
@@ -58,7 +62,8 @@ pub async fn find(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<Op
     sqlx::query_as!(
         IncidentRow,
         "SELECT event, recorded_at, affected_accounts, batch_count, passwords_invalidated,
-                other_accounts_change_required, sessions_revoked, batches_enqueued, completed_at
+                other_accounts_change_required, sessions_revoked, batches_enqueued, completed_at,
+                affected_without_email
          FROM incidents WHERE incident_id = $1",
         incident_id,
     )
@@ -70,7 +75,8 @@ pub async fn lock(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<Op
     sqlx::query_as!(
         IncidentRow,
         "SELECT event, recorded_at, affected_accounts, batch_count, passwords_invalidated,
-                other_accounts_change_required, sessions_revoked, batches_enqueued, completed_at
+                other_accounts_change_required, sessions_revoked, batches_enqueued, completed_at,
+                affected_without_email
          FROM incidents WHERE incident_id = $1 FOR UPDATE",
         incident_id,
     )
@@ -78,9 +84,11 @@ pub async fn lock(conn: &mut PgConnection, incident_id: &str) -> sqlx::Result<Op
     .await
 }
 
-/// Freezes the affected set (joined strictly before the cutoff, with an
-/// email, active), numbers its batches, applies the password rule, revokes
-/// the affected accounts' sessions and stores the totals.
+/// Freezes the affected set (joined strictly before the cutoff, active;
+/// with or without an email address, frozen as `''` when none), numbers its
+/// batches, applies the password rule, revokes the affected accounts'
+/// sessions, raises the in-app notice of each member without an email
+/// address and stores the totals.
 pub async fn freeze(
     conn: &mut PgConnection,
     incident_id: &str,
@@ -92,15 +100,15 @@ pub async fn freeze(
     // working are exactly the frozen set, even while members register,
     // import or deactivate concurrently. Batches are numbered in account_id
     // order, so batch order is also primary-key order. The two statements
-    // select the same set (joined before $2, with an email, active); one
+    // select the same set (joined before $2, active); one
     // statement for both rules would need a UNION of the two sources behind
     // a flag, and so another plan.
     let freeze = if rule.invalidate_affected {
         sqlx::query!(
             "WITH affected AS (
                  UPDATE accounts SET password_state = 3
-                 WHERE joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL
-                 RETURNING account_id, email, display_name, joined_at,
+                 WHERE joined_at < $2 AND deactivated_at IS NULL
+                 RETURNING account_id, COALESCE(email, '') AS email, display_name, joined_at,
                            password_hash IS NOT NULL AS had_password_hash
              )
              INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence, had_password_hash)
@@ -115,11 +123,11 @@ pub async fn freeze(
     } else {
         sqlx::query!(
             "INSERT INTO incident_accounts (incident_id, account_id, email, display_name, joined_at, batch_sequence, had_password_hash)
-             SELECT $1, account_id, email, display_name, joined_at,
+             SELECT $1, account_id, COALESCE(email, ''), display_name, joined_at,
                     ((row_number() OVER (ORDER BY account_id) - 1) / $3 + 1)::integer,
                     password_hash IS NOT NULL
              FROM accounts
-             WHERE joined_at < $2 AND email IS NOT NULL AND deactivated_at IS NULL",
+             WHERE joined_at < $2 AND deactivated_at IS NULL",
             incident_id,
             cutoff,
             BATCH_SIZE,
@@ -135,6 +143,10 @@ pub async fn freeze(
         elapsed_ms = started.elapsed().as_millis(),
         "freeze: affected set stored and passwords invalidated"
     );
+    // Nobody can have erased a row of this incident yet (it is not
+    // committed): the frozen rows without an email are exactly the members
+    // who have none.
+    let without_email = notices::raise_for_members_without_email(&mut *conn, incident_id).await?;
     let mut others = 0;
     if rule.others_must_change {
         others = sqlx::query!(
@@ -168,7 +180,8 @@ pub async fn freeze(
         // $2 and $3 have no type of their own in `$2 + $3`: bigint, as bound.
         "UPDATE incidents SET affected_accounts = $2,
                 batch_count = (($2::bigint + $3::bigint - 1) / $3)::integer,
-                passwords_invalidated = $4, other_accounts_change_required = $5, sessions_revoked = $6
+                passwords_invalidated = $4, other_accounts_change_required = $5, sessions_revoked = $6,
+                affected_without_email = $7
          WHERE incident_id = $1",
         incident_id,
         affected,
@@ -176,6 +189,7 @@ pub async fn freeze(
         i64::try_from(invalidated).unwrap_or(i64::MAX),
         i64::try_from(others).unwrap_or(i64::MAX),
         i64::try_from(revoked).unwrap_or(i64::MAX),
+        i64::try_from(without_email).unwrap_or(i64::MAX),
     )
     .execute(conn)
     .await?;
@@ -326,6 +340,11 @@ pub struct ListedRow {
     pub deactivated_at: Option<DateTime<Utc>>,
     /// As [`AffectedRow::had_password_hash`].
     pub had_password_hash: Option<bool>,
+    /// The member's in-app notice (`candor.events.v1.UndeliveredReason`),
+    /// when one was raised.
+    pub notice_reason: Option<i16>,
+    pub notice_raised_at: Option<DateTime<Utc>>,
+    pub notice_acknowledged_at: Option<DateTime<Utc>>,
 }
 
 /// A keyset page after `(after_batch, after_account)`.
@@ -337,18 +356,22 @@ pub async fn list(
 ) -> sqlx::Result<Vec<ListedRow>> {
     sqlx::query_as!(
         ListedRow,
-        "SELECT ia.account_id, ia.email, ia.display_name, ia.joined_at, ia.batch_sequence,
+        r#"SELECT ia.account_id, ia.email, ia.display_name, ia.joined_at, ia.batch_sequence,
                 CASE WHEN a.password_changed_at > i.recorded_at THEN a.password_changed_at END
                     AS password_changed_at,
                 CASE WHEN a.deactivated_at > i.recorded_at THEN a.deactivated_at END
                     AS deactivated_at,
-                ia.had_password_hash
+                ia.had_password_hash,
+                n.reason AS "notice_reason?", n.raised_at AS "notice_raised_at?",
+                n.acknowledged_at AS notice_acknowledged_at
          FROM incident_accounts ia
          JOIN incidents i ON i.incident_id = ia.incident_id
          JOIN accounts a ON a.account_id = ia.account_id
+         LEFT JOIN incident_notices n
+                ON n.incident_id = ia.incident_id AND n.account_id = ia.account_id
          WHERE ia.incident_id = $1 AND (ia.batch_sequence, ia.account_id) > ($2, $3)
          ORDER BY ia.batch_sequence, ia.account_id
-         LIMIT $4",
+         LIMIT $4"#,
         incident_id,
         after.0,
         after.1,
@@ -361,7 +384,9 @@ pub async fn list(
 /// Counts for CountAffectedAccounts (a dry run: nothing is recorded).
 #[derive(Debug, Clone)]
 pub struct DryRunCounts {
+    /// Active and joined before the cutoff, with an email address or not.
     pub affected: i64,
+    /// Of `affected`, those without an email address.
     pub without_email: i64,
     pub deactivated: i64,
     pub active_total: i64,
@@ -375,11 +400,11 @@ pub async fn count_affected(
         DryRunCounts,
         // Counts are never NULL.
         r#"SELECT
-            count(*) FILTER (WHERE joined_at < $1 AND email IS NOT NULL AND deactivated_at IS NULL) AS "affected!",
+            count(*) FILTER (WHERE joined_at < $1 AND deactivated_at IS NULL) AS "affected!",
             count(*) FILTER (WHERE joined_at < $1 AND email IS NULL AND deactivated_at IS NULL) AS "without_email!",
             count(*) FILTER (WHERE joined_at < $1 AND deactivated_at IS NOT NULL) AS "deactivated!",
             count(*) FILTER (WHERE deactivated_at IS NULL AND password_state = 1
-                             AND NOT (joined_at < $1 AND email IS NOT NULL)) AS "active_total!"
+                             AND NOT joined_at < $1) AS "active_total!"
          FROM accounts"#,
         cutoff,
     )

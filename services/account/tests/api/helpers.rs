@@ -50,6 +50,7 @@ pub fn config(environment: &TestEnvironment, notification_url: &str) -> Config {
         argon2_max_parallelism: 1,
         pwned_passwords_url: None,
         pwned_passwords_timeout_ms: 2000,
+        parking: candor_platform::parking::ParkingConfig::default(),
         common: environment.common_config(candor_platform::auth::Caller::Account),
     }
 }
@@ -307,6 +308,13 @@ impl NotificationService for NotificationDouble {
         &self,
         _: Request<notification::SendTestNoticeRequest>,
     ) -> Result<tonic::Response<notification::SendTestNoticeResponse>, Status> {
+        Err(Status::unimplemented("double"))
+    }
+
+    async fn record_delivery_report(
+        &self,
+        _: Request<notification::RecordDeliveryReportRequest>,
+    ) -> Result<tonic::Response<notification::RecordDeliveryReportResponse>, Status> {
         Err(Status::unimplemented("double"))
     }
 }

@@ -35,7 +35,7 @@ pub(crate) async fn progress(
 }
 
 #[tokio::test]
-async fn the_affected_set_is_exactly_who_joined_before_the_cutoff_with_an_email_and_active() {
+async fn the_affected_set_is_exactly_who_joined_before_the_cutoff_and_active() {
     let app = TestApp::spawn().await;
     let observer = observe(&app.environment.broker).await;
     let affected = app.register("old@example.com", "Old").await;
@@ -75,8 +75,12 @@ async fn the_affected_set_is_exactly_who_joined_before_the_cutoff_with_an_email_
         .await
         .unwrap()
         .into_inner();
-    assert_eq!(dry_run.affected_accounts, 1);
-    assert_eq!(dry_run.excluded_without_email, 1);
+    // Since API 1.1.0 a member without an email address is affected too.
+    assert_eq!(dry_run.affected_accounts, 2);
+    assert_eq!(dry_run.without_email, 1);
+    #[allow(deprecated)]
+    let excluded_without_email = dry_run.excluded_without_email;
+    assert_eq!(excluded_without_email, 0);
     assert_eq!(dry_run.excluded_deactivated, 1);
     let unknown = progress(&app, "2025-05-backup").await.unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::NotFound, "{unknown:?}");
@@ -88,16 +92,27 @@ async fn the_affected_set_is_exactly_who_joined_before_the_cutoff_with_an_email_
     )
     .await;
     let published = collect(&app.environment.broker, &observer).await;
-    assert_eq!(published.completed.affected_accounts, 1);
+    assert_eq!(published.completed.affected_accounts, 2);
     assert_eq!(published.completed.batch_count, 1);
-    assert_eq!(published.completed.passwords_invalidated, 1);
+    assert_eq!(published.completed.passwords_invalidated, 2);
     assert_eq!(published.completed.other_accounts_change_required, 0);
     assert_eq!(published.completed.sessions_revoked, 1);
     let batch = &published.batches[&1];
-    assert_eq!(batch.accounts.len(), 1);
-    assert_eq!(batch.accounts[0].account_id, affected.account_id);
-    assert_eq!(batch.accounts[0].email, "old@example.com");
-    assert_eq!(batch.accounts[0].display_name, "Old");
+    assert_eq!(batch.accounts.len(), 2);
+    let old = batch
+        .accounts
+        .iter()
+        .find(|account| account.account_id == affected.account_id)
+        .unwrap();
+    assert_eq!(old.email, "old@example.com");
+    assert_eq!(old.display_name, "Old");
+    let without = batch
+        .accounts
+        .iter()
+        .find(|account| account.account_id == no_email.account_id)
+        .unwrap();
+    assert_eq!(without.email, "");
+    assert_eq!(without.display_name, "No Email");
 
     // The affected password stops working and the session is gone; others log in.
     assert_eq!(
@@ -121,7 +136,7 @@ async fn the_affected_set_is_exactly_who_joined_before_the_cutoff_with_an_email_
     app.session("recent@example.com", PASSWORD).await;
 
     let listed = app.affected_accounts("2025-05-backup").await;
-    assert_eq!(listed.total_size, 1);
+    assert_eq!(listed.total_size, 2);
     assert_eq!(listed.accounts[0].batch_sequence, 1);
     assert!(listed.next_page_token.is_empty());
 
@@ -133,7 +148,9 @@ async fn the_affected_set_is_exactly_who_joined_before_the_cutoff_with_an_email_
                 .filter(|progress| progress.complete)
         })
         .await;
-    assert_eq!(progress.affected_accounts, 1);
+    assert_eq!(progress.affected_accounts, 2);
+    assert_eq!(progress.affected_without_email, 1);
+    assert_eq!(progress.in_app_notices, 1);
     assert_eq!(progress.batches_published, 1);
     assert_eq!(progress.batch_count, 1);
     assert_eq!(progress.incident.unwrap().incident_id, "2025-05-backup");
