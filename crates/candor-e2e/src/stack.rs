@@ -72,6 +72,10 @@ pub struct StackOptions {
     /// its own ports, all of a service sharing its database and queue.
     /// candorctl's endpoints reach the first replica of each.
     pub replicas: usize,
+    /// The services' `PUBLIC_BASE_URL` (default [`PUBLIC_BASE_URL`]), e.g.
+    /// the address of a candor-web the test runs, so the links in emails
+    /// and threads lead to its pages.
+    pub public_base_url: Option<String>,
 }
 
 /// A running Candor.
@@ -217,6 +221,10 @@ impl Stack {
             None => TestBroker::with_users().await?,
         };
         let replicas = options.replicas.max(1);
+        let public_base_url = options
+            .public_base_url
+            .clone()
+            .unwrap_or_else(|| PUBLIC_BASE_URL.to_owned());
         let ports = Ports {
             account: free_ports(replicas)?,
             notification: free_ports(replicas)?,
@@ -276,7 +284,7 @@ impl Stack {
                         "--notification-grpc-url={}",
                         peer(&ports.notification, replica)
                     ),
-                    format!("--public-base-url={PUBLIC_BASE_URL}"),
+                    format!("--public-base-url={public_base_url}"),
                     format!("--legacy-hash-key={LEGACY_HASH_KEY}"),
                 ]);
             started(
@@ -296,7 +304,7 @@ impl Stack {
             .chain([
                 format!("--smtp-url={smtp_url}"),
                 format!("--organisation-name={ORGANISATION_NAME}"),
-                format!("--public-base-url={PUBLIC_BASE_URL}"),
+                format!("--public-base-url={public_base_url}"),
                 format!("--account-grpc-url={}", peer(&ports.account, replica)),
                 format!("--forum-grpc-url={}", peer(&ports.forum, replica)),
             ])
@@ -330,7 +338,7 @@ impl Stack {
         for replica in 0..replicas {
             let args = service_args(ServiceQueue::Forum, ports.forum[replica], &database).chain([
                 format!("--account-grpc-url={}", peer(&ports.account, replica)),
-                format!("--public-base-url={PUBLIC_BASE_URL}"),
+                format!("--public-base-url={public_base_url}"),
             ]);
             started(
                 ServiceQueue::Forum,
@@ -380,7 +388,7 @@ impl Stack {
             endpoints,
             tls,
             mailbox: Mailbox::Sink(smtp),
-            public_base_url: PUBLIC_BASE_URL.to_owned(),
+            public_base_url,
             external: false,
             services,
             metrics_addrs,

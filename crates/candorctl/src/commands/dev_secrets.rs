@@ -16,6 +16,7 @@
 //! <dir>/rabbitmq/        definitions.json: users, permissions, topology (loaded at boot);
 //!                        erlang_cookie (shared by the nodes of a cluster)
 //! <dir>/grafana/         admin_password (Grafana's candor-admin)
+//! <dir>/web/             frontend_token, cookie_key (candor-web's CSRF key)
 //! <dir>/operator/        operator_token, amqp_url (publishes breach.reported only;
 //!                        the broker as the host reaches it), rabbitmq_admin_password,
 //!                        grafana_admin_password, frontend_token
@@ -124,6 +125,7 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
     let monitoring_database_password = base.secret("monitoring_database_password")?;
     let grafana_admin_password = base.secret("grafana_admin_password")?;
     let erlang_cookie = base.secret("rabbitmq_erlang_cookie")?;
+    let web_cookie_key = base.secret("web_cookie_key")?;
     // Every service's token first: each service's CALLER_TOKENS names others'.
     let mut tokens = Vec::new();
     for queue in ServiceQueue::ALL {
@@ -190,6 +192,11 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
         }
         definitions = definitions.service_user(queue, &user, &SecretString::from(amqp_password));
     }
+
+    // candor-web presents the front end's token to account and forum.
+    let web = dir.join("web");
+    public_file(&web, "frontend_token", &frontend_token)?;
+    public_file(&web, "cookie_key", &web_cookie_key)?;
 
     let operator = dir.join("operator");
     public_file(&operator, "operator_token", &operator_token)?;
