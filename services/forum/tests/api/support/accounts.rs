@@ -144,6 +144,18 @@ impl AccountService for Service {
     async fn login(&self, _: Request<LoginRequest>) -> Result<Response<LoginResponse>, Status> {
         unimplemented()
     }
+    async fn list_notices(
+        &self,
+        _: Request<ListNoticesRequest>,
+    ) -> Result<Response<ListNoticesResponse>, Status> {
+        unimplemented()
+    }
+    async fn acknowledge_notice(
+        &self,
+        _: Request<AcknowledgeNoticeRequest>,
+    ) -> Result<Response<AcknowledgeNoticeResponse>, Status> {
+        unimplemented()
+    }
     async fn change_password(
         &self,
         _: Request<ChangePasswordRequest>,
