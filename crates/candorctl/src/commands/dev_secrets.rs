@@ -201,11 +201,7 @@ pub fn write(args: &DevSecretsArgs) -> anyhow::Result<usize> {
     let operator = dir.join("operator");
     public_file(&operator, "operator_token", &operator_token)?;
     public_file(&operator, "frontend_token", &frontend_token)?;
-    public_file(
-        &operator,
-        "delivery_reports_token",
-        &delivery_reports_token,
-    )?;
+    public_file(&operator, "delivery_reports_token", &delivery_reports_token)?;
     public_file(&operator, "rabbitmq_admin_password", &admin_password)?;
     public_file(&operator, "grafana_admin_password", &grafana_admin_password)?;
     public_file(

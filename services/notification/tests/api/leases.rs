@@ -431,7 +431,10 @@ async fn the_rate_bucket_grants_a_claim_s_worth_of_tokens_or_says_how_long_to_wa
     // refilled since the update (a loaded machine may take tens of
     // milliseconds between the two statements), never past the burst.
     let (granted, _) = bucket_at(15.0).await;
-    assert!((15..=20).contains(&granted), "fifteen and the refill: {granted}");
+    assert!(
+        (15..=20).contains(&granted),
+        "fifteen and the refill: {granted}"
+    );
     assert_eq!(bucket_at(500.0).await.0, 20, "never more than the burst");
     // Fewer wanted than a claim's worth: those are enough.
     sqlx::query("UPDATE send_rate_bucket SET tokens = 3, refilled_at = clock_timestamp()")

@@ -127,10 +127,10 @@ mod tests {
         };
         let count = CountAffectedAccountsResponse {
             affected_accounts: 600,
-            excluded_without_email: 2,
+            without_email: 2,
             excluded_deactivated: 1,
             other_accounts_change_required: 400,
-            counted_at: None,
+            ..CountAffectedAccountsResponse::default()
         };
         let summary = summary(&breach, &count);
         assert!(
@@ -140,7 +140,9 @@ mod tests {
             "{summary}"
         );
         assert!(
-            summary.contains("2 without an email address, 1 deactivated"),
+            summary.contains(
+                "2 of them have no email address and are told in the product; left out: 1 deactivated"
+            ),
             "{summary}"
         );
         assert!(summary.contains("every member: the passwords of the 600 affected members stop working now, and the 400 other members"), "{summary}");
