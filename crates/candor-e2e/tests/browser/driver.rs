@@ -140,8 +140,20 @@ impl Browser {
     }
 
     /// The text of the page's `<h1>`.
+    /// A page still loading after a click may replace its `<h1>` between
+    /// finding it and reading it (a stale element): read again.
     pub async fn heading(&self) -> String {
-        self.find("h1").await.text().await.unwrap()
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match self.find("h1").await.text().await {
+                Ok(text) => return text,
+                Err(error) => assert!(
+                    Instant::now() < deadline,
+                    "cannot read the page's h1: {error}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits until the `<h1>` is `expected`.
