@@ -137,20 +137,17 @@ fn late_without_reason(breach: &BreachReported, now: SystemTime) -> Option<Strin
     let (reported, what) = match breach.authority_notified_at.as_ref() {
         Some(notified) => (notified.seconds, "the authority was notified"),
         None => (
-            now.duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |since| {
-                    i64::try_from(since.as_secs()).unwrap_or(i64::MAX)
-                }),
+            chrono::DateTime::<chrono::Utc>::from(now).timestamp(),
             "it is now",
         ),
     };
-    let hours = (reported - discovered.seconds) / 3600;
-    (reported - discovered.seconds > crate::commands::incident::regulator::GDPR_NOTIFICATION_SECONDS)
-        .then(|| {
-            format!(
-                "required: {what} {hours} hours after discovered_at, past GDPR Art. 33's 72 hours; state the reasons for the delay (or set authority_notified_at if it was notified in time)"
-            )
-        })
+    let delay = reported - discovered.seconds;
+    (delay > crate::commands::incident::regulator::GDPR_NOTIFICATION_SECONDS).then(|| {
+        format!(
+            "required: {what} {} hours after discovered_at, past GDPR Art. 33's 72 hours; state the reasons for the delay (or set authority_notified_at if it was notified in time)",
+            delay / 3600
+        )
+    })
 }
 
 /// The enums a notice names by short value (`all`, `email_address`).

@@ -68,8 +68,9 @@ pub struct Reach {
     pub emails_bounced: u64,
     /// Given up on: refused, unsendable or retries exhausted.
     pub emails_failed: u64,
-    /// Not sent: the address was suppressed (not counting members without
-    /// an address or deactivated since).
+    /// Not sent on purpose, other than for members without an address: the
+    /// address was on the suppression list, or the member deactivated
+    /// before the notice went out.
     pub emails_suppressed: u64,
     /// Members without an email address.
     pub no_email_address: u64,
