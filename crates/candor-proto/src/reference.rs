@@ -281,3 +281,109 @@ fn anchor(name: &str) -> String {
         .flat_map(char::to_lowercase)
         .collect()
 }
+
+/// One row of an errors table in a proto comment:
+/// `| Code | Reason | When |`, one row per status an RPC may answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentedError {
+    /// The gRPC code as the specification spells it (`INVALID_ARGUMENT`).
+    pub code: String,
+    /// The `ErrorInfo.reason` (UPPER_SNAKE_CASE).
+    pub reason: String,
+    /// When it is answered, in words.
+    pub when: String,
+}
+
+/// The header of every errors table.
+pub const ERRORS_TABLE_HEADER: &str = "| Code | Reason | When |";
+
+/// The rows of the errors table in `text` (a comment): the Markdown table
+/// under [`ERRORS_TABLE_HEADER`]. Empty when there is none.
+pub fn error_rows(text: &str) -> Vec<DocumentedError> {
+    let mut lines = text.lines().map(str::trim);
+    if !lines.any(|line| line == ERRORS_TABLE_HEADER) {
+        return Vec::new();
+    }
+    lines
+        .take_while(|line| line.starts_with('|'))
+        .filter(|line| !line.starts_with("| ---"))
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.trim_matches('|').split('|').map(str::trim).collect();
+            match cells.as_slice() {
+                [code, reason, when @ ..] => Some(DocumentedError {
+                    code: (*code).to_owned(),
+                    reason: (*reason).to_owned(),
+                    when: when.join("|").trim().to_owned(),
+                }),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The errors `rpc` of `service` (full name,
+/// `candor.account.v1.AccountService`) documents: its own table's rows,
+/// then its package's (the errors every RPC of the package may answer).
+pub fn documented_errors(service: &str, rpc: &str) -> Result<Vec<DocumentedError>, String> {
+    let pool = descriptor_pool().map_err(|error| error.to_string())?;
+    let service_descriptor = pool
+        .get_service_by_name(service)
+        .ok_or_else(|| format!("no service {service} in the contracts"))?;
+    let method = service_descriptor
+        .methods()
+        .find(|method| method.name() == rpc)
+        .ok_or_else(|| format!("no RPC {rpc} in {service}"))?;
+    let file = service_descriptor.parent_file();
+    let mut rows = error_rows(&comment(&file, method.path()));
+    rows.extend(error_rows(&comment(&file, &PACKAGE_PATH)));
+    Ok(rows)
+}
+
+/// The errors table of the package `service` is in (what every RPC of it
+/// may answer).
+pub fn package_errors(service: &str) -> Result<Vec<DocumentedError>, String> {
+    let pool = descriptor_pool().map_err(|error| error.to_string())?;
+    let service_descriptor = pool
+        .get_service_by_name(service)
+        .ok_or_else(|| format!("no service {service} in the contracts"))?;
+    Ok(error_rows(&comment(
+        &service_descriptor.parent_file(),
+        &PACKAGE_PATH,
+    )))
+}
+
+/// The errors table of each RPC of `service`, by RPC name (own rows only).
+pub fn rpc_errors(service: &str) -> Result<Vec<(String, Vec<DocumentedError>)>, String> {
+    let pool = descriptor_pool().map_err(|error| error.to_string())?;
+    let service_descriptor = pool
+        .get_service_by_name(service)
+        .ok_or_else(|| format!("no service {service} in the contracts"))?;
+    let file = service_descriptor.parent_file();
+    Ok(service_descriptor
+        .methods()
+        .map(|method| {
+            (
+                method.name().to_owned(),
+                error_rows(&comment(&file, method.path())),
+            )
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_tables_are_read_row_by_row() {
+        let text = "Creates a member.\n\nErrors:\n\n| Code | Reason | When |\n| --- | --- | --- |\n\
+                    | INVALID_ARGUMENT | INVALID_FIELD | a field breaks its rule |\n\
+                    | ALREADY_EXISTS | EMAIL_TAKEN | the email is registered |\n\nAfter.";
+        let rows = error_rows(text);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].code, "ALREADY_EXISTS");
+        assert_eq!(rows[1].reason, "EMAIL_TAKEN");
+        assert_eq!(rows[1].when, "the email is registered");
+        assert!(error_rows("Errors: INVALID_ARGUMENT when …").is_empty());
+    }
+}

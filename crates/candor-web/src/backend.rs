@@ -119,7 +119,7 @@ impl Backend {
     pub async fn member(&self, token: &str) -> Result<Option<Member>, PageError> {
         match self.sessions.member(token).await {
             Ok(member) => Ok(Some(member)),
-            Err(SessionError::Unauthenticated(_)) => Ok(None),
+            Err(SessionError::Unauthenticated(..)) => Ok(None),
             Err(SessionError::Unavailable(_)) => Err(PageError::Unavailable),
             Err(SessionError::Internal(error)) => Err(PageError::Internal(error)),
         }

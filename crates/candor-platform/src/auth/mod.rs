@@ -30,7 +30,9 @@ pub use sessions::{Member, Principal, SessionCache, SessionError, SessionResolve
 
 use secrecy::{ExposeSecret, SecretString};
 use tonic::metadata::{MetadataMap, MetadataValue};
-use tonic::{Request, Status};
+use tonic::{Code, Request, Status};
+
+use crate::grpc::{Reason, status_with_reason};
 
 /// The metadata key a forwarding caller puts its own credential in.
 pub const CALLER_AUTHORIZATION: &str = "x-caller-authorization";
@@ -80,25 +82,46 @@ pub fn admitted<T>(request: &Request<T>) -> Result<Identity, Status> {
         .get::<Identity>()
         .copied()
         .ok_or_else(|| {
-            Status::unauthenticated("the call was not admitted by the permission layer")
+            status_with_reason(
+                Code::Unauthenticated,
+                "the call was not admitted by the permission layer",
+                Reason::CREDENTIAL_MISSING,
+            )
         })?;
-    let permission = identity
-        .permission
-        .ok_or_else(|| Status::unauthenticated("no permission covers this call"))?;
+    let permission = identity.permission.ok_or_else(|| {
+        status_with_reason(
+            Code::Unauthenticated,
+            "no permission covers this call",
+            Reason::CREDENTIAL_MISSING,
+        )
+    })?;
     permission.admit(identity.caller, identity.member_session)?;
     Ok(identity)
 }
 
 /// The token of an `authorization: Bearer <token>` header.
 pub fn bearer_token(metadata: &MetadataMap) -> Result<&str, Status> {
-    let header = metadata
-        .get("authorization")
-        .ok_or_else(|| Status::unauthenticated("missing authorization metadata (Bearer token)"))?;
-    let text = header
-        .to_str()
-        .map_err(|_| Status::unauthenticated("authorization metadata is not ASCII"))?;
-    parse_bearer(text)
-        .ok_or_else(|| Status::unauthenticated("authorization metadata must be `Bearer <token>`"))
+    let header = metadata.get("authorization").ok_or_else(|| {
+        status_with_reason(
+            Code::Unauthenticated,
+            "missing authorization metadata (Bearer token)",
+            Reason::CREDENTIAL_MISSING,
+        )
+    })?;
+    let text = header.to_str().map_err(|_| {
+        status_with_reason(
+            Code::Unauthenticated,
+            "authorization metadata is not ASCII",
+            Reason::CREDENTIAL_MALFORMED,
+        )
+    })?;
+    parse_bearer(text).ok_or_else(|| {
+        status_with_reason(
+            Code::Unauthenticated,
+            "authorization metadata must be `Bearer <token>`",
+            Reason::CREDENTIAL_MALFORMED,
+        )
+    })
 }
 
 /// The token of a `Bearer <token>` value (scheme case-insensitive).
@@ -115,7 +138,9 @@ pub fn bearer_value(token: &str) -> Result<MetadataValue<tonic::metadata::Ascii>
 }
 
 /// A client interceptor that sends a bearer token and the current trace
-/// context with every call, so a call to another service joins the trace.
+/// context with every call, so a call to another service joins the trace,
+/// and passes on what is left of the deadline of the call being served
+/// ([`crate::grpc::deadline`]).
 #[derive(Clone)]
 pub struct OutgoingInterceptor {
     authorization: Option<MetadataValue<tonic::metadata::Ascii>>,
@@ -147,6 +172,10 @@ impl tonic::service::Interceptor for OutgoingInterceptor {
                 .insert("authorization", authorization.clone());
         }
         crate::telemetry::inject_into_metadata(request.metadata_mut());
+        let mut headers = std::mem::take(request.metadata_mut()).into_headers();
+        let propagated = crate::grpc::deadline::propagate(&mut headers);
+        *request.metadata_mut() = MetadataMap::from_headers(headers);
+        propagated?;
         Ok(request)
     }
 }

@@ -58,12 +58,15 @@ pub enum Refusal {
 
 impl From<Refusal> for tonic::Status {
     fn from(refusal: Refusal) -> Self {
-        match refusal {
-            Refusal::Missing { .. } | Refusal::Unknown { .. } => {
-                tonic::Status::unauthenticated(refusal.to_string())
+        use crate::grpc::{Reason, status_with_reason};
+        let (code, reason) = match refusal {
+            Refusal::Missing { .. } => (tonic::Code::Unauthenticated, Reason::CREDENTIAL_MISSING),
+            Refusal::Unknown { .. } => (tonic::Code::Unauthenticated, Reason::CREDENTIAL_UNKNOWN),
+            Refusal::NotAllowed { .. } => {
+                (tonic::Code::PermissionDenied, Reason::CALLER_NOT_PERMITTED)
             }
-            Refusal::NotAllowed { .. } => tonic::Status::permission_denied(refusal.to_string()),
-        }
+        };
+        status_with_reason(code, refusal.to_string(), reason)
     }
 }
 

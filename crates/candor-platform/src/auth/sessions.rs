@@ -17,7 +17,7 @@ use tonic::transport::Channel;
 use uuid::Uuid;
 
 use super::{Caller, Identity, OutgoingInterceptor, bearer_token};
-use crate::grpc::{ErrorKind, RpcError};
+use crate::grpc::{ErrorKind, Reason, RpcError};
 use crate::sync::lock;
 
 /// The account service, called with the service's own SERVICE_TOKEN.
@@ -50,7 +50,7 @@ pub enum SessionError {
     /// No token, a malformed one, or one the account service does not know
     /// (unknown, expired or revoked).
     #[error("{0}")]
-    Unauthenticated(String),
+    Unauthenticated(String, Reason),
     /// The account service cannot answer now.
     #[error("the account service cannot validate the session now; retry with backoff")]
     Unavailable(#[source] tonic::Status),
@@ -62,9 +62,17 @@ pub enum SessionError {
 impl RpcError for SessionError {
     fn kind(&self) -> ErrorKind {
         match self {
-            SessionError::Unauthenticated(_) => ErrorKind::Unauthenticated,
+            SessionError::Unauthenticated(..) => ErrorKind::Unauthenticated,
             SessionError::Unavailable(_) => ErrorKind::Unavailable,
             SessionError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            SessionError::Unauthenticated(_, reason) => *reason,
+            SessionError::Unavailable(_) => Reason::DEPENDENCY_UNAVAILABLE,
+            SessionError::Internal(_) => Reason::INTERNAL_ERROR,
         }
     }
 }
@@ -134,8 +142,10 @@ impl SessionResolver {
         if let Some(caller) = Identity::of(request).acting_caller() {
             return Ok(Principal::Acting(caller));
         }
-        let token = bearer_token(request.metadata())
-            .map_err(|status| SessionError::Unauthenticated(status.message().to_owned()))?;
+        let token = bearer_token(request.metadata()).map_err(|status| {
+            let reason = crate::grpc::Refused(status.clone()).reason();
+            SessionError::Unauthenticated(status.message().to_owned(), reason)
+        })?;
         self.member(token).await.map(Principal::Member)
     }
 
@@ -209,9 +219,12 @@ impl SessionResolver {
         match client.validate_session(request).await {
             Ok(response) => Ok(response.into_inner()),
             Err(status) => match status.code() {
-                tonic::Code::NotFound | tonic::Code::InvalidArgument => Err(
-                    SessionError::Unauthenticated("unknown, expired or revoked session".to_owned()),
-                ),
+                tonic::Code::NotFound | tonic::Code::InvalidArgument => {
+                    Err(SessionError::Unauthenticated(
+                        "unknown, expired or revoked session".to_owned(),
+                        Reason::SESSION_INVALID,
+                    ))
+                }
                 tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => {
                     tracing::warn!(code = ?status.code(), "account service unavailable");
                     Err(SessionError::Unavailable(status))

@@ -18,11 +18,12 @@
 use std::net::IpAddr;
 
 use futures::future::BoxFuture;
-use tonic::Status;
 use tonic::body::Body;
 use tonic::transport::server::{TcpConnectInfo, TlsConnectInfo};
+use tonic::{Code, Status};
 use tower::ServiceExt as _;
 
+use super::error_kind::{Reason, status_with_reason};
 use super::request_check::RequestCheck;
 use crate::auth::forwarded::ProxyTrust;
 use crate::auth::permissions::permission_of;
@@ -53,10 +54,18 @@ impl Guard {
             None => None,
             Some(value) => {
                 let token = value.to_str().ok().and_then(parse_bearer).ok_or_else(|| {
-                    Status::unauthenticated("x-caller-authorization must be `Bearer <token>`")
+                    status_with_reason(
+                        Code::Unauthenticated,
+                        "x-caller-authorization must be `Bearer <token>`",
+                        Reason::CREDENTIAL_MALFORMED,
+                    )
                 })?;
                 Some(self.credentials.caller_of(token).ok_or_else(|| {
-                    Status::unauthenticated("unknown caller credential in x-caller-authorization")
+                    status_with_reason(
+                        Code::Unauthenticated,
+                        "unknown caller credential in x-caller-authorization",
+                        Reason::CREDENTIAL_UNKNOWN,
+                    )
                 })?)
             }
         };

@@ -4,11 +4,14 @@
 
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use futures::future::BoxFuture;
 use tonic::Status;
 use tonic::body::Body;
 use tower::ServiceExt as _;
 
+use super::deadline;
 use super::request_check::RequestCheck;
 use crate::auth::permissions::permission_of;
 use crate::config::ServerConfig;
@@ -54,17 +57,24 @@ pub fn shed_to_status(
 ) -> Result<http::Response<Body>, tower::BoxError> {
     Ok(match result {
         Ok(response) => response,
-        Err(error) if error.is::<tower::load_shed::error::Overloaded>() => Status::resource_exhausted(
-            "the server is at its limit of concurrent calls (GRPC_MAX_CONCURRENT_REQUESTS); retry with backoff",
-        )
-        .into_http(),
+        Err(error) if error.is::<tower::load_shed::error::Overloaded>() => {
+            super::error_kind::status_with_reason(
+                tonic::Code::ResourceExhausted,
+                "the server is at its limit of concurrent calls (GRPC_MAX_CONCURRENT_REQUESTS); retry with backoff",
+                super::error_kind::Reason::SERVER_OVERLOADED,
+            )
+            .into_http()
+        }
         Err(error) => Status::from_error(error).into_http(),
     })
 }
 
-/// Cuts a call that has not answered within its time limit with
+/// Cuts a call that has not answered by its deadline with
 /// DEADLINE_EXCEEDED ([`crate::grpc::GrpcServer`] adds the limits as a
-/// [`super::request_check::CheckLayer`]).
+/// [`super::request_check::CheckLayer`]). The deadline is the earlier of the
+/// caller's (`grpc-timeout`) and the server's own limit; the handler runs
+/// under it ([`super::deadline`]), so calls it makes to other services get
+/// only what is left.
 impl RequestCheck for Limits {
     fn handle<S>(
         &self,
@@ -83,16 +93,72 @@ impl RequestCheck for Limits {
         } else {
             (self.request_timeout, "GRPC_REQUEST_TIMEOUT_SECONDS")
         };
-        let call = inner.oneshot(request);
+        let caller = request
+            .headers()
+            .get(deadline::GRPC_TIMEOUT)
+            .and_then(|value| value.to_str().ok())
+            .and_then(deadline::parse_grpc_timeout);
+        let cut = match caller {
+            Some(caller) if caller < limit => Cut::CallerDeadline(caller),
+            _ => Cut::ServerLimit { limit, setting },
+        };
+        let arrived = Instant::now();
+        let deadline = arrived + cut.after();
+        let call = deadline::serve_within(deadline, inner.oneshot(request));
         Box::pin(async move {
-            match tokio::time::timeout(limit, call).await {
+            // A millisecond early: tonic's own grpc-timeout timer (outside
+            // this layer) would otherwise answer CANCELLED at the same
+            // instant; the caller's clock started before ours anyway.
+            let cut_at = deadline
+                .checked_sub(Duration::from_millis(1))
+                .unwrap_or(deadline)
+                .max(arrived);
+            match tokio::time::timeout_at(cut_at, call).await {
                 Ok(result) => result,
-                Err(_) => Ok(Status::deadline_exceeded(format!(
-                    "the call did not finish within the server's time limit ({setting}={})",
-                    limit.as_secs()
-                ))
-                .into_http()),
+                Err(_) => Ok(cut.status().into_http()),
             }
         })
+    }
+}
+
+/// Whose deadline cut a call.
+#[derive(Debug, Clone, Copy)]
+enum Cut {
+    /// The caller's `grpc-timeout`, shorter than the server's limit.
+    CallerDeadline(Duration),
+    /// The server's own limit, named by its setting.
+    ServerLimit {
+        limit: Duration,
+        setting: &'static str,
+    },
+}
+
+impl Cut {
+    fn after(self) -> Duration {
+        match self {
+            Cut::CallerDeadline(timeout) => timeout,
+            Cut::ServerLimit { limit, .. } => limit,
+        }
+    }
+
+    fn status(self) -> Status {
+        match self {
+            Cut::CallerDeadline(timeout) => super::error_kind::status_with_reason(
+                tonic::Code::DeadlineExceeded,
+                format!(
+                    "the call did not finish within the caller's deadline ({} ms)",
+                    timeout.as_millis()
+                ),
+                super::error_kind::Reason::CALLER_DEADLINE_EXCEEDED,
+            ),
+            Cut::ServerLimit { limit, setting } => super::error_kind::status_with_reason(
+                tonic::Code::DeadlineExceeded,
+                format!(
+                    "the call did not finish within the server's time limit ({setting}={})",
+                    limit.as_secs()
+                ),
+                super::error_kind::Reason::SERVER_TIME_LIMIT,
+            ),
+        }
     }
 }

@@ -10,6 +10,7 @@
 //! error kinds to statuses ([`error_kind`]).
 
 pub mod certificates;
+pub mod deadline;
 pub mod error_kind;
 pub mod guard;
 pub mod limits;
@@ -17,8 +18,9 @@ pub mod request_check;
 mod tls;
 
 pub use error_kind::{
-    ErrorKind, IncidentLookupError, InputOrInternal, InvalidField, Refused, RpcError, Throttled,
-    internal_error, respond, status_of,
+    ERROR_DOMAIN, ErrorKind, IncidentLookupError, InputOrInternal, InvalidField, Reason, Refused,
+    RichDetails, RpcError, Throttled, internal_error, reason_of, respond, status_of,
+    status_with_details, status_with_reason,
 };
 pub use guard::Guard;
 pub use limits::Limits;
@@ -157,6 +159,7 @@ impl GrpcServer {
         }
         let limits = self.limits.clone();
         let layers = tower::ServiceBuilder::new()
+            .map_response(error_kind::fill_in_error_details)
             .layer(self.metrics)
             .layer(tower_http::trace::TraceLayer::new_for_grpc().make_span_with(request_span))
             .layer(request_check::CheckLayer::new(self.guard))
@@ -219,6 +222,8 @@ fn reflection(
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(candor_proto::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                // google.rpc's error details, so grpcurl can print them.
+                .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(
                     tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,

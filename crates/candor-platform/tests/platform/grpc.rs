@@ -44,6 +44,8 @@ pub struct Probe {
     delay: Duration,
     seen_trace_ids: Arc<Mutex<Vec<String>>>,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// What was left of each `GetMembership` call's deadline as it began.
+    pub deadlines_left: Arc<Mutex<Vec<Option<Duration>>>>,
 }
 
 #[tonic::async_trait]
@@ -60,6 +62,10 @@ impl MembershipService for Probe {
             .lock()
             .unwrap()
             .push(candor_platform::telemetry::current_trace_id());
+        self.deadlines_left
+            .lock()
+            .unwrap()
+            .push(candor_platform::grpc::deadline::remaining());
         tokio::time::sleep(self.delay).await;
         Ok(Response::new(GetMembershipResponse::default()))
     }
@@ -94,6 +100,7 @@ impl Probe {
             delay,
             seen_trace_ids: Arc::default(),
             seen: Arc::default(),
+            deadlines_left: Arc::default(),
         }
     }
 }

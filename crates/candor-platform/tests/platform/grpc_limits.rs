@@ -5,11 +5,12 @@
 use std::time::Duration;
 
 use candor_platform::auth::{Caller, Identity};
-use candor_platform::grpc::Limits;
+use candor_platform::grpc::{Limits, reason_of};
 use candor_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use candor_proto::membership::v1::{GetMembershipRequest, GrantCreditRequest};
 use tonic::Code;
 use tonic::transport::Channel;
+use tonic_types::StatusExt as _;
 
 use super::grpc::{FORUM, FRONTEND, OPERATOR, start_with};
 
@@ -156,6 +157,8 @@ async fn credentials_are_checked_before_a_too_large_body_is_decoded() {
         .unwrap_err();
     assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
     assert!(status.message().contains("too large"), "{status:?}");
+    // tonic answers this one itself; the server still adds the details.
+    assert_eq!(reason_of(&status).as_deref(), Some("MESSAGE_TOO_LARGE"));
     service.stop().await.unwrap();
 }
 
@@ -179,7 +182,67 @@ async fn a_call_past_the_request_timeout_is_cut() {
         status.message().contains("GRPC_REQUEST_TIMEOUT_SECONDS"),
         "{status:?}"
     );
+    assert_eq!(reason_of(&status).as_deref(), Some("SERVER_TIME_LIMIT"));
     assert!(started.elapsed() < Duration::from_secs(5));
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_callers_deadline_cuts_the_call_and_the_handler_knows_what_is_left() {
+    let (service, probe, mut client) =
+        client(Limits::default(), 1 << 20, Duration::from_secs(10)).await;
+    let mut call = request(
+        GetMembershipRequest::default(),
+        &[("authorization", bearer(OPERATOR))],
+    );
+    call.set_timeout(Duration::from_millis(400));
+    let started = std::time::Instant::now();
+    let status = client.get_membership(call).await.unwrap_err();
+    // DEADLINE_EXCEEDED from the server with its reason (tonic's own timer
+    // would have answered CANCELLED).
+    assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
+    assert!(status.message().contains("caller's deadline"), "{status:?}");
+    assert_eq!(
+        reason_of(&status).as_deref(),
+        Some("CALLER_DEADLINE_EXCEEDED")
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let left = probe.deadlines_left.lock().unwrap()[0].expect("a deadline in the handler");
+    assert!(
+        left > Duration::ZERO && left <= Duration::from_millis(400),
+        "{left:?}"
+    );
+
+    // Without a deadline of its own a call runs under the server's limit.
+    let (fast_service, fast_probe, mut fast_client) =
+        client(Limits::default(), 1 << 20, Duration::ZERO).await;
+    fast_client
+        .get_membership(request(
+            GetMembershipRequest::default(),
+            &[("authorization", bearer(OPERATOR))],
+        ))
+        .await
+        .unwrap();
+    let left = fast_probe.deadlines_left.lock().unwrap()[0].expect("a deadline in the handler");
+    let limit = Limits::default().request_timeout;
+    assert!(
+        left <= limit && left > limit - Duration::from_secs(5),
+        "{left:?}"
+    );
+    // A caller deadline longer than the server's limit is cut to the limit.
+    let mut call = request(
+        GetMembershipRequest::default(),
+        &[("authorization", bearer(OPERATOR))],
+    );
+    call.set_timeout(limit * 10);
+    fast_client.get_membership(call).await.unwrap();
+    let left = fast_probe.deadlines_left.lock().unwrap()[1].expect("a deadline in the handler");
+    assert!(left <= limit, "{left:?}");
+    fast_service.stop().await.unwrap();
     service.stop().await.unwrap();
 }
 
@@ -207,6 +270,9 @@ async fn calls_beyond_the_concurrency_limit_are_shed() {
         status.message().contains("GRPC_MAX_CONCURRENT_REQUESTS"),
         "{status:?}"
     );
+    assert_eq!(reason_of(&status).as_deref(), Some("SERVER_OVERLOADED"));
+    let retry = status.get_details_retry_info().expect("a RetryInfo");
+    assert!(retry.retry_delay.is_some(), "{retry:?}");
     first.await.unwrap().unwrap();
     second.await.unwrap().unwrap();
     // Capacity is back once they finished.

@@ -3,5 +3,6 @@
 mod account_events;
 mod api_reference;
 mod descriptors;
+mod error_tables;
 mod events;
 mod json;
