@@ -1,12 +1,39 @@
-//! What can go wrong in each forum RPC, named in the RPC's own terms, and
-//! which of the platform's error kinds each case is
-//! (`candor_platform::grpc::ErrorKind`, mapped to a status in one place).
+//! What can go wrong in each forum RPC, named in the RPC's own terms, which
+//! of the platform's error kinds each case is
+//! (`candor_platform::grpc::ErrorKind`, mapped to a status in one place),
+//! and the stable reason a caller matches on (the tables in
+//! `proto/candor/forum/v1/forum.proto`).
 
 use candor_platform::auth::SessionError;
-use candor_platform::grpc::{ErrorKind, InvalidField, RpcError};
+use candor_platform::grpc::{ErrorKind, InvalidField, Reason, RpcError};
 use uuid::Uuid;
 
 use crate::domain::posting::{PostingError, PostingRefused};
+
+/// The board named does not exist.
+pub const BOARD_NOT_FOUND: Reason = Reason::new("BOARD_NOT_FOUND");
+/// The thread named does not exist.
+pub const THREAD_NOT_FOUND: Reason = Reason::new("THREAD_NOT_FOUND");
+/// The post named does not exist (in the thread, where one is given).
+pub const POST_NOT_FOUND: Reason = Reason::new("POST_NOT_FOUND");
+/// The canned reply named does not exist.
+pub const CANNED_REPLY_NOT_FOUND: Reason = Reason::new("CANNED_REPLY_NOT_FOUND");
+/// Only staff start threads on this board.
+pub const STAFF_ONLY_BOARD: Reason = Reason::new("STAFF_ONLY_BOARD");
+/// The RPC needs a staff session (or the operator).
+pub const STAFF_REQUIRED: Reason = Reason::new("STAFF_REQUIRED");
+/// Only the post's author or staff may change it.
+pub const NOT_AUTHOR_OR_STAFF: Reason = Reason::new("NOT_AUTHOR_OR_STAFF");
+/// Only staff may delete the first post of a thread.
+pub const FIRST_POST_NEEDS_STAFF: Reason = Reason::new("FIRST_POST_NEEDS_STAFF");
+/// The thread is locked: no new posts, and no edits but staff's.
+pub const THREAD_LOCKED: Reason = Reason::new("THREAD_LOCKED");
+/// The post is deleted and cannot be edited.
+pub const POST_DELETED: Reason = Reason::new("POST_DELETED");
+/// The author posted the same body in the last 10 minutes.
+pub const DUPLICATE_POST: Reason = Reason::new("DUPLICATE_POST");
+/// The session's account is deactivated (the session outlived it briefly).
+pub const ACCOUNT_DEACTIVATED: Reason = Reason::new("ACCOUNT_DEACTIVATED");
 
 /// ListBoards.
 #[derive(Debug, thiserror::Error)]
@@ -166,25 +193,6 @@ pub enum PostCannedReplyError {
     Internal(#[from] anyhow::Error),
 }
 
-impl PostingRefused {
-    /// The kind of each refusal of the posting transaction.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            PostingRefused::Invalid(_) => ErrorKind::InvalidArgument,
-            PostingRefused::BoardNotFound(_)
-            | PostingRefused::ThreadNotFound(_)
-            | PostingRefused::PostNotFound(_) => ErrorKind::NotFound,
-            PostingRefused::StaffOnlyBoard(_) => ErrorKind::PermissionDenied,
-            PostingRefused::ThreadLocked(_) => ErrorKind::FailedPrecondition,
-            PostingRefused::Duplicate(_) => ErrorKind::AlreadyExists,
-            PostingRefused::RateLimited(seconds) => ErrorKind::ResourceExhausted {
-                retry_after_seconds: *seconds,
-            },
-            PostingRefused::Deactivated => ErrorKind::Unauthenticated,
-        }
-    }
-}
-
 /// The posting transaction's failure becomes each posting RPC's error.
 macro_rules! from_posting_error {
     ($($error:ident),+) => {$(
@@ -201,10 +209,55 @@ macro_rules! from_posting_error {
 
 from_posting_error!(CreateThreadError, CreatePostError, PostCannedReplyError);
 
+impl RpcError for PostingRefused {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            PostingRefused::Invalid(_) => ErrorKind::InvalidArgument,
+            PostingRefused::BoardNotFound(_)
+            | PostingRefused::ThreadNotFound(_)
+            | PostingRefused::PostNotFound(_) => ErrorKind::NotFound,
+            PostingRefused::StaffOnlyBoard(_) => ErrorKind::PermissionDenied,
+            PostingRefused::ThreadLocked(_) => ErrorKind::FailedPrecondition,
+            PostingRefused::Duplicate(_) => ErrorKind::AlreadyExists,
+            PostingRefused::RateLimited(seconds) => ErrorKind::ResourceExhausted {
+                retry_after_seconds: *seconds,
+            },
+            PostingRefused::Deactivated => ErrorKind::Unauthenticated,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            PostingRefused::Invalid(_) => Reason::INVALID_FIELD,
+            PostingRefused::BoardNotFound(_) => BOARD_NOT_FOUND,
+            PostingRefused::ThreadNotFound(_) => THREAD_NOT_FOUND,
+            PostingRefused::PostNotFound(_) => POST_NOT_FOUND,
+            PostingRefused::StaffOnlyBoard(_) => STAFF_ONLY_BOARD,
+            PostingRefused::ThreadLocked(_) => THREAD_LOCKED,
+            PostingRefused::Duplicate(_) => DUPLICATE_POST,
+            PostingRefused::RateLimited(_) => Reason::THROTTLED,
+            PostingRefused::Deactivated => ACCOUNT_DEACTIVATED,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            PostingRefused::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
+}
+
 impl RpcError for ListBoardsError {
     fn kind(&self) -> ErrorKind {
         match self {
             ListBoardsError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ListBoardsError::Internal(_) => Reason::INTERNAL_ERROR,
         }
     }
 }
@@ -218,6 +271,23 @@ impl RpcError for CreateThreadError {
             CreateThreadError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            CreateThreadError::Session(error) => error.reason(),
+            CreateThreadError::Invalid(_) => Reason::INVALID_FIELD,
+            CreateThreadError::Refused(refused) => refused.reason(),
+            CreateThreadError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            CreateThreadError::Invalid(field) => Some(field),
+            CreateThreadError::Refused(refused) => refused.invalid_field(),
+            _ => None,
+        }
+    }
 }
 
 impl RpcError for GetThreadError {
@@ -228,6 +298,21 @@ impl RpcError for GetThreadError {
             GetThreadError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            GetThreadError::Invalid(_) => Reason::INVALID_FIELD,
+            GetThreadError::ThreadNotFound(_) => THREAD_NOT_FOUND,
+            GetThreadError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            GetThreadError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 impl RpcError for ListThreadsError {
@@ -236,6 +321,21 @@ impl RpcError for ListThreadsError {
             ListThreadsError::Invalid(_) => ErrorKind::InvalidArgument,
             ListThreadsError::BoardNotFound(_) => ErrorKind::NotFound,
             ListThreadsError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ListThreadsError::Invalid(_) => Reason::INVALID_FIELD,
+            ListThreadsError::BoardNotFound(_) => BOARD_NOT_FOUND,
+            ListThreadsError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            ListThreadsError::Invalid(field) => Some(field),
+            _ => None,
         }
     }
 }
@@ -249,6 +349,23 @@ impl RpcError for CreatePostError {
             CreatePostError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            CreatePostError::Session(error) => error.reason(),
+            CreatePostError::Invalid(_) => Reason::INVALID_FIELD,
+            CreatePostError::Refused(refused) => refused.reason(),
+            CreatePostError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            CreatePostError::Invalid(field) => Some(field),
+            CreatePostError::Refused(refused) => refused.invalid_field(),
+            _ => None,
+        }
+    }
 }
 
 impl RpcError for ListPostsError {
@@ -257,6 +374,21 @@ impl RpcError for ListPostsError {
             ListPostsError::Invalid(_) => ErrorKind::InvalidArgument,
             ListPostsError::ThreadNotFound(_) => ErrorKind::NotFound,
             ListPostsError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ListPostsError::Invalid(_) => Reason::INVALID_FIELD,
+            ListPostsError::ThreadNotFound(_) => THREAD_NOT_FOUND,
+            ListPostsError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            ListPostsError::Invalid(field) => Some(field),
+            _ => None,
         }
     }
 }
@@ -274,6 +406,25 @@ impl RpcError for EditPostError {
             EditPostError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            EditPostError::Session(error) => error.reason(),
+            EditPostError::Invalid(_) => Reason::INVALID_FIELD,
+            EditPostError::PostNotFound(_) => POST_NOT_FOUND,
+            EditPostError::NotAuthorOrStaff => NOT_AUTHOR_OR_STAFF,
+            EditPostError::PostDeleted(_) => POST_DELETED,
+            EditPostError::ThreadLocked(_) => THREAD_LOCKED,
+            EditPostError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            EditPostError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 impl RpcError for DeletePostError {
@@ -288,6 +439,24 @@ impl RpcError for DeletePostError {
             DeletePostError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            DeletePostError::Session(error) => error.reason(),
+            DeletePostError::Invalid(_) => Reason::INVALID_FIELD,
+            DeletePostError::PostNotFound(_) => POST_NOT_FOUND,
+            DeletePostError::NotAuthorOrStaff => NOT_AUTHOR_OR_STAFF,
+            DeletePostError::FirstPostNeedsStaff => FIRST_POST_NEEDS_STAFF,
+            DeletePostError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            DeletePostError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 impl RpcError for SetThreadFlagError {
@@ -300,6 +469,23 @@ impl RpcError for SetThreadFlagError {
             SetThreadFlagError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            SetThreadFlagError::Session(error) => error.reason(),
+            SetThreadFlagError::NotStaff => STAFF_REQUIRED,
+            SetThreadFlagError::Invalid(_) => Reason::INVALID_FIELD,
+            SetThreadFlagError::ThreadNotFound(_) => THREAD_NOT_FOUND,
+            SetThreadFlagError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            SetThreadFlagError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 impl RpcError for GetIncidentThreadError {
@@ -310,6 +496,23 @@ impl RpcError for GetIncidentThreadError {
             GetIncidentThreadError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    /// No thread for an incident is the forum's "not recorded": the thread
+    /// is how the forum records an incident.
+    fn reason(&self) -> Reason {
+        match self {
+            GetIncidentThreadError::Invalid(_) => Reason::INVALID_FIELD,
+            GetIncidentThreadError::IncidentThreadNotFound(_) => Reason::INCIDENT_NOT_FOUND,
+            GetIncidentThreadError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            GetIncidentThreadError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 impl RpcError for ListCannedRepliesError {
@@ -318,6 +521,14 @@ impl RpcError for ListCannedRepliesError {
             ListCannedRepliesError::Session(error) => error.kind(),
             ListCannedRepliesError::NotStaff => ErrorKind::PermissionDenied,
             ListCannedRepliesError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ListCannedRepliesError::Session(error) => error.reason(),
+            ListCannedRepliesError::NotStaff => STAFF_REQUIRED,
+            ListCannedRepliesError::Internal(_) => Reason::INTERNAL_ERROR,
         }
     }
 }
@@ -334,4 +545,27 @@ impl RpcError for PostCannedReplyError {
             PostCannedReplyError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            PostCannedReplyError::Session(error) => error.reason(),
+            PostCannedReplyError::NotStaff => STAFF_REQUIRED,
+            PostCannedReplyError::Invalid(_) => Reason::INVALID_FIELD,
+            PostCannedReplyError::CannedReplyNotFound(_) => CANNED_REPLY_NOT_FOUND,
+            PostCannedReplyError::AnsweredPostNotFound(_) => POST_NOT_FOUND,
+            PostCannedReplyError::Refused(refused) => refused.reason(),
+            PostCannedReplyError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            PostCannedReplyError::Invalid(field) => Some(field),
+            PostCannedReplyError::Refused(refused) => refused.invalid_field(),
+            _ => None,
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

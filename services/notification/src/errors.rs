@@ -1,9 +1,19 @@
 //! What can go wrong in each notification RPC, named in the RPC's own
-//! terms, and which of the platform's error kinds each case is
-//! (`candor_platform::grpc::ErrorKind`, mapped to a status in one place).
+//! terms, which of the platform's error kinds each case is
+//! (`candor_platform::grpc::ErrorKind`, mapped to a status in one place),
+//! and the stable reason a caller matches on (the tables in
+//! `proto/candor/notification/v1/notification.proto`).
 
-use candor_platform::grpc::{ErrorKind, InvalidField, RpcError};
+use candor_platform::grpc::{ErrorKind, InvalidField, Reason, RpcError};
 use uuid::Uuid;
+
+/// SendEmail's `idempotency_key` was used before for a different request.
+pub const IDEMPOTENCY_KEY_REUSED: Reason = Reason::new("IDEMPOTENCY_KEY_REUSED");
+/// No delivery matches what the request names (its id, or its message id
+/// and recipient).
+pub const DELIVERY_NOT_FOUND: Reason = Reason::new("DELIVERY_NOT_FOUND");
+/// The SMTP server refused a message for good (a 5xx reply).
+pub const SMTP_REFUSED: Reason = Reason::new("SMTP_REFUSED");
 
 /// SendEmail.
 #[derive(Debug, thiserror::Error)]
@@ -55,10 +65,11 @@ pub type RetryFailedNoticesError = candor_platform::grpc::IncidentLookupError;
 pub enum SampleRejected {
     #[error(transparent)]
     Invalid(#[from] InvalidField),
-    /// The incident breaks the event's rules; the message lists each field
-    /// ("incident.title: …; incident.summary: …").
-    #[error("{0}")]
-    InvalidIncident(String),
+    /// The incident breaks the event's rules: the field is `incident`, and
+    /// the message lists each rule broken ("incident.title: …;
+    /// incident.summary: …"), as the event's validation names them.
+    #[error("{}", .0.reason)]
+    InvalidIncident(InvalidField),
     #[error(transparent)]
     Internal(anyhow::Error),
 }
@@ -97,13 +108,30 @@ impl From<InvalidField> for SendTestNoticeError {
     }
 }
 
-/// The kind of a rejected sample request.
-fn sample_kind(rejected: &SampleRejected) -> ErrorKind {
-    match rejected {
-        SampleRejected::Invalid(_) | SampleRejected::InvalidIncident(_) => {
-            ErrorKind::InvalidArgument
+impl RpcError for SampleRejected {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            SampleRejected::Invalid(_) | SampleRejected::InvalidIncident(_) => {
+                ErrorKind::InvalidArgument
+            }
+            SampleRejected::Internal(_) => ErrorKind::Internal,
         }
-        SampleRejected::Internal(_) => ErrorKind::Internal,
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            SampleRejected::Invalid(_) | SampleRejected::InvalidIncident(_) => {
+                Reason::INVALID_FIELD
+            }
+            SampleRejected::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            SampleRejected::Invalid(field) | SampleRejected::InvalidIncident(field) => Some(field),
+            SampleRejected::Internal(_) => None,
+        }
     }
 }
 
@@ -113,6 +141,21 @@ impl RpcError for SendEmailError {
             SendEmailError::Invalid(_) => ErrorKind::InvalidArgument,
             SendEmailError::KeyReused => ErrorKind::FailedPrecondition,
             SendEmailError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            SendEmailError::Invalid(_) => Reason::INVALID_FIELD,
+            SendEmailError::KeyReused => IDEMPOTENCY_KEY_REUSED,
+            SendEmailError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            SendEmailError::Invalid(field) => Some(field),
+            _ => None,
         }
     }
 }
@@ -125,6 +168,21 @@ impl RpcError for GetDeliveryError {
             GetDeliveryError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            GetDeliveryError::Invalid(_) => Reason::INVALID_FIELD,
+            GetDeliveryError::NotFound(_) => DELIVERY_NOT_FOUND,
+            GetDeliveryError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            GetDeliveryError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 impl RpcError for RecordDeliveryReportError {
@@ -135,12 +193,39 @@ impl RpcError for RecordDeliveryReportError {
             RecordDeliveryReportError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            RecordDeliveryReportError::Invalid(_) => Reason::INVALID_FIELD,
+            RecordDeliveryReportError::NotFound => DELIVERY_NOT_FOUND,
+            RecordDeliveryReportError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            RecordDeliveryReportError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 impl RpcError for RenderBreachNoticeError {
     fn kind(&self) -> ErrorKind {
         match self {
-            RenderBreachNoticeError::Sample(rejected) => sample_kind(rejected),
+            RenderBreachNoticeError::Sample(rejected) => rejected.kind(),
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            RenderBreachNoticeError::Sample(rejected) => rejected.reason(),
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            RenderBreachNoticeError::Sample(rejected) => rejected.invalid_field(),
         }
     }
 }
@@ -148,9 +233,152 @@ impl RpcError for RenderBreachNoticeError {
 impl RpcError for SendTestNoticeError {
     fn kind(&self) -> ErrorKind {
         match self {
-            SendTestNoticeError::Sample(rejected) => sample_kind(rejected),
+            SendTestNoticeError::Sample(rejected) => rejected.kind(),
             SendTestNoticeError::Refused(_) => ErrorKind::FailedPrecondition,
             SendTestNoticeError::SmtpUnavailable(_) => ErrorKind::Unavailable,
         }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            SendTestNoticeError::Sample(rejected) => rejected.reason(),
+            SendTestNoticeError::Refused(_) => SMTP_REFUSED,
+            SendTestNoticeError::SmtpUnavailable(_) => Reason::DEPENDENCY_UNAVAILABLE,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            SendTestNoticeError::Sample(rejected) => rejected.invalid_field(),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use candor_platform::grpc::{IncidentLookupError, InputOrInternal, check_error_documented};
+
+    use super::*;
+
+    const SERVICE: &str = "candor.notification.v1.NotificationService";
+
+    fn invalid() -> InvalidField {
+        InvalidField::new("incident_id", "required")
+    }
+
+    fn internal() -> anyhow::Error {
+        anyhow::anyhow!("x")
+    }
+
+    fn incident_lookups() -> Vec<Box<dyn RpcError>> {
+        vec![
+            Box::new(IncidentLookupError::Invalid(invalid())),
+            Box::new(IncidentLookupError::IncidentNotFound("incident-1".to_owned())),
+            Box::new(IncidentLookupError::Internal(internal())),
+        ]
+    }
+
+    fn sample_rejections() -> Vec<SampleRejected> {
+        vec![
+            SampleRejected::Invalid(invalid()),
+            SampleRejected::InvalidIncident(InvalidField::new(
+                "incident",
+                "incident.title: required",
+            )),
+            SampleRejected::Internal(internal()),
+        ]
+    }
+
+    /// Every case of every RPC's error, by RPC.
+    fn every_error() -> Vec<(&'static str, Box<dyn RpcError>)> {
+        let mut errors: Vec<(&'static str, Box<dyn RpcError>)> = vec![
+            ("SendEmail", Box::new(SendEmailError::Invalid(invalid()))),
+            ("SendEmail", Box::new(SendEmailError::KeyReused)),
+            ("SendEmail", Box::new(SendEmailError::Internal(internal()))),
+            ("GetDelivery", Box::new(GetDeliveryError::Invalid(invalid()))),
+            (
+                "GetDelivery",
+                Box::new(GetDeliveryError::NotFound(Uuid::nil())),
+            ),
+            (
+                "GetDelivery",
+                Box::new(GetDeliveryError::Internal(internal())),
+            ),
+            (
+                "ListDeliveries",
+                Box::new(InputOrInternal::Invalid(invalid())),
+            ),
+            (
+                "ListDeliveries",
+                Box::new(InputOrInternal::Internal(internal())),
+            ),
+            (
+                "RecordDeliveryReport",
+                Box::new(RecordDeliveryReportError::Invalid(invalid())),
+            ),
+            (
+                "RecordDeliveryReport",
+                Box::new(RecordDeliveryReportError::NotFound),
+            ),
+            (
+                "RecordDeliveryReport",
+                Box::new(RecordDeliveryReportError::Internal(internal())),
+            ),
+            (
+                "SendTestNotice",
+                Box::new(SendTestNoticeError::Refused("550 no".to_owned())),
+            ),
+            (
+                "SendTestNotice",
+                Box::new(SendTestNoticeError::SmtpUnavailable(
+                    "connection refused".to_owned(),
+                )),
+            ),
+        ];
+        for rpc in ["GetIncidentProgress", "RetryFailedNotices"] {
+            errors.extend(incident_lookups().into_iter().map(|error| (rpc, error)));
+        }
+        for rejected in sample_rejections() {
+            errors.push((
+                "RenderBreachNotice",
+                Box::new(RenderBreachNoticeError::Sample(rejected)),
+            ));
+        }
+        for rejected in sample_rejections() {
+            errors.push((
+                "SendTestNotice",
+                Box::new(SendTestNoticeError::Sample(rejected)),
+            ));
+        }
+        errors
+    }
+
+    #[test]
+    fn every_error_is_documented_for_its_rpc() {
+        let undocumented: Vec<String> = every_error()
+            .into_iter()
+            .filter_map(|(rpc, error)| check_error_documented(SERVICE, rpc, error.as_ref()).err())
+            .collect();
+        assert!(undocumented.is_empty(), "{}", undocumented.join("\n"));
+    }
+
+    #[test]
+    fn invalid_input_names_its_field_and_a_broken_incident_names_incident() {
+        let error = SendTestNoticeError::from(SampleRejected::InvalidIncident(InvalidField::new(
+            "incident",
+            "incident.title: required; incident.summary: required",
+        )));
+        assert_eq!(
+            error.to_string(),
+            "incident.title: required; incident.summary: required"
+        );
+        assert_eq!(error.invalid_field().map(|field| field.field), Some("incident"));
+        let error = RenderBreachNoticeError::from(InvalidField::new("display_name", "too long"));
+        assert_eq!(
+            error.invalid_field().map(|field| field.field),
+            Some("display_name")
+        );
+        assert!(SendEmailError::KeyReused.invalid_field().is_none());
     }
 }

@@ -20,9 +20,9 @@ use prost::bytes::{BufMut as _, Bytes};
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::{BoxFuture, Service, http};
 use tonic::server::{NamedService, UnaryService};
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
-use candor_platform::grpc::respond;
+use candor_platform::grpc::{Reason, respond, status_with_reason};
 
 use super::{ForumApi, list_posts};
 
@@ -126,9 +126,12 @@ impl Decoder for EncodedPageCodec {
     type Error = Status;
 
     fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<ListPostsRequest>, Status> {
-        // What tonic-prost's decoder answers to a malformed message.
-        ListPostsRequest::decode(src)
-            .map(Some)
-            .map_err(|error| Status::internal(error.to_string()))
+        // What the generated server answers to a malformed message:
+        // tonic-prost's INTERNAL with the decode error, given its reason as
+        // the platform gives it to every status sent without one
+        // (`fill_in_error_details`).
+        ListPostsRequest::decode(src).map(Some).map_err(|error| {
+            status_with_reason(Code::Internal, error.to_string(), Reason::INTERNAL_ERROR)
+        })
     }
 }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod error_details;
 mod incident;
 mod metrics;
 mod moderation;

@@ -34,7 +34,7 @@ impl Sample {
                 .iter()
                 .map(|violation| format!("incident.{}: {}", violation.field, violation.description))
                 .collect();
-            SampleRejected::InvalidIncident(fields.join("; "))
+            SampleRejected::InvalidIncident(InvalidField::new("incident", fields.join("; ")))
         })?;
         let display_name = InvalidField::check("display_name", display_name, DISPLAY_NAME)?;
         InvalidField::check("thread_url", thread_url, OPTIONAL_LINK)?;

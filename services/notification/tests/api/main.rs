@@ -7,6 +7,7 @@ mod api;
 mod crash;
 mod delivery;
 mod delivery_reports;
+mod error_details;
 mod failures;
 mod helpers;
 mod intake;
