@@ -257,7 +257,8 @@ impl RpcError for SendTestNoticeError {
 
 #[cfg(test)]
 mod tests {
-    use candor_platform::grpc::{IncidentLookupError, InputOrInternal, check_error_documented};
+    use candor_platform::grpc::error_kind::check_error_documented;
+    use candor_platform::grpc::{IncidentLookupError, InputOrInternal};
 
     use super::*;
 
@@ -274,7 +275,9 @@ mod tests {
     fn incident_lookups() -> Vec<Box<dyn RpcError>> {
         vec![
             Box::new(IncidentLookupError::Invalid(invalid())),
-            Box::new(IncidentLookupError::IncidentNotFound("incident-1".to_owned())),
+            Box::new(IncidentLookupError::IncidentNotFound(
+                "incident-1".to_owned(),
+            )),
             Box::new(IncidentLookupError::Internal(internal())),
         ]
     }
@@ -296,7 +299,10 @@ mod tests {
             ("SendEmail", Box::new(SendEmailError::Invalid(invalid()))),
             ("SendEmail", Box::new(SendEmailError::KeyReused)),
             ("SendEmail", Box::new(SendEmailError::Internal(internal()))),
-            ("GetDelivery", Box::new(GetDeliveryError::Invalid(invalid()))),
+            (
+                "GetDelivery",
+                Box::new(GetDeliveryError::Invalid(invalid())),
+            ),
             (
                 "GetDelivery",
                 Box::new(GetDeliveryError::NotFound(Uuid::nil())),
@@ -373,7 +379,10 @@ mod tests {
             error.to_string(),
             "incident.title: required; incident.summary: required"
         );
-        assert_eq!(error.invalid_field().map(|field| field.field), Some("incident"));
+        assert_eq!(
+            error.invalid_field().map(|field| field.field),
+            Some("incident")
+        );
         let error = RenderBreachNoticeError::from(InvalidField::new("display_name", "too long"));
         assert_eq!(
             error.invalid_field().map(|field| field.field),

@@ -2,7 +2,8 @@
 //! its package's): a reason the tables do not list fails here.
 
 use candor_platform::auth::SessionError;
-use candor_platform::grpc::{InvalidField, Reason, RpcError, check_error_documented};
+use candor_platform::grpc::error_kind::check_error_documented;
+use candor_platform::grpc::{InvalidField, Reason, RpcError};
 use uuid::Uuid;
 
 use super::*;
@@ -211,8 +212,7 @@ fn every_error_is_documented_for_its_rpc() {
 #[test]
 fn refusals_of_the_posting_transaction_keep_their_field_and_delay() {
     let error = CreatePostError::from(PostingRefused::Invalid(InvalidField::new(
-        "body",
-        "required",
+        "body", "required",
     )));
     assert_eq!(error.reason(), Reason::INVALID_FIELD);
     assert_eq!(error.invalid_field().map(|field| field.field), Some("body"));

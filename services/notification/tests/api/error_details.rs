@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use candor_proto::notification::v1::{
-    GetDeliveryRequest, GetIncidentProgressRequest, RenderBreachNoticeRequest, SendEmailRequest,
-    SendTestNoticeRequest,
+    GetDeliveryRequest, GetIncidentProgressRequest, PasswordResetEmail, RenderBreachNoticeRequest,
+    SendEmailRequest, SendTestNoticeRequest, send_email_request,
 };
 use candor_testkit::environment::TestEnvironment;
 use candor_testkit::smtp::{Refusal, SmtpSink};
@@ -42,15 +42,16 @@ fn violated_fields(status: &Status) -> Vec<String> {
 }
 
 fn send_email(key: &str, link: &str) -> SendEmailRequest {
-    use candor_proto::notification::v1::{PasswordResetEmail, send_email_request::Content};
     SendEmailRequest {
         idempotency_key: key.to_owned(),
         to_address: "ada@example.org".to_owned(),
         to_display_name: "Ada".to_owned(),
-        content: Some(Content::PasswordReset(PasswordResetEmail {
-            reset_url: link.to_owned(),
-            expires_at: Some(now()),
-        })),
+        content: Some(send_email_request::Content::PasswordReset(
+            PasswordResetEmail {
+                reset_url: link.to_owned(),
+                expires_at: Some(now()),
+            },
+        )),
         ..Default::default()
     }
 }
@@ -108,11 +109,17 @@ async fn every_error_names_its_documented_reason() {
 
     // FAILED_PRECONDITION: a key used for another request.
     client
-        .send_email(as_account(send_email("reset:1", "https://books.example/r/1")))
+        .send_email(as_account(send_email(
+            "reset:1",
+            "https://books.example/r/1",
+        )))
         .await
         .unwrap();
     let status = client
-        .send_email(as_account(send_email("reset:1", "https://books.example/r/2")))
+        .send_email(as_account(send_email(
+            "reset:1",
+            "https://books.example/r/2",
+        )))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition);
@@ -128,7 +135,10 @@ async fn every_error_names_its_documented_reason() {
     assert_eq!(status.code(), Code::Unauthenticated);
     error_info(&status, "CREDENTIAL_MISSING");
     let status = client
-        .send_email(as_operator(send_email("reset:2", "https://books.example/r/3")))
+        .send_email(as_operator(send_email(
+            "reset:2",
+            "https://books.example/r/3",
+        )))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
