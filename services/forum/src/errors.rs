@@ -32,7 +32,7 @@ pub const THREAD_LOCKED: Reason = Reason::new("THREAD_LOCKED");
 pub const POST_DELETED: Reason = Reason::new("POST_DELETED");
 /// The author posted the same body in the last 10 minutes.
 pub const DUPLICATE_POST: Reason = Reason::new("DUPLICATE_POST");
-/// The session's account is deactivated (the session outlived it briefly).
+/// The account of a session validated just before its deactivation.
 pub const ACCOUNT_DEACTIVATED: Reason = Reason::new("ACCOUNT_DEACTIVATED");
 
 /// ListBoards.
