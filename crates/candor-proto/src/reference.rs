@@ -352,8 +352,14 @@ pub fn package_errors(service: &str) -> Result<Vec<DocumentedError>, String> {
     )))
 }
 
-/// The errors table of each RPC of `service`, by RPC name (own rows only).
-pub fn rpc_errors(service: &str) -> Result<Vec<(String, Vec<DocumentedError>)>, String> {
+/// What an RPC that answers only its package's errors says instead of a
+/// table.
+pub const NO_ERRORS_OF_ITS_OWN: &str = "Errors: none beyond the package's table.";
+
+/// The errors table of each RPC of `service`, by RPC name (own rows only),
+/// and whether its comment says it has none of its own
+/// ([`NO_ERRORS_OF_ITS_OWN`]).
+pub fn rpc_errors(service: &str) -> Result<Vec<(String, Vec<DocumentedError>, bool)>, String> {
     let pool = descriptor_pool().map_err(|error| error.to_string())?;
     let service_descriptor = pool
         .get_service_by_name(service)
@@ -362,10 +368,9 @@ pub fn rpc_errors(service: &str) -> Result<Vec<(String, Vec<DocumentedError>)>, 
     Ok(service_descriptor
         .methods()
         .map(|method| {
-            (
-                method.name().to_owned(),
-                error_rows(&comment(&file, method.path())),
-            )
+            let text = comment(&file, method.path());
+            let none_of_its_own = text.lines().any(|line| line.trim() == NO_ERRORS_OF_ITS_OWN);
+            (method.name().to_owned(), error_rows(&text), none_of_its_own)
         })
         .collect())
 }

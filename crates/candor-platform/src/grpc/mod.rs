@@ -19,8 +19,8 @@ mod tls;
 
 pub use error_kind::{
     ERROR_DOMAIN, ErrorKind, IncidentLookupError, InputOrInternal, InvalidField, Reason, Refused,
-    RichDetails, RpcError, Throttled, internal_error, reason_of, respond, status_of,
-    status_with_details, status_with_reason,
+    RichDetails, RpcError, Throttled, check_documented, check_error_documented, internal_error,
+    reason_of, respond, status_of, status_with_details, status_with_reason,
 };
 pub use guard::Guard;
 pub use limits::Limits;

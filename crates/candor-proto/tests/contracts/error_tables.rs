@@ -1,9 +1,10 @@
 //! Every RPC documents the statuses it answers in an errors table in its
-//! proto comment (`| Code | Reason | When |`), and every package with a
+//! proto comment (`| Code | Reason | When |`) or says it answers none but
+//! its package's ([`NO_ERRORS_OF_ITS_OWN`]), and every package with a
 //! service documents those any of its RPCs may answer. The services check
 //! their own error enums against these tables; this checks the tables.
 
-use candor_proto::reference::{DocumentedError, package_errors, rpc_errors};
+use candor_proto::reference::{DocumentedError, NO_ERRORS_OF_ITS_OWN, package_errors, rpc_errors};
 
 const CODES: [&str; 16] = [
     "CANCELLED",
@@ -63,10 +64,16 @@ fn check_service(service: &str) -> Result<(), String> {
         problems.push(format!("{service}'s package comment has no errors table"));
     }
     check_rows(&format!("{service} (package)"), &common, &mut problems);
-    for (rpc, rows) in rpc_errors(service)? {
+    for (rpc, rows, none_of_its_own) in rpc_errors(service)? {
         let whose = format!("{service}/{rpc}");
-        if rows.is_empty() {
-            problems.push(format!("{whose} has no errors table in its comment"));
+        match (rows.is_empty(), none_of_its_own) {
+            (true, false) => problems.push(format!(
+                "{whose} has no errors table in its comment (nor says \"{NO_ERRORS_OF_ITS_OWN}\")"
+            )),
+            (false, true) => problems.push(format!(
+                "{whose} has an errors table and says it has no errors of its own"
+            )),
+            _ => {}
         }
         check_rows(&whose, &rows, &mut problems);
         for row in &rows {
