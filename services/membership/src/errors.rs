@@ -169,7 +169,8 @@ impl RpcError for GrantCreditError {
 
 #[cfg(test)]
 mod tests {
-    use candor_platform::grpc::{Reason, check_error_documented};
+    use candor_platform::grpc::Reason;
+    use candor_platform::grpc::error_kind::check_error_documented;
     use tonic::Status;
 
     use super::*;

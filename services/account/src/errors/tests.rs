@@ -2,9 +2,9 @@
 //! answers it: a reason missing from the proto comment fails here, before
 //! a caller meets an undocumented one.
 
+use candor_platform::grpc::error_kind::check_error_documented;
 use candor_platform::grpc::{
-    InvalidField, Reason, Refused, RpcError, Throttled, check_error_documented,
-    status_with_reason,
+    InvalidField, Reason, Refused, RpcError, Throttled, status_with_reason,
 };
 use tonic::Code;
 

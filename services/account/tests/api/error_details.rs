@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use candor_platform::auth::Caller;
-use candor_platform::grpc::check_documented;
+use candor_platform::grpc::error_kind::check_documented;
 use candor_proto::account::v1::*;
 use candor_testkit::environment::{OPERATOR_TOKEN, caller_token};
 use tonic::{Code, Request, Status};

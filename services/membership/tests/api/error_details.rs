@@ -4,7 +4,7 @@
 //! also checked against the errors table of the RPC that answered it.
 
 use candor_platform::auth::Caller;
-use candor_platform::grpc::{UNAVAILABLE_RETRY_DELAY, check_documented};
+use candor_platform::grpc::error_kind::{UNAVAILABLE_RETRY_DELAY, check_documented};
 use candor_proto::membership::v1::{
     CreditKind, GetIncidentProgressRequest, GetMembershipRequest, GrantCreditRequest, Money,
 };
