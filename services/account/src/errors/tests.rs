@@ -125,8 +125,10 @@ fn every_error_is_documented_for_its_rpc() {
             ValidateSessionError::from(internal()),
         ],
     );
-    let mut get_account: Vec<GetAccountError> =
-        no_sessions().into_iter().map(GetAccountError::from).collect();
+    let mut get_account: Vec<GetAccountError> = no_sessions()
+        .into_iter()
+        .map(GetAccountError::from)
+        .collect();
     get_account.extend([
         GetAccountError::from(invalid()),
         GetAccountError::OtherAccount,
@@ -216,8 +218,10 @@ fn every_error_is_documented_for_its_rpc() {
             ListIncidentsError::from(internal()),
         ],
     );
-    let mut list_notices: Vec<ListNoticesError> =
-        no_sessions().into_iter().map(ListNoticesError::from).collect();
+    let mut list_notices: Vec<ListNoticesError> = no_sessions()
+        .into_iter()
+        .map(ListNoticesError::from)
+        .collect();
     list_notices.push(ListNoticesError::from(internal()));
     check.rpc("ListNotices", list_notices);
     let mut acknowledge: Vec<AcknowledgeNoticeError> = no_sessions()

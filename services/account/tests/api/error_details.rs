@@ -44,7 +44,10 @@ async fn an_invalid_field_is_named_in_a_bad_request() {
         .unwrap_err();
 
     let info = error_info(&status, "Register", Code::InvalidArgument, "INVALID_FIELD");
-    assert_eq!(info.metadata.get("field").map(String::as_str), Some("email"));
+    assert_eq!(
+        info.metadata.get("field").map(String::as_str),
+        Some("email")
+    );
     let bad_request = status.get_details_bad_request().expect("a BadRequest");
     assert_eq!(bad_request.field_violations.len(), 1);
     let violation = &bad_request.field_violations[0];
@@ -63,7 +66,10 @@ async fn a_throttled_login_says_when_to_retry() {
     let app = TestApp::spawn().await;
     app.register("ann@example.com", "Ann").await;
     for _ in 0..3 {
-        let failed = app.login("ann@example.com", "wrong password").await.unwrap_err();
+        let failed = app
+            .login("ann@example.com", "wrong password")
+            .await
+            .unwrap_err();
         error_info(&failed, "Login", Code::Unauthenticated, "LOGIN_FAILED");
     }
 
@@ -113,12 +119,7 @@ async fn each_failure_has_its_own_reason() {
         ))
         .await
         .unwrap_err();
-    error_info(
-        &missing,
-        "GetAccount",
-        Code::NotFound,
-        "ACCOUNT_NOT_FOUND",
-    );
+    error_info(&missing, "GetAccount", Code::NotFound, "ACCOUNT_NOT_FOUND");
 
     let session = app.session("ann@example.com", PASSWORD).await;
     let other = client

@@ -49,7 +49,12 @@ async fn an_invalid_field_is_named_in_a_bad_request() {
         .await
         .unwrap_err();
 
-    let info = error_info(&status, "GrantCredit", Code::InvalidArgument, "INVALID_FIELD");
+    let info = error_info(
+        &status,
+        "GrantCredit",
+        Code::InvalidArgument,
+        "INVALID_FIELD",
+    );
     assert_eq!(
         info.metadata.get("field").map(String::as_str),
         Some("account_id")
