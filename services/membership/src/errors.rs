@@ -256,27 +256,4 @@ mod tests {
         );
         assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
-
-    #[test]
-    fn invalid_fields_are_named_in_the_bad_request() {
-        assert_eq!(
-            GetMembershipError::from(invalid())
-                .invalid_field()
-                .map(|field| field.field),
-            Some("field")
-        );
-        assert_eq!(
-            ListCreditsError::from(invalid())
-                .invalid_field()
-                .map(|field| field.field),
-            Some("field")
-        );
-        assert_eq!(
-            GrantCreditError::from(invalid())
-                .invalid_field()
-                .map(|field| field.field),
-            Some("field")
-        );
-        assert!(GrantCreditError::KeyReused.invalid_field().is_none());
-    }
 }
