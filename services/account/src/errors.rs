@@ -2,10 +2,38 @@
 //! which of the platform's error kinds each case is
 //! (`candor_platform::grpc::ErrorKind`, mapped to a status in one place).
 //! Every enum also has `Internal`: logged with its cause chain, never sent.
+//!
+//! Each case also names its reason (`ErrorInfo.reason`), the stable code a
+//! caller matches on; every (code, reason) an RPC answers is in the errors
+//! table of its comment in `proto/candor/account/v1/account.proto`
+//! (`every_error_is_documented_for_its_rpc` keeps the two in step).
 
-use candor_platform::grpc::{ErrorKind, InvalidField, Refused, RpcError, Throttled};
+use candor_platform::grpc::{ErrorKind, InvalidField, Reason, Refused, RpcError, Throttled};
 
 use crate::domain::password_change::ReplacePasswordError;
+
+/// The email is already registered to an active account.
+pub const EMAIL_TAKEN: Reason = Reason::new("EMAIL_TAKEN");
+/// Login failed; one reason for every cause (unknown email, wrong
+/// password, locked, deactivated or incident-invalidated account) so it
+/// reveals nothing.
+pub const LOGIN_FAILED: Reason = Reason::new("LOGIN_FAILED");
+/// ChangePassword's `current_password` is wrong.
+pub const WRONG_CURRENT_PASSWORD: Reason = Reason::new("WRONG_CURRENT_PASSWORD");
+/// A password reset token that is unknown, expired, superseded or used.
+pub const RESET_TOKEN_INVALID: Reason = Reason::new("RESET_TOKEN_INVALID");
+/// A deactivation token that is unknown or expired.
+pub const DEACTIVATION_TOKEN_INVALID: Reason = Reason::new("DEACTIVATION_TOKEN_INVALID");
+/// A member asked about another member's account.
+pub const NOT_OWN_ACCOUNT: Reason = Reason::new("NOT_OWN_ACCOUNT");
+/// No account has the id asked for.
+pub const ACCOUNT_NOT_FOUND: Reason = Reason::new("ACCOUNT_NOT_FOUND");
+/// The account is deactivated, so it cannot be changed.
+pub const ACCOUNT_DEACTIVATED: Reason = Reason::new("ACCOUNT_DEACTIVATED");
+/// The account has no email address to confirm a deactivation with.
+pub const ACCOUNT_HAS_NO_EMAIL: Reason = Reason::new("ACCOUNT_HAS_NO_EMAIL");
+/// The member has no notice for the incident named.
+pub const NOTICE_NOT_FOUND: Reason = Reason::new("NOTICE_NOT_FOUND");
 
 /// Why the caller has no member session.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +50,13 @@ impl NoSession {
         match self {
             NoSession::Credential(refused) => refused.kind(),
             NoSession::Ended => ErrorKind::Unauthenticated,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            NoSession::Credential(refused) => refused.reason(),
+            NoSession::Ended => Reason::SESSION_INVALID,
         }
     }
 }
@@ -80,6 +115,22 @@ impl RpcError for RegisterError {
             RegisterError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            RegisterError::Invalid(_) => Reason::INVALID_FIELD,
+            RegisterError::Throttled(throttled) => throttled.reason(),
+            RegisterError::EmailTaken => EMAIL_TAKEN,
+            RegisterError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            RegisterError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 /// Login.
@@ -103,6 +154,22 @@ impl RpcError for LoginError {
             LoginError::Throttled(throttled) => throttled.kind(),
             LoginError::Failed => ErrorKind::Unauthenticated,
             LoginError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            LoginError::Invalid(_) => Reason::INVALID_FIELD,
+            LoginError::Throttled(throttled) => throttled.reason(),
+            LoginError::Failed => LOGIN_FAILED,
+            LoginError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            LoginError::Invalid(field) => Some(field),
+            _ => None,
         }
     }
 }
@@ -135,6 +202,24 @@ impl RpcError for ChangePasswordError {
             ChangePasswordError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ChangePasswordError::Credential(refused) => refused.reason(),
+            ChangePasswordError::Invalid(_) => Reason::INVALID_FIELD,
+            ChangePasswordError::Throttled(throttled) => throttled.reason(),
+            ChangePasswordError::UnknownCredential => Reason::SESSION_INVALID,
+            ChangePasswordError::WrongCurrentPassword => WRONG_CURRENT_PASSWORD,
+            ChangePasswordError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            ChangePasswordError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 impl From<ReplacePasswordError> for ChangePasswordError {
@@ -165,6 +250,21 @@ impl RpcError for RequestPasswordResetError {
             RequestPasswordResetError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            RequestPasswordResetError::Invalid(_) => Reason::INVALID_FIELD,
+            RequestPasswordResetError::Throttled(throttled) => throttled.reason(),
+            RequestPasswordResetError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            RequestPasswordResetError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 /// ResetPassword.
@@ -187,6 +287,22 @@ impl RpcError for ResetPasswordError {
             ResetPasswordError::Throttled(throttled) => throttled.kind(),
             ResetPasswordError::InvalidToken => ErrorKind::Unauthenticated,
             ResetPasswordError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ResetPasswordError::Invalid(_) => Reason::INVALID_FIELD,
+            ResetPasswordError::Throttled(throttled) => throttled.reason(),
+            ResetPasswordError::InvalidToken => RESET_TOKEN_INVALID,
+            ResetPasswordError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            ResetPasswordError::Invalid(field) => Some(field),
+            _ => None,
         }
     }
 }
@@ -219,6 +335,21 @@ impl RpcError for ValidateSessionError {
             ValidateSessionError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ValidateSessionError::Invalid(_) => Reason::INVALID_FIELD,
+            ValidateSessionError::UnknownSession => Reason::SESSION_INVALID,
+            ValidateSessionError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            ValidateSessionError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 /// GetAccount.
@@ -246,6 +377,23 @@ impl RpcError for GetAccountError {
             GetAccountError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            GetAccountError::NoSession(no_session) => no_session.reason(),
+            GetAccountError::Invalid(_) => Reason::INVALID_FIELD,
+            GetAccountError::OtherAccount => NOT_OWN_ACCOUNT,
+            GetAccountError::AccountNotFound => ACCOUNT_NOT_FOUND,
+            GetAccountError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            GetAccountError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 /// SetRoles.
@@ -270,6 +418,22 @@ impl RpcError for SetRolesError {
             SetRolesError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            SetRolesError::Invalid(_) => Reason::INVALID_FIELD,
+            SetRolesError::AccountNotFound => ACCOUNT_NOT_FOUND,
+            SetRolesError::Deactivated => ACCOUNT_DEACTIVATED,
+            SetRolesError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            SetRolesError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 /// Logout.
@@ -288,6 +452,13 @@ impl RpcError for LogoutError {
             LogoutError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            LogoutError::NoSession(no_session) => no_session.reason(),
+            LogoutError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
 }
 
 /// RevokeAllSessions.
@@ -304,6 +475,13 @@ impl RpcError for RevokeAllSessionsError {
         match self {
             RevokeAllSessionsError::NoSession(no_session) => no_session.kind(),
             RevokeAllSessionsError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            RevokeAllSessionsError::NoSession(no_session) => no_session.reason(),
+            RevokeAllSessionsError::Internal(_) => Reason::INTERNAL_ERROR,
         }
     }
 }
@@ -330,6 +508,15 @@ impl RpcError for RequestDeactivationError {
             RequestDeactivationError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            RequestDeactivationError::NoSession(no_session) => no_session.reason(),
+            RequestDeactivationError::Throttled(throttled) => throttled.reason(),
+            RequestDeactivationError::NoEmail => ACCOUNT_HAS_NO_EMAIL,
+            RequestDeactivationError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
 }
 
 /// ConfirmDeactivation.
@@ -351,6 +538,21 @@ impl RpcError for ConfirmDeactivationError {
             ConfirmDeactivationError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ConfirmDeactivationError::Invalid(_) => Reason::INVALID_FIELD,
+            ConfirmDeactivationError::InvalidToken => DEACTIVATION_TOKEN_INVALID,
+            ConfirmDeactivationError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            ConfirmDeactivationError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 /// ImportAccounts.
@@ -370,6 +572,21 @@ impl RpcError for ImportAccountsError {
             ImportAccountsError::Invalid(_) => ErrorKind::InvalidArgument,
             ImportAccountsError::StreamBroken => ErrorKind::Cancelled,
             ImportAccountsError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ImportAccountsError::Invalid(_) => Reason::INVALID_FIELD,
+            ImportAccountsError::StreamBroken => Reason::CALL_CANCELLED,
+            ImportAccountsError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            ImportAccountsError::Invalid(field) => Some(field),
+            _ => None,
         }
     }
 }
@@ -396,6 +613,21 @@ impl RpcError for GetIncidentError {
             GetIncidentError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            GetIncidentError::Invalid(_) => Reason::INVALID_FIELD,
+            GetIncidentError::NotFound => Reason::INCIDENT_NOT_FOUND,
+            GetIncidentError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            GetIncidentError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 /// ListAffectedAccounts.
@@ -415,6 +647,21 @@ impl RpcError for ListAffectedAccountsError {
             ListAffectedAccountsError::Invalid(_) => ErrorKind::InvalidArgument,
             ListAffectedAccountsError::IncidentNotFound => ErrorKind::NotFound,
             ListAffectedAccountsError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ListAffectedAccountsError::Invalid(_) => Reason::INVALID_FIELD,
+            ListAffectedAccountsError::IncidentNotFound => Reason::INCIDENT_NOT_FOUND,
+            ListAffectedAccountsError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            ListAffectedAccountsError::Invalid(field) => Some(field),
+            _ => None,
         }
     }
 }
@@ -438,6 +685,20 @@ impl RpcError for ListIncidentsError {
             ListIncidentsError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ListIncidentsError::Invalid(_) => Reason::INVALID_FIELD,
+            ListIncidentsError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            ListIncidentsError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
 
 /// ListNotices.
@@ -454,6 +715,13 @@ impl RpcError for ListNoticesError {
         match self {
             ListNoticesError::NoSession(no_session) => no_session.kind(),
             ListNoticesError::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn reason(&self) -> Reason {
+        match self {
+            ListNoticesError::NoSession(no_session) => no_session.reason(),
+            ListNoticesError::Internal(_) => Reason::INTERNAL_ERROR,
         }
     }
 }
@@ -480,4 +748,23 @@ impl RpcError for AcknowledgeNoticeError {
             AcknowledgeNoticeError::Internal(_) => ErrorKind::Internal,
         }
     }
+
+    fn reason(&self) -> Reason {
+        match self {
+            AcknowledgeNoticeError::NoSession(no_session) => no_session.reason(),
+            AcknowledgeNoticeError::Invalid(_) => Reason::INVALID_FIELD,
+            AcknowledgeNoticeError::NoticeNotFound(_) => NOTICE_NOT_FOUND,
+            AcknowledgeNoticeError::Internal(_) => Reason::INTERNAL_ERROR,
+        }
+    }
+
+    fn invalid_field(&self) -> Option<&InvalidField> {
+        match self {
+            AcknowledgeNoticeError::Invalid(field) => Some(field),
+            _ => None,
+        }
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod breach;
+mod error_details;
 mod held_data;
 mod helpers;
 mod import;

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod compensation;
+mod error_details;
 mod grants;
 mod helpers;
 mod metrics;
