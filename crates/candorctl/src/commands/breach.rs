@@ -413,7 +413,7 @@ async fn count_affected(
     endpoints: &Endpoints,
 ) -> anyhow::Result<candor_proto::account::v1::CountAffectedAccountsResponse> {
     let mut client =
-        AccountServiceClient::new(endpoints.operator_channel(&endpoints.account_grpc_url)?);
+        endpoints.operator_channel(&endpoints.account_grpc_url)?.account();
     let response = client
         .count_affected_accounts(CountAffectedAccountsRequest {
             affected_joined_before: breach.affected_joined_before,
@@ -427,9 +427,7 @@ async fn sample_email(
     breach: &BreachReported,
     endpoints: &Endpoints,
 ) -> anyhow::Result<candor_proto::notification::v1::RenderBreachNoticeResponse> {
-    let mut client = NotificationServiceClient::new(
-        endpoints.operator_channel(&endpoints.notification_grpc_url)?,
-    );
+    let mut client = endpoints.operator_channel(&endpoints.notification_grpc_url)?.notification();
     let response = client
         .render_breach_notice(RenderBreachNoticeRequest {
             incident: Some(breach.clone()),

@@ -55,7 +55,7 @@ pub async fn send_test_notice(
         display_name: SAMPLE_MEMBER.to_owned(),
         thread_url: String::new(),
     };
-    match NotificationServiceClient::new(channel)
+    match channel.notification()
         .send_test_notice(request)
         .await
     {

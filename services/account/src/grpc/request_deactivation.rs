@@ -76,7 +76,8 @@ pub async fn request_deactivation(
                 },
             )),
         },
-    );
+    )
+    .await;
     tracing::info!(account_id = %account.account_id, "deactivation requested");
     Ok(RequestDeactivationResponse {
         confirmation_expires_at: Some(convert::timestamp(expires_at)),

@@ -88,7 +88,8 @@ pub async fn request_password_reset(
                 },
             )),
         },
-    );
+    )
+    .await;
     tracing::info!(account_id = %account.account_id, "password reset requested");
     Ok(RequestPasswordResetResponse {})
 }

@@ -11,6 +11,7 @@ mod incident_list;
 mod intake;
 mod members;
 mod metrics;
+mod notification_deadline;
 mod notices;
 mod passwords;
 mod permissions;

@@ -49,7 +49,7 @@ where
         }
     });
     let mut client =
-        AccountServiceClient::new(endpoints.operator_stream_channel(&endpoints.account_grpc_url)?)
+        endpoints.operator_stream_channel(&endpoints.account_grpc_url)?.account()
             .max_decoding_message_size(64 * 1024 * 1024);
     let response = client.import_accounts(ReceiverStream::new(receiver)).await;
     let _ = producer.await;

@@ -56,7 +56,7 @@ pub async fn account_incident(
     let channel = endpoints
         .operator_channel(&endpoints.account_grpc_url)
         .map_err(|error| NoAnswer::Failed(errors::describe_anyhow(&error)))?;
-    let answer = AccountServiceClient::new(channel)
+    let answer = channel.account()
         .get_incident(GetIncidentRequest {
             incident_id: incident_id.to_owned(),
         })
@@ -87,18 +87,18 @@ pub async fn recorded(
                 .map(|incident| incident.is_some());
         }
         ServiceQueue::Notification => {
-            NotificationServiceClient::new(channel(&endpoints.notification_grpc_url)?)
+            channel(&endpoints.notification_grpc_url)?.notification()
                 .get_incident_progress(notification::GetIncidentProgressRequest { incident_id })
                 .await
                 .map(|response| response.into_inner().incident_known)
         }
         ServiceQueue::Membership => {
-            MembershipServiceClient::new(channel(&endpoints.membership_grpc_url)?)
+            channel(&endpoints.membership_grpc_url)?.membership()
                 .get_incident_progress(membership::GetIncidentProgressRequest { incident_id })
                 .await
                 .map(|response| response.into_inner().incident_known)
         }
-        ServiceQueue::Forum => ForumServiceClient::new(channel(&endpoints.forum_grpc_url)?)
+        ServiceQueue::Forum => channel(&endpoints.forum_grpc_url)?.forum()
             .get_incident_thread(GetIncidentThreadRequest { incident_id })
             .await
             .map(|response| response.into_inner().thread.is_some()),

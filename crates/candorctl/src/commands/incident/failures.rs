@@ -61,9 +61,7 @@ pub async fn first_failed(
     incident_id: &str,
     limit: usize,
 ) -> anyhow::Result<Vec<Failure>> {
-    let mut client = NotificationServiceClient::new(
-        endpoints.operator_channel(&endpoints.notification_grpc_url)?,
-    );
+    let mut client = endpoints.operator_channel(&endpoints.notification_grpc_url)?.notification();
     let mut failures = Vec::new();
     let mut page_token = String::new();
     loop {

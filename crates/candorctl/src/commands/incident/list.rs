@@ -88,7 +88,7 @@ pub async fn run(args: ListArgs, endpoints: &Endpoints) -> ExitCode {
 /// The newest `limit` incidents, and whether older ones exist.
 async fn fetch(endpoints: &Endpoints, limit: usize) -> anyhow::Result<(Vec<ListedIncident>, bool)> {
     let mut client =
-        AccountServiceClient::new(endpoints.operator_channel(&endpoints.account_grpc_url)?);
+        endpoints.operator_channel(&endpoints.account_grpc_url)?.account();
     let mut incidents = Vec::new();
     let mut page_token = String::new();
     loop {

@@ -43,9 +43,7 @@ pub async fn write(
     csv.write_record(HEADER)?;
     let mut written = Written::default();
 
-    let mut notification = NotificationServiceClient::new(
-        endpoints.operator_channel(&endpoints.notification_grpc_url)?,
-    );
+    let mut notification = endpoints.operator_channel(&endpoints.notification_grpc_url)?.notification();
     let mut page_token = String::new();
     loop {
         let page = notification
@@ -75,7 +73,7 @@ pub async fn write(
     }
 
     let mut account =
-        AccountServiceClient::new(endpoints.operator_channel(&endpoints.account_grpc_url)?);
+        endpoints.operator_channel(&endpoints.account_grpc_url)?.account();
     let mut page_token = String::new();
     loop {
         let page = account

@@ -84,7 +84,7 @@ async fn account_progress(
     let channel = endpoints
         .operator_channel(&endpoints.account_grpc_url)
         .map_err(|error| crate::errors::describe_anyhow(&error))?;
-    AccountServiceClient::new(channel)
+    channel.account()
         .get_incident_progress(account::GetIncidentProgressRequest {
             incident_id: incident_id.to_owned(),
         })
@@ -105,7 +105,7 @@ async fn notification_progress(
     let channel = endpoints
         .operator_channel(&endpoints.notification_grpc_url)
         .map_err(|error| crate::errors::describe_anyhow(&error))?;
-    NotificationServiceClient::new(channel)
+    channel.notification()
         .get_incident_progress(notification::GetIncidentProgressRequest {
             incident_id: incident_id.to_owned(),
         })
@@ -126,7 +126,7 @@ async fn membership_progress(
     let channel = endpoints
         .operator_channel(&endpoints.membership_grpc_url)
         .map_err(|error| crate::errors::describe_anyhow(&error))?;
-    MembershipServiceClient::new(channel)
+    channel.membership()
         .get_incident_progress(membership::GetIncidentProgressRequest {
             incident_id: incident_id.to_owned(),
         })
@@ -158,7 +158,7 @@ async fn forum_thread(
     let channel = endpoints
         .operator_channel(&endpoints.forum_grpc_url)
         .map_err(|error| crate::errors::describe_anyhow(&error))?;
-    let answer = ForumServiceClient::new(channel)
+    let answer = channel.forum()
         .get_incident_thread(forum::GetIncidentThreadRequest {
             incident_id: incident_id.to_owned(),
         })

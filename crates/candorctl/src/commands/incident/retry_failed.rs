@@ -25,7 +25,7 @@ pub async fn run(args: RetryFailedArgs, endpoints: &Endpoints) -> ExitCode {
             return ExitCode::from(EXIT_UNREACHABLE);
         }
     };
-    let answer = NotificationServiceClient::new(channel)
+    let answer = channel.notification()
         .retry_failed_notices(RetryFailedNoticesRequest {
             incident_id: args.incident_id.clone(),
         })
