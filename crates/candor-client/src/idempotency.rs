@@ -36,46 +36,130 @@ pub const TABLE: &[(&str, Idempotency)] = &[
     // candor.account.v1.AccountService
     ("/candor.account.v1.AccountService/Register", NotIdempotent),
     ("/candor.account.v1.AccountService/Login", NotIdempotent),
-    ("/candor.account.v1.AccountService/ChangePassword", NotIdempotent),
+    (
+        "/candor.account.v1.AccountService/ChangePassword",
+        NotIdempotent,
+    ),
     // A later request invalidates the earlier link and sends another email.
-    ("/candor.account.v1.AccountService/RequestPasswordReset", NotIdempotent),
+    (
+        "/candor.account.v1.AccountService/RequestPasswordReset",
+        NotIdempotent,
+    ),
     // The reset token is single-use.
-    ("/candor.account.v1.AccountService/ResetPassword", NotIdempotent),
-    ("/candor.account.v1.AccountService/ValidateSession", NoSideEffects),
-    ("/candor.account.v1.AccountService/GetAccount", NoSideEffects),
+    (
+        "/candor.account.v1.AccountService/ResetPassword",
+        NotIdempotent,
+    ),
+    (
+        "/candor.account.v1.AccountService/ValidateSession",
+        NoSideEffects,
+    ),
+    (
+        "/candor.account.v1.AccountService/GetAccount",
+        NoSideEffects,
+    ),
     ("/candor.account.v1.AccountService/SetRoles", Idempotent),
     // A second Logout of the same token is UNAUTHENTICATED.
     ("/candor.account.v1.AccountService/Logout", NotIdempotent),
-    ("/candor.account.v1.AccountService/RevokeAllSessions", NotIdempotent),
-    ("/candor.account.v1.AccountService/RequestDeactivation", NotIdempotent),
+    (
+        "/candor.account.v1.AccountService/RevokeAllSessions",
+        NotIdempotent,
+    ),
+    (
+        "/candor.account.v1.AccountService/RequestDeactivation",
+        NotIdempotent,
+    ),
     // "Confirming again with the same token after success returns the same answer."
-    ("/candor.account.v1.AccountService/ConfirmDeactivation", Idempotent),
-    ("/candor.account.v1.AccountService/ImportAccounts", NotIdempotent),
-    ("/candor.account.v1.AccountService/CountAffectedAccounts", NoSideEffects),
-    ("/candor.account.v1.AccountService/GetIncident", NoSideEffects),
-    ("/candor.account.v1.AccountService/ListAffectedAccounts", NoSideEffects),
-    ("/candor.account.v1.AccountService/GetIncidentProgress", NoSideEffects),
-    ("/candor.account.v1.AccountService/ListIncidents", NoSideEffects),
-    ("/candor.account.v1.AccountService/ListNotices", NoSideEffects),
-    ("/candor.account.v1.AccountService/AcknowledgeNotice", Idempotent),
+    (
+        "/candor.account.v1.AccountService/ConfirmDeactivation",
+        Idempotent,
+    ),
+    (
+        "/candor.account.v1.AccountService/ImportAccounts",
+        NotIdempotent,
+    ),
+    (
+        "/candor.account.v1.AccountService/CountAffectedAccounts",
+        NoSideEffects,
+    ),
+    (
+        "/candor.account.v1.AccountService/GetIncident",
+        NoSideEffects,
+    ),
+    (
+        "/candor.account.v1.AccountService/ListAffectedAccounts",
+        NoSideEffects,
+    ),
+    (
+        "/candor.account.v1.AccountService/GetIncidentProgress",
+        NoSideEffects,
+    ),
+    (
+        "/candor.account.v1.AccountService/ListIncidents",
+        NoSideEffects,
+    ),
+    (
+        "/candor.account.v1.AccountService/ListNotices",
+        NoSideEffects,
+    ),
+    (
+        "/candor.account.v1.AccountService/AcknowledgeNotice",
+        Idempotent,
+    ),
     // candor.notification.v1.NotificationService
-    ("/candor.notification.v1.NotificationService/SendEmail", Idempotent),
-    ("/candor.notification.v1.NotificationService/GetDelivery", NoSideEffects),
-    ("/candor.notification.v1.NotificationService/ListDeliveries", NoSideEffects),
-    ("/candor.notification.v1.NotificationService/GetIncidentProgress", NoSideEffects),
-    ("/candor.notification.v1.NotificationService/RenderBreachNotice", NoSideEffects),
+    (
+        "/candor.notification.v1.NotificationService/SendEmail",
+        Idempotent,
+    ),
+    (
+        "/candor.notification.v1.NotificationService/GetDelivery",
+        NoSideEffects,
+    ),
+    (
+        "/candor.notification.v1.NotificationService/ListDeliveries",
+        NoSideEffects,
+    ),
+    (
+        "/candor.notification.v1.NotificationService/GetIncidentProgress",
+        NoSideEffects,
+    ),
+    (
+        "/candor.notification.v1.NotificationService/RenderBreachNotice",
+        NoSideEffects,
+    ),
     // "A second call queues only what failed again."
-    ("/candor.notification.v1.NotificationService/RetryFailedNotices", Idempotent),
+    (
+        "/candor.notification.v1.NotificationService/RetryFailedNotices",
+        Idempotent,
+    ),
     // Each call sends a real email.
-    ("/candor.notification.v1.NotificationService/SendTestNotice", NotIdempotent),
+    (
+        "/candor.notification.v1.NotificationService/SendTestNotice",
+        NotIdempotent,
+    ),
     // Idempotent by (source, report_id).
-    ("/candor.notification.v1.NotificationService/RecordDeliveryReport", Idempotent),
+    (
+        "/candor.notification.v1.NotificationService/RecordDeliveryReport",
+        Idempotent,
+    ),
     // candor.membership.v1.MembershipService
-    ("/candor.membership.v1.MembershipService/GetMembership", NoSideEffects),
-    ("/candor.membership.v1.MembershipService/ListCredits", NoSideEffects),
+    (
+        "/candor.membership.v1.MembershipService/GetMembership",
+        NoSideEffects,
+    ),
+    (
+        "/candor.membership.v1.MembershipService/ListCredits",
+        NoSideEffects,
+    ),
     // Idempotent by idempotency_key.
-    ("/candor.membership.v1.MembershipService/GrantCredit", Idempotent),
-    ("/candor.membership.v1.MembershipService/GetIncidentProgress", NoSideEffects),
+    (
+        "/candor.membership.v1.MembershipService/GrantCredit",
+        Idempotent,
+    ),
+    (
+        "/candor.membership.v1.MembershipService/GetIncidentProgress",
+        NoSideEffects,
+    ),
     // candor.forum.v1.ForumService
     ("/candor.forum.v1.ForumService/ListBoards", NoSideEffects),
     // Safe to repeat only with a request_id, which the request need not carry.
@@ -90,9 +174,18 @@ pub const TABLE: &[(&str, Idempotency)] = &[
     ("/candor.forum.v1.ForumService/DeletePost", Idempotent),
     ("/candor.forum.v1.ForumService/PinThread", Idempotent),
     ("/candor.forum.v1.ForumService/LockThread", Idempotent),
-    ("/candor.forum.v1.ForumService/GetIncidentThread", NoSideEffects),
-    ("/candor.forum.v1.ForumService/ListCannedReplies", NoSideEffects),
-    ("/candor.forum.v1.ForumService/PostCannedReply", NotIdempotent),
+    (
+        "/candor.forum.v1.ForumService/GetIncidentThread",
+        NoSideEffects,
+    ),
+    (
+        "/candor.forum.v1.ForumService/ListCannedReplies",
+        NoSideEffects,
+    ),
+    (
+        "/candor.forum.v1.ForumService/PostCannedReply",
+        NotIdempotent,
+    ),
     // The standard health check every port serves.
     ("/grpc.health.v1.Health/Check", NoSideEffects),
 ];
@@ -120,7 +213,11 @@ mod tests {
             for method in service.methods() {
                 let path = format!("/{}/{}", service.full_name(), method.name());
                 if method.is_client_streaming() {
-                    assert_eq!(idempotency(&path), NotIdempotent, "{path} is a client stream");
+                    assert_eq!(
+                        idempotency(&path),
+                        NotIdempotent,
+                        "{path} is a client stream"
+                    );
                 }
                 in_contracts.push(path);
             }

@@ -108,9 +108,7 @@ mod member;
 mod retry;
 
 pub use call::CALLER_AUTHORIZATION;
-pub use connection::{
-    CallHook, ConnectError, Connection, ConnectionBuilder, DEFAULT_DEADLINE,
-};
+pub use connection::{CallHook, ConnectError, Connection, ConnectionBuilder, DEFAULT_DEADLINE};
 pub use error_details::{CANDOR_DOMAIN, ErrorDetails, FieldViolation};
 pub use idempotency::{Idempotency, idempotency};
 pub use member::as_member;

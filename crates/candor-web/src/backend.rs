@@ -44,8 +44,11 @@ impl Backend {
             &config.frontend_token,
             "ACCOUNT_GRPC_URL",
         )?;
-        let forum =
-            tls.service_connection(&config.forum_grpc_url, &config.frontend_token, "FORUM_GRPC_URL")?;
+        let forum = tls.service_connection(
+            &config.forum_grpc_url,
+            &config.frontend_token,
+            "FORUM_GRPC_URL",
+        )?;
         Ok(Self {
             // No cache: a member who signs out or is deactivated is signed
             // out of the pages at once.

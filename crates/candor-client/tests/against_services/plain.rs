@@ -55,7 +55,10 @@ async fn refusals_say_why(stack: &Stack) {
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), tonic::Code::Unauthenticated, "{unknown:?}");
-    assert!(ErrorDetails::of(&unknown).is("CREDENTIAL_UNKNOWN"), "{unknown:?}");
+    assert!(
+        ErrorDetails::of(&unknown).is("CREDENTIAL_UNKNOWN"),
+        "{unknown:?}"
+    );
 
     let forum = caller_token(candor_platform::auth::Caller::Forum);
     let not_permitted = account_as(forum)
@@ -106,7 +109,11 @@ async fn an_idempotent_read_rides_out_an_outage_and_a_register_does_not(stack: &
     proxy.cut();
     let read = tokio::spawn({
         let mut account = connection.account();
-        async move { account.list_incidents(ListIncidentsRequest::default()).await }
+        async move {
+            account
+                .list_incidents(ListIncidentsRequest::default())
+                .await
+        }
     });
     let register = connection
         .account()

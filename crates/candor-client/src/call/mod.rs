@@ -72,7 +72,10 @@ impl Connection {
         Ok(())
     }
 
-    async fn send(self, request: http::Request<Body>) -> Result<http::Response<Body>, tonic::Status> {
+    async fn send(
+        self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<Body>, tonic::Status> {
         let deadline = grpc_timeout::of(request.headers()).map(|timeout| Instant::now() + timeout);
         let retry = self.settings.retry;
         if retry.max_attempts <= 1 || !idempotency(request.uri().path()).may_retry() {
@@ -117,8 +120,8 @@ impl Connection {
             None => call.await,
         };
         result.map_err(|error| {
-            let timed_out = deadline.is_some_and(|deadline| Instant::now() >= deadline)
-                || is_timeout(&error);
+            let timed_out =
+                deadline.is_some_and(|deadline| Instant::now() >= deadline) || is_timeout(&error);
             if timed_out {
                 deadline_exceeded()
             } else {
@@ -182,3 +185,6 @@ fn rebuild(
     }
     Ok(request)
 }
+
+#[cfg(test)]
+mod tests;
