@@ -567,6 +567,11 @@ pub fn check_error_documented(
     rpc: &str,
     error: &(impl RpcError + ?Sized),
 ) -> Result<(), String> {
+    if error.kind() == ErrorKind::InvalidArgument && error.invalid_field().is_none() {
+        return Err(format!(
+            "{service}/{rpc}: {error} is INVALID_ARGUMENT without the field its BadRequest names"
+        ));
+    }
     check_documented(service, rpc, error.kind().code(), error.reason().as_str())
 }
 

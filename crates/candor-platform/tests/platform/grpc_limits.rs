@@ -187,35 +187,68 @@ async fn a_call_past_the_request_timeout_is_cut() {
     service.stop().await.unwrap();
 }
 
+/// Calls GetMembership as the operator with `grpc-timeout: timeout` over a
+/// bare HTTP/2 connection, so what answers a passed deadline is the server
+/// (tonic's client would cut the call by its own timer first), and returns
+/// the status the server sent.
+async fn call_without_a_client_timer(addr: std::net::SocketAddr, timeout: &str) -> tonic::Status {
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let request = http::Request::post(format!(
+        "http://{addr}/candor.membership.v1.MembershipService/GetMembership"
+    ))
+    .header("content-type", "application/grpc")
+    .header("te", "trailers")
+    .header("grpc-timeout", timeout)
+    .header("authorization", bearer(OPERATOR))
+    .body(())
+    .unwrap();
+    let (response, mut body) = client.send_request(request, false).unwrap();
+    // One uncompressed, empty GetMembershipRequest.
+    body.send_data(bytes::Bytes::from_static(&[0, 0, 0, 0, 0]), true)
+        .unwrap();
+    let response = response.await.unwrap();
+    tonic::Status::from_header_map(response.headers()).expect("a trailers-only answer")
+}
+
 #[tokio::test]
 async fn the_callers_deadline_cuts_the_call_and_the_handler_knows_what_is_left() {
-    let (service, probe, mut client) =
+    let (service, probe, mut slow_client) =
         client(Limits::default(), 1 << 20, Duration::from_secs(10)).await;
-    let mut call = request(
-        GetMembershipRequest::default(),
-        &[("authorization", bearer(OPERATOR))],
-    );
-    call.set_timeout(Duration::from_millis(400));
     let started = std::time::Instant::now();
-    let status = client.get_membership(call).await.unwrap_err();
-    // DEADLINE_EXCEEDED from the server with its reason (tonic's own timer
-    // would have answered CANCELLED).
+    let status = call_without_a_client_timer(service.addr(), "400m").await;
+    // DEADLINE_EXCEEDED from the server, with its reason.
     assert_eq!(status.code(), Code::DeadlineExceeded, "{status:?}");
     assert!(status.message().contains("caller's deadline"), "{status:?}");
     assert_eq!(
         reason_of(&status).as_deref(),
         Some("CALLER_DEADLINE_EXCEEDED")
     );
+    let waited = started.elapsed();
     assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "{:?}",
-        started.elapsed()
+        waited >= Duration::from_millis(350) && waited < Duration::from_secs(3),
+        "{waited:?}"
     );
-    let left = probe.deadlines_left.lock().unwrap()[0].expect("a deadline in the handler");
+    // A tonic client cuts the call by its own timer as well.
+    let mut call = request(
+        GetMembershipRequest::default(),
+        &[("authorization", bearer(OPERATOR))],
+    );
+    call.set_timeout(Duration::from_millis(400));
+    let status = slow_client.get_membership(call).await.unwrap_err();
     assert!(
-        left > Duration::ZERO && left <= Duration::from_millis(400),
-        "{left:?}"
+        matches!(status.code(), Code::DeadlineExceeded | Code::Cancelled),
+        "{status:?}"
     );
+    for left in probe.deadlines_left.lock().unwrap().iter() {
+        let left = left.expect("a deadline in the handler");
+        assert!(
+            left > Duration::ZERO && left <= Duration::from_millis(400),
+            "{left:?}"
+        );
+    }
 
     // Without a deadline of its own a call runs under the server's limit.
     let (fast_service, fast_probe, mut fast_client) =
