@@ -134,7 +134,7 @@ mod tests {
         details.set_error_info("INVALID_FIELD", "candor", std::collections::HashMap::new());
         details.add_bad_request_violation("incident.discovered_at", "before occurred_at");
         details.add_bad_request_violation("email", "not an address");
-        let status = tonic::Status::with_error_details(
+        let status = <tonic::Status as tonic_types::StatusExt>::with_error_details(
             tonic::Code::InvalidArgument,
             "incident.discovered_at: before occurred_at",
             details,

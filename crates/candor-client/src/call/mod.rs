@@ -125,7 +125,7 @@ impl Connection {
             if timed_out {
                 deadline_exceeded()
             } else {
-                tonic::Status::from_error(Box::new(error))
+                transport_failure(tonic::Status::from_error(Box::new(error)))
             }
         })
     }
@@ -133,6 +133,20 @@ impl Connection {
 
 fn deadline_exceeded() -> tonic::Status {
     tonic::Status::deadline_exceeded("the call's deadline passed before the service answered")
+}
+
+/// A call the channel could not carry (the connection refused, or closed
+/// before the answer) as the gRPC specification has it: UNAVAILABLE. tonic
+/// says CANCELLED for a connection closed under a call, which no one
+/// cancelled, and which is as retryable as a refused connection.
+fn transport_failure(status: tonic::Status) -> tonic::Status {
+    match status.code() {
+        tonic::Code::Cancelled | tonic::Code::Unknown => tonic::Status::unavailable(format!(
+            "the connection to the service failed: {}",
+            status.message()
+        )),
+        _ => status,
+    }
 }
 
 /// True when tonic's channel gave up on the call's `grpc-timeout`.
