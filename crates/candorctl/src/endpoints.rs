@@ -7,13 +7,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use candor_platform::auth::OutgoingInterceptor;
+use candor_client::{Connection, ConnectionBuilder};
 use candor_platform::config::{AmqpConfig, GrpcTlsConfig};
 use candor_platform::grpc::GrpcTls;
 use secrecy::SecretString;
 use serde::Serialize;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 
 use crate::config_file::{self, ConfigError, ConfigFile, Context};
 
@@ -420,8 +418,9 @@ pub fn grpc_url(address: String) -> String {
     }
 }
 
-/// A channel that sends the operator token (when set) and trace context.
-pub type OperatorChannel = InterceptedService<Channel, OutgoingInterceptor>;
+/// A connection that sends the operator token (when set) and trace
+/// context ([`candor_client::Connection`]).
+pub type OperatorChannel = Connection;
 
 impl Endpoints {
     pub fn amqp(&self) -> AmqpConfig {
@@ -438,34 +437,43 @@ impl Endpoints {
         ]
     }
 
-    /// A lazily connected channel to `url` carrying the operator token;
-    /// each call must finish within 30 s.
+    /// A lazily made connection to `url` carrying the operator token; each
+    /// call must finish within 30 s, and reads are retried when the service
+    /// is UNAVAILABLE.
     pub fn operator_channel(&self, url: &str) -> anyhow::Result<OperatorChannel> {
-        self.with_operator_token(self.grpc_tls()?.client_channel(url)?)
+        self.with_operator_token(self.grpc_tls()?.connection(url))
     }
 
     /// Like [`Endpoints::operator_channel`] without a per-call deadline, for
     /// long streams such as an import.
     pub fn operator_stream_channel(&self, url: &str) -> anyhow::Result<OperatorChannel> {
-        self.with_operator_token(self.grpc_tls()?.streaming_client_channel(url)?)
+        self.with_operator_token(self.grpc_tls()?.connection(url).default_deadline(None))
     }
 
-    /// A plain channel (no token) without a per-call deadline, e.g. for the
-    /// health check.
-    pub fn plain_channel(&self, url: &str) -> anyhow::Result<Channel> {
-        self.grpc_tls()?.streaming_client_channel(url)
+    /// A connection without a token and without a per-call deadline, e.g.
+    /// for the health check (which sets its own).
+    pub fn plain_channel(&self, url: &str) -> anyhow::Result<Connection> {
+        Ok(self
+            .grpc_tls()?
+            .connection(url)
+            .default_deadline(None)
+            .connect_lazy()?)
     }
 
     fn grpc_tls(&self) -> anyhow::Result<GrpcTls> {
         GrpcTls::load(&self.tls, false)
     }
 
-    fn with_operator_token(&self, channel: Channel) -> anyhow::Result<OperatorChannel> {
-        let interceptor = match &self.operator_token {
-            Some(token) => OutgoingInterceptor::with_token(&SecretString::from(token.clone()))
-                .map_err(|status| anyhow::anyhow!("OPERATOR_TOKEN: {}", status.message()))?,
-            None => OutgoingInterceptor::trace_only(),
+    fn with_operator_token(&self, builder: ConnectionBuilder) -> anyhow::Result<OperatorChannel> {
+        let builder = match &self.operator_token {
+            Some(token) => builder.bearer_token(SecretString::from(token.clone())),
+            None => builder,
         };
-        Ok(InterceptedService::new(channel, interceptor))
+        builder.connect_lazy().map_err(|error| match error {
+            candor_client::ConnectError::InvalidToken => {
+                anyhow::anyhow!("OPERATOR_TOKEN: credential is not valid metadata")
+            }
+            other => other.into(),
+        })
     }
 }

@@ -39,14 +39,29 @@ pub fn describe_status(status: &tonic::Status) -> String {
     describe(status)
 }
 
-/// `unavailable: the message` (the code in lower-case words).
+/// `invalid argument: the message [INVALID_FIELD; email: not an address]`:
+/// the code in lower-case words, the message, then what the status's
+/// details add — Candor's reason, and each field a request got wrong that
+/// the message does not already say.
 fn status_text(status: &tonic::Status) -> String {
     let code = code_words(status.code());
-    if status.message().trim().is_empty() {
+    let mut text = if status.message().trim().is_empty() {
         code
     } else {
         format!("{code}: {}", status.message().trim())
+    };
+    let details = candor_client::ErrorDetails::of(status);
+    let mut added: Vec<String> = details.reason.iter().cloned().collect();
+    for violation in &details.field_violations {
+        let said = format!("{}: {}", violation.field, violation.description);
+        if !text.contains(&said) {
+            added.push(said);
+        }
     }
+    if !added.is_empty() {
+        text.push_str(&format!(" [{}]", added.join("; ")));
+    }
+    text
 }
 
 /// `DeadlineExceeded` → `deadline exceeded`.
@@ -111,5 +126,23 @@ mod tests {
             "account service: deadline exceeded: no answer within 30s"
         );
         assert!(!text.contains("metadata"), "{text}");
+    }
+
+    #[test]
+    fn a_status_with_details_names_its_reason_and_fields() {
+        let mut details = tonic_types::ErrorDetails::new();
+        details.set_error_info("INVALID_FIELD", "candor", std::collections::HashMap::new());
+        details.add_bad_request_violation("incident.discovered_at", "before occurred_at");
+        details.add_bad_request_violation("email", "not an address");
+        let status = <tonic::Status as tonic_types::StatusExt>::with_error_details(
+            tonic::Code::InvalidArgument,
+            "incident.discovered_at: before occurred_at",
+            details,
+        );
+        assert_eq!(
+            describe_status(&status),
+            "invalid argument: incident.discovered_at: before occurred_at \
+             [INVALID_FIELD; email: not an address]"
+        );
     }
 }

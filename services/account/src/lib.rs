@@ -8,7 +8,6 @@ use std::future::Future;
 
 use std::time::Duration;
 
-use anyhow::Context as _;
 use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::parking::ParkingOptions;
@@ -77,13 +76,11 @@ impl App {
             config.pwned_passwords_url.as_deref(),
             Duration::from_millis(config.pwned_passwords_timeout_ms),
         )?;
-        let notifier = Notifier::new(
-            foundation
-                .tls
-                .client_channel(&config.notification_grpc_url)
-                .context("NOTIFICATION_GRPC_URL")?,
+        let notifier = Notifier::new(&foundation.tls.service_connection(
+            &config.notification_grpc_url,
             &config.common.auth.service_token,
-        )?;
+            "NOTIFICATION_GRPC_URL",
+        )?);
         let api = AccountApi::new(Shared {
             pool: foundation.pool.clone(),
             hasher,

@@ -8,7 +8,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use candor_platform::auth::{SessionCache, SessionResolver};
 use candor_platform::links::PublicLinks;
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
@@ -57,16 +56,16 @@ impl App {
         )
         .await?;
         let sessions = Arc::new(SessionResolver::new(
-            foundation
-                .tls
-                .client_channel(&config.account_grpc_url)
-                .context("ACCOUNT_GRPC_URL")?,
-            &config.common.auth.service_token,
+            foundation.tls.service_connection(
+                &config.account_grpc_url,
+                &config.common.auth.service_token,
+                "ACCOUNT_GRPC_URL",
+            )?,
             SessionCache {
                 ttl: Duration::from_secs(u64::from(config.session_cache_seconds)),
                 capacity: config.session_cache_capacity as usize,
             },
-        )?);
+        ));
         let links = PublicLinks::new(&config.public_base_url);
         let policy = domain::posting::PostingPolicy {
             member_interval: Duration::from_secs(u64::from(config.post_interval_seconds)),

@@ -15,7 +15,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use anyhow::Context;
 use candor_platform::auth::{SessionCache, SessionResolver};
 use candor_platform::messaging::{ConsumerOptions, ServiceQueue};
 use candor_platform::parking::ParkingOptions;
@@ -63,13 +62,13 @@ impl App {
         // Every call asks the account service: a revoked session is refused
         // at once.
         let sessions = Arc::new(SessionResolver::new(
-            foundation
-                .tls
-                .client_channel(&config.account_grpc_url)
-                .context("ACCOUNT_GRPC_URL")?,
-            &config.common.auth.service_token,
+            foundation.tls.service_connection(
+                &config.account_grpc_url,
+                &config.common.auth.service_token,
+                "ACCOUNT_GRPC_URL",
+            )?,
             SessionCache::OFF,
-        )?);
+        ));
         let api = grpc::MembershipApi::new(foundation.pool.clone(), sessions);
         metrics::register_incident_progress(&foundation.metrics, foundation.pool.clone())?;
         Ok(Self {

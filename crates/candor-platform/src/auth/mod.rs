@@ -140,7 +140,9 @@ pub fn bearer_value(token: &str) -> Result<MetadataValue<tonic::metadata::Ascii>
 /// A client interceptor that sends a bearer token and the current trace
 /// context with every call, so a call to another service joins the trace,
 /// and passes on what is left of the deadline of the call being served
-/// ([`crate::grpc::deadline`]).
+/// ([`crate::grpc::deadline`]). Candor's processes call each other through
+/// [`candor_client`] ([`crate::grpc::outgoing`]); this stays for tests and
+/// tools that hold a plain tonic channel.
 #[derive(Clone)]
 pub struct OutgoingInterceptor {
     authorization: Option<MetadataValue<tonic::metadata::Ascii>>,

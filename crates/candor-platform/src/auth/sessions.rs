@@ -8,20 +8,16 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::{Role, ValidateSessionRequest, ValidateSessionResponse};
-use secrecy::SecretString;
 use sha2::{Digest, Sha256};
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::Channel;
 use uuid::Uuid;
 
-use super::{Caller, Identity, OutgoingInterceptor, bearer_token};
+use super::{Caller, Identity, bearer_token};
 use crate::grpc::{ErrorKind, Reason, RpcError};
 use crate::sync::lock;
 
 /// The account service, called with the service's own SERVICE_TOKEN.
-pub type AccountClient = AccountServiceClient<InterceptedService<Channel, OutgoingInterceptor>>;
+pub type AccountClient = candor_client::AccountClient;
 
 /// A member whose session the account service vouched for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,23 +113,20 @@ impl std::fmt::Debug for SessionResolver {
 }
 
 impl SessionResolver {
-    /// A resolver asking the account service over `account_channel` with
-    /// `service_token`, remembering answers as `cache` says.
-    pub fn new(
-        account_channel: Channel,
-        service_token: &SecretString,
-        cache: SessionCache,
-    ) -> anyhow::Result<Self> {
-        let interceptor = OutgoingInterceptor::with_token(service_token)
-            .map_err(|status| anyhow::anyhow!("SERVICE_TOKEN: {}", status.message()))?;
-        Ok(Self {
-            client: AccountServiceClient::with_interceptor(account_channel, interceptor),
+    /// A resolver asking the account service over `account` (a
+    /// connection carrying the caller's own credential, see
+    /// [`crate::grpc::GrpcTls::service_connection`]), remembering answers
+    /// as `cache` says. ValidateSession has no side effects, so the
+    /// connection retries it when the account service is UNAVAILABLE.
+    pub fn new(account: candor_client::Connection, cache: SessionCache) -> Self {
+        Self {
+            client: account.account(),
             settings: SessionCache {
                 ttl: cache.ttl,
                 capacity: cache.capacity.max(1),
             },
             cache: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     /// The caller of `request`: a caller acting in its own right, or the

@@ -7,13 +7,15 @@
 //! any body is decoded ([`guard`]), and limits on streams, concurrency and
 //! time ([`limits`]; message sizes are set on each generated service with
 //! [`crate::config::ServerConfig::max_message_bytes`]), and one table from
-//! error kinds to statuses ([`error_kind`]).
+//! error kinds to statuses ([`error_kind`]). Calls to other services go
+//! through [`candor_client`] as [`outgoing`] sets it up.
 
 pub mod certificates;
 pub mod deadline;
 pub mod error_kind;
 pub mod guard;
 pub mod limits;
+pub mod outgoing;
 pub mod request_check;
 mod tls;
 

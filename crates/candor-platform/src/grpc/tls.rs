@@ -89,7 +89,8 @@ impl GrpcTls {
 
     /// A channel to another Candor service that connects lazily (a service
     /// may start before the one it calls) and reconnects by itself; TLS for
-    /// an `https://` URL. Every call on it must finish within 30 s.
+    /// an `https://` URL. Every call on it must finish within 30 s. For
+    /// tests and tools; services call through [`GrpcTls::connection`].
     pub fn client_channel(&self, url: &str) -> anyhow::Result<Channel> {
         Ok(self
             .endpoint(url)?

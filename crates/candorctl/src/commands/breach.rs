@@ -20,10 +20,8 @@ use candor_platform::messaging::{
     Broker, DeadLetterWatch, OutgoingMessage, Publisher, ServiceQueue, Topology,
 };
 use candor_proto::account::v1::CountAffectedAccountsRequest;
-use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::events::v1::{BREACH_REPORTED, BreachReported};
 use candor_proto::notification::v1::RenderBreachNoticeRequest;
-use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 
 use super::{
     EXIT_INVALID_INPUT, EXIT_NOT_AUTHORIZED, EXIT_NOT_CONFIRMED_IN_TIME, EXIT_NOT_OK,
@@ -412,8 +410,9 @@ async fn count_affected(
     breach: &BreachReported,
     endpoints: &Endpoints,
 ) -> anyhow::Result<candor_proto::account::v1::CountAffectedAccountsResponse> {
-    let mut client =
-        AccountServiceClient::new(endpoints.operator_channel(&endpoints.account_grpc_url)?);
+    let mut client = endpoints
+        .operator_channel(&endpoints.account_grpc_url)?
+        .account();
     let response = client
         .count_affected_accounts(CountAffectedAccountsRequest {
             affected_joined_before: breach.affected_joined_before,
@@ -427,9 +426,9 @@ async fn sample_email(
     breach: &BreachReported,
     endpoints: &Endpoints,
 ) -> anyhow::Result<candor_proto::notification::v1::RenderBreachNoticeResponse> {
-    let mut client = NotificationServiceClient::new(
-        endpoints.operator_channel(&endpoints.notification_grpc_url)?,
-    );
+    let mut client = endpoints
+        .operator_channel(&endpoints.notification_grpc_url)?
+        .notification();
     let response = client
         .render_breach_notice(RenderBreachNoticeRequest {
             incident: Some(breach.clone()),

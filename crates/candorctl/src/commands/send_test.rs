@@ -6,7 +6,6 @@
 
 use candor_proto::events::v1::BreachReported;
 use candor_proto::notification::v1::SendTestNoticeRequest;
-use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use tonic::Code;
 
 use super::{EXIT_INVALID_INPUT, EXIT_NOT_OK, EXIT_UNREACHABLE};
@@ -55,10 +54,7 @@ pub async fn send_test_notice(
         display_name: SAMPLE_MEMBER.to_owned(),
         thread_url: String::new(),
     };
-    match NotificationServiceClient::new(channel)
-        .send_test_notice(request)
-        .await
-    {
+    match channel.notification().send_test_notice(request).await {
         Ok(response) => {
             let sent = response.into_inner();
             println!(

@@ -120,7 +120,8 @@ pub async fn change_password(
     tracing::info!(%account_id, "password changed");
     shared
         .notifier
-        .password_changed(&account, chrono::Utc::now());
+        .password_changed(&account, chrono::Utc::now())
+        .await;
     Ok(ChangePasswordResponse {
         session: Some(session),
     })

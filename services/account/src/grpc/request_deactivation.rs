@@ -59,24 +59,27 @@ pub async fn request_deactivation(
     tx.commit()
         .await
         .context("committing the deactivation token")?;
-    shared.notifier.send(
-        "deactivation_confirmation",
-        SendEmailRequest {
-            idempotency_key: format!("deactivation:{}", hex::encode(&token.hash[..16])),
-            account_id: account.account_id.to_string(),
-            to_address: email,
-            to_display_name: account.display_name.clone().unwrap_or_default(),
-            content: Some(send_email_request::Content::DeactivationConfirmation(
-                DeactivationConfirmationEmail {
-                    confirmation_url: shared
-                        .settings
-                        .links
-                        .deactivation_confirmation(&token.secret),
-                    expires_at: Some(convert::timestamp(expires_at)),
-                },
-            )),
-        },
-    );
+    shared
+        .notifier
+        .send(
+            "deactivation_confirmation",
+            SendEmailRequest {
+                idempotency_key: format!("deactivation:{}", hex::encode(&token.hash[..16])),
+                account_id: account.account_id.to_string(),
+                to_address: email,
+                to_display_name: account.display_name.clone().unwrap_or_default(),
+                content: Some(send_email_request::Content::DeactivationConfirmation(
+                    DeactivationConfirmationEmail {
+                        confirmation_url: shared
+                            .settings
+                            .links
+                            .deactivation_confirmation(&token.secret),
+                        expires_at: Some(convert::timestamp(expires_at)),
+                    },
+                )),
+            },
+        )
+        .await;
     tracing::info!(account_id = %account.account_id, "deactivation requested");
     Ok(RequestDeactivationResponse {
         confirmation_expires_at: Some(convert::timestamp(expires_at)),

@@ -71,24 +71,27 @@ pub async fn request_password_reset(
     .await
     .context("issuing the reset token")?;
     tx.commit().await.context("committing the reset token")?;
-    shared.notifier.send(
-        "password_reset",
-        SendEmailRequest {
-            idempotency_key: format!("password-reset:{}", hex::encode(&token.hash[..16])),
-            account_id: account.account_id.to_string(),
-            to_address: account.email.clone().unwrap_or_default(),
-            to_display_name: account.display_name.clone().unwrap_or_default(),
-            content: Some(send_email_request::Content::PasswordReset(
-                PasswordResetEmail {
-                    reset_url: shared
-                        .settings
-                        .links
-                        .password_reset_confirmation(&token.secret),
-                    expires_at: Some(convert::timestamp(expires_at)),
-                },
-            )),
-        },
-    );
+    shared
+        .notifier
+        .send(
+            "password_reset",
+            SendEmailRequest {
+                idempotency_key: format!("password-reset:{}", hex::encode(&token.hash[..16])),
+                account_id: account.account_id.to_string(),
+                to_address: account.email.clone().unwrap_or_default(),
+                to_display_name: account.display_name.clone().unwrap_or_default(),
+                content: Some(send_email_request::Content::PasswordReset(
+                    PasswordResetEmail {
+                        reset_url: shared
+                            .settings
+                            .links
+                            .password_reset_confirmation(&token.secret),
+                        expires_at: Some(convert::timestamp(expires_at)),
+                    },
+                )),
+            },
+        )
+        .await;
     tracing::info!(account_id = %account.account_id, "password reset requested");
     Ok(RequestPasswordResetResponse {})
 }

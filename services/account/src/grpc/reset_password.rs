@@ -88,7 +88,8 @@ pub async fn reset_password(
     tracing::info!(%account_id, "password reset");
     shared
         .notifier
-        .password_changed(&account, chrono::Utc::now());
+        .password_changed(&account, chrono::Utc::now())
+        .await;
     Ok(ResetPasswordResponse {
         session: Some(session),
     })

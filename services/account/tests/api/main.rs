@@ -13,6 +13,7 @@ mod intake;
 mod members;
 mod metrics;
 mod notices;
+mod notification_deadline;
 mod passwords;
 mod permissions;
 mod reset;

@@ -3,7 +3,6 @@
 
 use std::io::IsTerminal;
 
-use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::{ImportAccountsRequest, ImportAccountsResponse, ImportRecord};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::mpsc;
@@ -48,9 +47,10 @@ where
             let _ = sender.blocking_send(ImportAccountsRequest { records: chunk });
         }
     });
-    let mut client =
-        AccountServiceClient::new(endpoints.operator_stream_channel(&endpoints.account_grpc_url)?)
-            .max_decoding_message_size(64 * 1024 * 1024);
+    let mut client = endpoints
+        .operator_stream_channel(&endpoints.account_grpc_url)?
+        .account()
+        .max_decoding_message_size(64 * 1024 * 1024);
     let response = client.import_accounts(ReceiverStream::new(receiver)).await;
     let _ = producer.await;
     progress.finish_and_clear();

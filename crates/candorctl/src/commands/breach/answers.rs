@@ -7,14 +7,10 @@
 
 use candor_platform::messaging::ServiceQueue;
 use candor_proto::account::v1::GetIncidentRequest;
-use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::events::v1::BreachReported;
 use candor_proto::forum::v1::GetIncidentThreadRequest;
-use candor_proto::forum::v1::forum_service_client::ForumServiceClient;
 use candor_proto::membership::v1 as membership;
-use candor_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use candor_proto::notification::v1 as notification;
-use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use tonic::{Code, Status};
 
 use crate::endpoints::Endpoints;
@@ -56,7 +52,8 @@ pub async fn account_incident(
     let channel = endpoints
         .operator_channel(&endpoints.account_grpc_url)
         .map_err(|error| NoAnswer::Failed(errors::describe_anyhow(&error)))?;
-    let answer = AccountServiceClient::new(channel)
+    let answer = channel
+        .account()
         .get_incident(GetIncidentRequest {
             incident_id: incident_id.to_owned(),
         })
@@ -86,19 +83,18 @@ pub async fn recorded(
                 .await
                 .map(|incident| incident.is_some());
         }
-        ServiceQueue::Notification => {
-            NotificationServiceClient::new(channel(&endpoints.notification_grpc_url)?)
-                .get_incident_progress(notification::GetIncidentProgressRequest { incident_id })
-                .await
-                .map(|response| response.into_inner().incident_known)
-        }
-        ServiceQueue::Membership => {
-            MembershipServiceClient::new(channel(&endpoints.membership_grpc_url)?)
-                .get_incident_progress(membership::GetIncidentProgressRequest { incident_id })
-                .await
-                .map(|response| response.into_inner().incident_known)
-        }
-        ServiceQueue::Forum => ForumServiceClient::new(channel(&endpoints.forum_grpc_url)?)
+        ServiceQueue::Notification => channel(&endpoints.notification_grpc_url)?
+            .notification()
+            .get_incident_progress(notification::GetIncidentProgressRequest { incident_id })
+            .await
+            .map(|response| response.into_inner().incident_known),
+        ServiceQueue::Membership => channel(&endpoints.membership_grpc_url)?
+            .membership()
+            .get_incident_progress(membership::GetIncidentProgressRequest { incident_id })
+            .await
+            .map(|response| response.into_inner().incident_known),
+        ServiceQueue::Forum => channel(&endpoints.forum_grpc_url)?
+            .forum()
             .get_incident_thread(GetIncidentThreadRequest { incident_id })
             .await
             .map(|response| response.into_inner().thread.is_some()),

@@ -3,7 +3,6 @@
 //! with their reasons. Addresses and SMTP replies only; no secret is ever
 //! part of a delivery.
 
-use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use candor_proto::notification::v1::{
     DeliveryState, FailureClass, FailureGroup, GetIncidentProgressResponse, ListDeliveriesRequest,
 };
@@ -61,9 +60,9 @@ pub async fn first_failed(
     incident_id: &str,
     limit: usize,
 ) -> anyhow::Result<Vec<Failure>> {
-    let mut client = NotificationServiceClient::new(
-        endpoints.operator_channel(&endpoints.notification_grpc_url)?,
-    );
+    let mut client = endpoints
+        .operator_channel(&endpoints.notification_grpc_url)?
+        .notification();
     let mut failures = Vec::new();
     let mut page_token = String::new();
     loop {

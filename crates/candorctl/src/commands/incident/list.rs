@@ -3,7 +3,6 @@
 
 use std::process::ExitCode;
 
-use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::account::v1::{IncidentSummary, ListIncidentsRequest};
 use serde::Serialize;
 
@@ -87,8 +86,9 @@ pub async fn run(args: ListArgs, endpoints: &Endpoints) -> ExitCode {
 
 /// The newest `limit` incidents, and whether older ones exist.
 async fn fetch(endpoints: &Endpoints, limit: usize) -> anyhow::Result<(Vec<ListedIncident>, bool)> {
-    let mut client =
-        AccountServiceClient::new(endpoints.operator_channel(&endpoints.account_grpc_url)?);
+    let mut client = endpoints
+        .operator_channel(&endpoints.account_grpc_url)?
+        .account();
     let mut incidents = Vec::new();
     let mut page_token = String::new();
     loop {

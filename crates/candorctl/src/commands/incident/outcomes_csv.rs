@@ -11,9 +11,7 @@
 use std::io::Write;
 
 use candor_proto::account::v1::ListAffectedAccountsRequest;
-use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::notification::v1::SuppressionReason;
-use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 use candor_proto::notification::v1::{Delivery, DeliveryState, EmailKind, ListDeliveriesRequest};
 use prost_types::Timestamp;
 
@@ -43,9 +41,9 @@ pub async fn write(
     csv.write_record(HEADER)?;
     let mut written = Written::default();
 
-    let mut notification = NotificationServiceClient::new(
-        endpoints.operator_channel(&endpoints.notification_grpc_url)?,
-    );
+    let mut notification = endpoints
+        .operator_channel(&endpoints.notification_grpc_url)?
+        .notification();
     let mut page_token = String::new();
     loop {
         let page = notification
@@ -74,8 +72,9 @@ pub async fn write(
         page_token = page.next_page_token;
     }
 
-    let mut account =
-        AccountServiceClient::new(endpoints.operator_channel(&endpoints.account_grpc_url)?);
+    let mut account = endpoints
+        .operator_channel(&endpoints.account_grpc_url)?
+        .account();
     let mut page_token = String::new();
     loop {
         let page = account

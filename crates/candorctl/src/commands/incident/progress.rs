@@ -5,13 +5,9 @@
 //! with `incident_known` false, so every display can say so.
 
 use candor_proto::account::v1 as account;
-use candor_proto::account::v1::account_service_client::AccountServiceClient;
 use candor_proto::forum::v1 as forum;
-use candor_proto::forum::v1::forum_service_client::ForumServiceClient;
 use candor_proto::membership::v1 as membership;
-use candor_proto::membership::v1::membership_service_client::MembershipServiceClient;
 use candor_proto::notification::v1 as notification;
-use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 
 use crate::endpoints::Endpoints;
 
@@ -84,7 +80,8 @@ async fn account_progress(
     let channel = endpoints
         .operator_channel(&endpoints.account_grpc_url)
         .map_err(|error| crate::errors::describe_anyhow(&error))?;
-    AccountServiceClient::new(channel)
+    channel
+        .account()
         .get_incident_progress(account::GetIncidentProgressRequest {
             incident_id: incident_id.to_owned(),
         })
@@ -105,7 +102,8 @@ async fn notification_progress(
     let channel = endpoints
         .operator_channel(&endpoints.notification_grpc_url)
         .map_err(|error| crate::errors::describe_anyhow(&error))?;
-    NotificationServiceClient::new(channel)
+    channel
+        .notification()
         .get_incident_progress(notification::GetIncidentProgressRequest {
             incident_id: incident_id.to_owned(),
         })
@@ -126,7 +124,8 @@ async fn membership_progress(
     let channel = endpoints
         .operator_channel(&endpoints.membership_grpc_url)
         .map_err(|error| crate::errors::describe_anyhow(&error))?;
-    MembershipServiceClient::new(channel)
+    channel
+        .membership()
         .get_incident_progress(membership::GetIncidentProgressRequest {
             incident_id: incident_id.to_owned(),
         })
@@ -158,7 +157,8 @@ async fn forum_thread(
     let channel = endpoints
         .operator_channel(&endpoints.forum_grpc_url)
         .map_err(|error| crate::errors::describe_anyhow(&error))?;
-    let answer = ForumServiceClient::new(channel)
+    let answer = channel
+        .forum()
         .get_incident_thread(forum::GetIncidentThreadRequest {
             incident_id: incident_id.to_owned(),
         })

@@ -6,7 +6,6 @@
 use std::process::ExitCode;
 
 use candor_proto::notification::v1::RetryFailedNoticesRequest;
-use candor_proto::notification::v1::notification_service_client::NotificationServiceClient;
 
 use crate::commands::{EXIT_NOT_OK, EXIT_UNREACHABLE};
 use crate::endpoints::Endpoints;
@@ -25,7 +24,8 @@ pub async fn run(args: RetryFailedArgs, endpoints: &Endpoints) -> ExitCode {
             return ExitCode::from(EXIT_UNREACHABLE);
         }
     };
-    let answer = NotificationServiceClient::new(channel)
+    let answer = channel
+        .notification()
         .retry_failed_notices(RetryFailedNoticesRequest {
             incident_id: args.incident_id.clone(),
         })
