@@ -1,7 +1,8 @@
 //! Transactional emails through the notification service's SendEmail.
 //!
 //! The RPC that asks for an email has already committed its token when this
-//! runs, and always answers OK. The first attempt runs inside that RPC,
+//! runs, and always answers OK. The first attempt runs inside that RPC
+//! (except RequestPasswordReset's: see [`Notifier::send_in_background`]),
 //! under what is left of its caller's deadline (less a margin to answer
 //! in), so the email is normally queued in the notification service before
 //! the RPC answers, and a crash after answering loses nothing. When that
@@ -92,6 +93,29 @@ impl Notifier {
         if !settled {
             self.retry_in_background(request, span);
         }
+    }
+
+    /// Sends `request` from the background only: the RPC's answer does not
+    /// wait for any attempt. For RPCs that must answer alike whether or not
+    /// an email is sent (RequestPasswordReset, which must not tell by its
+    /// timing whether an address has an account).
+    pub fn send_in_background(&self, kind: &'static str, request: SendEmailRequest) {
+        let span = tracing::info_span!("send_email", kind, account_id = %request.account_id);
+        let notifier = self.clone();
+        tokio::spawn(
+            async move {
+                match notifier
+                    .attempt(&request, BACKGROUND_ATTEMPT_DEADLINE, 0)
+                    .await
+                {
+                    Attempt::Queued | Attempt::Refused => {}
+                    Attempt::Transient => {
+                        notifier.retry_in_background(request, tracing::Span::current());
+                    }
+                }
+            }
+            .instrument(span),
+        );
     }
 
     async fn attempt(&self, request: &SendEmailRequest, timeout: Duration, number: u32) -> Attempt {

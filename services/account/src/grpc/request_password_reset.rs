@@ -71,27 +71,27 @@ pub async fn request_password_reset(
     .await
     .context("issuing the reset token")?;
     tx.commit().await.context("committing the reset token")?;
-    shared
-        .notifier
-        .send(
-            "password_reset",
-            SendEmailRequest {
-                idempotency_key: format!("password-reset:{}", hex::encode(&token.hash[..16])),
-                account_id: account.account_id.to_string(),
-                to_address: account.email.clone().unwrap_or_default(),
-                to_display_name: account.display_name.clone().unwrap_or_default(),
-                content: Some(send_email_request::Content::PasswordReset(
-                    PasswordResetEmail {
-                        reset_url: shared
-                            .settings
-                            .links
-                            .password_reset_confirmation(&token.secret),
-                        expires_at: Some(convert::timestamp(expires_at)),
-                    },
-                )),
-            },
-        )
-        .await;
+    // From the background only: an answer that waited for the notification
+    // service for a known address, and not for an unknown one, would tell
+    // by its timing which addresses have accounts.
+    shared.notifier.send_in_background(
+        "password_reset",
+        SendEmailRequest {
+            idempotency_key: format!("password-reset:{}", hex::encode(&token.hash[..16])),
+            account_id: account.account_id.to_string(),
+            to_address: account.email.clone().unwrap_or_default(),
+            to_display_name: account.display_name.clone().unwrap_or_default(),
+            content: Some(send_email_request::Content::PasswordReset(
+                PasswordResetEmail {
+                    reset_url: shared
+                        .settings
+                        .links
+                        .password_reset_confirmation(&token.secret),
+                    expires_at: Some(convert::timestamp(expires_at)),
+                },
+            )),
+        },
+    );
     tracing::info!(account_id = %account.account_id, "password reset requested");
     Ok(RequestPasswordResetResponse {})
 }
