@@ -66,84 +66,12 @@ pub fn propagate(headers: &mut http::HeaderMap) -> Result<(), tonic::Status> {
     Ok(())
 }
 
-/// A `grpc-timeout` value: at most 8 digits and a unit (H, M, S, m, u, n),
-/// as the gRPC over HTTP/2 specification has it. `None` for anything else.
-pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
-    let (digits, unit) = value.split_at_checked(value.len().checked_sub(1)?)?;
-    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let amount: u64 = digits.parse().ok()?;
-    Some(match unit {
-        "H" => Duration::from_secs(amount * 3600),
-        "M" => Duration::from_secs(amount * 60),
-        "S" => Duration::from_secs(amount),
-        "m" => Duration::from_millis(amount),
-        "u" => Duration::from_micros(amount),
-        "n" => Duration::from_nanos(amount),
-        _ => return None,
-    })
-}
-
-/// `timeout` as a `grpc-timeout` value, rounded up to the finest unit that
-/// fits in 8 digits (so a deadline is never sent as longer than it is by
-/// more than the unit, and never as zero).
-pub fn encode_grpc_timeout(timeout: Duration) -> http::HeaderValue {
-    const MAX: u128 = 99_999_999;
-    let nanos = timeout.as_nanos().max(1);
-    let units: [(u128, char); 6] = [
-        (1, 'n'),
-        (1_000, 'u'),
-        (1_000_000, 'm'),
-        (1_000_000_000, 'S'),
-        (60_000_000_000, 'M'),
-        (3_600_000_000_000, 'H'),
-    ];
-    let (amount, unit) = units
-        .iter()
-        .map(|&(size, unit)| (nanos.div_ceil(size), unit))
-        .find(|&(amount, _)| amount <= MAX)
-        .unwrap_or((MAX, 'H'));
-    // Digits and a unit letter are always a valid header value.
-    http::HeaderValue::from_str(&format!("{amount}{unit}"))
-        .unwrap_or(http::HeaderValue::from_static("99999999H"))
-}
+/// The `grpc-timeout` codec is candor-client's, shared by every caller.
+pub use candor_client::grpc_timeout::{encode as encode_grpc_timeout, parse as parse_grpc_timeout};
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn grpc_timeout_values_follow_the_specification() {
-        assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_grpc_timeout("3S"), Some(Duration::from_secs(3)));
-        assert_eq!(parse_grpc_timeout("2H"), Some(Duration::from_secs(7200)));
-        assert_eq!(
-            parse_grpc_timeout("99999999n"),
-            Some(Duration::from_nanos(99_999_999))
-        );
-        for bad in ["", "m", "100", "123456789m", "-1S", "1.5S", "10s", "1 S"] {
-            assert_eq!(parse_grpc_timeout(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn encoding_rounds_up_and_round_trips() {
-        for timeout in [
-            Duration::from_nanos(1),
-            Duration::from_millis(250),
-            Duration::from_secs(30),
-            Duration::from_secs(3 * 24 * 3600),
-            Duration::from_nanos(123_456_789_123),
-        ] {
-            let value = encode_grpc_timeout(timeout);
-            let parsed = parse_grpc_timeout(value.to_str().unwrap()).unwrap();
-            assert!(parsed >= timeout, "{timeout:?} sent as {value:?}");
-            assert!(value.len() <= 9, "{value:?}");
-        }
-        assert_eq!(encode_grpc_timeout(Duration::ZERO), "1n");
-        assert_eq!(encode_grpc_timeout(Duration::from_millis(250)), "250000u");
-    }
 
     #[tokio::test]
     async fn outside_a_served_call_nothing_bounds_a_call() {
