@@ -13,6 +13,7 @@ pub mod binary;
 pub mod conformance;
 pub mod database;
 pub mod environment;
+pub mod error_details;
 pub mod management;
 pub mod metrics;
 pub mod overhead;

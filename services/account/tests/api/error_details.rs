@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use candor_platform::auth::Caller;
-use candor_platform::grpc::error_kind::check_documented;
 use candor_proto::account::v1::*;
 use candor_testkit::environment::{OPERATOR_TOKEN, caller_token};
+use candor_testkit::error_details::documented_error_info;
 use tonic::{Code, Request, Status};
 use tonic_types::{ErrorInfo, StatusExt as _};
 
@@ -19,14 +19,7 @@ const SERVICE: &str = "candor.account.v1.AccountService";
 /// The `ErrorInfo` of `status`, once its code, reason and domain are the
 /// ones expected and `rpc`'s errors table lists them.
 fn error_info(status: &Status, rpc: &str, code: Code, reason: &str) -> ErrorInfo {
-    assert_eq!(status.code(), code, "{status:?}");
-    let info = status
-        .get_details_error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
-    assert_eq!(info.reason, reason, "{status:?}");
-    assert_eq!(info.domain, "candor");
-    check_documented(SERVICE, rpc, code, reason).unwrap();
-    info
+    documented_error_info(status, SERVICE, rpc, code, reason)
 }
 
 #[tokio::test]

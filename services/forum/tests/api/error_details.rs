@@ -7,23 +7,11 @@
 use std::time::Duration;
 
 use candor_proto::forum::v1::*;
+use candor_testkit::error_details::error_info;
 use tonic::{Code, Status};
-use tonic_types::{ErrorInfo, StatusExt as _};
+use tonic_types::StatusExt as _;
 
 use crate::support::forum::{Options, TestForum, as_caller, operator};
-
-/// The ErrorInfo of `status`, checked to carry `reason` in domain `candor`.
-fn error_info(status: &Status, reason: &str) -> ErrorInfo {
-    let info = status
-        .get_details_error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
-    assert_eq!(
-        (info.reason.as_str(), info.domain.as_str()),
-        (reason, "candor"),
-        "{status:?}"
-    );
-    info
-}
 
 #[tokio::test]
 async fn every_error_names_its_documented_reason() {

@@ -4,11 +4,12 @@
 //! also checked against the errors table of the RPC that answered it.
 
 use candor_platform::auth::Caller;
-use candor_platform::grpc::error_kind::{UNAVAILABLE_RETRY_DELAY, check_documented};
+use candor_platform::grpc::error_kind::UNAVAILABLE_RETRY_DELAY;
 use candor_proto::membership::v1::{
     CreditKind, GetIncidentProgressRequest, GetMembershipRequest, GrantCreditRequest, Money,
 };
 use candor_testkit::environment::caller_token;
+use candor_testkit::error_details::documented_error_info;
 use tonic::{Code, Request, Status};
 use tonic_types::{ErrorInfo, StatusExt as _};
 use uuid::Uuid;
@@ -20,14 +21,7 @@ const SERVICE: &str = "candor.membership.v1.MembershipService";
 /// The `ErrorInfo` of `status`, once its code, reason and domain are the
 /// ones expected and `rpc`'s errors table lists them.
 fn error_info(status: &Status, rpc: &str, code: Code, reason: &str) -> ErrorInfo {
-    assert_eq!(status.code(), code, "{status:?}");
-    let info = status
-        .get_details_error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
-    assert_eq!(info.reason, reason, "{status:?}");
-    assert_eq!(info.domain, "candor");
-    check_documented(SERVICE, rpc, code, reason).unwrap();
-    info
+    documented_error_info(status, SERVICE, rpc, code, reason)
 }
 
 fn with_token<T>(token: &str, message: T) -> Request<T> {

@@ -11,35 +11,12 @@ use candor_proto::notification::v1::{
     SendEmailRequest, SendTestNoticeRequest, send_email_request,
 };
 use candor_testkit::environment::TestEnvironment;
+use candor_testkit::error_details::{error_info, violated_fields};
 use candor_testkit::smtp::{Refusal, SmtpSink};
 use tonic::{Code, Status};
-use tonic_types::{ErrorInfo, StatusExt as _};
+use tonic_types::StatusExt as _;
 
 use crate::helpers::*;
-
-/// The ErrorInfo of `status`, checked to carry `reason` in domain `candor`.
-fn error_info(status: &Status, reason: &str) -> ErrorInfo {
-    let info = status
-        .get_details_error_info()
-        .unwrap_or_else(|| panic!("no ErrorInfo in {status:?}"));
-    assert_eq!(
-        (info.reason.as_str(), info.domain.as_str()),
-        (reason, "candor"),
-        "{status:?}"
-    );
-    info
-}
-
-/// The fields the BadRequest of `status` names.
-fn violated_fields(status: &Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .unwrap_or_else(|| panic!("no BadRequest in {status:?}"))
-        .field_violations
-        .into_iter()
-        .map(|violation| violation.field)
-        .collect()
-}
 
 fn send_email(key: &str, link: &str) -> SendEmailRequest {
     SendEmailRequest {
