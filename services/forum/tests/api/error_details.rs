@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use candor_proto::forum::v1::*;
 use candor_testkit::error_details::error_info;
-use tonic::{Code, Status};
+use tonic::Code;
 use tonic_types::StatusExt as _;
 
 use crate::support::forum::{Options, TestForum, as_caller, operator};

@@ -13,7 +13,7 @@ use candor_proto::notification::v1::{
 use candor_testkit::environment::TestEnvironment;
 use candor_testkit::error_details::{error_info, violated_fields};
 use candor_testkit::smtp::{Refusal, SmtpSink};
-use tonic::{Code, Status};
+use tonic::Code;
 use tonic_types::StatusExt as _;
 
 use crate::helpers::*;
