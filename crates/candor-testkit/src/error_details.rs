@@ -48,3 +48,25 @@ pub fn violated_fields(status: &Status) -> Vec<String> {
         .map(|violation| violation.field)
         .collect()
 }
+
+/// The one `BadRequest` field violation of an INVALID_ARGUMENT `status`,
+/// checked to name `field` in its violation and in the `ErrorInfo`
+/// (reason INVALID_FIELD, metadata `field`), with no retry delay.
+pub fn invalid_field(status: &Status, field: &str) -> tonic_types::FieldViolation {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let info = error_info(status, "INVALID_FIELD");
+    assert_eq!(
+        info.metadata.get("field").map(String::as_str),
+        Some(field),
+        "{status:?}"
+    );
+    let mut violations = status
+        .get_details_bad_request()
+        .unwrap_or_else(|| panic!("no BadRequest in {status:?}"))
+        .field_violations;
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    let violation = violations.remove(0);
+    assert_eq!(violation.field, field);
+    assert!(status.get_details_retry_info().is_none(), "{status:?}");
+    violation
+}

@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use candor_proto::forum::v1::*;
-use candor_testkit::error_details::error_info;
+use candor_testkit::error_details::{error_info, invalid_field};
 use tonic::Code;
 use tonic_types::StatusExt as _;
 
@@ -26,16 +26,7 @@ async fn every_error_names_its_documented_reason() {
         })
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    let info = error_info(&status, "INVALID_FIELD");
-    assert_eq!(
-        info.metadata.get("field").map(String::as_str),
-        Some("thread_id")
-    );
-    let violations = status.get_details_bad_request().unwrap().field_violations;
-    assert_eq!(violations.len(), 1);
-    assert_eq!(violations[0].field, "thread_id");
-    assert!(status.get_details_retry_info().is_none());
+    invalid_field(&status, "thread_id");
 
     // NOT_FOUND and FAILED_PRECONDITION, each with its own reason.
     let status = client
