@@ -575,6 +575,23 @@ pub fn check_error_documented(
     check_documented(service, rpc, error.kind().code(), error.reason().as_str())
 }
 
+/// Checks every `(rpc, error)` of `service` with [`check_error_documented`]
+/// and reports all that are not documented at once.
+pub fn check_errors_documented<'a>(
+    service: &str,
+    errors: impl IntoIterator<Item = (&'a str, Box<dyn RpcError>)>,
+) -> Result<(), String> {
+    let undocumented: Vec<String> = errors
+        .into_iter()
+        .filter_map(|(rpc, error)| check_error_documented(service, rpc, error.as_ref()).err())
+        .collect();
+    if undocumented.is_empty() {
+        Ok(())
+    } else {
+        Err(undocumented.join("\n"))
+    }
+}
+
 /// A code's name as the specification spells it (`INVALID_ARGUMENT`).
 pub fn code_name(code: Code) -> &'static str {
     match code {

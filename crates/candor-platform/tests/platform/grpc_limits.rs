@@ -280,6 +280,21 @@ async fn the_callers_deadline_cuts_the_call_and_the_handler_knows_what_is_left()
 }
 
 #[tokio::test]
+async fn a_method_the_port_does_not_serve_is_answered_with_details() {
+    // tonic's router answers it itself; the server adds the details.
+    let (service, _, _) = client(Limits::default(), 1 << 20, Duration::ZERO).await;
+    let status = candor_proto::forum::v1::forum_service_client::ForumServiceClient::new(
+        service.channel().await.unwrap(),
+    )
+    .list_boards(candor_proto::forum::v1::ListBoardsRequest::default())
+    .await
+    .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented, "{status:?}");
+    assert_eq!(reason_of(&status).as_deref(), Some("RPC_NOT_SERVED"));
+    service.stop().await.unwrap();
+}
+
+#[tokio::test]
 async fn calls_beyond_the_concurrency_limit_are_shed() {
     let limits = Limits {
         max_concurrent_requests: 2,

@@ -2,7 +2,7 @@
 //! its package's): a reason the tables do not list fails here.
 
 use candor_platform::auth::SessionError;
-use candor_platform::grpc::error_kind::check_error_documented;
+use candor_platform::grpc::error_kind::check_errors_documented;
 use candor_platform::grpc::{InvalidField, Reason, RpcError};
 use uuid::Uuid;
 
@@ -202,11 +202,9 @@ fn every_error() -> Errors {
 
 #[test]
 fn every_error_is_documented_for_its_rpc() {
-    let undocumented: Vec<String> = every_error()
-        .into_iter()
-        .filter_map(|(rpc, error)| check_error_documented(SERVICE, rpc, error.as_ref()).err())
-        .collect();
-    assert!(undocumented.is_empty(), "{}", undocumented.join("\n"));
+    if let Err(undocumented) = check_errors_documented(SERVICE, every_error()) {
+        panic!("{undocumented}");
+    }
 }
 
 #[test]
